@@ -1,0 +1,1 @@
+//! Loading the desired directory (stub: the loader lands here).

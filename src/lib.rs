@@ -1,0 +1,29 @@
+//! composectl keeps one Docker host equal to a directory of compose files.
+//!
+//! The pipeline, from input to engine (start reading at [`controller`]):
+//!
+//! 1. [`desired`] loads the desired directory: one project per subdirectory (or top-level
+//!    `NAME.yaml`), interpolated and validated all-or-nothing into [`model::spec`]. A project
+//!    that fails keeps its last-known-good spec; [`desired::watch`] turns file changes into
+//!    one debounced reload.
+//! 2. [`observed`] mirrors the engine: one label-filtered list, then the event stream; every
+//!    reconnect relists and swaps the whole store.
+//! 3. [`plan`] is pure: `plan(desired, observed, context) -> Plan`, every action with its
+//!    reason. Planning the result of a plan again yields nothing.
+//! 4. [`executor`] carries a plan out through [`runtime::ContainerRuntime`], the only
+//!    writer. [`runtime::docker`] talks to the engine; [`runtime::fake`] stands in for it in
+//!    unit tests.
+//! 5. [`controller`] schedules reconciles (one per project at a time, deduplicated,
+//!    periodic resync, per-project error backoff, crash backoff per replica).
+//!
+//! [`cli`] and [`app`] wire it into the `composectl` binary.
+
+pub mod app;
+pub mod cli;
+pub mod controller;
+pub mod desired;
+pub mod executor;
+pub mod model;
+pub mod observed;
+pub mod plan;
+pub mod runtime;

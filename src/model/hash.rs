@@ -1,0 +1,167 @@
+//! Config identity: a hash per field of a service's container-level configuration, and
+//! the config hash over all of them.
+//!
+//! Only what shapes a container counts: `replicas`, `depends_on`, `build`, the deploy update
+//! and rollback configs and `x-*` extensions change how composectl acts, not what a
+//! container is, so changing them recreates nothing. Network names are resolved through
+//! the project, so renaming a network recreates the services on it. Values are hashed, never
+//! stored, so the labels carry no secret.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::spec::{ProjectSpec, ServiceSpec};
+
+/// Hex digits kept of each field hash.
+const FIELD_HASH_LEN: usize = 8;
+
+fn digest(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn field<T: Serialize>(value: &T) -> String {
+    let json = serde_json::to_vec(value).expect("spec types serialize to JSON");
+    digest(&json)[..FIELD_HASH_LEN].to_owned()
+}
+
+/// A short hash of each container-level field of `service`, by field name.
+pub fn field_hashes(
+    project: &ProjectSpec,
+    service: &ServiceSpec,
+) -> BTreeMap<&'static str, String> {
+    let networks: BTreeMap<&str, _> = service
+        .networks
+        .iter()
+        .map(|(key, attachment)| {
+            let name = project
+                .networks
+                .get(key)
+                .map_or(key.as_str(), |n| n.name.as_str());
+            (name, attachment)
+        })
+        .collect();
+    let s = service;
+    BTreeMap::from([
+        ("image", field(&s.image)),
+        ("container_name", field(&s.container_name)),
+        ("command", field(&s.command)),
+        ("entrypoint", field(&s.entrypoint)),
+        ("environment", field(&s.environment)),
+        ("ports", field(&s.ports)),
+        ("mounts", field(&s.mounts)),
+        ("networks", field(&networks)),
+        ("labels", field(&s.labels)),
+        ("restart", field(&s.restart)),
+        ("healthcheck", field(&s.healthcheck)),
+        ("limits", field(&s.limits)),
+        ("user", field(&s.user)),
+        ("working_dir", field(&s.working_dir)),
+        ("hostname", field(&s.hostname)),
+        ("extra_hosts", field(&s.extra_hosts)),
+        ("cap_add", field(&s.cap_add)),
+        ("cap_drop", field(&s.cap_drop)),
+        ("privileged", field(&s.privileged)),
+        ("read_only", field(&s.read_only)),
+        ("ulimits", field(&s.ulimits)),
+        ("logging", field(&s.logging)),
+        ("stop_signal", field(&s.stop_signal)),
+        ("stop_grace_period", field(&s.stop_grace_period)),
+        ("init", field(&s.init)),
+    ])
+}
+
+/// The config hash of `service`: one hash over all of its [`field_hashes`].
+pub fn config_hash(project: &ProjectSpec, service: &ServiceSpec) -> String {
+    digest(encode_fields(&field_hashes(project, service)).as_bytes())
+}
+
+/// `name=hash,name=hash` in name order, the form of the [`super::labels::FIELDS`] label.
+pub fn encode_fields(fields: &BTreeMap<&'static str, String>) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Parses the [`super::labels::FIELDS`] label back; malformed pairs are skipped.
+pub fn decode_fields(label: &str) -> BTreeMap<String, String> {
+    label
+        .split(',')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// The names of the fields whose hashes differ between two field maps (a field present in
+/// only one of them differs).
+pub fn differing_fields(
+    desired: &BTreeMap<&'static str, String>,
+    observed: &BTreeMap<String, String>,
+) -> Vec<String> {
+    let mut names: Vec<String> = desired
+        .iter()
+        .filter(|(k, v)| observed.get(**k) != Some(*v))
+        .map(|(k, _)| (*k).to_owned())
+        .collect();
+    names.extend(
+        observed
+            .keys()
+            .filter(|k| !desired.contains_key(k.as_str()))
+            .cloned(),
+    );
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project_with(service: ServiceSpec) -> ProjectSpec {
+        let mut project = ProjectSpec {
+            name: "p".into(),
+            ..ProjectSpec::default()
+        };
+        project.services.insert(service.name.clone(), service);
+        project
+    }
+
+    #[test]
+    fn replicas_and_update_config_do_not_change_the_hash() {
+        let a = ServiceSpec::new("web", "nginx");
+        let mut b = a.clone();
+        b.replicas = 5;
+        b.update_config = Some(Default::default());
+        b.depends_on.insert("db".into(), Default::default());
+        let p = project_with(a.clone());
+        assert_eq!(config_hash(&p, &a), config_hash(&p, &b));
+    }
+
+    #[test]
+    fn an_environment_change_is_named_as_the_differing_field() {
+        let a = ServiceSpec::new("web", "nginx");
+        let mut b = a.clone();
+        b.environment.insert("MODE".into(), "fast".into());
+        let p = project_with(a.clone());
+        let observed = decode_fields(&encode_fields(&field_hashes(&p, &a)));
+        assert_eq!(
+            differing_fields(&field_hashes(&p, &b), &observed),
+            vec!["environment"]
+        );
+        assert_ne!(config_hash(&p, &a), config_hash(&p, &b));
+    }
+
+    #[test]
+    fn field_labels_round_trip() {
+        let a = ServiceSpec::new("web", "nginx");
+        let p = project_with(a.clone());
+        let fields = field_hashes(&p, &a);
+        let back = decode_fields(&encode_fields(&fields));
+        assert!(differing_fields(&fields, &back).is_empty());
+    }
+}

@@ -1,0 +1,16 @@
+//! Plain data shared by every stage of the pipeline, with no I/O and no async.
+//!
+//! - [`spec`]: the desired state of a project, as the loader produces it from compose files
+//!   (already interpolated, validated and normalized; nothing here can be malformed).
+//! - [`observed`]: what the Docker engine runs, as the observed store sees it.
+//! - [`labels`]: the label keys and container names composectl writes and reads back, the
+//!   only place where state that must survive a controller restart is named.
+//! - [`hash`]: the config identity of a service (the `com.docker.compose.config-hash` label).
+
+pub mod hash;
+pub mod labels;
+pub mod observed;
+pub mod spec;
+
+pub use observed::{ContainerState, Health, ObservedContainer, ObservedState};
+pub use spec::{DesiredState, ProjectSpec, ServiceSpec};

@@ -1,0 +1,319 @@
+//! The desired state: what the loader produces from a project's compose files.
+//!
+//! Everything here is normalized: interpolation is done, relative paths are absolute,
+//! durations are [`Duration`]s, sizes are bytes, short and long syntaxes are one form, and
+//! Docker-level names (networks, volumes) are resolved with the project prefix. The planner,
+//! the hash and the Docker adapter read these types and nothing else of the compose files.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Every project found in the desired directory, by project name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DesiredState {
+    /// Projects by their normalized name.
+    pub projects: BTreeMap<String, ProjectSpec>,
+}
+
+/// One compose project: one subdirectory with a compose file, or one top-level `NAME.yaml`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProjectSpec {
+    /// Normalized project name (lowercase, `[a-z0-9_-]`, as compose normalizes it).
+    pub name: String,
+    /// The project directory (`com.docker.compose.project.working_dir`).
+    pub working_dir: PathBuf,
+    /// The compose files the project was loaded from, absolute.
+    pub config_files: Vec<PathBuf>,
+    /// Active services (inactive profiles already removed), by service name.
+    pub services: BTreeMap<String, ServiceSpec>,
+    /// Networks by their compose key (`default` is always present when any service uses it).
+    pub networks: BTreeMap<String, NetworkSpec>,
+    /// Named volumes by their compose key.
+    pub volumes: BTreeMap<String, VolumeSpec>,
+    /// Top-level `x-*` extensions, kept as JSON (for example `x-rollout`).
+    pub extensions: BTreeMap<String, serde_json::Value>,
+}
+
+/// One service: `replicas` identical containers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceSpec {
+    /// Service name (the key under `services:`).
+    pub name: String,
+    /// Image reference as written (`nginx:1.27`, `registry:5000/app:v2`). When only `build`
+    /// is given the loader sets compose's default `<project>-<service>` (compose v2 naming).
+    pub image: String,
+    /// `build:`; parsed and reported by `plan`, not built by composectl (yet).
+    pub build: Option<BuildSpec>,
+    /// `deploy.replicas` (default 1; 0 is valid and means no containers).
+    pub replicas: u32,
+    /// `container_name`; only allowed when `replicas` is 1.
+    pub container_name: Option<String>,
+    /// `command`, split into argv (a string is split as a shell would, without expansion).
+    pub command: Option<Vec<String>>,
+    /// `entrypoint`, split into argv like `command`.
+    pub entrypoint: Option<Vec<String>>,
+    /// Environment after merging `env_file`s (first) and `environment` (wins); an entry
+    /// written without a value and not set in the loader's environment is omitted.
+    /// Values are secrets for output purposes: never log or print them.
+    pub environment: BTreeMap<String, String>,
+    /// Published ports, one entry per container port (ranges are expanded).
+    pub ports: Vec<PortSpec>,
+    /// Mounts from `volumes:` and `tmpfs:` (both syntaxes), in file order.
+    pub mounts: Vec<MountSpec>,
+    /// Networks the service joins, by compose network key, with their per-service options.
+    pub networks: BTreeMap<String, ServiceNetwork>,
+    /// `labels` written by the user (composectl's own labels are added by the adapter).
+    pub labels: BTreeMap<String, String>,
+    /// `restart:`.
+    pub restart: RestartPolicy,
+    /// `healthcheck:`; `None` means "use the image's HEALTHCHECK, if any".
+    pub healthcheck: Option<Healthcheck>,
+    /// `depends_on`, by service name.
+    pub depends_on: BTreeMap<String, DependsOn>,
+    /// `deploy.resources.limits`.
+    pub limits: ResourceLimits,
+    /// `deploy.update_config`, parsed for the rollout strategies.
+    pub update_config: Option<UpdateConfig>,
+    /// `deploy.rollback_config`, parsed for the rollout strategies.
+    pub rollback_config: Option<UpdateConfig>,
+    /// `user`.
+    pub user: Option<String>,
+    /// `working_dir`.
+    pub working_dir: Option<String>,
+    /// `hostname`.
+    pub hostname: Option<String>,
+    /// `extra_hosts`, normalized to `host:ip` strings.
+    pub extra_hosts: Vec<String>,
+    /// `cap_add`.
+    pub cap_add: Vec<String>,
+    /// `cap_drop`.
+    pub cap_drop: Vec<String>,
+    /// `privileged`.
+    pub privileged: bool,
+    /// `read_only`.
+    pub read_only: bool,
+    /// `ulimits`, by name (`nofile`, `nproc`, ...).
+    pub ulimits: BTreeMap<String, Ulimit>,
+    /// `logging`.
+    pub logging: Option<Logging>,
+    /// `stop_signal`.
+    pub stop_signal: Option<String>,
+    /// `stop_grace_period` (Docker's default of 10 s when absent).
+    pub stop_grace_period: Option<Duration>,
+    /// `init`.
+    pub init: Option<bool>,
+    /// Service-level `x-*` extensions, kept as JSON (for example `x-rollout`).
+    pub extensions: BTreeMap<String, serde_json::Value>,
+}
+
+/// `build:` (short string form becomes `context`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BuildSpec {
+    /// Build context, absolute.
+    pub context: PathBuf,
+    /// Dockerfile path relative to the context.
+    pub dockerfile: Option<String>,
+    /// Build args.
+    pub args: BTreeMap<String, String>,
+    /// Target stage.
+    pub target: Option<String>,
+}
+
+/// One published or exposed container port.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PortSpec {
+    /// Port inside the container.
+    pub target: u16,
+    /// Host port; `None` lets Docker choose one.
+    pub published: Option<u16>,
+    /// Host address to bind (`127.0.0.1`); `None` binds all addresses.
+    pub host_ip: Option<String>,
+    /// `tcp`, `udp` or `sctp`.
+    pub protocol: String,
+}
+
+/// One mount.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountSpec {
+    /// What is mounted.
+    pub kind: MountKind,
+    /// Absolute path inside the container.
+    pub target: String,
+    /// Mounted read-only.
+    pub read_only: bool,
+}
+
+/// The source of a mount.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MountKind {
+    /// A named volume. `name` is the Docker volume name (`<project>_<key>` unless the
+    /// top-level volume sets `name:` or is external); `key` is the compose key.
+    Volume {
+        /// Docker volume name.
+        name: String,
+        /// Key under the top-level `volumes:`.
+        key: String,
+    },
+    /// An anonymous volume (a `volumes:` entry with only a container path).
+    Anonymous,
+    /// A bind mount of an absolute host path.
+    Bind {
+        /// Absolute host path.
+        source: PathBuf,
+        /// `bind.create_host_path` (true for the short syntax, as compose does).
+        create_host_path: bool,
+    },
+    /// A tmpfs mount.
+    Tmpfs {
+        /// `tmpfs.size` in bytes.
+        size: Option<u64>,
+    },
+}
+
+/// A service's membership of one network.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceNetwork {
+    /// Extra DNS aliases on that network (the service name is always one).
+    pub aliases: Vec<String>,
+    /// `ipv4_address`.
+    pub ipv4_address: Option<String>,
+}
+
+/// `restart:`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RestartPolicy {
+    /// `"no"` (compose's default): Docker never restarts the container.
+    #[default]
+    No,
+    /// `always`.
+    Always,
+    /// `unless-stopped`.
+    UnlessStopped,
+    /// `on-failure[:max]`.
+    OnFailure {
+        /// Maximum restart attempts; `None` is unlimited.
+        max_retries: Option<u32>,
+    },
+}
+
+/// `healthcheck:`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Healthcheck {
+    /// `["CMD", ...]`, `["CMD-SHELL", "..."]` or `["NONE"]` (`disable: true` becomes `NONE`).
+    pub test: Vec<String>,
+    /// `interval`.
+    pub interval: Option<Duration>,
+    /// `timeout`.
+    pub timeout: Option<Duration>,
+    /// `retries`.
+    pub retries: Option<u32>,
+    /// `start_period`.
+    pub start_period: Option<Duration>,
+}
+
+/// `depends_on` condition.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DependsOn {
+    /// `service_started` (and the list form).
+    #[default]
+    Started,
+    /// `service_healthy`.
+    Healthy,
+    /// `service_completed_successfully`.
+    CompletedSuccessfully,
+}
+
+/// `deploy.resources.limits`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResourceLimits {
+    /// `cpus` (fractional CPUs).
+    pub cpus: Option<f64>,
+    /// `memory` in bytes.
+    pub memory: Option<u64>,
+    /// `pids`.
+    pub pids: Option<i64>,
+}
+
+/// `deploy.update_config` / `deploy.rollback_config`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateConfig {
+    /// `parallelism` (0 means all at once).
+    pub parallelism: Option<u32>,
+    /// `delay` between batches.
+    pub delay: Option<Duration>,
+    /// `failure_action`: `rollback`, `pause` or `continue`.
+    pub failure_action: Option<String>,
+    /// `monitor` window after each batch.
+    pub monitor: Option<Duration>,
+    /// `max_failure_ratio`.
+    pub max_failure_ratio: Option<f64>,
+    /// `order`: `stop-first` or `start-first`.
+    pub order: Option<String>,
+}
+
+/// One `ulimits` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ulimit {
+    /// Soft limit.
+    pub soft: i64,
+    /// Hard limit.
+    pub hard: i64,
+}
+
+/// `logging`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Logging {
+    /// Log driver.
+    pub driver: Option<String>,
+    /// Driver options.
+    pub options: BTreeMap<String, String>,
+}
+
+/// A top-level network.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkSpec {
+    /// Docker network name (`<project>_<key>` unless `name:` is set or it is external).
+    pub name: String,
+    /// `external: true`: composectl neither creates nor removes it.
+    pub external: bool,
+    /// `driver`.
+    pub driver: Option<String>,
+    /// `driver_opts`.
+    pub driver_opts: BTreeMap<String, String>,
+    /// `internal`.
+    pub internal: bool,
+    /// `attachable`.
+    pub attachable: bool,
+    /// `labels`.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A top-level named volume.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeSpec {
+    /// Docker volume name (`<project>_<key>` unless `name:` is set or it is external).
+    pub name: String,
+    /// `external: true`: composectl never creates it (and never removes any volume).
+    pub external: bool,
+    /// `driver`.
+    pub driver: Option<String>,
+    /// `driver_opts`.
+    pub driver_opts: BTreeMap<String, String>,
+    /// `labels`.
+    pub labels: BTreeMap<String, String>,
+}
+
+impl ServiceSpec {
+    /// A minimal service for tests and examples: one replica of `image`.
+    pub fn new(name: impl Into<String>, image: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            image: image.into(),
+            replicas: 1,
+            ..Self::default()
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! The observed store and its reflector (stub).

@@ -1,0 +1,225 @@
+//! What a plan is made of: actions, each with the reason it is needed.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::model::spec::DependsOn;
+
+/// The changes one project needs, in the order they must happen.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Plan {
+    /// The project.
+    pub project: String,
+    /// Actions in execution order.
+    pub actions: Vec<Action>,
+    /// Changes the plan holds back for now (crash backoff), with when to look again.
+    pub deferred: Vec<Deferred>,
+}
+
+/// A container the plan refers to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContainerRef {
+    /// Container ID.
+    pub id: String,
+    /// Container name.
+    pub name: String,
+}
+
+/// One change to the host.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Action {
+    /// Pull an image that is not present locally.
+    PullImage {
+        /// The reference as the service writes it.
+        image: String,
+    },
+    /// Create a project network that is not known to exist.
+    EnsureNetwork {
+        /// Compose key of the network.
+        key: String,
+    },
+    /// Create a named volume that is not known to exist.
+    EnsureVolume {
+        /// Compose key of the volume.
+        key: String,
+    },
+    /// Wait until `dependency` meets `condition` before acting on `service`.
+    WaitFor {
+        /// The service that depends.
+        service: String,
+        /// The service depended on.
+        dependency: String,
+        /// The condition.
+        condition: DependsOn,
+    },
+    /// Create and start replica `number` of `service`.
+    Create {
+        /// Service name.
+        service: String,
+        /// Replica number.
+        number: u32,
+        /// Why.
+        reason: Reason,
+    },
+    /// Stop and remove `container`, then create and start replica `number` in its place.
+    Replace {
+        /// The container replaced.
+        container: ContainerRef,
+        /// Service name.
+        service: String,
+        /// Replica number.
+        number: u32,
+        /// Why.
+        reason: Reason,
+    },
+    /// Stop and remove `container`.
+    Remove {
+        /// The container removed.
+        container: ContainerRef,
+        /// Why.
+        reason: Reason,
+    },
+    /// Remove the project's networks composectl created, where nothing is attached.
+    PruneNetworks,
+}
+
+/// Why an action is needed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Reason {
+    /// The replica does not exist (never created, or removed by hand).
+    Missing,
+    /// The container exited (or was killed) and Docker will not restart it.
+    Exited {
+        /// Exit code, when known.
+        code: Option<i64>,
+        /// The kernel OOM-killed it.
+        oom_killed: bool,
+    },
+    /// The container is dead or stuck in `created`.
+    NotRunning {
+        /// Docker's state.
+        state: String,
+    },
+    /// The container's healthcheck reports unhealthy.
+    Unhealthy,
+    /// The service's configuration changed; the fields that differ.
+    ConfigDrift {
+        /// Field names (`environment`, `ports`, ...).
+        fields: Vec<String>,
+    },
+    /// The tag now resolves to another image ID (re-pushed or rebuilt).
+    ImageChanged {
+        /// Image ID the container runs.
+        from: String,
+        /// Image ID the tag resolves to now.
+        to: String,
+    },
+    /// The image is not present locally.
+    ImageMissing,
+    /// The service is no longer in the project.
+    ServiceRemoved,
+    /// The project is no longer in the desired directory.
+    ProjectRemoved,
+    /// More replicas run than desired.
+    ScaleDown {
+        /// Desired replicas.
+        replicas: u32,
+    },
+    /// Another container already holds the same replica number.
+    Duplicate,
+}
+
+/// A replacement held back by crash backoff.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Deferred {
+    /// Service name.
+    pub service: String,
+    /// Replica number.
+    pub number: u32,
+    /// Why it would be replaced.
+    pub reason: Reason,
+    /// How long until the backoff allows it.
+    pub retry_in: Duration,
+}
+
+impl Plan {
+    /// True when the plan changes nothing (deferred changes do not count).
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty()
+    }
+
+    /// True when the plan has Docker writes to make (waits alone are not writes).
+    pub fn has_writes(&self) -> bool {
+        self.actions
+            .iter()
+            .any(|a| !matches!(a, Action::WaitFor { .. }))
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Missing => write!(f, "replica missing"),
+            Self::Exited { code, oom_killed } => {
+                write!(f, "exited")?;
+                if let Some(code) = code {
+                    write!(f, " with code {code}")?;
+                }
+                if *oom_killed {
+                    write!(f, " (OOM-killed)")?;
+                }
+                Ok(())
+            }
+            Self::NotRunning { state } => write!(f, "container is {state}"),
+            Self::Unhealthy => write!(f, "unhealthy"),
+            Self::ConfigDrift { fields } => write!(f, "config changed: {}", fields.join(", ")),
+            Self::ImageChanged { from, to } => {
+                write!(f, "image changed: {} -> {}", short_id(from), short_id(to))
+            }
+            Self::ImageMissing => write!(f, "image not present locally"),
+            Self::ServiceRemoved => write!(f, "service removed from the project"),
+            Self::ProjectRemoved => write!(f, "project removed from the desired directory"),
+            Self::ScaleDown { replicas } => write!(f, "scale down to {replicas}"),
+            Self::Duplicate => write!(f, "duplicate replica number"),
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::PullImage { image } => write!(f, "pull image {image}"),
+            Self::EnsureNetwork { key } => write!(f, "create network {key}"),
+            Self::EnsureVolume { key } => write!(f, "create volume {key}"),
+            Self::WaitFor {
+                service,
+                dependency,
+                condition,
+            } => {
+                let what = match condition {
+                    DependsOn::Started => "started",
+                    DependsOn::Healthy => "healthy",
+                    DependsOn::CompletedSuccessfully => "completed successfully",
+                };
+                write!(f, "wait for {dependency} {what} (before {service})")
+            }
+            Self::Create {
+                service,
+                number,
+                reason,
+            } => write!(f, "create {service} #{number} ({reason})"),
+            Self::Replace {
+                container, reason, ..
+            } => write!(f, "replace {} ({reason})", container.name),
+            Self::Remove { container, reason } => write!(f, "remove {} ({reason})", container.name),
+            Self::PruneNetworks => write!(f, "remove unused project networks"),
+        }
+    }
+}
+
+fn short_id(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    &hex[..hex.len().min(12)]
+}

@@ -1,0 +1,1 @@
+//! An in-memory [`super::ContainerRuntime`] for unit tests (stub).

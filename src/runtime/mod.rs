@@ -1,0 +1,193 @@
+//! The container runtime boundary: the [`ContainerRuntime`] trait, the only way composectl
+//! talks to an engine.
+//!
+//! - [`docker`]: the bollard implementation (unix socket or `DOCKER_HOST`, Engine API 1.41).
+//! - [`fake`]: an in-memory engine for unit tests that records every call and emits events
+//!   through a channel, so everything above this trait is tested without Docker.
+//!
+//! Reads return the model's observed types; writes take fully resolved requests
+//! ([`ContainerCreate`]), so no compose knowledge lives below this line.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+
+use futures_util::stream::BoxStream;
+
+use crate::model::ObservedContainer;
+use crate::model::spec::{NetworkSpec, ServiceNetwork, ServiceSpec, VolumeSpec};
+
+pub mod docker;
+pub mod fake;
+
+/// Errors from the runtime. Every variant names the operation that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The engine could not be reached (socket missing, connection refused, timeout).
+    #[error(
+        "{operation}: cannot reach the Docker engine: {message} (is dockerd running and DOCKER_HOST right?)"
+    )]
+    Unavailable {
+        /// The operation, e.g. `list_containers`.
+        operation: &'static str,
+        /// What the client said.
+        message: String,
+    },
+    /// The object does not exist.
+    #[error("{operation}: {what} not found")]
+    NotFound {
+        /// The operation.
+        operation: &'static str,
+        /// What was missing (a container, an image, a network).
+        what: String,
+    },
+    /// A name is already taken by another object (for example an unmanaged container).
+    #[error(
+        "{operation}: {what} already exists; remove or rename it, composectl never touches objects it does not manage"
+    )]
+    Conflict {
+        /// The operation.
+        operation: &'static str,
+        /// The object whose name is taken.
+        what: String,
+    },
+    /// The engine answered with an error.
+    #[error("{operation}: the engine said: {message}")]
+    Engine {
+        /// The operation.
+        operation: &'static str,
+        /// The engine's message.
+        message: String,
+    },
+}
+
+/// Result alias for runtime operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything needed to create one container: the service spec plus what the caller
+/// resolved (its name, its labels, Docker network names).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerCreate {
+    /// Container name.
+    pub name: String,
+    /// The service (image, command, environment, mounts, ... already resolved).
+    pub service: ServiceSpec,
+    /// Networks to join, by Docker network name, with aliases. The service name is added as
+    /// an alias on every network by the adapter.
+    pub networks: BTreeMap<String, ServiceNetwork>,
+    /// Complete labels (user's, compose's and composectl's).
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A network composectl may remove: created by it, with its attachment count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagedNetwork {
+    /// Docker network name.
+    pub name: String,
+    /// Containers attached right now.
+    pub attached: usize,
+}
+
+/// One engine event that may change the observed state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuntimeEvent {
+    /// Something happened to a managed container (`start`, `die`, `destroy`,
+    /// `health_status: unhealthy`, ...).
+    Container {
+        /// Container ID.
+        id: String,
+        /// Docker's action string.
+        action: String,
+        /// The container's project label.
+        project: Option<String>,
+    },
+    /// An image was pulled, tagged, untagged or deleted.
+    Image {
+        /// Docker's action string.
+        action: String,
+    },
+}
+
+/// Counts of API calls made so far, for metrics and the benchmark.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallCounts {
+    /// Read calls by operation.
+    pub reads: BTreeMap<&'static str, u64>,
+    /// Write calls by operation.
+    pub writes: BTreeMap<&'static str, u64>,
+}
+
+impl CallCounts {
+    /// Total read calls.
+    pub fn total_reads(&self) -> u64 {
+        self.reads.values().sum()
+    }
+
+    /// Total write calls.
+    pub fn total_writes(&self) -> u64 {
+        self.writes.values().sum()
+    }
+}
+
+/// A container engine. Implementations must be cheap to share (`Arc`) across tasks.
+pub trait ContainerRuntime: Send + Sync + 'static {
+    /// Every container labelled `io.composectl.managed=true`, running or not. One call.
+    fn list_containers(&self) -> impl Future<Output = Result<Vec<ObservedContainer>>> + Send;
+
+    /// One container by ID or name; `None` when it does not exist or is not managed.
+    fn inspect_container(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<ObservedContainer>>> + Send;
+
+    /// Local image tags: normalized reference to image ID. One call.
+    fn list_images(&self) -> impl Future<Output = Result<BTreeMap<String, String>>> + Send;
+
+    /// Pulls `reference`, with credentials from the Docker config file when it has some.
+    fn pull_image(&self, reference: &str) -> impl Future<Output = Result<()>> + Send;
+
+    /// Creates the network unless a network of that name exists (then does nothing).
+    fn ensure_network(
+        &self,
+        spec: &NetworkSpec,
+        labels: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Creates the volume unless a volume of that name exists (then does nothing).
+    fn ensure_volume(
+        &self,
+        spec: &VolumeSpec,
+        labels: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Creates a container (not started); returns its ID.
+    fn create_container(
+        &self,
+        request: &ContainerCreate,
+    ) -> impl Future<Output = Result<String>> + Send;
+
+    /// Starts a created or stopped container.
+    fn start_container(&self, id: &str) -> impl Future<Output = Result<()>> + Send;
+
+    /// Stops a container, giving it `grace` before SIGKILL. Already stopped is success.
+    fn stop_container(&self, id: &str, grace: Duration) -> impl Future<Output = Result<()>> + Send;
+
+    /// Removes a container (forcefully; its anonymous volumes are kept). Gone is success.
+    fn remove_container(&self, id: &str) -> impl Future<Output = Result<()>> + Send;
+
+    /// Networks labelled managed for `project`, with how many containers are attached.
+    fn list_managed_networks(
+        &self,
+        project: &str,
+    ) -> impl Future<Output = Result<Vec<ManagedNetwork>>> + Send;
+
+    /// Removes a network. Gone is success.
+    fn remove_network(&self, name: &str) -> impl Future<Output = Result<()>> + Send;
+
+    /// The engine's event stream from now on: managed-container and image events. The
+    /// stream ends or yields an error when the connection drops; the caller relists.
+    fn events(&self) -> BoxStream<'static, Result<RuntimeEvent>>;
+
+    /// API calls made so far.
+    fn call_counts(&self) -> CallCounts;
+}
