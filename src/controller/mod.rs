@@ -1,1 +1,4 @@
-//! The reconcile loop (stub).
+//! The reconcile loop (being assembled).
+
+pub mod backoff;
+pub mod scheduler;
