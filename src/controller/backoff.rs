@@ -157,7 +157,9 @@ impl CrashBackoff {
 
     /// The current delay of every slot in backoff (for metrics and status).
     pub fn current_delays(&self) -> impl Iterator<Item = (&Slot, Duration)> {
-        self.slots.iter().map(|(k, s)| (k, self.delay(s.replacements)))
+        self.slots
+            .iter()
+            .map(|(k, s)| (k, self.delay(s.replacements)))
     }
 }
 
@@ -182,7 +184,10 @@ mod tests {
             let left = b.remaining("shop", t);
             assert_eq!(left[&("web".to_owned(), 1)], Duration::from_secs(secs));
             t += Duration::from_secs(secs);
-            assert!(b.remaining("shop", t).is_empty(), "allowed again after {secs}s");
+            assert!(
+                b.remaining("shop", t).is_empty(),
+                "allowed again after {secs}s"
+            );
         }
     }
 
@@ -218,7 +223,10 @@ mod tests {
         assert!(first >= Duration::from_secs(1) && first < Duration::from_secs(2));
         let delays: Vec<Duration> = (0..5).map(|_| b.failed("shop")).collect();
         assert!(delays[0] >= Duration::from_secs(2));
-        assert!(delays.iter().all(|d| *d < Duration::from_secs(16)), "capped (plus jitter)");
+        assert!(
+            delays.iter().all(|d| *d < Duration::from_secs(16)),
+            "capped (plus jitter)"
+        );
         assert!(b.is_failing("shop"));
         b.succeeded("shop");
         assert!(!b.is_failing("shop"));

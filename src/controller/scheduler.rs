@@ -102,7 +102,11 @@ mod tests {
         assert!(s.take_due(now).is_empty(), "still running");
         assert_eq!(s.next_deadline(), None);
         s.finish("shop");
-        assert_eq!(s.take_due(now), vec!["shop"], "the trigger that came meanwhile runs");
+        assert_eq!(
+            s.take_due(now),
+            vec!["shop"],
+            "the trigger that came meanwhile runs"
+        );
     }
 
     #[tokio::test(start_paused = true)]

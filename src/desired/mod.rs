@@ -1,1 +1,2 @@
 //! Loading the desired directory (stub: the loader lands here).
+pub mod watch;
