@@ -1,1 +1,180 @@
-//! Wiring of the daemon (stub).
+//! Wiring: turns a parsed [`Cli`] into a running command and an exit code.
+//!
+//! `validate` needs no engine. `plan` and `apply --once` load, list the engine once and
+//! plan (and execute); `run` starts the controller and stops it on SIGTERM or SIGINT,
+//! letting in-flight reconciles finish.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use tracing::error;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{ApplyArgs, Cli, Command, DesiredArgs, LogFormat, RunArgs};
+use crate::controller::backoff::CrashPolicy;
+use crate::controller::{self, Config, Controller};
+use crate::desired::{self, HostEnv};
+use crate::runtime::docker::DockerRuntime;
+
+/// Exit code: something failed.
+const EXIT_ERROR: u8 = 1;
+/// Exit code of `plan` when changes are pending.
+const EXIT_CHANGES: u8 = 2;
+
+/// Runs the command line and returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    init_tracing(&cli);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts");
+    runtime.block_on(dispatch(cli))
+}
+
+fn init_tracing(cli: &Cli) {
+    let filter = EnvFilter::try_new(&cli.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn dispatch(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Validate(args) => validate(&args),
+        Command::Plan(args) => with_engine(cli.docker_host.as_deref(), |rt| plan(rt, args)).await,
+        Command::Apply(args) => with_engine(cli.docker_host.as_deref(), |rt| apply(rt, args)).await,
+        Command::Run(args) => {
+            with_engine(cli.docker_host.as_deref(), |rt| run_daemon(rt, args)).await
+        }
+    }
+}
+
+async fn with_engine<F, Fut>(host: Option<&str>, f: F) -> ExitCode
+where
+    F: FnOnce(Arc<DockerRuntime>) -> Fut,
+    Fut: Future<Output = ExitCode>,
+{
+    let connected = match host {
+        Some(host) => DockerRuntime::connect_with(host).await,
+        None => DockerRuntime::connect().await,
+    };
+    match connected {
+        Ok(runtime) => f(Arc::new(runtime)).await,
+        Err(err) => {
+            error!("{err}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn validate(args: &DesiredArgs) -> ExitCode {
+    let report = match desired::load_dir(&args.desired, &HostEnv) {
+        Ok(report) => report,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    let mut failed = 0;
+    for (project, load) in &report.projects {
+        match load {
+            Ok(loaded) => {
+                for warning in &loaded.warnings {
+                    eprintln!("warning: {warning}");
+                }
+                println!(
+                    "ok      {project} ({} services)",
+                    loaded.spec.services.len()
+                );
+            }
+            Err(err) => {
+                failed += 1;
+                println!("invalid {project}");
+                eprintln!("error: {err}");
+            }
+        }
+    }
+    if report.projects.is_empty() {
+        eprintln!("warning: {} holds no project", args.desired.display());
+    }
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_ERROR)
+    }
+}
+
+async fn plan(runtime: Arc<DockerRuntime>, args: DesiredArgs) -> ExitCode {
+    let controller = Controller::new(runtime, Config::new(&args.desired));
+    controller.reload();
+    if let Err(err) = controller.relist().await {
+        error!("{err}");
+        return ExitCode::from(EXIT_ERROR);
+    }
+    let plans = controller.plan_all();
+    print!("{}", controller::render_plans(&plans));
+    if let Err(err) = controller.load_errors() {
+        eprintln!("error: {err}");
+        return ExitCode::from(EXIT_ERROR);
+    }
+    if plans.iter().any(|p| !p.is_empty()) {
+        ExitCode::from(EXIT_CHANGES)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+async fn apply(runtime: Arc<DockerRuntime>, args: ApplyArgs) -> ExitCode {
+    let mut config = Config::new(&args.desired.desired);
+    config.wait_timeout = args.wait_timeout;
+    let controller = Controller::new(runtime, config);
+    controller.reload();
+    if let Err(err) = controller.relist().await {
+        error!("{err}");
+        return ExitCode::from(EXIT_ERROR);
+    }
+    match controller.apply_once().await {
+        Ok(plans) => {
+            print!("{}", controller::render_plans(&plans));
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+async fn run_daemon(runtime: Arc<DockerRuntime>, args: RunArgs) -> ExitCode {
+    let mut config = Config::new(&args.desired.desired);
+    config.resync = args.resync;
+    config.debounce = args.debounce;
+    config.wait_timeout = args.wait_timeout;
+    config.crash = CrashPolicy {
+        initial: args.crash_backoff,
+        max: args.crash_backoff_max,
+        reset_after: args.crash_reset,
+    };
+    let controller = Controller::new(runtime, config);
+    match controller.run(shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            error!("{err}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

@@ -1,4 +1,319 @@
-//! The reconcile loop (being assembled).
+//! The reconcile loop: what triggers a reconcile, and what runs it.
+//!
+//! Triggers: a debounced change of the desired directory ([`crate::desired::watch`]), a
+//! change the reflector saw on a managed container ([`crate::observed::Change`]), and a
+//! periodic resync that relists the engine and reloads the directory, so nothing missed is
+//! lost. Every trigger goes through the [`scheduler::Scheduler`], which runs at most one
+//! reconcile per project at a time and merges bursts. A failed reconcile is retried with
+//! the project's [`backoff::ErrorBackoff`]; replicas that keep dying wait out their
+//! [`backoff::CrashBackoff`]. Nothing is reconciled before the first full list of the
+//! engine, so a controller restart never creates what already runs.
 
 pub mod backoff;
+mod reconcile;
 pub mod scheduler;
+pub mod view;
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio::time::{Instant, sleep_until};
+use tracing::{Instrument, error, info, info_span, warn};
+
+pub use reconcile::{Outcome, Shared};
+
+use crate::desired::{self, HostEnv};
+use crate::executor::{self, Executor};
+use crate::observed::{self, Change, Reflector, Store};
+use crate::plan::{self, Plan, PlanContext};
+use crate::runtime::ContainerRuntime;
+use backoff::{CrashBackoff, CrashPolicy, ErrorBackoff};
+use scheduler::Scheduler;
+use view::{DesiredView, Reloaded};
+
+/// Errors that stop the controller or a one-shot command.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The desired directory could not be watched.
+    #[error(transparent)]
+    Watch(#[from] desired::watch::Error),
+    /// The engine could not be listed.
+    #[error("cannot read the engine's state: {0}")]
+    Observe(#[from] observed::Error),
+    /// Some projects failed (one-shot commands report them all).
+    #[error("{} project(s) failed:\n{}", .0.len(), .0.join("\n"))]
+    Projects(Vec<String>),
+}
+
+/// Result alias for the controller.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Settings of the loop.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The desired directory.
+    pub desired_dir: PathBuf,
+    /// Period of the full resync.
+    pub resync: Duration,
+    /// Quiet time before a burst of file changes becomes one reload.
+    pub debounce: Duration,
+    /// Crash backoff settings.
+    pub crash: CrashPolicy,
+    /// Longest wait for a `depends_on` condition.
+    pub wait_timeout: Duration,
+    /// Time in-flight reconciles get to finish at shutdown.
+    pub shutdown_grace: Duration,
+}
+
+impl Config {
+    /// Defaults for `dir`: 30 s resync, 500 ms debounce, 120 s dependency wait.
+    pub fn new(desired_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            desired_dir: desired_dir.into(),
+            resync: Duration::from_secs(30),
+            debounce: Duration::from_millis(500),
+            crash: CrashPolicy::default(),
+            wait_timeout: Duration::from_secs(120),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The controller of one host.
+pub struct Controller<R> {
+    runtime: Arc<R>,
+    shared: Arc<Shared<R>>,
+    config: Config,
+}
+
+impl<R: ContainerRuntime> Controller<R> {
+    /// A controller acting through `runtime`.
+    pub fn new(runtime: Arc<R>, config: Config) -> Self {
+        let store = Store::new();
+        let executor = Executor::new(runtime.clone(), store.clone(), config.wait_timeout);
+        let shared = Arc::new(Shared {
+            store,
+            executor,
+            view: Mutex::new(DesiredView::default()),
+            crash: Mutex::new(CrashBackoff::new(config.crash)),
+        });
+        Self {
+            runtime,
+            shared,
+            config,
+        }
+    }
+
+    /// The observed store (read-only use: status, tests).
+    pub fn store(&self) -> &Store {
+        &self.shared.store
+    }
+
+    /// Reloads the desired directory into the view and logs what changed.
+    pub fn reload(&self) -> Reloaded {
+        reload(&self.shared, &self.config)
+    }
+
+    /// Lists the engine once into the store.
+    pub async fn relist(&self) -> Result<()> {
+        observed::relist(self.runtime.as_ref(), &self.shared.store).await?;
+        Ok(())
+    }
+
+    /// Plans every project (desired or observed) without changing anything. Needs a
+    /// [`Self::reload`] and a [`Self::relist`] first.
+    pub fn plan_all(&self) -> Vec<Plan> {
+        self.projects()
+            .iter()
+            .filter_map(|p| reconcile::plan_project(&self.shared, p, &PlanContext::default()))
+            .map(|(plan, _)| plan)
+            .collect()
+    }
+
+    /// Converges every project once, in project order, ignoring crash backoff. Returns the
+    /// plans carried out; fails listing every project that failed.
+    pub async fn apply_once(&self) -> Result<Vec<Plan>> {
+        let mut done = Vec::new();
+        let mut failed = Vec::new();
+        for project in self.projects() {
+            let span = info_span!("reconcile", project = %project);
+            match reconcile::reconcile(self.shared.clone(), project.clone(), false)
+                .instrument(span)
+                .await
+            {
+                Ok(outcome) => done.push(outcome.plan),
+                Err(err) => failed.push(format!("{project}: {err}")),
+            }
+        }
+        if let Err(Error::Projects(errors)) = self.load_errors() {
+            failed.extend(errors);
+        }
+        if failed.is_empty() {
+            Ok(done)
+        } else {
+            Err(Error::Projects(failed))
+        }
+    }
+
+    /// Fails listing every load error of the desired directory, if any.
+    pub fn load_errors(&self) -> Result<()> {
+        let view = self.shared.view.lock().expect("view lock");
+        let mut failed: Vec<String> = view.root_error().map(str::to_owned).into_iter().collect();
+        failed.extend(view.errors().iter().map(|(p, e)| format!("{p}: {e}")));
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Projects(failed))
+        }
+    }
+
+    /// Desired and observed projects together.
+    fn projects(&self) -> BTreeSet<String> {
+        let mut projects = self.shared.view.lock().expect("view lock").projects();
+        let observed = self.shared.store.snapshot();
+        projects.extend(observed.projects().into_iter().map(str::to_owned));
+        projects
+    }
+
+    /// Runs until `shutdown` resolves, then lets in-flight reconciles finish (bounded by
+    /// the shutdown grace).
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<()> {
+        let (_watcher, mut reloads) =
+            desired::watch::watch(&self.config.desired_dir, self.config.debounce)?;
+        self.reload();
+        let (changes_tx, mut changes) = mpsc::unbounded_channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let reflector = Reflector::new(self.runtime.clone(), self.shared.store.clone(), changes_tx);
+        let reflector = tokio::spawn(reflector.run(async {
+            let _ = stop_rx.await;
+        }));
+        let mut resync =
+            tokio::time::interval_at(Instant::now() + self.config.resync, self.config.resync);
+        resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut scheduler = Scheduler::new();
+        let mut errors = ErrorBackoff::default();
+        let mut running: JoinSet<(String, std::result::Result<Outcome, executor::Error>)> =
+            JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            let next = scheduler
+                .next_deadline()
+                .filter(|_| self.shared.store.is_ready());
+            tokio::select! {
+                () = &mut shutdown => break,
+                Some(()) = reloads.recv() => {
+                    self.reload();
+                    self.schedule_all(&mut scheduler);
+                }
+                Some(change) = changes.recv() => match change {
+                    Change::Project(project) => scheduler.schedule(&project, Instant::now()),
+                    Change::All => self.schedule_all(&mut scheduler),
+                },
+                _ = resync.tick() => {
+                    if let Err(err) = self.relist().await {
+                        warn!(error = %err, "periodic relist failed; the reflector retries");
+                    }
+                    self.reload();
+                    self.schedule_all(&mut scheduler);
+                }
+                () = sleep_until(next.unwrap_or_else(far_future)), if next.is_some() => {
+                    for project in scheduler.take_due(Instant::now()) {
+                        let span = info_span!("reconcile", project = %project);
+                        let shared = self.shared.clone();
+                        running.spawn(async move {
+                            let result = reconcile::reconcile(shared, project.clone(), true).await;
+                            (project, result)
+                        }.instrument(span));
+                    }
+                }
+                Some(joined) = running.join_next(), if !running.is_empty() => {
+                    let Ok((project, result)) = joined else { continue };
+                    scheduler.finish(&project);
+                    let now = Instant::now();
+                    match result {
+                        Ok(outcome) => {
+                            errors.succeeded(&project);
+                            if let Some(after) = outcome.requeue_after {
+                                scheduler.schedule(&project, now + after);
+                            }
+                        }
+                        Err(err) => {
+                            let retry = errors.failed(&project);
+                            error!(project = %project, error = %err, retry_in = ?retry, "reconcile failed");
+                            scheduler.schedule(&project, now + retry);
+                        }
+                    }
+                }
+            }
+        }
+        info!(in_flight = running.len(), "shutting down");
+        let _ = stop_tx.send(());
+        let drained = tokio::time::timeout(self.config.shutdown_grace, async {
+            while running.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            warn!("reconciles still running after the shutdown grace; abandoning them");
+        }
+        let _ = reflector.await;
+        Ok(())
+    }
+
+    fn schedule_all(&self, scheduler: &mut Scheduler) {
+        let now = Instant::now();
+        for project in self.projects() {
+            scheduler.schedule(&project, now);
+        }
+    }
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400)
+}
+
+fn reload<R>(shared: &Shared<R>, config: &Config) -> Reloaded {
+    let load = desired::load_dir(&config.desired_dir, &HostEnv);
+    let warnings: Vec<(String, String)> = load
+        .iter()
+        .flat_map(|report| &report.projects)
+        .filter_map(|(project, loaded)| Some((project, loaded.as_ref().ok()?)))
+        .flat_map(|(project, loaded)| {
+            loaded
+                .warnings
+                .iter()
+                .map(move |w| (project.clone(), w.to_string()))
+        })
+        .collect();
+    let mut view = shared.view.lock().expect("view lock");
+    let reloaded = view.apply(load);
+    if let Some(err) = view.root_error() {
+        error!("desired state not loaded, keeping the last good state: {err}");
+    }
+    for (project, err) in &reloaded.failed {
+        error!(project = %project, "desired state invalid, keeping the last good state: {err}");
+    }
+    for project in &reloaded.changed {
+        info!(project = %project, "desired state loaded");
+        for (_, warning) in warnings.iter().filter(|(p, _)| p == project) {
+            warn!(project = %project, "{warning}");
+        }
+    }
+    for project in &reloaded.removed {
+        info!(project = %project, "project removed from the desired directory");
+    }
+    reloaded
+}
+
+/// Renders plans for `composectl plan`.
+pub fn render_plans(plans: &[Plan]) -> String {
+    plans
+        .iter()
+        .map(plan::render)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
