@@ -67,8 +67,7 @@ pub(super) fn waits(
         .iter()
         .filter(|(dependency, _)| spec.services.contains_key(*dependency))
         .filter(|(dependency, condition)| {
-            busy.contains(dependency.as_str())
-                || !satisfied(&layout.kept(dependency), **condition)
+            busy.contains(dependency.as_str()) || !satisfied(&layout.kept(dependency), **condition)
         })
         .map(|(dependency, condition)| Action::WaitFor {
             service: service.to_owned(),
@@ -83,16 +82,17 @@ pub(super) fn waits(
 /// Started: some replica runs. Healthy: there is a replica and every one runs and is
 /// healthy (no healthcheck counts as healthy once running). CompletedSuccessfully: some
 /// replica exited with code 0.
-pub(super) fn satisfied(replicas: &BTreeMap<u32, &ObservedContainer>, condition: DependsOn) -> bool {
+pub(super) fn satisfied(
+    replicas: &BTreeMap<u32, &ObservedContainer>,
+    condition: DependsOn,
+) -> bool {
     let running = |c: &&ObservedContainer| c.state == ContainerState::Running;
     let mut all = replicas.values();
     match condition {
         DependsOn::Started => all.any(running),
         DependsOn::Healthy => {
             !replicas.is_empty()
-                && all.all(|c| {
-                    running(c) && matches!(c.health, None | Some(Health::Healthy))
-                })
+                && all.all(|c| running(c) && matches!(c.health, None | Some(Health::Healthy)))
         }
         DependsOn::CompletedSuccessfully => {
             all.any(|c| c.state == ContainerState::Exited && c.exit_code == Some(0))

@@ -46,7 +46,10 @@ fn dependencies_order_services_and_add_waits() {
             observed()
                 .health(&healthy, "db", 1, Health::Starting)
                 .tag("web:1", "sha256:w"),
-            &["wait for db healthy (before web)", "create web #1 (replica missing)"],
+            &[
+                "wait for db healthy (before web)",
+                "create web #1 (replica missing)",
+            ],
         ),
         (
             "service_healthy on a healthy db creates at once",
@@ -59,7 +62,9 @@ fn dependencies_order_services_and_add_waits() {
         (
             "a db without a healthcheck counts as healthy once running",
             healthy.clone(),
-            observed().running(&healthy, "db", 1).tag("web:1", "sha256:w"),
+            observed()
+                .running(&healthy, "db", 1)
+                .tag("web:1", "sha256:w"),
             &["create web #1 (replica missing)"],
         ),
         (
@@ -78,7 +83,9 @@ fn dependencies_order_services_and_add_waits() {
         (
             "a running db satisfies service_started",
             started.clone(),
-            observed().running(&started, "db", 1).tag("web:1", "sha256:w"),
+            observed()
+                .running(&started, "db", 1)
+                .tag("web:1", "sha256:w"),
             &["create web #1 (replica missing)"],
         ),
         (
@@ -179,7 +186,10 @@ fn networks_and_volumes_are_ensured_once_unless_external_or_known() {
             "known from a running replica",
             p.clone(),
             host.clone().running(&p, "db", 1),
-            &["create db #2 (replica missing)", "create web #1 (replica missing)"],
+            &[
+                "create db #2 (replica missing)",
+                "create web #1 (replica missing)",
+            ],
         ),
         (
             "what web's container shows to exist is not ensured again",
@@ -290,7 +300,11 @@ fn environment_values_never_enter_a_plan_or_its_output() {
     };
     for desired in [Some(&new), None] {
         let got = plan("shop", desired, &host, &ctx);
-        let text = format!("{got:?}{}{}", render(&got), serde_json::to_string(&got).unwrap());
+        let text = format!(
+            "{got:?}{}{}",
+            render(&got),
+            serde_json::to_string(&got).unwrap()
+        );
         assert!(!text.contains("hunter2"), "a secret leaked: {text}");
     }
 }

@@ -126,7 +126,11 @@ fn write_lines(out: &mut String, plan: &Plan, indent: &str) {
         .actions
         .iter()
         .map(|a| action_line(&plan.project, a))
-        .chain(plan.deferred.iter().map(|d| deferred_line(&plan.project, d)))
+        .chain(
+            plan.deferred
+                .iter()
+                .map(|d| deferred_line(&plan.project, d)),
+        )
         .collect();
     let width = lines.iter().map(|(_, t, _)| t.chars().count()).max();
     for (sign, target, what) in &lines {

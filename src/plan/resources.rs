@@ -26,11 +26,7 @@ pub(super) fn pulls(spec: &ProjectSpec, busy: &[&str], observed: &ObservedState)
 
 /// Network then volume ensures, by compose key, for what `busy` services use that is not
 /// external and not known to exist on the host.
-pub(super) fn ensures(
-    spec: &ProjectSpec,
-    busy: &[&str],
-    observed: &ObservedState,
-) -> Vec<Action> {
+pub(super) fn ensures(spec: &ProjectSpec, busy: &[&str], observed: &ObservedState) -> Vec<Action> {
     let known_networks = observed.known_networks();
     let known_volumes = observed.known_volumes();
     let services: Vec<_> = busy

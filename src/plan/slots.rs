@@ -80,11 +80,18 @@ impl<'a> Layout<'a> {
     pub(super) fn removals(&self) -> Vec<Action> {
         let mut duplicates = self.duplicates.clone();
         duplicates.sort_by(|a, b| removal_order(a, b));
-        let orphans = self.orphans.iter().map(|c| remove(c, Reason::ServiceRemoved));
-        let scale_downs = self
-            .scale_downs
+        let orphans = self
+            .orphans
             .iter()
-            .map(|(c, replicas)| remove(c, Reason::ScaleDown { replicas: *replicas }));
+            .map(|c| remove(c, Reason::ServiceRemoved));
+        let scale_downs = self.scale_downs.iter().map(|(c, replicas)| {
+            remove(
+                c,
+                Reason::ScaleDown {
+                    replicas: *replicas,
+                },
+            )
+        });
         let duplicates = duplicates.into_iter().map(|c| remove(c, Reason::Duplicate));
         orphans.chain(scale_downs).chain(duplicates).collect()
     }

@@ -34,7 +34,11 @@ fn web(replicas: u32) -> ProjectSpec {
     project("shop").service(svc("web").replicas(replicas))
 }
 
-fn host_of(p: &ProjectSpec, service: &str, numbers: std::ops::RangeInclusive<u32>) -> ObservedState {
+fn host_of(
+    p: &ProjectSpec,
+    service: &str,
+    numbers: std::ops::RangeInclusive<u32>,
+) -> ObservedState {
     numbers.fold(observed(), |o, n| o.running(p, service, n))
 }
 
@@ -212,10 +216,12 @@ fn removal_rules_yield_their_actions_first() {
         Case {
             name: "a container without a number is a duplicate",
             desired: Some(web(1)),
-            host: observed().running(&web(1), "web", 1).with(&web(1), "web", 1, |c| {
-                c.number = 0;
-                c.name = "stray".into();
-            }),
+            host: observed()
+                .running(&web(1), "web", 1)
+                .with(&web(1), "web", 1, |c| {
+                    c.number = 0;
+                    c.name = "stray".into();
+                }),
             expected: &["remove stray (duplicate replica number)"],
         },
         Case {
@@ -241,9 +247,7 @@ fn removal_rules_yield_their_actions_first() {
 #[test]
 fn duplicates_keep_the_newest_when_none_runs() {
     let p = web(1);
-    let host = observed()
-        .exited(&p, "web", 1, 1)
-        .exited(&p, "web", 1, 2);
+    let host = observed().exited(&p, "web", 1, 1).exited(&p, "web", 1, 2);
     let got = plan("shop", Some(&p), &host, &PlanContext::default());
     let removed: Vec<&str> = got
         .actions
