@@ -6,12 +6,12 @@
 //!
 //! How a plan is built, in the order its actions appear:
 //!
-//! 1. Removals ([`slots`]): containers of services no longer desired, replicas above the
+//! 1. Removals (`slots.rs`): containers of services no longer desired, replicas above the
 //!    desired count (highest number first) and duplicates of a replica number.
-//! 2. Pulls and ensures ([`resources`]): images, networks and volumes the creates and
+//! 2. Pulls and ensures (`resources.rs`): images, networks and volumes the creates and
 //!    replaces below need and the host does not have.
-//! 3. Per service in `depends_on` order ([`deps`]): waits on dependencies, then one create
-//!    or replace per replica slot that needs it ([`judge`]), in number order.
+//! 3. Per service in `depends_on` order (`deps.rs`): waits on dependencies, then one create
+//!    or replace per replica slot that needs it (`judge.rs`), in number order.
 //!
 //! Replacements caused by a container's own failure respect the crash backoff in
 //! [`PlanContext`] and become [`Deferred`] entries instead. No environment value ever enters

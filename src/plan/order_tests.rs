@@ -308,3 +308,25 @@ fn environment_values_never_enter_a_plan_or_its_output() {
         assert!(!text.contains("hunter2"), "a secret leaked: {text}");
     }
 }
+
+#[test]
+fn independent_services_are_acted_on_in_name_order() {
+    let p = project("shop")
+        .service(svc("b"))
+        .service(svc("c").depends("a", DependsOn::Started))
+        .service(svc("a"));
+    let host = ["a:1", "b:1", "c:1"]
+        .into_iter()
+        .fold(observed(), |o, image| o.tag(image, "sha256:x"))
+        .running(&project("shop").service(svc("z")), "z", 1);
+    assert_eq!(
+        lines(Some(&p), &host, &PlanContext::default()),
+        [
+            "remove shop-z-1 (service removed from the project)",
+            "create a #1 (replica missing)",
+            "create b #1 (replica missing)",
+            "wait for a started (before c)",
+            "create c #1 (replica missing)",
+        ]
+    );
+}

@@ -206,6 +206,21 @@ fn removal_rules_yield_their_actions_first() {
             ],
         },
         Case {
+            name: "orphans, then scale-downs, then duplicates",
+            desired: Some(web(2)),
+            host: observed()
+                .exited(&old, "web", 1, 1)
+                .running(&old, "web", 3)
+                .running(&old, "old", 1)
+                .running(&old, "web", 1)
+                .running(&old, "web", 2),
+            expected: &[
+                "remove shop-old-1 (service removed from the project)",
+                "remove shop-web-3 (scale down to 2)",
+                "remove shop-web-1 (duplicate replica number)",
+            ],
+        },
+        Case {
             name: "duplicates keep the running one",
             desired: Some(web(1)),
             host: observed()
