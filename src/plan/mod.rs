@@ -1,5 +1,137 @@
-//! The pure planner (stub): `plan(desired, observed, context) -> Plan`.
+//! The pure planner: `plan(project, desired, observed, context) -> Plan`.
+//!
+//! The planner owns the decision of *what* must change on the host for one project and
+//! *why*; it performs no I/O, is synchronous, and cannot fail. Its output is an ordered
+//! [`Plan`] that the executor carries out and `composectl plan` prints ([`render`]).
+//!
+//! How a plan is built, in the order its actions appear:
+//!
+//! 1. Removals (`slots.rs`): containers of services no longer desired, replicas above the
+//!    desired count (highest number first) and duplicates of a replica number.
+//! 2. Pulls and ensures (`resources.rs`): images, networks and volumes the creates and
+//!    replaces below need and the host does not have.
+//! 3. Per service in `depends_on` order (`deps.rs`): waits on dependencies, then one create
+//!    or replace per replica slot that needs it (`judge.rs`), in number order.
+//!
+//! Replacements caused by a container's own failure respect the crash backoff in
+//! [`PlanContext`] and become [`Deferred`] entries instead. No environment value ever enters
+//! a plan: drift reasons name fields only.
+//!
+//! Planning the host that results from carrying out a plan yields an empty plan; the
+//! property test in `proptests` checks it over random specs and hosts.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use crate::model::spec::ProjectSpec;
+use crate::model::{ObservedContainer, ObservedState};
 
 mod action;
+mod deps;
+mod judge;
+mod render;
+mod resources;
+mod slots;
+
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod order_tests;
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod render_tests;
+#[cfg(test)]
+mod tests;
 
 pub use action::{Action, ContainerRef, Deferred, Plan, Reason};
+pub use render::{Summary, render, render_many};
+
+/// What the planner needs besides the desired and observed states.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanContext {
+    /// Slots in crash backoff: (service, replica number) -> time left before a replacement
+    /// is allowed. A slot with zero time left is not in backoff.
+    pub crash_backoff: BTreeMap<(String, u32), Duration>,
+}
+
+/// Plans the changes that make `project` on the host equal to `desired`.
+///
+/// `desired == None` means the project is gone from the desired directory: every container
+/// of it is removed, then its unused networks are pruned (nothing at all when it has no
+/// container left, so planning again after that is empty). Containers of other projects are
+/// never referred to.
+pub fn plan(
+    project: &str,
+    desired: Option<&ProjectSpec>,
+    observed: &ObservedState,
+    ctx: &PlanContext,
+) -> Plan {
+    let containers: Vec<&ObservedContainer> = observed.project(project).collect();
+    let (actions, deferred) = match desired {
+        None => (remove_project(containers), Vec::new()),
+        Some(spec) => plan_project(spec, containers, observed, ctx),
+    };
+    Plan {
+        project: project.to_owned(),
+        actions,
+        deferred,
+    }
+}
+
+/// Every container of a project that is gone, then a network prune.
+fn remove_project(mut containers: Vec<&ObservedContainer>) -> Vec<Action> {
+    if containers.is_empty() {
+        return Vec::new();
+    }
+    containers.sort_by(|a, b| slots::removal_order(a, b));
+    let mut actions: Vec<Action> = containers
+        .into_iter()
+        .map(|c| slots::remove(c, Reason::ProjectRemoved))
+        .collect();
+    actions.push(Action::PruneNetworks);
+    actions
+}
+
+/// The plan of a project that is desired: removals, pulls and ensures, then services.
+fn plan_project(
+    spec: &ProjectSpec,
+    containers: Vec<&ObservedContainer>,
+    observed: &ObservedState,
+    ctx: &PlanContext,
+) -> (Vec<Action>, Vec<Deferred>) {
+    let layout = slots::Layout::of(spec, containers);
+    let jobs = deps::jobs(spec);
+    let mut work: BTreeMap<&str, Vec<Action>> = BTreeMap::new();
+    let mut deferred = Vec::new();
+    for (name, service) in &spec.services {
+        let kept = layout.kept(name);
+        let input = judge::Input {
+            spec,
+            service,
+            observed,
+            ctx,
+            is_job: jobs.contains(name.as_str()),
+        };
+        let (changes, held) = judge::service(&input, &kept);
+        deferred.extend(held);
+        if !changes.is_empty() {
+            work.insert(name.as_str(), changes);
+        }
+    }
+    let order = deps::topological(spec);
+    let busy: Vec<&str> = order
+        .iter()
+        .copied()
+        .filter(|s| work.contains_key(s))
+        .collect();
+    let busy_set: BTreeSet<&str> = busy.iter().copied().collect();
+    let mut actions = layout.removals();
+    actions.extend(resources::pulls(spec, &busy, observed));
+    actions.extend(resources::ensures(spec, &busy, observed));
+    for name in busy {
+        actions.extend(deps::waits(spec, name, &busy_set, &layout));
+        actions.extend(work.remove(name).unwrap_or_default());
+    }
+    (actions, deferred)
+}

@@ -1,0 +1,146 @@
+//! The verdict on each replica slot of a service: keep it, create it, replace its container
+//! (and why), or defer the replacement because the slot is in crash backoff.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::model::spec::{ProjectSpec, ServiceSpec};
+use crate::model::{ContainerState, Health, ObservedContainer, ObservedState, hash, labels};
+
+use super::slots::container_ref;
+use super::{Action, Deferred, PlanContext, Reason};
+
+/// What the verdicts on one service's slots depend on.
+pub(super) struct Input<'a> {
+    /// The desired project.
+    pub spec: &'a ProjectSpec,
+    /// The service judged.
+    pub service: &'a ServiceSpec,
+    /// The host.
+    pub observed: &'a ObservedState,
+    /// Crash backoff.
+    pub ctx: &'a PlanContext,
+    /// Another service waits for this one to complete successfully.
+    pub is_job: bool,
+}
+
+/// Why a container must be replaced, and whether the cause is its own failure (the only
+/// kind crash backoff may hold back).
+struct Verdict {
+    reason: Reason,
+    own_failure: bool,
+}
+
+/// Creates and replaces for every slot `1..=replicas` of the service, in number order, and
+/// the replacements crash backoff holds back.
+pub(super) fn service(
+    input: &Input<'_>,
+    kept: &BTreeMap<u32, &ObservedContainer>,
+) -> (Vec<Action>, Vec<Deferred>) {
+    let mut actions = Vec::new();
+    let mut deferred = Vec::new();
+    let name = &input.service.name;
+    for number in 1..=input.service.replicas {
+        let Some(container) = kept.get(&number) else {
+            actions.push(Action::Create {
+                service: name.clone(),
+                number,
+                reason: Reason::Missing,
+            });
+            continue;
+        };
+        let Some(verdict) = judge(input, container) else {
+            continue;
+        };
+        match backoff(input.ctx, name, number).filter(|_| verdict.own_failure) {
+            Some(retry_in) => deferred.push(Deferred {
+                service: name.clone(),
+                number,
+                reason: verdict.reason,
+                retry_in,
+            }),
+            None => actions.push(Action::Replace {
+                container: container_ref(container),
+                service: name.clone(),
+                number,
+                reason: verdict.reason,
+            }),
+        }
+    }
+    (actions, deferred)
+}
+
+/// Time left in crash backoff for a slot, when there is any.
+fn backoff(ctx: &PlanContext, service: &str, number: u32) -> Option<Duration> {
+    ctx.crash_backoff
+        .get(&(service.to_owned(), number))
+        .copied()
+        .filter(|left| !left.is_zero())
+}
+
+/// Why `c` must be replaced, if it must: drift, then image, then its state.
+fn judge(input: &Input<'_>, c: &ObservedContainer) -> Option<Verdict> {
+    if let Some(fields) = drift(input, c) {
+        return Some(Verdict {
+            reason: Reason::ConfigDrift { fields },
+            own_failure: false,
+        });
+    }
+    if let Some(id) = input.observed.image_id(&input.service.image)
+        && id != c.image_id
+    {
+        let reason = Reason::ImageChanged {
+            from: c.image_id.clone(),
+            to: id.to_owned(),
+        };
+        return Some(Verdict {
+            reason,
+            own_failure: false,
+        });
+    }
+    by_state(c, input.is_job).map(|reason| Verdict {
+        reason,
+        own_failure: true,
+    })
+}
+
+/// The fields that differ when the config hash differs (`unknown` when they cannot be
+/// named); `None` when the container matches the desired config.
+fn drift(input: &Input<'_>, c: &ObservedContainer) -> Option<Vec<String>> {
+    if hash::config_hash(input.spec, input.service) == c.config_hash {
+        return None;
+    }
+    let fields = c
+        .labels
+        .get(labels::FIELDS)
+        .map(|label| {
+            hash::differing_fields(
+                &hash::field_hashes(input.spec, input.service),
+                &hash::decode_fields(label),
+            )
+        })
+        .filter(|fields| !fields.is_empty())
+        .unwrap_or_else(|| vec!["unknown".to_owned()]);
+    Some(fields)
+}
+
+/// The replacement a container's state calls for, if any.
+fn by_state(c: &ObservedContainer, is_job: bool) -> Option<Reason> {
+    match c.state {
+        ContainerState::Running if c.health == Some(Health::Unhealthy) => Some(Reason::Unhealthy),
+        // Running is fine; Restarting is Docker's restart policy at work; Paused was done on
+        // purpose; Removing is already going away.
+        ContainerState::Running
+        | ContainerState::Restarting
+        | ContainerState::Paused
+        | ContainerState::Removing => None,
+        ContainerState::Exited if is_job && c.exit_code == Some(0) => None,
+        ContainerState::Exited => Some(Reason::Exited {
+            code: c.exit_code,
+            oom_killed: c.oom_killed,
+        }),
+        ContainerState::Created | ContainerState::Dead => Some(Reason::NotRunning {
+            state: c.state.as_str().to_owned(),
+        }),
+    }
+}

@@ -1,0 +1,218 @@
+//! Human output of plans for `composectl plan`, in the manner of `nomad job plan`: one line
+//! per action with a sign and its reason, the deferred replacements, then a summary.
+//!
+//! Signs: `+` create, `~` replace, `-` remove, `>` pull or ensure, `…` wait, `!` deferred.
+//! Only names, field names and image IDs are printed, never an environment value.
+
+use std::fmt::{self, Write as _};
+use std::iter::Sum;
+use std::ops::AddAssign;
+use std::time::Duration;
+
+use crate::model::spec::DependsOn;
+
+use super::{Action, Deferred, Plan};
+
+/// Counts of what a plan (or several) changes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Containers created.
+    pub create: usize,
+    /// Containers replaced.
+    pub replace: usize,
+    /// Containers removed.
+    pub remove: usize,
+    /// Replacements held back by crash backoff.
+    pub deferred: usize,
+}
+
+impl Summary {
+    /// The counts of one plan.
+    pub fn of(plan: &Plan) -> Self {
+        let count = |f: fn(&Action) -> bool| plan.actions.iter().filter(|a| f(a)).count();
+        Self {
+            create: count(|a| matches!(a, Action::Create { .. })),
+            replace: count(|a| matches!(a, Action::Replace { .. })),
+            remove: count(|a| matches!(a, Action::Remove { .. })),
+            deferred: plan.deferred.len(),
+        }
+    }
+
+    /// True when nothing is created, replaced or removed.
+    pub fn is_empty(&self) -> bool {
+        self.create + self.replace + self.remove == 0
+    }
+}
+
+impl AddAssign for Summary {
+    fn add_assign(&mut self, other: Self) {
+        self.create += other.create;
+        self.replace += other.replace;
+        self.remove += other.remove;
+        self.deferred += other.deferred;
+    }
+}
+
+impl Sum for Summary {
+    fn sum<I: Iterator<Item = Self>>(iter: I) -> Self {
+        iter.fold(Self::default(), |mut total, s| {
+            total += s;
+            total
+        })
+    }
+}
+
+impl<'a> Sum<&'a Plan> for Summary {
+    fn sum<I: Iterator<Item = &'a Plan>>(iter: I) -> Self {
+        iter.map(Summary::of).sum()
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() && self.deferred == 0 {
+            return write!(f, "No changes. The host matches the desired state.");
+        }
+        if self.is_empty() {
+            write!(f, "No changes now.")?;
+        } else {
+            write!(
+                f,
+                "Plan: {} to create, {} to replace, {} to remove.",
+                self.create, self.replace, self.remove
+            )?;
+        }
+        if self.deferred > 0 {
+            write!(f, " {} deferred by crash backoff.", self.deferred)?;
+        }
+        Ok(())
+    }
+}
+
+/// The output of `composectl plan` for one project: its lines, then the summary.
+pub fn render(plan: &Plan) -> String {
+    let mut out = String::new();
+    write_lines(&mut out, plan, "");
+    let _ = writeln!(out, "{}", Summary::of(plan));
+    out
+}
+
+/// The output for several projects: each project's name and lines (or that it has no
+/// changes), then one summary over all of them.
+pub fn render_many(plans: &[Plan]) -> String {
+    let mut out = String::new();
+    for plan in plans {
+        let _ = writeln!(out, "{}:", plan.project);
+        if plan.actions.is_empty() && plan.deferred.is_empty() {
+            let _ = writeln!(out, "  no changes");
+        }
+        write_lines(&mut out, plan, "  ");
+        out.push('\n');
+    }
+    let _ = writeln!(out, "{}", plans.iter().sum::<Summary>());
+    out
+}
+
+impl fmt::Display for Plan {
+    /// The same text as [`render`].
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&render(self))
+    }
+}
+
+/// One line per action then per deferred replacement, targets aligned.
+fn write_lines(out: &mut String, plan: &Plan, indent: &str) {
+    let lines: Vec<(&str, String, String)> = plan
+        .actions
+        .iter()
+        .map(|a| action_line(&plan.project, a))
+        .chain(
+            plan.deferred
+                .iter()
+                .map(|d| deferred_line(&plan.project, d)),
+        )
+        .collect();
+    let width = lines.iter().map(|(_, t, _)| t.chars().count()).max();
+    for (sign, target, what) in &lines {
+        let width = width.unwrap_or(0);
+        let _ = writeln!(out, "{indent}{sign} {target:<width$}  {what}");
+    }
+}
+
+/// Sign, target and description of one action.
+fn action_line(project: &str, action: &Action) -> (&'static str, String, String) {
+    match action {
+        Action::Create {
+            service,
+            number,
+            reason,
+        } => (
+            "+",
+            default_name(project, service, *number),
+            format!("create ({reason})"),
+        ),
+        Action::Replace {
+            container, reason, ..
+        } => ("~", container.name.clone(), format!("replace ({reason})")),
+        Action::Remove { container, reason } => {
+            ("-", container.name.clone(), format!("remove ({reason})"))
+        }
+        Action::PullImage { image } => (">", format!("image {image}"), "pull".to_owned()),
+        Action::EnsureNetwork { key } => (">", format!("network {key}"), "create".to_owned()),
+        Action::EnsureVolume { key } => (">", format!("volume {key}"), "create".to_owned()),
+        Action::WaitFor {
+            service,
+            dependency,
+            condition,
+        } => (
+            "…",
+            service.clone(),
+            format!("wait for {dependency} {}", condition_words(*condition)),
+        ),
+        Action::PruneNetworks => (
+            "-",
+            "networks".to_owned(),
+            "remove unused project networks".to_owned(),
+        ),
+    }
+}
+
+fn deferred_line(project: &str, d: &Deferred) -> (&'static str, String, String) {
+    (
+        "!",
+        default_name(project, &d.service, d.number),
+        format!(
+            "replace deferred, retry in {} ({})",
+            human_duration(d.retry_in),
+            d.reason
+        ),
+    )
+}
+
+/// The generated container name (a service with `container_name` is shown under this
+/// name too: a plan names services and replica numbers, not containers, for creates).
+fn default_name(project: &str, service: &str, number: u32) -> String {
+    format!("{project}-{service}-{number}")
+}
+
+fn condition_words(condition: DependsOn) -> &'static str {
+    match condition {
+        DependsOn::Started => "to start",
+        DependsOn::Healthy => "to be healthy",
+        DependsOn::CompletedSuccessfully => "to complete successfully",
+    }
+}
+
+/// `1h2m`, `2m5s`, `25s`, `300ms`: at most two units, rounded down.
+pub(super) fn human_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    match (h, m, s) {
+        (0, 0, 0) => format!("{}ms", d.as_millis()),
+        (0, 0, s) => format!("{s}s"),
+        (0, m, 0) => format!("{m}m"),
+        (0, m, s) => format!("{m}m{s}s"),
+        (h, 0, _) => format!("{h}h"),
+        (h, m, _) => format!("{h}h{m}m"),
+    }
+}
