@@ -21,160 +21,18 @@ use tokio::sync::mpsc;
 use super::{
     CallCounts, ContainerCreate, ContainerRuntime, Error, ManagedNetwork, Result, RuntimeEvent,
 };
+use crate::model::labels;
 use crate::model::observed::normalize_image_ref;
-use crate::model::spec::{NetworkSpec, VolumeSpec};
+use crate::model::spec::{NetworkSpec, ProjectSpec, ServiceSpec, VolumeSpec};
 use crate::model::{Health, ObservedContainer};
 
+mod calls;
 mod engine;
 #[cfg(test)]
 mod tests;
 
+pub use calls::{Call, Op};
 use engine::{Engine, FakeContainer};
-
-/// A runtime operation, as [`FakeRuntime::fail_next`] and [`CallCounts`] name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Op {
-    /// `list_containers`.
-    ListContainers,
-    /// `inspect_container`.
-    InspectContainer,
-    /// `list_images`.
-    ListImages,
-    /// `pull_image`.
-    PullImage,
-    /// `ensure_network`.
-    EnsureNetwork,
-    /// `ensure_volume`.
-    EnsureVolume,
-    /// `create_container`.
-    CreateContainer,
-    /// `start_container`.
-    StartContainer,
-    /// `stop_container`.
-    StopContainer,
-    /// `remove_container`.
-    RemoveContainer,
-    /// `list_managed_networks`.
-    ListManagedNetworks,
-    /// `remove_network`.
-    RemoveNetwork,
-    /// `events`.
-    Events,
-}
-
-impl Op {
-    /// The trait method's name (`create_container`, ...).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::ListContainers => "list_containers",
-            Self::InspectContainer => "inspect_container",
-            Self::ListImages => "list_images",
-            Self::PullImage => "pull_image",
-            Self::EnsureNetwork => "ensure_network",
-            Self::EnsureVolume => "ensure_volume",
-            Self::CreateContainer => "create_container",
-            Self::StartContainer => "start_container",
-            Self::StopContainer => "stop_container",
-            Self::RemoveContainer => "remove_container",
-            Self::ListManagedNetworks => "list_managed_networks",
-            Self::RemoveNetwork => "remove_network",
-            Self::Events => "events",
-        }
-    }
-
-    /// True for operations that change the engine.
-    pub fn is_write(self) -> bool {
-        matches!(
-            self,
-            Self::PullImage
-                | Self::EnsureNetwork
-                | Self::EnsureVolume
-                | Self::CreateContainer
-                | Self::StartContainer
-                | Self::StopContainer
-                | Self::RemoveContainer
-                | Self::RemoveNetwork
-        )
-    }
-}
-
-/// One recorded call, with its main argument.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Call {
-    /// `list_containers`.
-    ListContainers,
-    /// `inspect_container(id)`.
-    Inspect {
-        /// ID or name asked for.
-        id: String,
-    },
-    /// `list_images`.
-    ListImages,
-    /// `pull_image(reference)`.
-    Pull {
-        /// The reference as given.
-        reference: String,
-    },
-    /// `ensure_network(spec)`.
-    EnsureNetwork {
-        /// Docker network name.
-        name: String,
-    },
-    /// `ensure_volume(spec)`.
-    EnsureVolume {
-        /// Docker volume name.
-        name: String,
-    },
-    /// `create_container(request)`.
-    Create {
-        /// Container name.
-        name: String,
-    },
-    /// `start_container(id)`.
-    Start {
-        /// Container ID.
-        id: String,
-    },
-    /// `stop_container(id, grace)`.
-    Stop {
-        /// Container ID.
-        id: String,
-    },
-    /// `remove_container(id)`.
-    Remove {
-        /// Container ID.
-        id: String,
-    },
-    /// `list_managed_networks(project)`.
-    ListManagedNetworks {
-        /// Project name.
-        project: String,
-    },
-    /// `remove_network(name)`.
-    RemoveNetwork {
-        /// Docker network name.
-        name: String,
-    },
-    /// `events()`.
-    Events,
-}
-
-impl Call {
-    /// True for calls that change the engine.
-    pub fn is_write(&self) -> bool {
-        matches!(
-            self,
-            Self::Pull { .. }
-                | Self::EnsureNetwork { .. }
-                | Self::EnsureVolume { .. }
-                | Self::Create { .. }
-                | Self::Start { .. }
-                | Self::Stop { .. }
-                | Self::Remove { .. }
-                | Self::RemoveNetwork { .. }
-        )
-    }
-}
 
 /// The in-memory engine. Clones share one state.
 #[derive(Debug, Clone, Default)]
@@ -247,6 +105,36 @@ impl FakeRuntime {
             has_healthcheck: false,
         };
         engine.containers.insert(id.clone(), container);
+        id
+    }
+
+    /// Test fixture: runs replica `number` of `service` as composectl would have created it
+    /// (its labels, its networks, its image added when missing), without recording calls.
+    /// Emits `create` and `start`; returns the container ID.
+    ///
+    /// # Panics
+    /// When the name is taken.
+    pub fn add_managed(&self, project: &ProjectSpec, service: &ServiceSpec, number: u32) -> String {
+        let mut engine = self.engine();
+        let reference = normalize_image_ref(&service.image);
+        let image_id = format!("sha256:{reference}");
+        engine.images.entry(reference).or_insert(image_id);
+        let mut networks = BTreeMap::new();
+        for (key, attachment) in &service.networks {
+            let name = project.networks.get(key).map_or(key, |n| &n.name).clone();
+            engine.networks.entry(name.clone()).or_default();
+            networks.insert(name, attachment.clone());
+        }
+        let request = ContainerCreate {
+            name: labels::container_name(&project.name, service, number),
+            service: service.clone(),
+            networks,
+            labels: labels::container_labels(project, service, number),
+        };
+        let id = engine
+            .create(&request)
+            .unwrap_or_else(|e| panic!("add_managed: {e}"));
+        engine.start(&id).expect("just created");
         id
     }
 
