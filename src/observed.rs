@@ -103,6 +103,11 @@ impl Store {
         self.read().containers.get(id).cloned()
     }
 
+    /// How many containers the store holds.
+    pub fn container_count(&self) -> usize {
+        self.read().containers.len()
+    }
+
     /// True once the first full list has been swapped in.
     pub fn is_ready(&self) -> bool {
         self.shared.ready.load(Ordering::Acquire)

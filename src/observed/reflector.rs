@@ -124,7 +124,7 @@ impl<R: ContainerRuntime> Reflector<R> {
             State::Subscribed(events) => match relist(&*self.runtime, &self.store).await {
                 Ok(()) => {
                     info!(
-                        containers = self.store.snapshot().containers.len(),
+                        containers = self.store.container_count(),
                         "observed store relisted"
                     );
                     self.send(Change::All);
