@@ -1,1 +1,205 @@
-//! Carries a plan out through the runtime (stub).
+//! The executor: carries a [`Plan`] out through the [`ContainerRuntime`], the only writer to
+//! the engine.
+//!
+//! Actions run in plan order and stop at the first failure; what was done stays done, and
+//! the next plan starts from what is observed then. Containers the executor creates are
+//! inspected and upserted into the [`Store`] at once, so a plan made before the engine's
+//! event arrives does not create them again. It only ever stops or removes a container
+//! whose ID is in the plan *and* in the store (which holds managed containers only) under
+//! the plan's project.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::info;
+
+use crate::model::spec::{DependsOn, ProjectSpec};
+use crate::observed::Store;
+use crate::plan::{Action, Plan};
+use crate::runtime::{self, ContainerRuntime};
+
+mod containers;
+mod resources;
+#[cfg(test)]
+mod tests;
+mod wait;
+
+/// How long a `WaitFor` waits by default.
+pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Why an execution stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A runtime call failed while carrying out `action`.
+    #[error("{action}: {source}")]
+    Action {
+        /// The action, as displayed in plans.
+        action: String,
+        /// The runtime's error.
+        source: runtime::Error,
+    },
+    /// A dependency did not meet its condition in time.
+    #[error(
+        "{service}: dependency {dependency} not {} after {timeout:?}",
+        wait::condition_name(*condition)
+    )]
+    DependencyTimeout {
+        /// The service that waits.
+        service: String,
+        /// The service waited for.
+        dependency: String,
+        /// The condition.
+        condition: DependsOn,
+        /// How long it waited.
+        timeout: Duration,
+    },
+    /// A replica of the dependency exited with a non-zero code.
+    #[error("{service}: dependency {dependency} failed: {container} exited with code {exit_code}")]
+    DependencyFailed {
+        /// The service that waits.
+        service: String,
+        /// The service waited for.
+        dependency: String,
+        /// The replica that failed.
+        container: String,
+        /// Its exit code.
+        exit_code: i64,
+    },
+    /// The action names a service, network or volume the project does not define.
+    #[error("{action}: the project has no {kind} {key}")]
+    UnknownKey {
+        /// The action, as displayed in plans.
+        action: String,
+        /// `service`, `network` or `volume`.
+        kind: &'static str,
+        /// The missing key.
+        key: String,
+    },
+    /// The plan is for another project than the spec given.
+    #[error("plan for project {plan} executed with the spec of project {spec}")]
+    ProjectMismatch {
+        /// The plan's project.
+        plan: String,
+        /// The spec's project.
+        spec: String,
+    },
+    /// The plan names a managed container of another project.
+    #[error("{action}: container {id} belongs to project {owner}; not touching it")]
+    ForeignContainer {
+        /// The action, as displayed in plans.
+        action: String,
+        /// The container ID.
+        id: String,
+        /// The project the container belongs to.
+        owner: String,
+    },
+}
+
+/// Result alias for this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What an execution did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Report {
+    /// The actions carried out, in order.
+    pub done: Vec<Action>,
+    /// Runtime write calls made.
+    pub writes: usize,
+}
+
+/// Carries plans out. Cheap to share: the runtime is behind an `Arc`, the store is a handle.
+#[derive(Debug)]
+pub struct Executor<R> {
+    runtime: Arc<R>,
+    store: Store,
+    wait_timeout: Duration,
+}
+
+impl<R: ContainerRuntime> Executor<R> {
+    /// An executor writing through `runtime` and recording what it creates in `store`.
+    pub fn new(runtime: Arc<R>, store: Store) -> Self {
+        Self {
+            runtime,
+            store,
+            wait_timeout: DEFAULT_WAIT_TIMEOUT,
+        }
+    }
+
+    /// Sets how long a `WaitFor` may wait.
+    pub fn with_wait_timeout(mut self, timeout: Duration) -> Self {
+        self.wait_timeout = timeout;
+        self
+    }
+
+    /// Carries out `plan` for `project` (for a removed project: a spec with only the name).
+    /// Stops at the first failing action.
+    pub async fn execute(&self, project: &ProjectSpec, plan: &Plan) -> Result<Report> {
+        if plan.project != project.name {
+            return Err(Error::ProjectMismatch {
+                plan: plan.project.clone(),
+                spec: project.name.clone(),
+            });
+        }
+        let mut report = Report::default();
+        for action in &plan.actions {
+            info!(project = %project.name, %action, "executing");
+            report.writes += self.act(project, action).await?;
+            report.done.push(action.clone());
+        }
+        Ok(report)
+    }
+
+    /// Carries out one action; returns the number of runtime writes it made.
+    async fn act(&self, project: &ProjectSpec, action: &Action) -> Result<usize> {
+        match action {
+            Action::PullImage { image } => self.pull(action, image).await,
+            Action::EnsureNetwork { key } => self.ensure_network(project, action, key).await,
+            Action::EnsureVolume { key } => self.ensure_volume(project, action, key).await,
+            Action::WaitFor {
+                service,
+                dependency,
+                condition,
+            } => {
+                self.wait_for(project, service, dependency, *condition)
+                    .await
+            }
+            Action::Create {
+                service, number, ..
+            } => self.create(project, action, service, *number).await,
+            Action::Replace {
+                container,
+                service,
+                number,
+                ..
+            } => {
+                let grace = containers::grace(project, service);
+                let removed = self.stop_remove(project, action, &container.id, grace);
+                let writes = removed.await?;
+                Ok(writes + self.create(project, action, service, *number).await?)
+            }
+            Action::Remove { container, .. } => {
+                let grace = self.grace_of(project, &container.id);
+                self.stop_remove(project, action, &container.id, grace)
+                    .await
+            }
+            Action::PruneNetworks => self.prune_networks(project, action).await,
+        }
+    }
+}
+
+/// Wraps a runtime error as the failure of `action`.
+fn failed(action: &Action) -> impl Fn(runtime::Error) -> Error + '_ {
+    move |source| Error::Action {
+        action: action.to_string(),
+        source,
+    }
+}
+
+/// The action names a key the project does not define.
+fn unknown(action: &Action, kind: &'static str, key: &str) -> Error {
+    Error::UnknownKey {
+        action: action.to_string(),
+        kind,
+        key: key.to_owned(),
+    }
+}

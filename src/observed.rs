@@ -1,1 +1,185 @@
-//! The observed store and its reflector (stub).
+//! The observed store: composectl's in-memory mirror of the engine (managed containers and
+//! local image tags), and the [`Reflector`] that keeps it current.
+//!
+//! The store is written by two parties only: the reflector (one full [`relist`] after every
+//! (re)connection, then one update per engine event) and the executor (which upserts what it
+//! just created so the next plan sees it before the event arrives). Planners read consistent
+//! [`Store::snapshot`]s; waiters watch [`Store::changed`] instead of polling.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use tokio::sync::watch;
+
+use crate::model::{ObservedContainer, ObservedState};
+use crate::runtime::{self, ContainerRuntime};
+
+mod reflector;
+#[cfg(test)]
+mod tests;
+
+pub use reflector::{Reconnects, Reflector};
+
+/// Errors of the observed store's engine reads.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The full list after a (re)connection failed; the store keeps its previous content.
+    #[error("relisting the engine failed: {0}")]
+    Relist(#[source] runtime::Error),
+    /// Refreshing one container or the images after an event failed.
+    #[error("refreshing after an engine event failed: {0}")]
+    Refresh(#[source] runtime::Error),
+    /// The event stream failed.
+    #[error("the engine event stream failed: {0}")]
+    Stream(#[source] runtime::Error),
+    /// The event stream ended without an error.
+    #[error("the engine event stream ended")]
+    StreamEnded,
+}
+
+/// Result alias for this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What the reflector tells the scheduler after updating the store.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Change {
+    /// Something of this project changed: reconcile it.
+    Project(String),
+    /// Anything may have changed (a relist, an image event): reconcile every project.
+    All,
+}
+
+#[derive(Debug)]
+struct Shared {
+    state: RwLock<ObservedState>,
+    ready: AtomicBool,
+    version: watch::Sender<u64>,
+}
+
+/// The observed state, shared: cheap to clone, every clone sees the same content.
+#[derive(Debug, Clone)]
+pub struct Store {
+    shared: Arc<Shared>,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Store {
+    /// An empty store, not ready until the first [`Store::replace`].
+    pub fn new() -> Self {
+        let (version, _) = watch::channel(0);
+        Self {
+            shared: Arc::new(Shared {
+                state: RwLock::new(ObservedState::default()),
+                ready: AtomicBool::new(false),
+                version,
+            }),
+        }
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, ObservedState> {
+        self.shared.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, ObservedState> {
+        self.shared.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn bump(&self) {
+        self.shared.version.send_modify(|v| *v += 1);
+    }
+
+    /// A consistent copy of the whole state.
+    pub fn snapshot(&self) -> ObservedState {
+        self.read().clone()
+    }
+
+    /// One container by ID, if the store holds it.
+    pub fn container(&self, id: &str) -> Option<ObservedContainer> {
+        self.read().containers.get(id).cloned()
+    }
+
+    /// How many containers the store holds.
+    pub fn container_count(&self) -> usize {
+        self.read().containers.len()
+    }
+
+    /// True once the first full list has been swapped in.
+    pub fn is_ready(&self) -> bool {
+        self.shared.ready.load(Ordering::Acquire)
+    }
+
+    /// Inserts or updates a container (by ID).
+    pub fn upsert(&self, container: ObservedContainer) {
+        {
+            let mut state = self.write();
+            if state.containers.get(&container.id) == Some(&container) {
+                return;
+            }
+            state.containers.insert(container.id.clone(), container);
+        }
+        self.bump();
+    }
+
+    /// Forgets a container; returns what the store held.
+    pub fn remove(&self, id: &str) -> Option<ObservedContainer> {
+        let removed = self.write().containers.remove(id);
+        if removed.is_some() {
+            self.bump();
+        }
+        removed
+    }
+
+    /// Replaces the local image tags.
+    pub fn set_images(&self, images: std::collections::BTreeMap<String, String>) {
+        {
+            let mut state = self.write();
+            if state.images == images {
+                return;
+            }
+            state.images = images;
+        }
+        self.bump();
+    }
+
+    /// Swaps in a complete state (after a relist) and marks the store ready.
+    pub fn replace(&self, state: ObservedState) {
+        *self.write() = state;
+        self.shared.ready.store(true, Ordering::Release);
+        self.bump();
+    }
+
+    /// A receiver whose value (a version number) changes on every change to the store.
+    pub fn changed(&self) -> watch::Receiver<u64> {
+        self.shared.version.subscribe()
+    }
+
+    /// Waits until `check` returns `Some` for the current state, re-checking on every
+    /// change (no polling). Bound it with a timeout where waiting forever is wrong.
+    pub async fn wait_for<T>(&self, mut check: impl FnMut(&ObservedState) -> Option<T>) -> T {
+        let mut changes = self.changed();
+        loop {
+            changes.borrow_and_update();
+            if let Some(found) = check(&self.read()) {
+                return found;
+            }
+            if changes.changed().await.is_err() {
+                // Unreachable while `self` holds the sender; never spin if it were.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+/// Lists managed containers and local images (two reads), then swaps them into `store`.
+pub async fn relist<R: ContainerRuntime>(runtime: &R, store: &Store) -> Result<()> {
+    let containers = runtime.list_containers().await.map_err(Error::Relist)?;
+    let images = runtime.list_images().await.map_err(Error::Relist)?;
+    let containers = containers.into_iter().map(|c| (c.id.clone(), c)).collect();
+    store.replace(ObservedState { containers, images });
+    Ok(())
+}

@@ -1,1 +1,359 @@
-//! An in-memory [`super::ContainerRuntime`] for unit tests (stub).
+//! An in-memory [`ContainerRuntime`] for unit tests, in the spirit of linkerd's test
+//! resolvers: a shared engine that records every call, counts reads and writes, behaves like
+//! Docker where the layers above depend on it, and emits the matching [`RuntimeEvent`] for
+//! every state change to all open [`ContainerRuntime::events`] streams.
+//!
+//! Tests drive it from the outside with [`FakeRuntime::kill`],
+//! [`FakeRuntime::remove_by_hand`], [`FakeRuntime::set_health`], [`FakeRuntime::add_image`],
+//! [`FakeRuntime::fail_next`] and [`FakeRuntime::disconnect_events`], and read it back with
+//! [`FakeRuntime::calls`], [`FakeRuntime::container`] and friends.
+//!
+//! The fake's own test controls panic on misuse (an unknown container), as a test
+//! fixture should.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use futures_util::stream::{self, BoxStream, StreamExt};
+use tokio::sync::mpsc;
+
+use super::{
+    CallCounts, ContainerCreate, ContainerRuntime, Error, ManagedNetwork, Result, RuntimeEvent,
+};
+use crate::model::labels;
+use crate::model::observed::normalize_image_ref;
+use crate::model::spec::{NetworkSpec, ProjectSpec, ServiceSpec, VolumeSpec};
+use crate::model::{Health, ObservedContainer};
+
+mod calls;
+mod engine;
+#[cfg(test)]
+mod tests;
+
+pub use calls::{Call, Op};
+use engine::{Engine, FakeContainer};
+
+/// The in-memory engine. Clones share one state.
+#[derive(Debug, Clone, Default)]
+pub struct FakeRuntime {
+    inner: Arc<Mutex<Engine>>,
+}
+
+impl FakeRuntime {
+    /// An empty engine: no containers, no images, the built-in networks.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn engine(&self) -> MutexGuard<'_, Engine> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every call so far, in order.
+    pub fn calls(&self) -> Vec<Call> {
+        self.engine().calls.clone()
+    }
+
+    /// Forgets the calls and counts recorded so far (state stays).
+    pub fn clear_calls(&self) {
+        let mut engine = self.engine();
+        engine.calls.clear();
+        engine.counts = CallCounts::default();
+    }
+
+    /// Makes the next call of `op` fail with `error` (calls queue up per operation).
+    pub fn fail_next(&self, op: Op, error: Error) {
+        self.engine().failures.push_back((op, error));
+    }
+
+    /// Adds a local image tag and emits an image `tag` event.
+    pub fn add_image(&self, reference: &str, id: &str) {
+        let mut engine = self.engine();
+        engine
+            .images
+            .insert(normalize_image_ref(reference), id.to_owned());
+        engine.emit_image("tag");
+    }
+
+    /// Makes `reference` pullable: a later `pull_image` adds it locally as `id`.
+    pub fn add_registry_image(&self, reference: &str, id: &str) {
+        self.engine()
+            .registry
+            .insert(normalize_image_ref(reference), id.to_owned());
+    }
+
+    /// Health given at start to containers whose service has a healthcheck
+    /// (`Some(Healthy)` by default; `None` leaves them without health).
+    pub fn set_default_health(&self, health: Option<Health>) {
+        self.engine().default_health = health;
+    }
+
+    /// Adds a running container without composectl's labels, holding `name`; returns its ID.
+    pub fn add_unmanaged(&self, name: &str) -> String {
+        let mut engine = self.engine();
+        let id = engine.new_id();
+        let observed = ObservedContainer {
+            id: id.clone(),
+            name: name.to_owned(),
+            state: crate::model::ContainerState::Running,
+            ..ObservedContainer::default()
+        };
+        let container = FakeContainer {
+            observed,
+            managed: false,
+            has_healthcheck: false,
+        };
+        engine.containers.insert(id.clone(), container);
+        id
+    }
+
+    /// Test fixture: runs replica `number` of `service` as composectl would have created it
+    /// (its labels, its networks, its image added when missing), without recording calls.
+    /// Emits `create` and `start`; returns the container ID.
+    ///
+    /// # Panics
+    /// When the name is taken.
+    pub fn add_managed(&self, project: &ProjectSpec, service: &ServiceSpec, number: u32) -> String {
+        let mut engine = self.engine();
+        let reference = normalize_image_ref(&service.image);
+        let image_id = format!("sha256:{reference}");
+        engine.images.entry(reference).or_insert(image_id);
+        let mut networks = BTreeMap::new();
+        for (key, attachment) in &service.networks {
+            let name = project.networks.get(key).map_or(key, |n| &n.name).clone();
+            engine.networks.entry(name.clone()).or_default();
+            networks.insert(name, attachment.clone());
+        }
+        let request = ContainerCreate {
+            name: labels::container_name(&project.name, service, number),
+            service: service.clone(),
+            networks,
+            labels: labels::container_labels(project, service, number),
+        };
+        let id = engine
+            .create(&request)
+            .unwrap_or_else(|e| panic!("add_managed: {e}"));
+        engine.start(&id).expect("just created");
+        id
+    }
+
+    /// Makes a running container exit with `exit_code` (emits `die`).
+    ///
+    /// # Panics
+    /// When no container has that ID or name.
+    pub fn kill(&self, id: &str, exit_code: i64) {
+        self.engine()
+            .exit(id, exit_code)
+            .unwrap_or_else(|e| panic!("kill: {e}"));
+    }
+
+    /// Removes a container behind composectl's back (emits `destroy`).
+    pub fn remove_by_hand(&self, id: &str) {
+        self.engine().remove(id);
+    }
+
+    /// Sets a container's health (emits `health_status: ...`).
+    ///
+    /// # Panics
+    /// When no container has that ID or name.
+    pub fn set_health(&self, id: &str, health: Health) {
+        self.engine()
+            .set_health(id, health)
+            .unwrap_or_else(|e| panic!("set_health: {e}"));
+    }
+
+    /// Ends every open event stream with an `Unavailable` error, as a dropped connection.
+    pub fn disconnect_events(&self) {
+        let mut engine = self.engine();
+        for tx in engine.subscribers.drain(..) {
+            let _ = tx.send(Err(Error::Unavailable {
+                operation: "events",
+                message: "connection reset (fake)".to_owned(),
+            }));
+        }
+    }
+
+    /// The container with that ID or name, managed or not.
+    pub fn container(&self, id_or_name: &str) -> Option<ObservedContainer> {
+        let engine = self.engine();
+        let id = engine.resolve(id_or_name)?;
+        Some(engine.containers[&id].observed.clone())
+    }
+
+    /// Every container, managed or not, by ID.
+    pub fn containers(&self) -> Vec<ObservedContainer> {
+        let engine = self.engine();
+        engine
+            .containers
+            .values()
+            .map(|c| c.observed.clone())
+            .collect()
+    }
+
+    /// Networks by Docker name, with their labels.
+    pub fn networks(&self) -> BTreeMap<String, BTreeMap<String, String>> {
+        self.engine().networks.clone()
+    }
+
+    /// Volumes by Docker name, with their labels.
+    pub fn volumes(&self) -> BTreeMap<String, BTreeMap<String, String>> {
+        self.engine().volumes.clone()
+    }
+
+    /// Open event streams (closed ones are noticed on the next event).
+    pub fn subscribers(&self) -> usize {
+        self.engine().subscribers.len()
+    }
+}
+
+impl ContainerRuntime for FakeRuntime {
+    async fn list_containers(&self) -> Result<Vec<ObservedContainer>> {
+        let mut engine = self.engine();
+        engine.record(Op::ListContainers, Call::ListContainers)?;
+        Ok(engine.managed().cloned().collect())
+    }
+
+    async fn inspect_container(&self, id: &str) -> Result<Option<ObservedContainer>> {
+        let mut engine = self.engine();
+        let call = Call::Inspect { id: id.to_owned() };
+        engine.record(Op::InspectContainer, call)?;
+        let found = engine.resolve(id).map(|id| &engine.containers[&id]);
+        Ok(found.filter(|c| c.managed).map(|c| c.observed.clone()))
+    }
+
+    async fn list_images(&self) -> Result<BTreeMap<String, String>> {
+        let mut engine = self.engine();
+        engine.record(Op::ListImages, Call::ListImages)?;
+        Ok(engine.images.clone())
+    }
+
+    async fn pull_image(&self, reference: &str) -> Result<()> {
+        let mut engine = self.engine();
+        let call = Call::Pull {
+            reference: reference.to_owned(),
+        };
+        engine.record(Op::PullImage, call)?;
+        let normalized = normalize_image_ref(reference);
+        let id = engine
+            .registry
+            .get(&normalized)
+            .cloned()
+            .ok_or(Error::NotFound {
+                operation: "pull_image",
+                what: format!("image {normalized} in the registry"),
+            })?;
+        engine.images.insert(normalized, id);
+        engine.emit_image("pull");
+        Ok(())
+    }
+
+    async fn ensure_network(
+        &self,
+        spec: &NetworkSpec,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        let mut engine = self.engine();
+        let call = Call::EnsureNetwork {
+            name: spec.name.clone(),
+        };
+        engine.record(Op::EnsureNetwork, call)?;
+        engine
+            .networks
+            .entry(spec.name.clone())
+            .or_insert_with(|| labels.clone());
+        Ok(())
+    }
+
+    async fn ensure_volume(
+        &self,
+        spec: &VolumeSpec,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        let mut engine = self.engine();
+        let call = Call::EnsureVolume {
+            name: spec.name.clone(),
+        };
+        engine.record(Op::EnsureVolume, call)?;
+        engine
+            .volumes
+            .entry(spec.name.clone())
+            .or_insert_with(|| labels.clone());
+        Ok(())
+    }
+
+    async fn create_container(&self, request: &ContainerCreate) -> Result<String> {
+        let mut engine = self.engine();
+        let call = Call::Create {
+            name: request.name.clone(),
+        };
+        engine.record(Op::CreateContainer, call)?;
+        engine.create(request)
+    }
+
+    async fn start_container(&self, id: &str) -> Result<()> {
+        let mut engine = self.engine();
+        engine.record(Op::StartContainer, Call::Start { id: id.to_owned() })?;
+        engine.start(id)
+    }
+
+    async fn stop_container(&self, id: &str, _grace: Duration) -> Result<()> {
+        let mut engine = self.engine();
+        engine.record(Op::StopContainer, Call::Stop { id: id.to_owned() })?;
+        engine.exit(id, 0)
+    }
+
+    async fn remove_container(&self, id: &str) -> Result<()> {
+        let mut engine = self.engine();
+        engine.record(Op::RemoveContainer, Call::Remove { id: id.to_owned() })?;
+        engine.remove(id);
+        Ok(())
+    }
+
+    async fn list_managed_networks(&self, project: &str) -> Result<Vec<ManagedNetwork>> {
+        let mut engine = self.engine();
+        let call = Call::ListManagedNetworks {
+            project: project.to_owned(),
+        };
+        engine.record(Op::ListManagedNetworks, call)?;
+        Ok(engine.managed_networks(project))
+    }
+
+    async fn remove_network(&self, name: &str) -> Result<()> {
+        let mut engine = self.engine();
+        let call = Call::RemoveNetwork {
+            name: name.to_owned(),
+        };
+        engine.record(Op::RemoveNetwork, call)?;
+        if engine.attached(name) > 0 {
+            return Err(Error::Engine {
+                operation: "remove_network",
+                message: format!(
+                    "error while removing network: network {name} has active endpoints"
+                ),
+            });
+        }
+        engine.networks.remove(name);
+        Ok(())
+    }
+
+    fn events(&self) -> BoxStream<'static, Result<RuntimeEvent>> {
+        let mut engine = self.engine();
+        let (tx, rx) = mpsc::unbounded_channel();
+        if let Err(error) = engine.record(Op::Events, Call::Events) {
+            let _ = tx.send(Err(error));
+        } else {
+            engine.subscribers.push(tx);
+        }
+        stream::unfold(rx, |mut rx| async move {
+            let item = rx.recv().await?;
+            Some((item, rx))
+        })
+        .fuse()
+        .boxed()
+    }
+
+    fn call_counts(&self) -> CallCounts {
+        self.engine().counts.clone()
+    }
+}

@@ -1,0 +1,85 @@
+//! Image, network and volume actions: pull, ensure, prune.
+
+use tracing::{debug, info};
+
+use super::{Executor, Result, failed, unknown};
+use crate::model::labels;
+use crate::model::spec::ProjectSpec;
+use crate::plan::Action;
+use crate::runtime::ContainerRuntime;
+
+impl<R: ContainerRuntime> Executor<R> {
+    /// Pulls `image`, then refreshes the store's images so the next plan sees it.
+    pub(super) async fn pull(&self, action: &Action, image: &str) -> Result<usize> {
+        self.runtime
+            .pull_image(image)
+            .await
+            .map_err(failed(action))?;
+        let images = self.runtime.list_images().await.map_err(failed(action))?;
+        self.store.set_images(images);
+        Ok(1)
+    }
+
+    /// Creates network `key` unless it is external or exists.
+    pub(super) async fn ensure_network(
+        &self,
+        project: &ProjectSpec,
+        action: &Action,
+        key: &str,
+    ) -> Result<usize> {
+        let spec = project
+            .networks
+            .get(key)
+            .ok_or_else(|| unknown(action, "network", key))?;
+        if spec.external {
+            debug!(network = %spec.name, "external network; composectl does not create it");
+            return Ok(0);
+        }
+        let labels = labels::resource_labels(&project.name, labels::NETWORK, key, &spec.labels);
+        let ensured = self.runtime.ensure_network(spec, &labels).await;
+        ensured.map_err(failed(action))?;
+        Ok(1)
+    }
+
+    /// Creates volume `key` unless it is external or exists.
+    pub(super) async fn ensure_volume(
+        &self,
+        project: &ProjectSpec,
+        action: &Action,
+        key: &str,
+    ) -> Result<usize> {
+        let spec = project
+            .volumes
+            .get(key)
+            .ok_or_else(|| unknown(action, "volume", key))?;
+        if spec.external {
+            debug!(volume = %spec.name, "external volume; composectl does not create it");
+            return Ok(0);
+        }
+        let labels = labels::resource_labels(&project.name, labels::VOLUME, key, &spec.labels);
+        let ensured = self.runtime.ensure_volume(spec, &labels).await;
+        ensured.map_err(failed(action))?;
+        Ok(1)
+    }
+
+    /// Removes the project's managed networks that nothing uses and the spec no longer names.
+    pub(super) async fn prune_networks(
+        &self,
+        project: &ProjectSpec,
+        action: &Action,
+    ) -> Result<usize> {
+        let listed = self.runtime.list_managed_networks(&project.name).await;
+        let mut writes = 0;
+        for network in listed.map_err(failed(action))? {
+            let desired = project.networks.values().any(|n| n.name == network.name);
+            if desired || network.attached > 0 {
+                continue;
+            }
+            info!(project = %project.name, network = %network.name, "removing unused network");
+            let removed = self.runtime.remove_network(&network.name).await;
+            removed.map_err(failed(action))?;
+            writes += 1;
+        }
+        Ok(writes)
+    }
+}

@@ -1,0 +1,341 @@
+//! Executor tests against the fake engine (paused clock where time matters).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::*;
+use crate::model::spec::{
+    Healthcheck, MountKind, MountSpec, NetworkSpec, ServiceNetwork, ServiceSpec, VolumeSpec,
+};
+use crate::model::{ContainerState, Health, labels};
+use crate::observed::{Reflector, relist};
+use crate::plan::{ContainerRef, Reason};
+use crate::runtime::fake::{Call, FakeRuntime, Op};
+
+/// `shop`: `db` (postgres, healthcheck) and `web` (nginx on the default network, a volume).
+fn shop() -> ProjectSpec {
+    let mut db = ServiceSpec::new("db", "postgres:16");
+    db.healthcheck = Some(Healthcheck {
+        test: vec!["CMD".into(), "pg_isready".into()],
+        interval: None,
+        timeout: None,
+        retries: None,
+        start_period: None,
+    });
+    db.stop_grace_period = Some(Duration::from_secs(30));
+    let mut web = ServiceSpec::new("web", "nginx:1.27");
+    web.networks
+        .insert("default".into(), ServiceNetwork::default());
+    web.mounts.push(MountSpec {
+        kind: MountKind::Volume {
+            name: "shop_data".into(),
+            key: "data".into(),
+        },
+        target: "/data".into(),
+        read_only: false,
+    });
+    let network = NetworkSpec {
+        name: "shop_default".into(),
+        ..NetworkSpec::default()
+    };
+    let volume = VolumeSpec {
+        name: "shop_data".into(),
+        ..VolumeSpec::default()
+    };
+    ProjectSpec {
+        name: "shop".into(),
+        services: BTreeMap::from([("db".into(), db), ("web".into(), web)]),
+        networks: BTreeMap::from([("default".into(), network)]),
+        volumes: BTreeMap::from([("data".into(), volume)]),
+        ..ProjectSpec::default()
+    }
+}
+
+fn plan(actions: Vec<Action>) -> Plan {
+    Plan {
+        project: "shop".into(),
+        actions,
+        deferred: Vec::new(),
+    }
+}
+
+fn create(service: &str, number: u32) -> Action {
+    Action::Create {
+        service: service.into(),
+        number,
+        reason: Reason::Missing,
+    }
+}
+
+fn wait_healthy() -> Action {
+    Action::WaitFor {
+        service: "web".into(),
+        dependency: "db".into(),
+        condition: DependsOn::Healthy,
+    }
+}
+
+/// A fake, a store already listed from it, and an executor over both.
+async fn setup(fake: &FakeRuntime) -> (Store, Executor<FakeRuntime>) {
+    let store = Store::new();
+    relist(fake, &store).await.unwrap();
+    fake.clear_calls();
+    let executor = Executor::new(Arc::new(fake.clone()), store.clone());
+    (store, executor)
+}
+
+/// Runs a reflector over `fake` into `store` until the returned sender drops.
+fn reflect(fake: &FakeRuntime, store: &Store) -> oneshot::Sender<()> {
+    let (tx, _changes) = mpsc::unbounded_channel();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let reflector = Reflector::new(Arc::new(fake.clone()), store.clone(), tx);
+    tokio::spawn(reflector.run(stopped));
+    stop
+}
+
+#[tokio::test]
+async fn pull_ensure_and_create_land_labelled_containers_seen_by_the_store_at_once() {
+    let fake = FakeRuntime::new();
+    fake.add_registry_image("nginx:1.27", "sha256:web");
+    let (store, executor) = setup(&fake).await;
+    let project = shop();
+    let actions = vec![
+        Action::PullImage {
+            image: "nginx:1.27".into(),
+        },
+        Action::EnsureNetwork {
+            key: "default".into(),
+        },
+        Action::EnsureVolume { key: "data".into() },
+        create("web", 1),
+    ];
+
+    let report = executor
+        .execute(&project, &plan(actions.clone()))
+        .await
+        .unwrap();
+
+    assert_eq!(report.done, actions);
+    assert_eq!(report.writes, 5);
+    let web = fake.container("shop-web-1").unwrap();
+    let expected = labels::container_labels(&project, &project.services["web"], 1);
+    assert_eq!(web.labels, expected);
+    assert_eq!(web.networks, ["shop_default"]);
+    assert_eq!(web.state, ContainerState::Running);
+    let network_labels = &fake.networks()["shop_default"];
+    assert_eq!(network_labels[labels::NETWORK], "default");
+    assert_eq!(network_labels[labels::MANAGED], "true");
+    assert_eq!(fake.volumes()["shop_data"][labels::VOLUME], "data");
+    let seen = store.snapshot();
+    assert_eq!(seen.containers[&web.id], web);
+    assert_eq!(seen.image_id("nginx:1.27"), Some("sha256:web"));
+}
+
+#[tokio::test]
+async fn replace_stops_before_removing_and_recreates_under_the_same_name() {
+    let fake = FakeRuntime::new();
+    let project = shop();
+    let old = fake.add_managed(&project, &project.services["db"], 1);
+    let (store, executor) = setup(&fake).await;
+    let replace = Action::Replace {
+        container: ContainerRef {
+            id: old.clone(),
+            name: "shop-db-1".into(),
+        },
+        service: "db".into(),
+        number: 1,
+        reason: Reason::Unhealthy,
+    };
+
+    let report = executor
+        .execute(&project, &plan(vec![replace]))
+        .await
+        .unwrap();
+
+    let new = fake.container("shop-db-1").unwrap();
+    assert_ne!(new.id, old);
+    let calls = fake.calls();
+    assert_eq!(
+        calls[..4],
+        [
+            Call::Stop { id: old.clone() },
+            Call::Remove { id: old.clone() },
+            Call::Create {
+                name: "shop-db-1".into()
+            },
+            Call::Start { id: new.id.clone() },
+        ]
+    );
+    assert_eq!(report.writes, 4);
+    assert!(store.container(&old).is_none());
+    assert!(store.container(&new.id).is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_for_returns_once_the_dependency_turns_healthy() {
+    let fake = FakeRuntime::new();
+    fake.set_default_health(Some(Health::Starting));
+    let project = shop();
+    let db = fake.add_managed(&project, &project.services["db"], 1);
+    let (store, executor) = setup(&fake).await;
+    let _reflector = reflect(&fake, &store);
+    let started = tokio::time::Instant::now();
+
+    let waiting =
+        tokio::spawn(async move { executor.execute(&shop(), &plan(vec![wait_healthy()])).await });
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(!waiting.is_finished());
+    fake.set_health(&db, Health::Healthy);
+
+    let report = waiting.await.unwrap().unwrap();
+    assert_eq!(report.done, [wait_healthy()]);
+    assert_eq!(report.writes, 0);
+    assert!(started.elapsed() < DEFAULT_WAIT_TIMEOUT);
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_for_times_out_when_the_dependency_never_turns_healthy() {
+    let fake = FakeRuntime::new();
+    fake.set_default_health(Some(Health::Starting));
+    let project = shop();
+    fake.add_managed(&project, &project.services["db"], 1);
+    let (_store, executor) = setup(&fake).await;
+    let executor = executor.with_wait_timeout(Duration::from_secs(30));
+    let started = tokio::time::Instant::now();
+
+    let result = executor
+        .execute(&project, &plan(vec![wait_healthy()]))
+        .await;
+
+    assert!(
+        matches!(&result, Err(Error::DependencyTimeout { dependency, .. }) if dependency == "db"),
+        "{result:?}"
+    );
+    assert_eq!(started.elapsed(), Duration::from_secs(30));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dependency_that_exited_non_zero_fails_the_wait_at_once() {
+    let fake = FakeRuntime::new();
+    let project = shop();
+    let db = fake.add_managed(&project, &project.services["db"], 1);
+    fake.kill(&db, 1);
+    let (_store, executor) = setup(&fake).await;
+    let started = tokio::time::Instant::now();
+
+    let result = executor
+        .execute(&project, &plan(vec![wait_healthy()]))
+        .await;
+
+    assert!(
+        matches!(&result, Err(Error::DependencyFailed { exit_code: 1, .. })),
+        "{result:?}"
+    );
+    assert_eq!(started.elapsed(), Duration::ZERO);
+}
+
+#[tokio::test]
+async fn a_failing_create_stops_the_execution_and_names_the_action() {
+    let fake = FakeRuntime::new();
+    fake.add_image("postgres:16", "sha256:db");
+    let (_store, executor) = setup(&fake).await;
+    fake.fail_next(
+        Op::CreateContainer,
+        runtime::Error::Engine {
+            operation: "create_container",
+            message: "no space left on device".into(),
+        },
+    );
+
+    let result = executor
+        .execute(&shop(), &plan(vec![create("db", 1), create("db", 2)]))
+        .await;
+
+    let Err(Error::Action { action, .. }) = result else {
+        panic!("expected an action error, got {result:?}");
+    };
+    assert_eq!(action, "create db #1 (replica missing)");
+    assert_eq!(
+        fake.calls(),
+        [Call::Create {
+            name: "shop-db-1".into()
+        }]
+    );
+}
+
+#[tokio::test]
+async fn a_container_outside_the_store_is_never_touched() {
+    let fake = FakeRuntime::new();
+    let stranger = fake.add_unmanaged("shop-web-1");
+    let (_store, executor) = setup(&fake).await;
+    let remove = Action::Remove {
+        container: ContainerRef {
+            id: stranger.clone(),
+            name: "shop-web-1".into(),
+        },
+        reason: Reason::ServiceRemoved,
+    };
+
+    let report = executor
+        .execute(&shop(), &plan(vec![remove]))
+        .await
+        .unwrap();
+
+    assert_eq!(report.writes, 0);
+    assert!(fake.calls().is_empty());
+    assert_eq!(
+        fake.container(&stranger).unwrap().state,
+        ContainerState::Running
+    );
+}
+
+#[tokio::test]
+async fn a_removed_project_is_torn_down_and_its_unused_networks_pruned() {
+    let fake = FakeRuntime::new();
+    let project = shop();
+    let labels = labels::resource_labels("shop", labels::NETWORK, "default", &BTreeMap::new());
+    fake.ensure_network(&project.networks["default"], &labels)
+        .await
+        .unwrap();
+    let web = fake.add_managed(&project, &project.services["web"], 1);
+    let (store, executor) = setup(&fake).await;
+    let gone = ProjectSpec {
+        name: "shop".into(),
+        ..ProjectSpec::default()
+    };
+    let remove = Action::Remove {
+        container: ContainerRef {
+            id: web.clone(),
+            name: "shop-web-1".into(),
+        },
+        reason: Reason::ProjectRemoved,
+    };
+
+    let actions = vec![remove, Action::PruneNetworks];
+    let report = executor.execute(&gone, &plan(actions)).await.unwrap();
+
+    assert_eq!(report.writes, 3);
+    assert!(fake.container(&web).is_none());
+    assert!(store.container(&web).is_none());
+    assert!(!fake.networks().contains_key("shop_default"));
+    assert!(
+        fake.volumes().contains_key("shop_data"),
+        "volumes are never removed"
+    );
+}
+
+#[tokio::test]
+async fn a_plan_for_another_project_is_refused() {
+    let fake = FakeRuntime::new();
+    let (_store, executor) = setup(&fake).await;
+    let mut other = plan(vec![create("web", 1)]);
+    other.project = "blog".into();
+
+    let result = executor.execute(&shop(), &other).await;
+
+    assert!(matches!(result, Err(Error::ProjectMismatch { .. })));
+    assert!(fake.calls().is_empty());
+}

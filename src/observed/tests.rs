@@ -1,0 +1,227 @@
+//! Tests of the store and the reflector, against the fake engine with a paused clock.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::*;
+use crate::model::spec::{ProjectSpec, ServiceSpec};
+use crate::model::{ContainerState, Health};
+use crate::runtime::fake::{Call, FakeRuntime};
+
+/// How long a test waits for the reflector before failing (virtual time).
+const PATIENCE: Duration = Duration::from_secs(60);
+
+fn project(name: &str) -> ProjectSpec {
+    ProjectSpec {
+        name: name.into(),
+        ..ProjectSpec::default()
+    }
+}
+
+/// A running reflector over `fake`, with its store, change channel and reconnect counter.
+struct Harness {
+    store: Store,
+    changes: mpsc::UnboundedReceiver<Change>,
+    reconnects: Reconnects,
+    _stop: oneshot::Sender<()>,
+}
+
+fn start(fake: &FakeRuntime) -> Harness {
+    let store = Store::new();
+    let (tx, changes) = mpsc::unbounded_channel();
+    let reflector = Reflector::new(Arc::new(fake.clone()), store.clone(), tx);
+    let reconnects = reflector.reconnects();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(reflector.run(stopped));
+    Harness {
+        store,
+        changes,
+        reconnects,
+        _stop: stop,
+    }
+}
+
+impl Harness {
+    /// The next change the reflector sent.
+    async fn next_change(&mut self) -> Change {
+        within("a change", self.changes.recv()).await.unwrap()
+    }
+}
+
+async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
+    tokio::time::timeout(PATIENCE, fut)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+#[tokio::test(start_paused = true)]
+async fn initial_list_fills_the_store_and_announces_everything() {
+    let fake = FakeRuntime::new();
+    let id = fake.add_managed(&project("shop"), &ServiceSpec::new("web", "nginx"), 1);
+    fake.add_unmanaged("portainer");
+    let mut h = start(&fake);
+
+    assert_eq!(h.next_change().await, Change::All);
+    assert!(h.store.is_ready());
+    let state = h.store.snapshot();
+    assert_eq!(state.containers.keys().collect::<Vec<_>>(), [&id]);
+    assert_eq!(state.image_id("nginx"), Some("sha256:nginx:latest"));
+    let calls = fake.calls();
+    assert_eq!(
+        calls,
+        [Call::Events, Call::ListContainers, Call::ListImages]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_killed_container_is_reflected_as_exited_for_its_project() {
+    let fake = FakeRuntime::new();
+    let id = fake.add_managed(&project("shop"), &ServiceSpec::new("web", "nginx"), 1);
+    let mut h = start(&fake);
+    assert_eq!(h.next_change().await, Change::All);
+
+    fake.kill(&id, 137);
+
+    assert_eq!(h.next_change().await, Change::Project("shop".into()));
+    let c = h.store.container(&id).unwrap();
+    assert_eq!((c.state, c.exit_code), (ContainerState::Exited, Some(137)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_container_removed_by_hand_leaves_the_store() {
+    let fake = FakeRuntime::new();
+    let id = fake.add_managed(&project("shop"), &ServiceSpec::new("web", "nginx"), 1);
+    let mut h = start(&fake);
+    assert_eq!(h.next_change().await, Change::All);
+
+    fake.remove_by_hand(&id);
+
+    assert_eq!(h.next_change().await, Change::Project("shop".into()));
+    assert!(h.store.container(&id).is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn health_changes_are_reflected() {
+    let fake = FakeRuntime::new();
+    let id = fake.add_managed(&project("shop"), &ServiceSpec::new("web", "nginx"), 1);
+    let mut h = start(&fake);
+    assert_eq!(h.next_change().await, Change::All);
+
+    fake.set_health(&id, Health::Unhealthy);
+
+    assert_eq!(h.next_change().await, Change::Project("shop".into()));
+    assert_eq!(
+        h.store.container(&id).unwrap().health,
+        Some(Health::Unhealthy)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_stream_reconnects_and_relists_what_changed_meanwhile() {
+    let fake = FakeRuntime::new();
+    let web = ServiceSpec::new("web", "nginx");
+    let id = fake.add_managed(&project("shop"), &web, 1);
+    let mut h = start(&fake);
+    assert_eq!(h.next_change().await, Change::All);
+
+    fake.disconnect_events();
+    // While nobody listens: one container dies, another appears; no event reaches anyone.
+    fake.kill(&id, 1);
+    let new = fake.add_managed(&project("shop"), &web, 2);
+
+    assert_eq!(h.next_change().await, Change::All);
+    assert_eq!(h.reconnects.get(), 1);
+    let state = h.store.snapshot();
+    assert_eq!(state.containers[&id].state, ContainerState::Exited);
+    assert!(state.containers.contains_key(&new));
+    let lists = fake
+        .calls()
+        .iter()
+        .filter(|c| **c == Call::ListContainers)
+        .count();
+    assert_eq!(lists, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_relist_is_retried_after_a_backoff() {
+    let fake = FakeRuntime::new();
+    fake.fail_next(
+        crate::runtime::fake::Op::ListContainers,
+        crate::runtime::Error::Unavailable {
+            operation: "list_containers",
+            message: "down".into(),
+        },
+    );
+    let mut h = start(&fake);
+    let before = tokio::time::Instant::now();
+
+    assert_eq!(h.next_change().await, Change::All);
+
+    assert!(h.store.is_ready());
+    assert!(before.elapsed() >= Duration::from_millis(100));
+    let subscriptions = fake.calls().iter().filter(|c| **c == Call::Events).count();
+    assert_eq!(subscriptions, 2);
+}
+
+/// Virtual time from a disconnect until the reflector has relisted.
+async fn time_to_relist(fake: &FakeRuntime, h: &mut Harness) -> Duration {
+    let before = tokio::time::Instant::now();
+    fake.disconnect_events();
+    assert_eq!(h.next_change().await, Change::All);
+    before.elapsed()
+}
+
+#[tokio::test(start_paused = true)]
+async fn reconnect_delays_grow_and_start_over_after_a_healthy_stream() {
+    let fake = FakeRuntime::new();
+    let mut h = start(&fake);
+    assert_eq!(h.next_change().await, Change::All);
+
+    let first = time_to_relist(&fake, &mut h).await;
+    let second = time_to_relist(&fake, &mut h).await;
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let after_healthy = time_to_relist(&fake, &mut h).await;
+
+    let ms = |d: Duration| d.as_millis();
+    assert!((100..200).contains(&ms(first)), "{first:?}");
+    assert!((200..400).contains(&ms(second)), "{second:?}");
+    assert!((100..200).contains(&ms(after_healthy)), "{after_healthy:?}");
+    assert_eq!(h.reconnects.get(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_image_tag_refreshes_the_images() {
+    let fake = FakeRuntime::new();
+    let mut h = start(&fake);
+    assert_eq!(h.next_change().await, Change::All);
+
+    fake.add_image("app:previous", "sha256:old");
+
+    assert_eq!(h.next_change().await, Change::All);
+    assert_eq!(
+        h.store.snapshot().image_id("app:previous"),
+        Some("sha256:old")
+    );
+}
+
+#[tokio::test]
+async fn store_versions_bump_only_on_real_changes() {
+    let store = Store::new();
+    let changes = store.changed();
+    let c = ObservedContainer {
+        id: "a".into(),
+        ..ObservedContainer::default()
+    };
+    store.upsert(c.clone());
+    store.upsert(c);
+    assert_eq!(*changes.borrow(), 1);
+    assert!(store.remove("missing").is_none());
+    assert!(store.remove("a").is_some());
+    assert_eq!(*changes.borrow(), 2);
+    assert!(!store.is_ready());
+    store.replace(ObservedState::default());
+    assert!(store.is_ready());
+}
