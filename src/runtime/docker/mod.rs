@@ -24,7 +24,7 @@ use bollard::{ClientVersion, Docker};
 use tokio::time::Instant;
 
 use self::stats::{ApiStats, CallKind, Outcome, Recorder};
-use super::{CallCounts, Error, Result};
+use super::{Error, Result};
 
 pub mod auth;
 mod convert;
@@ -95,11 +95,6 @@ impl DockerRuntime {
     /// Every call made so far: counts and total latency by (operation, kind, outcome).
     pub fn stats(&self) -> ApiStats {
         self.recorder.snapshot()
-    }
-
-    /// Counts of the calls made so far, by operation.
-    pub fn counts(&self) -> CallCounts {
-        self.recorder.snapshot().call_counts()
     }
 
     /// Runs one engine call, recording its count, latency and outcome.

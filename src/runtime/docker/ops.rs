@@ -376,6 +376,6 @@ impl ContainerRuntime for DockerRuntime {
     }
 
     fn call_counts(&self) -> CallCounts {
-        self.counts()
+        self.stats().call_counts()
     }
 }
