@@ -416,3 +416,31 @@ async fn every_mount_kind_and_a_random_host_port_are_accepted_by_the_engine() {
         "anonymous volume kept"
     );
 }
+
+/// Sync test: the registry helper runs its own runtime and must be dropped outside ours.
+#[test]
+fn pull_fetches_an_image_from_a_registry_and_a_missing_tag_is_an_error() {
+    let image = common::demo_image("v1");
+    let registry = common::Registry::start();
+    let name = format!("rtdocker/pull-{}:v1", std::process::id());
+    let reference = registry.push(&image, &name);
+    let absent = registry.reference("rtdocker/absent:v1");
+    let tokio = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    tokio.block_on(async {
+        let rt = runtime().await;
+        let before = rt.list_images().await.unwrap();
+        assert!(
+            !before.contains_key(&reference),
+            "pushed tag removed locally"
+        );
+        rt.pull_image(&reference).await.expect("pulled");
+        let after = rt.list_images().await.unwrap();
+        assert_eq!(after.get(&reference), before.get(&image), "same image ID");
+        let err = rt.pull_image(&absent).await.expect_err("no such tag");
+        assert!(
+            matches!(err, Error::NotFound { .. } | Error::Engine { .. }),
+            "{err}"
+        );
+        assert_eq!(rt.call_counts().writes["pull_image"], 2);
+    });
+}

@@ -58,7 +58,8 @@ pub struct DockerRuntime {
 
 impl DockerRuntime {
     /// Connects to `DOCKER_HOST` (`unix://...` or `tcp://...`), or to
-    /// [`DEFAULT_HOST`] when it is unset, and pings the engine.
+    /// [`DEFAULT_HOST`] when it is unset, and pings the engine (5 s at most). TLS
+    /// (`DOCKER_TLS_VERIFY`, `https://`) and `ssh://` are not supported.
     pub async fn connect() -> Result<Self> {
         let host = std::env::var("DOCKER_HOST")
             .ok()
