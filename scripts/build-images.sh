@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Builds every image the tests use, locally (no registry can be reached):
+#   composectl-demo:v1, composectl-demo:v2   the static demo app FROM scratch
+#   composectl-test/registry:latest          Debian's docker-registry FROM scratch
+# Idempotent and quick when nothing changed: each image carries the hash of its inputs in
+# the label io.composectl.test.inputs, and is rebuilt only when that hash differs.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$PWD
+stage=$root/target/static/images
+inputs_label=io.composectl.test.inputs
+export DOCKER_BUILDKIT=0 # the classic builder: works on every engine, no buildx needed
+
+log() { printf 'build-images: %s\n' "$*" >&2; }
+
+# hash_of FILE...: one sha256 over the contents of FILEs (names excluded).
+hash_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
+
+# current_inputs IMAGE: the inputs label of IMAGE, empty when it does not exist.
+current_inputs() {
+    docker image inspect --format "{{ index .Config.Labels \"$inputs_label\" }}" "$1" 2>/dev/null || true
+}
+
+# build IMAGE INPUTS CONTEXT DOCKERFILE [BUILD-ARG...]: build unless IMAGE has INPUTS.
+build() {
+    local image=$1 inputs=$2 context=$3 dockerfile=$4
+    shift 4
+    if [[ "$(current_inputs "$image")" == "$inputs" ]]; then
+        echo "up to date: $image ($(docker image inspect --format '{{.Id}}' "$image"))"
+        return
+    fi
+    local args=(--quiet --file "$dockerfile" --tag "$image" --build-arg "INPUTS=$inputs")
+    for arg in "$@"; do args+=(--build-arg "$arg"); done
+    local err
+    if ! err=$(docker build "${args[@]}" "$context" 2>&1 >/dev/null); then
+        printf '%s\n' "$err" >&2
+        log "docker build of $image failed"
+        return 1
+    fi
+    echo "built: $image ($(docker image inspect --format '{{.Id}}' "$image"))"
+}
+
+build_demo() {
+    log "cargo build (static, release) of demo-app"
+    RUSTFLAGS='-C target-feature=+crt-static' CARGO_TARGET_DIR="$root/target/static" \
+        cargo build --quiet --release --locked --target x86_64-unknown-linux-gnu -p demo-app
+    local context=$stage/demo dockerfile=$root/examples/demo-app/Dockerfile
+    mkdir -p "$context"
+    install -m 0755 "$root/target/static/x86_64-unknown-linux-gnu/release/demo-app" "$context/demo-app"
+    for version in v1 v2; do
+        local inputs
+        inputs=$(printf '%s\n' "$version" | cat - "$context/demo-app" "$dockerfile" | sha256sum | cut -d' ' -f1)
+        build "composectl-demo:$version" "$inputs" "$context" "$dockerfile" "VERSION=$version"
+    done
+}
+
+ensure_registry_binary() {
+    [[ -x /usr/bin/docker-registry ]] && return
+    log "installing Debian's docker-registry package"
+    local sudo=()
+    [[ $(id -u) -eq 0 ]] || sudo=(sudo -n)
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends docker-registry >/dev/null
+}
+
+# stage_registry ROOTFS: the binary, every library ldd lists (dereferenced) and the config.
+stage_registry() {
+    local rootfs=$1 binary=/usr/bin/docker-registry
+    rm -rf "$rootfs"
+    mkdir -p "$rootfs/usr/bin" "$rootfs/etc/docker/registry" "$rootfs/var/lib/registry" "$rootfs/tmp"
+    cp -L "$binary" "$rootfs/usr/bin/"
+    cp "$root/scripts/images/registry/config.yml" "$rootfs/etc/docker/registry/config.yml"
+    local lib
+    for lib in $(ldd "$binary" | grep -o '/[^ ]*'); do
+        mkdir -p "$rootfs$(dirname "$lib")"
+        cp -L "$lib" "$rootfs$lib"
+    done
+}
+
+build_registry() {
+    ensure_registry_binary
+    local context=$stage/registry dir=$root/scripts/images/registry
+    stage_registry "$context/rootfs"
+    local inputs
+    inputs=$(cd "$context" && find rootfs -type f | LC_ALL=C sort | xargs cat "$dir/Dockerfile" | sha256sum | cut -d' ' -f1)
+    build composectl-test/registry:latest "$inputs" "$context" "$dir/Dockerfile"
+}
+
+build_demo
+build_registry

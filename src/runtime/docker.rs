@@ -1,1 +1,0 @@
-//! The bollard implementation of [`super::ContainerRuntime`] (stub).

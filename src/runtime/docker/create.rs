@@ -1,0 +1,247 @@
+//! The pure mapping from a [`ContainerCreate`] to bollard's create body: every
+//! [`ServiceSpec`] field lands in `ContainerCreateBody` or its `HostConfig`, in the shape
+//! Engine API 1.41 accepts (one network in the create request, the others connected
+//! afterwards, see [`extra_networks`]).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::models::{
+    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HealthConfig, HostConfig,
+    HostConfigLogConfig, Mount, MountTmpfsOptions, MountType, NetworkingConfig, PortBinding,
+    PortMap, ResourcesUlimits, RestartPolicy as EngineRestart, RestartPolicyNameEnum,
+};
+
+use crate::model::spec::{
+    Healthcheck, MountKind, MountSpec, PortSpec, RestartPolicy, ServiceNetwork, ServiceSpec,
+};
+use crate::runtime::ContainerCreate;
+
+/// The create body for `request` (its first network included, see [`extra_networks`]).
+pub(crate) fn container_body(request: &ContainerCreate) -> ContainerCreateBody {
+    let svc = &request.service;
+    let env: Vec<String> = svc
+        .environment
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    ContainerCreateBody {
+        image: Some(svc.image.clone()),
+        env: Some(env),
+        cmd: svc.command.clone(),
+        entrypoint: svc.entrypoint.clone(),
+        labels: Some(request.labels.clone().into_iter().collect()),
+        exposed_ports: non_empty(exposed_ports(&svc.ports)),
+        healthcheck: svc.healthcheck.as_ref().map(health_config),
+        user: svc.user.clone(),
+        working_dir: svc.working_dir.clone(),
+        hostname: svc.hostname.clone(),
+        stop_signal: svc.stop_signal.clone(),
+        stop_timeout: svc.stop_grace_period.map(secs),
+        host_config: Some(host_config(request)),
+        networking_config: first_network(request),
+        ..ContainerCreateBody::default()
+    }
+}
+
+/// The networks after the first, to connect (in order) between create and start.
+pub(crate) fn extra_networks(request: &ContainerCreate) -> Vec<(String, EndpointSettings)> {
+    request
+        .networks
+        .iter()
+        .skip(1)
+        .map(|(name, net)| (name.clone(), endpoint(&request.service.name, net)))
+        .collect()
+}
+
+fn first_network(request: &ContainerCreate) -> Option<NetworkingConfig> {
+    let (name, net) = request.networks.iter().next()?;
+    let endpoints = HashMap::from([(name.clone(), endpoint(&request.service.name, net))]);
+    Some(NetworkingConfig {
+        endpoints_config: Some(endpoints),
+    })
+}
+
+/// The endpoint of a service on one network: the service name and the given aliases, and
+/// the fixed IPv4 address when one is set.
+fn endpoint(service: &str, net: &ServiceNetwork) -> EndpointSettings {
+    let mut aliases = vec![service.to_owned()];
+    aliases.extend(net.aliases.iter().filter(|a| *a != service).cloned());
+    EndpointSettings {
+        aliases: Some(aliases),
+        ipam_config: net.ipv4_address.as_ref().map(|ip| EndpointIpamConfig {
+            ipv4_address: Some(ip.clone()),
+            ..EndpointIpamConfig::default()
+        }),
+        ..EndpointSettings::default()
+    }
+}
+
+fn host_config(request: &ContainerCreate) -> HostConfig {
+    let svc = &request.service;
+    let (mounts, binds) = mounts_and_binds(&svc.mounts);
+    HostConfig {
+        network_mode: request.networks.keys().next().cloned(),
+        port_bindings: non_empty_map(port_bindings(&svc.ports)),
+        mounts: non_empty(mounts),
+        binds: non_empty(binds),
+        restart_policy: Some(restart_policy(svc.restart)),
+        nano_cpus: svc.limits.cpus.map(|c| (c * 1e9).round() as i64),
+        memory: svc
+            .limits
+            .memory
+            .map(|m| i64::try_from(m).unwrap_or(i64::MAX)),
+        pids_limit: svc.limits.pids,
+        extra_hosts: non_empty(svc.extra_hosts.clone()),
+        cap_add: non_empty(svc.cap_add.clone()),
+        cap_drop: non_empty(svc.cap_drop.clone()),
+        privileged: Some(svc.privileged),
+        readonly_rootfs: Some(svc.read_only),
+        ulimits: non_empty(ulimits(svc)),
+        log_config: svc.logging.as_ref().map(|l| HostConfigLogConfig {
+            typ: l.driver.clone(),
+            config: non_empty_map(l.options.clone().into_iter().collect()),
+        }),
+        init: svc.init,
+        ..HostConfig::default()
+    }
+}
+
+fn port_key(port: &PortSpec) -> String {
+    format!("{}/{}", port.target, port.protocol)
+}
+
+fn exposed_ports(ports: &[PortSpec]) -> Vec<String> {
+    let mut keys: Vec<String> = ports.iter().map(port_key).collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// One binding per port entry; an unset published port is `""`, which lets Docker choose.
+fn port_bindings(ports: &[PortSpec]) -> PortMap {
+    let mut map = PortMap::new();
+    for port in ports {
+        let binding = PortBinding {
+            host_ip: port.host_ip.clone(),
+            host_port: Some(port.published.map(|p| p.to_string()).unwrap_or_default()),
+        };
+        map.entry(port_key(port))
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(binding);
+    }
+    map
+}
+
+/// Mounts for the `Mounts` field, and `Binds` strings for bind mounts whose host path may
+/// be created (the `Mounts` API refuses a missing source; `Binds` creates it).
+fn mounts_and_binds(specs: &[MountSpec]) -> (Vec<Mount>, Vec<String>) {
+    let mut mounts = Vec::new();
+    let mut binds = Vec::new();
+    for spec in specs {
+        match &spec.kind {
+            MountKind::Bind {
+                source,
+                create_host_path: true,
+            } => {
+                let ro = if spec.read_only { ":ro" } else { "" };
+                binds.push(format!("{}:{}{ro}", source.display(), spec.target));
+            }
+            _ => mounts.push(mount(spec)),
+        }
+    }
+    (mounts, binds)
+}
+
+fn mount(spec: &MountSpec) -> Mount {
+    let base = Mount {
+        target: Some(spec.target.clone()),
+        read_only: Some(spec.read_only),
+        ..Mount::default()
+    };
+    match &spec.kind {
+        MountKind::Volume { name, .. } => Mount {
+            typ: Some(MountType::VOLUME),
+            source: Some(name.clone()),
+            ..base
+        },
+        MountKind::Anonymous => Mount {
+            typ: Some(MountType::VOLUME),
+            ..base
+        },
+        MountKind::Bind { source, .. } => Mount {
+            typ: Some(MountType::BIND),
+            source: Some(source.display().to_string()),
+            ..base
+        },
+        MountKind::Tmpfs { size } => Mount {
+            typ: Some(MountType::TMPFS),
+            tmpfs_options: size.map(|s| MountTmpfsOptions {
+                size_bytes: Some(i64::try_from(s).unwrap_or(i64::MAX)),
+                ..MountTmpfsOptions::default()
+            }),
+            ..base
+        },
+    }
+}
+
+fn restart_policy(policy: RestartPolicy) -> EngineRestart {
+    let (name, max) = match policy {
+        RestartPolicy::No => (RestartPolicyNameEnum::NO, None),
+        RestartPolicy::Always => (RestartPolicyNameEnum::ALWAYS, None),
+        RestartPolicy::UnlessStopped => (RestartPolicyNameEnum::UNLESS_STOPPED, None),
+        RestartPolicy::OnFailure { max_retries } => (
+            RestartPolicyNameEnum::ON_FAILURE,
+            Some(i64::from(max_retries.unwrap_or(0))),
+        ),
+    };
+    EngineRestart {
+        name: Some(name),
+        maximum_retry_count: max,
+    }
+}
+
+/// Durations in nanoseconds, as the engine wants them; `["NONE"]` passes through and
+/// disables the image's HEALTHCHECK.
+fn health_config(check: &Healthcheck) -> HealthConfig {
+    HealthConfig {
+        test: Some(check.test.clone()),
+        interval: check.interval.map(nanos),
+        timeout: check.timeout.map(nanos),
+        retries: check.retries.map(i64::from),
+        start_period: check.start_period.map(nanos),
+        ..HealthConfig::default()
+    }
+}
+
+fn ulimits(svc: &ServiceSpec) -> Vec<ResourcesUlimits> {
+    svc.ulimits
+        .iter()
+        .map(|(name, limit)| ResourcesUlimits {
+            name: Some(name.clone()),
+            soft: Some(limit.soft),
+            hard: Some(limit.hard),
+        })
+        .collect()
+}
+
+fn nanos(d: Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+fn non_empty<T>(items: Vec<T>) -> Option<Vec<T>> {
+    (!items.is_empty()).then_some(items)
+}
+
+fn non_empty_map<K, V>(map: HashMap<K, V>) -> Option<HashMap<K, V>> {
+    (!map.is_empty()).then_some(map)
+}
+
+#[cfg(test)]
+#[path = "create_tests.rs"]
+mod tests;

@@ -1,0 +1,292 @@
+//! Tests of the spec -> create body mapping, asserting bollard structs (no Docker).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::model::spec::{Logging, ResourceLimits, Ulimit};
+
+use super::*;
+
+fn request(service: ServiceSpec) -> ContainerCreate {
+    ContainerCreate {
+        name: "shop-web-1".into(),
+        service,
+        networks: BTreeMap::new(),
+        labels: BTreeMap::from([("io.composectl.managed".into(), "true".into())]),
+    }
+}
+
+fn host(body: &ContainerCreateBody) -> &HostConfig {
+    body.host_config.as_ref().expect("a host config")
+}
+
+#[test]
+fn image_env_command_entrypoint_and_labels_are_copied() {
+    let mut svc = ServiceSpec::new("web", "app:v1");
+    svc.environment = BTreeMap::from([("A".into(), "1".into()), ("B".into(), "x=y".into())]);
+    svc.command = Some(vec!["serve".into(), "--port".into(), "80".into()]);
+    svc.entrypoint = Some(vec!["/bin/app".into()]);
+    let body = container_body(&request(svc));
+    assert_eq!(body.image.as_deref(), Some("app:v1"));
+    assert_eq!(body.env, Some(vec!["A=1".to_owned(), "B=x=y".to_owned()]));
+    assert_eq!(
+        body.cmd,
+        Some(vec!["serve".into(), "--port".into(), "80".into()])
+    );
+    assert_eq!(body.entrypoint, Some(vec!["/bin/app".to_owned()]));
+    assert_eq!(
+        body.labels.as_ref().unwrap()["io.composectl.managed"],
+        "true"
+    );
+}
+
+#[test]
+fn ports_are_exposed_and_bound_with_random_host_port_when_unpublished() {
+    let mut svc = ServiceSpec::new("web", "app");
+    let port = |target, published, ip: Option<&str>, proto: &str| PortSpec {
+        target,
+        published,
+        host_ip: ip.map(str::to_owned),
+        protocol: proto.into(),
+    };
+    svc.ports = vec![
+        port(80, Some(8080), Some("127.0.0.1"), "tcp"),
+        port(80, Some(8081), None, "tcp"),
+        port(53, None, None, "udp"),
+    ];
+    let body = container_body(&request(svc));
+    assert_eq!(
+        body.exposed_ports,
+        Some(vec!["53/udp".to_owned(), "80/tcp".to_owned()])
+    );
+    let bindings = host(&body).port_bindings.as_ref().unwrap();
+    let tcp = bindings["80/tcp"].as_ref().unwrap();
+    assert_eq!(tcp.len(), 2);
+    assert_eq!(tcp[0].host_ip.as_deref(), Some("127.0.0.1"));
+    assert_eq!(tcp[0].host_port.as_deref(), Some("8080"));
+    assert_eq!(tcp[1].host_ip, None);
+    let udp = bindings["53/udp"].as_ref().unwrap();
+    assert_eq!(udp[0].host_port.as_deref(), Some(""));
+}
+
+#[test]
+fn mounts_map_by_kind_and_creatable_binds_become_bind_strings() {
+    let mut svc = ServiceSpec::new("db", "postgres");
+    let m = |kind, target: &str, read_only| MountSpec {
+        kind,
+        target: target.into(),
+        read_only,
+    };
+    svc.mounts = vec![
+        m(
+            MountKind::Volume {
+                name: "shop_data".into(),
+                key: "data".into(),
+            },
+            "/var/lib/pg",
+            false,
+        ),
+        m(MountKind::Anonymous, "/cache", false),
+        m(
+            MountKind::Bind {
+                source: PathBuf::from("/srv/conf"),
+                create_host_path: true,
+            },
+            "/etc/conf",
+            true,
+        ),
+        m(
+            MountKind::Bind {
+                source: PathBuf::from("/srv/must-exist"),
+                create_host_path: false,
+            },
+            "/data",
+            false,
+        ),
+        m(
+            MountKind::Tmpfs {
+                size: Some(1 << 20),
+            },
+            "/tmp",
+            false,
+        ),
+    ];
+    let body = container_body(&request(svc));
+    let hc = host(&body);
+    assert_eq!(hc.binds, Some(vec!["/srv/conf:/etc/conf:ro".to_owned()]));
+    let mounts = hc.mounts.as_ref().unwrap();
+    assert_eq!(mounts.len(), 4);
+    assert_eq!(mounts[0].typ, Some(MountType::VOLUME));
+    assert_eq!(mounts[0].source.as_deref(), Some("shop_data"));
+    assert_eq!(mounts[0].target.as_deref(), Some("/var/lib/pg"));
+    assert_eq!(mounts[1].typ, Some(MountType::VOLUME));
+    assert_eq!(mounts[1].source, None);
+    assert_eq!(mounts[2].typ, Some(MountType::BIND));
+    assert_eq!(mounts[2].source.as_deref(), Some("/srv/must-exist"));
+    assert_eq!(mounts[3].typ, Some(MountType::TMPFS));
+    assert_eq!(
+        mounts[3].tmpfs_options.as_ref().unwrap().size_bytes,
+        Some(1 << 20)
+    );
+}
+
+#[test]
+fn restart_policies_map_to_engine_names() {
+    let cases = [
+        (RestartPolicy::No, RestartPolicyNameEnum::NO, None),
+        (RestartPolicy::Always, RestartPolicyNameEnum::ALWAYS, None),
+        (
+            RestartPolicy::UnlessStopped,
+            RestartPolicyNameEnum::UNLESS_STOPPED,
+            None,
+        ),
+        (
+            RestartPolicy::OnFailure {
+                max_retries: Some(3),
+            },
+            RestartPolicyNameEnum::ON_FAILURE,
+            Some(3),
+        ),
+        (
+            RestartPolicy::OnFailure { max_retries: None },
+            RestartPolicyNameEnum::ON_FAILURE,
+            Some(0),
+        ),
+    ];
+    for (policy, name, max) in cases {
+        let got = restart_policy(policy);
+        assert_eq!(got.name, Some(name), "{policy:?}");
+        assert_eq!(got.maximum_retry_count, max, "{policy:?}");
+    }
+}
+
+#[test]
+fn healthcheck_durations_are_nanoseconds_and_none_disables() {
+    let mut svc = ServiceSpec::new("web", "app");
+    svc.healthcheck = Some(Healthcheck {
+        test: vec!["CMD".into(), "/app".into(), "healthcheck".into()],
+        interval: Some(Duration::from_secs(2)),
+        timeout: Some(Duration::from_millis(500)),
+        retries: Some(3),
+        start_period: Some(Duration::from_secs(1)),
+    });
+    let hc = container_body(&request(svc)).healthcheck.unwrap();
+    assert_eq!(hc.interval, Some(2_000_000_000));
+    assert_eq!(hc.timeout, Some(500_000_000));
+    assert_eq!(hc.retries, Some(3));
+    assert_eq!(hc.start_period, Some(1_000_000_000));
+    assert_eq!(hc.start_interval, None, "1.44+ field must stay unset");
+
+    let mut off = ServiceSpec::new("web", "app");
+    off.healthcheck = Some(Healthcheck {
+        test: vec!["NONE".into()],
+        interval: None,
+        timeout: None,
+        retries: None,
+        start_period: None,
+    });
+    let hc = container_body(&request(off)).healthcheck.unwrap();
+    assert_eq!(hc.test, Some(vec!["NONE".to_owned()]));
+}
+
+#[test]
+fn no_healthcheck_leaves_the_images_own() {
+    let body = container_body(&request(ServiceSpec::new("web", "app")));
+    assert_eq!(body.healthcheck, None);
+}
+
+#[test]
+fn resources_and_process_options_land_in_host_config() {
+    let mut svc = ServiceSpec::new("web", "app");
+    svc.limits = ResourceLimits {
+        cpus: Some(1.5),
+        memory: Some(768 << 20),
+        pids: Some(200),
+    };
+    svc.user = Some("1000:1000".into());
+    svc.working_dir = Some("/srv".into());
+    svc.hostname = Some("web".into());
+    svc.extra_hosts = vec!["db:10.0.0.2".into()];
+    svc.cap_add = vec!["NET_ADMIN".into()];
+    svc.cap_drop = vec!["ALL".into()];
+    svc.privileged = true;
+    svc.read_only = true;
+    svc.ulimits = BTreeMap::from([(
+        "nofile".into(),
+        Ulimit {
+            soft: 1024,
+            hard: 4096,
+        },
+    )]);
+    svc.logging = Some(Logging {
+        driver: Some("json-file".into()),
+        options: BTreeMap::from([("max-size".into(), "10m".into())]),
+    });
+    svc.stop_signal = Some("SIGINT".into());
+    svc.stop_grace_period = Some(Duration::from_secs(30));
+    svc.init = Some(true);
+    let body = container_body(&request(svc));
+    assert_eq!(body.user.as_deref(), Some("1000:1000"));
+    assert_eq!(body.working_dir.as_deref(), Some("/srv"));
+    assert_eq!(body.hostname.as_deref(), Some("web"));
+    assert_eq!(body.stop_signal.as_deref(), Some("SIGINT"));
+    assert_eq!(body.stop_timeout, Some(30));
+    let hc = host(&body);
+    assert_eq!(hc.nano_cpus, Some(1_500_000_000));
+    assert_eq!(hc.memory, Some(768 << 20));
+    assert_eq!(hc.pids_limit, Some(200));
+    assert_eq!(hc.extra_hosts, Some(vec!["db:10.0.0.2".to_owned()]));
+    assert_eq!(hc.cap_add, Some(vec!["NET_ADMIN".to_owned()]));
+    assert_eq!(hc.cap_drop, Some(vec!["ALL".to_owned()]));
+    assert_eq!(hc.privileged, Some(true));
+    assert_eq!(hc.readonly_rootfs, Some(true));
+    assert_eq!(hc.init, Some(true));
+    let ul = &hc.ulimits.as_ref().unwrap()[0];
+    assert_eq!(
+        (ul.name.as_deref(), ul.soft, ul.hard),
+        (Some("nofile"), Some(1024), Some(4096))
+    );
+    let log = hc.log_config.as_ref().unwrap();
+    assert_eq!(log.typ.as_deref(), Some("json-file"));
+    assert_eq!(log.config.as_ref().unwrap()["max-size"], "10m");
+}
+
+#[test]
+fn first_network_is_in_the_request_and_the_others_are_connected_after() {
+    let mut req = request(ServiceSpec::new("web", "app"));
+    req.networks = BTreeMap::from([
+        (
+            "shop_back".into(),
+            ServiceNetwork {
+                aliases: vec!["api".into()],
+                ipv4_address: Some("172.30.0.10".into()),
+            },
+        ),
+        ("shop_front".into(), ServiceNetwork::default()),
+    ]);
+    let body = container_body(&req);
+    assert_eq!(host(&body).network_mode.as_deref(), Some("shop_back"));
+    let endpoints = body
+        .networking_config
+        .as_ref()
+        .and_then(|n| n.endpoints_config.as_ref())
+        .unwrap();
+    assert_eq!(endpoints.len(), 1, "API 1.41 takes one network per create");
+    let back = &endpoints["shop_back"];
+    assert_eq!(back.aliases, Some(vec!["web".to_owned(), "api".to_owned()]));
+    assert_eq!(
+        back.ipam_config.as_ref().unwrap().ipv4_address.as_deref(),
+        Some("172.30.0.10")
+    );
+    let extra = extra_networks(&req);
+    assert_eq!(extra.len(), 1);
+    assert_eq!(extra[0].0, "shop_front");
+    assert_eq!(extra[0].1.aliases, Some(vec!["web".to_owned()]));
+}
+
+#[test]
+fn a_service_without_networks_gets_the_engine_default() {
+    let body = container_body(&request(ServiceSpec::new("web", "app")));
+    assert_eq!(body.networking_config, None);
+    assert_eq!(host(&body).network_mode, None);
+}

@@ -1,0 +1,151 @@
+//! Engine events to [`RuntimeEvent`]s: managed-container events are kept (except the noisy
+//! ones that never change observed state), image events that change the tag map are kept,
+//! everything else is dropped. Pure, so the mapping is table-tested.
+
+use std::collections::HashMap;
+
+use bollard::models::{EventMessage, EventMessageTypeEnum};
+
+use super::convert::is_managed;
+use crate::model::labels;
+use crate::runtime::RuntimeEvent;
+
+/// Image actions that change which tags point where.
+const IMAGE_ACTIONS: [&str; 6] = ["pull", "tag", "untag", "delete", "load", "import"];
+
+/// Container actions that never change what the observed store holds. `exec_*` matters
+/// most: every health check runs an exec, so keeping them would wake the controller at
+/// every interval of every container.
+const IGNORED_CONTAINER_ACTIONS: [&str; 8] = [
+    "exec_create",
+    "exec_start",
+    "exec_die",
+    "exec_detach",
+    "attach",
+    "detach",
+    "resize",
+    "top",
+];
+
+/// The filters the event stream is opened with.
+pub(crate) fn filters() -> HashMap<String, Vec<String>> {
+    HashMap::from([(
+        "type".to_owned(),
+        vec!["container".to_owned(), "image".to_owned()],
+    )])
+}
+
+/// The runtime event for `message`, or `None` when composectl does not care.
+pub(crate) fn map_event(message: EventMessage) -> Option<RuntimeEvent> {
+    let action = message.action?;
+    let actor = message.actor.unwrap_or_default();
+    match message.typ? {
+        EventMessageTypeEnum::CONTAINER => {
+            let attributes = actor.attributes.unwrap_or_default();
+            let base_action = action.split(':').next().unwrap_or_default();
+            if !is_managed(attributes.iter()) || IGNORED_CONTAINER_ACTIONS.contains(&base_action) {
+                return None;
+            }
+            Some(RuntimeEvent::Container {
+                id: actor.id.unwrap_or_default(),
+                action,
+                project: attributes.get(labels::PROJECT).cloned(),
+            })
+        }
+        EventMessageTypeEnum::IMAGE if IMAGE_ACTIONS.contains(&action.as_str()) => {
+            Some(RuntimeEvent::Image { action })
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bollard::models::EventActor;
+
+    use super::*;
+
+    fn event(typ: EventMessageTypeEnum, action: &str, attrs: &[(&str, &str)]) -> EventMessage {
+        EventMessage {
+            typ: Some(typ),
+            action: Some(action.into()),
+            actor: Some(EventActor {
+                id: Some("c1".into()),
+                attributes: Some(
+                    attrs
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect(),
+                ),
+            }),
+            ..EventMessage::default()
+        }
+    }
+
+    const MANAGED: [(&str, &str); 2] = [(labels::MANAGED, "true"), (labels::PROJECT, "shop")];
+
+    #[test]
+    fn managed_container_events_are_kept_with_their_project() {
+        for action in [
+            "create",
+            "start",
+            "die",
+            "destroy",
+            "health_status: unhealthy",
+            "oom",
+        ] {
+            let got = map_event(event(EventMessageTypeEnum::CONTAINER, action, &MANAGED));
+            assert_eq!(
+                got,
+                Some(RuntimeEvent::Container {
+                    id: "c1".into(),
+                    action: action.into(),
+                    project: Some("shop".into()),
+                }),
+                "{action}"
+            );
+        }
+    }
+
+    #[test]
+    fn unmanaged_and_noisy_container_events_are_dropped() {
+        let cases: [(&str, &[(&str, &str)]); 5] = [
+            ("start", &[]),
+            ("die", &[(labels::MANAGED, "false")]),
+            ("start", &[(labels::PROJECT, "shop")]),
+            ("exec_start: /app healthcheck", &MANAGED),
+            ("exec_die", &MANAGED),
+        ];
+        for (action, attrs) in cases {
+            let got = map_event(event(EventMessageTypeEnum::CONTAINER, action, attrs));
+            assert_eq!(got, None, "{action} {attrs:?}");
+        }
+    }
+
+    #[test]
+    fn tag_changing_image_events_are_kept_and_others_dropped() {
+        let cases = [
+            ("pull", true),
+            ("tag", true),
+            ("untag", true),
+            ("delete", true),
+            ("load", true),
+            ("import", true),
+            ("push", false),
+            ("save", false),
+        ];
+        for (action, kept) in cases {
+            let got = map_event(event(EventMessageTypeEnum::IMAGE, action, &[]));
+            let want = kept.then(|| RuntimeEvent::Image {
+                action: action.into(),
+            });
+            assert_eq!(got, want, "{action}");
+        }
+    }
+
+    #[test]
+    fn other_event_types_are_dropped() {
+        let got = map_event(event(EventMessageTypeEnum::NETWORK, "connect", &MANAGED));
+        assert_eq!(got, None);
+    }
+}

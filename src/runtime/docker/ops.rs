@@ -1,0 +1,381 @@
+//! The [`ContainerRuntime`] methods of [`DockerRuntime`]: each is one instrumented engine
+//! call (create adds one `connect_network` per extra network, `list_managed_networks` one
+//! inspect per network), with the error mapping of the parent module.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use bollard::models::{NetworkConnectRequest, NetworkCreateRequest, VolumeCreateRequest};
+use bollard::query_parameters::{
+    CreateContainerOptions, CreateImageOptions, EventsOptions, ListContainersOptions,
+    ListImagesOptions, ListNetworksOptions, RemoveContainerOptions, StopContainerOptions,
+};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use tokio::time::Instant;
+
+use super::stats::{CallKind, Outcome};
+use super::{DockerRuntime, auth, convert, create, events, map_error, status_of};
+use crate::model::ObservedContainer;
+use crate::model::labels;
+use crate::model::spec::{NetworkSpec, VolumeSpec};
+use crate::runtime::{
+    CallCounts, ContainerCreate, ContainerRuntime, Error, ManagedNetwork, Result, RuntimeEvent,
+};
+
+use CallKind::{Read, Write};
+
+/// Extra time a stop request gets beyond the grace period before the client gives up.
+const STOP_SLACK: Duration = Duration::from_secs(30);
+
+fn label_filter(labels: &[String]) -> HashMap<String, Vec<String>> {
+    HashMap::from([("label".to_owned(), labels.to_vec())])
+}
+
+fn managed_label() -> String {
+    format!("{}=true", labels::MANAGED)
+}
+
+/// User labels overlaid with the caller's complete labels.
+fn merged(
+    user: &BTreeMap<String, String>,
+    own: &BTreeMap<String, String>,
+) -> HashMap<String, String> {
+    user.iter()
+        .chain(own)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+fn non_empty(map: &BTreeMap<String, String>) -> Option<HashMap<String, String>> {
+    (!map.is_empty()).then(|| map.clone().into_iter().collect())
+}
+
+impl DockerRuntime {
+    /// Drains a pull's progress stream; the first error it reports is the result.
+    async fn drain_pull(&self, reference: &str) -> Result<()> {
+        let (repo, tag) = auth::split_reference(reference);
+        let credentials = auth::credentials_for(reference).map_err(|e| Error::Engine {
+            operation: "pull_image",
+            message: e.to_string(),
+        })?;
+        let options = CreateImageOptions {
+            from_image: Some(repo),
+            tag: Some(tag),
+            ..CreateImageOptions::default()
+        };
+        let mut stream = self.docker.create_image(Some(options), None, credentials);
+        while let Some(item) = stream.next().await {
+            let info =
+                item.map_err(|e| map_error("pull_image", format!("image {reference}"), e))?;
+            if let Some(detail) = info.error_detail {
+                return Err(Error::Engine {
+                    operation: "pull_image",
+                    message: detail.message.unwrap_or_else(|| "pull failed".to_owned()),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The managed network `name` with its attachment count; `None` when it vanished.
+    async fn attached(&self, name: String) -> Result<Option<ManagedNetwork>> {
+        let inspect = self
+            .call(
+                "inspect_network",
+                Read,
+                self.docker.inspect_network(&name, None),
+            )
+            .await;
+        match inspect {
+            Ok(net) => Ok(Some(ManagedNetwork {
+                attached: net.containers.map_or(0, |c| c.len()),
+                name,
+            })),
+            Err(e) if status_of(&e) == Some(404) => Ok(None),
+            Err(e) => Err(map_error("inspect_network", format!("network {name}"), e)),
+        }
+    }
+
+    /// Connects a just-created container to its other networks; on failure removes it
+    /// (it is managed and was never started) and returns the connect error.
+    async fn connect_extra_networks(&self, id: &str, request: &ContainerCreate) -> Result<()> {
+        for (network, endpoint) in create::extra_networks(request) {
+            let connect = NetworkConnectRequest {
+                container: id.to_owned(),
+                endpoint_config: Some(endpoint),
+            };
+            let result = self
+                .call(
+                    "connect_network",
+                    Write,
+                    self.docker.connect_network(&network, connect),
+                )
+                .await;
+            if let Err(e) = result {
+                let err = map_error("connect_network", format!("network {network}"), e);
+                if let Err(cleanup) = self.remove_container(id).await {
+                    tracing::warn!(container = %request.name, error = %cleanup,
+                        "could not remove a half-created container");
+                }
+                return Err(err);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ContainerRuntime for DockerRuntime {
+    async fn list_containers(&self) -> Result<Vec<ObservedContainer>> {
+        let options = ListContainersOptions {
+            all: true,
+            filters: Some(label_filter(&[managed_label()])),
+            ..ListContainersOptions::default()
+        };
+        let list = self
+            .call(
+                "list_containers",
+                Read,
+                self.docker.list_containers(Some(options)),
+            )
+            .await
+            .map_err(|e| map_error("list_containers", "containers", e))?;
+        Ok(list
+            .into_iter()
+            .map(convert::from_summary)
+            .filter(|c| convert::is_managed(c.labels.iter()))
+            .collect())
+    }
+
+    async fn inspect_container(&self, id: &str) -> Result<Option<ObservedContainer>> {
+        let inspect = self
+            .call(
+                "inspect_container",
+                Read,
+                self.docker.inspect_container(id, None),
+            )
+            .await;
+        match inspect {
+            Ok(found) => {
+                let container = convert::from_inspect(found);
+                Ok(convert::is_managed(container.labels.iter()).then_some(container))
+            }
+            Err(e) if status_of(&e) == Some(404) => Ok(None),
+            Err(e) => Err(map_error("inspect_container", format!("container {id}"), e)),
+        }
+    }
+
+    async fn list_images(&self) -> Result<BTreeMap<String, String>> {
+        let options = ListImagesOptions::default();
+        let images = self
+            .call("list_images", Read, self.docker.list_images(Some(options)))
+            .await
+            .map_err(|e| map_error("list_images", "images", e))?;
+        Ok(convert::image_tags(images))
+    }
+
+    async fn pull_image(&self, reference: &str) -> Result<()> {
+        let start = Instant::now();
+        let result = self.drain_pull(reference).await;
+        let outcome = if result.is_ok() {
+            Outcome::Ok
+        } else {
+            Outcome::Error
+        };
+        self.recorder
+            .record("pull_image", Write, outcome, start.elapsed());
+        result
+    }
+
+    async fn ensure_network(
+        &self,
+        spec: &NetworkSpec,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        let name = &spec.name;
+        let what = || format!("network {name}");
+        match self
+            .call(
+                "inspect_network",
+                Read,
+                self.docker.inspect_network(name, None),
+            )
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(e) if status_of(&e) == Some(404) && !spec.external => {}
+            Err(e) => return Err(map_error("ensure_network", what(), e)),
+        }
+        let request = NetworkCreateRequest {
+            name: name.clone(),
+            driver: spec.driver.clone(),
+            internal: Some(spec.internal),
+            attachable: Some(spec.attachable),
+            options: non_empty(&spec.driver_opts),
+            labels: Some(merged(&spec.labels, labels)),
+            ..NetworkCreateRequest::default()
+        };
+        self.call("create_network", Write, self.docker.create_network(request))
+            .await
+            .map(drop)
+            .map_err(|e| map_error("create_network", what(), e))
+    }
+
+    async fn ensure_volume(
+        &self,
+        spec: &VolumeSpec,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        let name = &spec.name;
+        let what = || format!("volume {name}");
+        match self
+            .call("inspect_volume", Read, self.docker.inspect_volume(name))
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(e) if status_of(&e) == Some(404) && !spec.external => {}
+            Err(e) => return Err(map_error("ensure_volume", what(), e)),
+        }
+        let request = VolumeCreateRequest {
+            name: Some(name.clone()),
+            driver: spec.driver.clone(),
+            driver_opts: non_empty(&spec.driver_opts),
+            labels: Some(merged(&spec.labels, labels)),
+            ..VolumeCreateRequest::default()
+        };
+        self.call("create_volume", Write, self.docker.create_volume(request))
+            .await
+            .map(drop)
+            .map_err(|e| map_error("create_volume", what(), e))
+    }
+
+    async fn create_container(&self, request: &ContainerCreate) -> Result<String> {
+        let options = CreateContainerOptions {
+            name: Some(request.name.clone()),
+            ..CreateContainerOptions::default()
+        };
+        let body = create::container_body(request);
+        let created = self
+            .call(
+                "create_container",
+                Write,
+                self.docker.create_container(Some(options), body),
+            )
+            .await
+            .map_err(|e| {
+                let what = match status_of(&e) {
+                    Some(409) => format!("container name {}", request.name),
+                    _ => format!(
+                        "image {} or a network of {}",
+                        request.service.image, request.name
+                    ),
+                };
+                map_error("create_container", what, e)
+            })?;
+        self.connect_extra_networks(&created.id, request).await?;
+        Ok(created.id)
+    }
+
+    async fn start_container(&self, id: &str) -> Result<()> {
+        self.call(
+            "start_container",
+            Write,
+            self.docker.start_container(id, None),
+        )
+        .await
+        .map_err(|e| map_error("start_container", format!("container {id}"), e))
+    }
+
+    async fn stop_container(&self, id: &str, grace: Duration) -> Result<()> {
+        let options = StopContainerOptions {
+            t: Some(i32::try_from(grace.as_secs()).unwrap_or(i32::MAX)),
+            ..StopContainerOptions::default()
+        };
+        // The engine answers only once the container stopped: allow the whole grace.
+        let docker = self.docker.clone().with_timeout(grace + STOP_SLACK);
+        self.call(
+            "stop_container",
+            Write,
+            docker.stop_container(id, Some(options)),
+        )
+        .await
+        .map_err(|e| map_error("stop_container", format!("container {id}"), e))
+    }
+
+    async fn remove_container(&self, id: &str) -> Result<()> {
+        let options = RemoveContainerOptions {
+            force: true,
+            v: false,
+            ..RemoveContainerOptions::default()
+        };
+        match self
+            .call(
+                "remove_container",
+                Write,
+                self.docker.remove_container(id, Some(options)),
+            )
+            .await
+        {
+            Err(e) if status_of(&e) != Some(404) => {
+                Err(map_error("remove_container", format!("container {id}"), e))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn list_managed_networks(&self, project: &str) -> Result<Vec<ManagedNetwork>> {
+        let filter = [managed_label(), format!("{}={project}", labels::PROJECT)];
+        let options = ListNetworksOptions {
+            filters: Some(label_filter(&filter)),
+        };
+        let networks = self
+            .call(
+                "list_networks",
+                Read,
+                self.docker.list_networks(Some(options)),
+            )
+            .await
+            .map_err(|e| map_error("list_networks", "networks", e))?;
+        let mut managed = Vec::with_capacity(networks.len());
+        for name in networks.into_iter().filter_map(|n| n.name) {
+            managed.extend(self.attached(name).await?);
+        }
+        managed.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(managed)
+    }
+
+    async fn remove_network(&self, name: &str) -> Result<()> {
+        match self
+            .call("remove_network", Write, self.docker.remove_network(name))
+            .await
+        {
+            Err(e) if status_of(&e) != Some(404) => {
+                Err(map_error("remove_network", format!("network {name}"), e))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn events(&self) -> BoxStream<'static, Result<RuntimeEvent>> {
+        self.recorder
+            .record("events", Read, Outcome::Ok, Duration::ZERO);
+        let options = EventsOptions {
+            filters: Some(events::filters()),
+            ..EventsOptions::default()
+        };
+        self.docker
+            .events(Some(options))
+            .filter_map(|item| {
+                let mapped = match item {
+                    Ok(message) => events::map_event(message).map(Ok),
+                    Err(e) => Some(Err(map_error("events", "event stream", e))),
+                };
+                std::future::ready(mapped)
+            })
+            .boxed()
+    }
+
+    fn call_counts(&self) -> CallCounts {
+        self.stats().call_counts()
+    }
+}

@@ -1,0 +1,63 @@
+//! The locally built test images: built once per machine state by
+//! `scripts/build-images.sh`, under a file lock so parallel test binaries do not build
+//! at the same time.
+
+use std::fs::File;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use super::try_docker;
+
+/// `composectl-demo:<version>` (`v1` or `v2`), built first if the engine lacks it.
+pub fn demo_image(version: &str) -> String {
+    let image = format!("composectl-demo:{version}");
+    ensure_image(&image);
+    image
+}
+
+/// `composectl-test/registry:latest`, built first if the engine lacks it.
+pub fn registry_image() -> String {
+    let image = "composectl-test/registry:latest".to_owned();
+    ensure_image(&image);
+    image
+}
+
+fn exists(image: &str) -> bool {
+    try_docker(&["image", "inspect", "--format", "{{.Id}}", image]).is_ok()
+}
+
+/// Builds every image unless `image` already exists; one build at a time per machine.
+fn ensure_image(image: &str) {
+    if exists(image) {
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lock_path = root.join("target").join("build-images.lock");
+    let lock = File::create(&lock_path)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", lock_path.display()));
+    lock.lock()
+        .unwrap_or_else(|e| panic!("cannot lock {}: {e}", lock_path.display()));
+    // Another process may have built it while this one waited for the lock.
+    if !exists(image) {
+        build(root);
+    }
+    assert!(
+        exists(image),
+        "scripts/build-images.sh did not build {image}"
+    );
+}
+
+fn build(root: &Path) {
+    let output = Command::new(root.join("scripts").join("build-images.sh"))
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot run scripts/build-images.sh");
+    assert!(
+        output.status.success(),
+        "scripts/build-images.sh failed ({}):\n{}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -1,0 +1,107 @@
+//! Support for the integration tests, which run against the real Docker engine.
+//!
+//! Every test file uses it through `mod common;`. It owns: the locally built images
+//! ([`demo_image`], [`registry_image`]), the docker CLI as the tests' independent oracle
+//! ([`docker`]), the composectl binary ([`composectl`]), per-test projects that clean up
+//! after themselves ([`TestProject`]), a throwaway registry ([`Registry`]), and small
+//! helpers ([`wait_until`], [`http_get`]). Each test binary uses a subset, hence the
+//! module-level `dead_code` and `unused_imports` allowances.
+#![allow(dead_code, unused_imports)]
+
+mod images;
+mod project;
+mod registry;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub use images::{demo_image, registry_image};
+pub use project::{ContainerInfo, TestProject, inspect_containers};
+pub use registry::Registry;
+
+/// Runs the docker CLI with `args` and returns its trimmed stdout; panics with its stderr
+/// when it fails.
+pub fn docker(args: &[&str]) -> String {
+    try_docker(args).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Runs the docker CLI with `args`: trimmed stdout, or a message with its stderr.
+pub fn try_docker(args: &[&str]) -> Result<String, String> {
+    let output = Command::new("docker")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run docker {args:?}: {e}"))?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    } else {
+        Err(format!(
+            "docker {args:?} failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
+
+/// The composectl binary built for these tests, with stdin closed.
+pub fn composectl() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_composectl"));
+    command.stdin(Stdio::null());
+    command
+}
+
+/// Calls `condition` every `poll` until it holds (`true`) or `timeout` has passed (`false`).
+pub fn wait_until(timeout: Duration, poll: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(poll);
+    }
+}
+
+/// One `GET path` on `addr` (HTTP/1.1, `Connection: close`): the status and the body.
+pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    let timeout = Duration::from_secs(5);
+    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw)?;
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw.as_str(), ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no status line in {head:?}")))?;
+    Ok((status, body.to_owned()))
+}
+
+/// The host address a container's `container_port` (TCP) is published on, as
+/// `docker port` reports it (IPv4 preferred).
+pub fn published_addr(container: &str, container_port: u16) -> SocketAddr {
+    let out = docker(&["port", container, &format!("{container_port}/tcp")]);
+    let line = out
+        .lines()
+        .find(|l| !l.starts_with('['))
+        .or_else(|| out.lines().next())
+        .unwrap_or_else(|| panic!("{container} publishes no port {container_port}"));
+    let addr: SocketAddr = line
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("docker port answered {line:?}: {e}"));
+    if addr.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], addr.port()))
+    } else {
+        addr
+    }
+}
