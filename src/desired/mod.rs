@@ -192,11 +192,7 @@ pub fn load_dir(root: &Path, env: &dyn Env) -> Result<LoadReport> {
     })?;
     let mut loads: Vec<(String, PathBuf, ProjectLoad)> = Vec::new();
     for (dir_name, source) in sources {
-        let load = load_project(&dir_name, &source, env);
-        let name = match &load {
-            Ok(loaded) => loaded.spec.name.clone(),
-            Err(_) => layout::normalize_name(&dir_name),
-        };
+        let (name, load) = project::load_named(&dir_name, &source, env);
         loads.push((name, source.path().to_path_buf(), load));
     }
     Ok(LoadReport {

@@ -14,6 +14,28 @@ use super::{
 
 /// Loads the project `dir_name` from `source`.
 pub fn load(dir_name: &str, source: &layout::ProjectSource, env: &dyn Env) -> Result<Loaded> {
+    load_named(dir_name, source, env).1
+}
+
+/// Like [`load`], also returning the project's final name (the top-level `name:` when the
+/// files got far enough to read it, else the normalized directory name), so a failed
+/// project is reported under the same name as when it loads.
+pub fn load_named(
+    dir_name: &str,
+    source: &layout::ProjectSource,
+    env: &dyn Env,
+) -> (String, Result<Loaded>) {
+    let mut name = layout::normalize_name(dir_name);
+    let result = load_into(dir_name, source, env, &mut name);
+    (name, result)
+}
+
+fn load_into(
+    dir_name: &str,
+    source: &layout::ProjectSource,
+    env: &dyn Env,
+    final_name: &mut String,
+) -> Result<Loaded> {
     let working_dir = absolute(&source.working_dir());
     let dotenv = read_dotenv(&source.working_dir(), env)?;
     let lookup = |name: &str| env.var(name).or_else(|| dotenv.get(name).cloned());
@@ -42,6 +64,9 @@ pub fn load(dir_name: &str, source: &layout::ProjectSource, env: &dyn Env) -> Re
             None => node,
             Some(base) => merge::merge(base, node),
         });
+    }
+    if let Some(doc) = &doc {
+        *final_name = project_name(dir_name, doc, &mut Vec::new());
     }
     let Some(doc) = doc.filter(|_| errors.is_empty()) else {
         return Err(Error::Invalid(errors));
