@@ -354,3 +354,8 @@ impl RunningReflector {
         let _ = self.task.await;
     }
 }
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod view_tests;
