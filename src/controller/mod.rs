@@ -356,6 +356,8 @@ impl RunningReflector {
 }
 
 #[cfg(test)]
+mod convergence_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod view_tests;
