@@ -95,7 +95,8 @@ impl<R: ContainerRuntime> Controller<R> {
     /// A controller acting through `runtime`.
     pub fn new(runtime: Arc<R>, config: Config) -> Self {
         let store = Store::new();
-        let executor = Executor::new(runtime.clone(), store.clone()).with_wait_timeout(config.wait_timeout);
+        let executor =
+            Executor::new(runtime.clone(), store.clone()).with_wait_timeout(config.wait_timeout);
         let shared = Arc::new(Shared {
             store,
             executor,

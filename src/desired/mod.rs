@@ -5,6 +5,7 @@
 //! files into a marked tree, [`merge`] lays an override file over the base, [`envfile`] reads
 //! `.env`, [`interpolate`] substitutes `${VAR}`s, [`convert`] turns the tree into the model
 //! and [`validate`] checks cross references (depends_on, container_name with replicas).
+//! [`watch`] turns file changes in the directory into one debounced reload signal.
 //!
 //! A project either loads completely ([`Loaded`], maybe with warnings) or fails with every
 //! problem found ([`Error::Invalid`]); one broken project never hides the others. Messages
@@ -30,6 +31,7 @@ pub mod yaml;
 #[cfg(test)]
 mod tests;
 
+pub use convert::units::parse_duration;
 pub use layout::ProjectSource;
 
 /// A source of variables for interpolation (the process environment in production).
@@ -204,9 +206,4 @@ pub fn load_dir(root: &Path, env: &dyn Env) -> Result<LoadReport> {
 /// Loads one project; `name` is the directory (or file stem) name, before normalization.
 pub fn load_project(name: &str, source: &ProjectSource, env: &dyn Env) -> Result<Loaded> {
     project::load(name, source, env)
-}
-
-/// Parses a compose duration (`500ms`, `30s`, `1m30s`); `None` when `text` is not one.
-pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
-    convert::units::parse_duration(text).ok()
 }
