@@ -24,7 +24,7 @@ mod steady;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Parser;
 
@@ -101,7 +101,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(stack: &Stack, args: &Args) -> Result<Figures> {
-    preflight(stack).await?;
+    preflight().await?;
     stack.write_files()?;
     let proxy = Proxy::start(
         &stack.root.join("proxy.sock"),
@@ -178,42 +178,18 @@ async fn daemon_figures(
     Ok((memory, heals, changes))
 }
 
-/// Refuses to run while another project's managed containers exist: composectl prunes
-/// every managed project its desired directory does not name, so `apply --once` and
-/// `run` would remove them. Waits up to a minute for them to go.
-async fn preflight(stack: &Stack) -> Result<()> {
+/// Checks that the demo image exists. Other composectl instances on the engine are no
+/// concern: this run is its own instance, so it never sees or prunes their projects.
+async fn preflight() -> Result<()> {
     docker(&["image", "inspect", "-f", "{{.Id}}", stack::IMAGE])
         .await
+        .map(drop)
         .map_err(|_| {
             Error::State(format!(
                 "{} is missing: run scripts/build-images.sh",
                 stack::IMAGE
             ))
-        })?;
-    let start = Instant::now();
-    loop {
-        let out = docker(&[
-            "ps",
-            "-a",
-            "--filter",
-            "label=io.composectl.managed=true",
-            "--format",
-            "{{.Label \"com.docker.compose.project\"}}",
-        ])
-        .await?;
-        let mut others: Vec<&str> = out.lines().filter(|p| *p != stack.ours).collect();
-        others.dedup();
-        if others.is_empty() {
-            return Ok(());
-        }
-        if start.elapsed() > Duration::from_secs(60) {
-            return Err(Error::State(format!(
-                "other composectl-managed projects exist ({}); composectl would prune them",
-                others.join(", ")
-            )));
-        }
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    }
+        })
 }
 
 fn unix_seconds() -> u64 {

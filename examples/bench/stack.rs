@@ -28,6 +28,8 @@ pub struct Stack {
     pub ours: String,
     /// docker-compose's project.
     pub theirs: String,
+    /// composectl's instance (`--instance`): it sees and touches only its own objects.
+    pub instance: String,
     /// The `composectl` binary.
     pub composectl: PathBuf,
 }
@@ -39,6 +41,7 @@ impl Stack {
             root,
             ours: format!("{tag}c"),
             theirs: format!("{tag}d"),
+            instance: tag.to_owned(),
             composectl,
         }
     }
@@ -99,6 +102,7 @@ impl Stack {
     pub fn composectl_command(&self, docker_host: &str, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.composectl);
         cmd.env("DOCKER_HOST", docker_host)
+            .env("COMPOSECTL_INSTANCE", &self.instance)
             .env("COMPOSECTL_LOG", "warn")
             .args(args)
             .arg("-d")

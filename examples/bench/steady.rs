@@ -47,7 +47,8 @@ impl Passes {
 /// composectl's resync pass in this process, `runs` times after one warm-up pass. Fails
 /// when the benchmarked project is not converged.
 pub async fn in_process(stack: &Stack, runs: usize) -> Result<Passes> {
-    let runtime = Arc::new(DockerRuntime::connect_with(DEFAULT_HOST).await?);
+    let runtime = DockerRuntime::connect_with(DEFAULT_HOST).await?;
+    let runtime = Arc::new(runtime.with_instance(&stack.instance));
     let controller = Controller::new(runtime.clone(), Config::new(stack.desired_dir()));
     controller.reload();
     controller.load_errors()?;
