@@ -110,6 +110,22 @@ pub struct Heals {
     pub latencies: Vec<Duration>,
     /// Endpoints called from the kill to the quiet after the replacement, first kill.
     pub first_calls: Vec<String>,
+    /// Per kill: (endpoint, time after the `die` event) of each call up to the `start`.
+    pub timelines: Vec<Vec<(String, Duration)>>,
+}
+
+impl Heals {
+    /// The median time after `die` at which the first call to `endpoint` was made
+    /// (`None` for the first call of any kind).
+    pub fn median_step(&self, endpoint: Option<&str>) -> Duration {
+        let steps: Vec<Duration> = self
+            .timelines
+            .iter()
+            .filter_map(|t| t.iter().find(|(e, _)| endpoint.is_none_or(|x| e == x)))
+            .map(|(_, at)| *at)
+            .collect();
+        crate::report::median(&steps)
+    }
 }
 
 /// The replica hit by kill `i`: spread over services first, then replica numbers.
@@ -144,6 +160,14 @@ pub async fn ours(
             })
             .await?;
         heals.latencies.push(nanos(start.nanos - die.nanos));
+        heals.timelines.push(
+            proxy
+                .since(mark)
+                .iter()
+                .map(|r| (r.endpoint(), nanos(unix_nanos(r.wall) - die.nanos)))
+                .filter(|(_, at)| *at <= nanos(start.nanos - die.nanos))
+                .collect(),
+        );
         proxy
             .wait_quiet(Duration::from_millis(300), Duration::from_secs(15))
             .await;
@@ -182,6 +206,11 @@ pub async fn reference(stack: &Stack, events: &mut Events, kills: usize) -> Resu
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     Ok(latencies)
+}
+
+fn unix_nanos(at: std::time::SystemTime) -> i64 {
+    at.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
 }
 
 fn nanos(n: i64) -> Duration {

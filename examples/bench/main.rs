@@ -325,6 +325,17 @@ fn details(f: &Figures) -> String {
         "calls of the first heal: {}\n",
         f.heals.first_calls.join(", ")
     ));
+    let step = |e: Option<&str>| ms(f.heals.median_step(e));
+    out.push_str(&format!(
+        "heal timeline, median ms after die: first call {:.0}, stop {:.0}, remove {:.0}, \
+         create {:.0}, start request {:.0}, start event {:.0}\n",
+        step(None),
+        step(Some("POST /containers/{id}/stop")),
+        step(Some("DELETE /containers/{id}")),
+        step(Some("POST /containers/create")),
+        step(Some("POST /containers/{id}/start")),
+        ms(median(&f.heals.latencies)),
+    ));
     out.push_str(&format!(
         "change samples, ms beyond the {} ms debounce: {}\n",
         daemon::DEBOUNCE.as_millis(),

@@ -11,7 +11,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::error::{Result, io};
 use crate::request::{Parser, endpoint, is_write};
@@ -21,6 +21,8 @@ use crate::request::{Parser, endpoint, is_write};
 pub struct Request {
     /// When its head was complete.
     pub at: Instant,
+    /// The same moment on the wall clock (to compare with the engine's event times).
+    pub wall: SystemTime,
     /// `GET`, `POST`, ...
     pub method: String,
     /// The request target, query included.
@@ -143,12 +145,13 @@ fn forward(mut client: UnixStream, upstream: &Path, log: &Log) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        let now = Instant::now();
+        let (now, wall) = (Instant::now(), SystemTime::now());
         parser.feed(&buf[..n], &mut |method, target| {
             log.lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .push(Request {
                     at: now,
+                    wall,
                     method: method.to_owned(),
                     target: target.to_owned(),
                 });
