@@ -1,0 +1,204 @@
+//! The benchmarked stack and its lifetime: 10 services x 3 replicas of the demo image,
+//! written once as composectl's desired directory and once as docker-compose's file (the
+//! same YAML except the restart policy), under two unique project names; plus the shell
+//! helpers that run docker, docker-compose and composectl, and the cleanup that removes
+//! everything both projects created.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::process::Command;
+
+use crate::error::{Error, Result, io};
+
+/// Services in the stack.
+pub const SERVICES: usize = 10;
+/// Replicas per service.
+pub const REPLICAS: usize = 3;
+/// The image every service runs.
+pub const IMAGE: &str = "composectl-demo:v1";
+
+/// Names and paths of one benchmark run.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    /// Scratch directory of the run.
+    pub root: PathBuf,
+    /// composectl's project (the desired directory's only project).
+    pub ours: String,
+    /// docker-compose's project.
+    pub theirs: String,
+    /// composectl's instance (`--instance`): it sees and touches only its own objects.
+    pub instance: String,
+    /// The `composectl` binary.
+    pub composectl: PathBuf,
+}
+
+impl Stack {
+    /// A stack named after `tag` (lowercase letters and digits), in `root`.
+    pub fn new(root: PathBuf, tag: &str, composectl: PathBuf) -> Self {
+        Self {
+            root,
+            ours: format!("{tag}c"),
+            theirs: format!("{tag}d"),
+            instance: tag.to_owned(),
+            composectl,
+        }
+    }
+
+    /// composectl's desired directory.
+    pub fn desired_dir(&self) -> PathBuf {
+        self.root.join("desired")
+    }
+
+    /// composectl's compose file.
+    pub fn our_file(&self) -> PathBuf {
+        self.desired_dir().join(&self.ours).join("compose.yaml")
+    }
+
+    /// docker-compose's compose file.
+    pub fn their_file(&self) -> PathBuf {
+        self.root.join("reference").join("compose.yaml")
+    }
+
+    /// Writes both compose files.
+    pub fn write_files(&self) -> Result<()> {
+        write_new(&self.our_file(), &compose_yaml("no", "v1"))?;
+        write_new(&self.their_file(), &compose_yaml("always", "v1"))
+    }
+
+    /// Replaces composectl's compose file the way git does: a whole new file renamed over
+    /// the old one. Returns the instant just before the rename.
+    pub fn rewrite_ours(&self, version: &str) -> Result<Instant> {
+        let staged = self.root.join("compose.yaml.new");
+        std::fs::write(&staged, compose_yaml("no", version)).map_err(io("write compose file"))?;
+        let before = Instant::now();
+        std::fs::rename(&staged, self.our_file()).map_err(io("rename compose file"))?;
+        Ok(before)
+    }
+
+    /// The name composectl gives replica `number` of service `service`.
+    pub fn our_container(&self, service: usize, number: usize) -> String {
+        format!("{}-{}-{number}", self.ours, service_name(service))
+    }
+
+    /// The name docker-compose gives replica `number` of service `service`.
+    pub fn their_container(&self, service: usize, number: usize) -> String {
+        format!("{}_{}_{number}", self.theirs, service_name(service))
+    }
+
+    /// `docker-compose -p <theirs> -f <file> <args>` through `docker_host`.
+    pub fn compose_command(&self, docker_host: &str, args: &[&str]) -> Command {
+        let file = self.their_file();
+        let mut cmd = Command::new("docker-compose");
+        cmd.env("DOCKER_HOST", docker_host)
+            .args(["-p", &self.theirs, "-f"])
+            .arg(file)
+            .args(args);
+        cmd
+    }
+
+    /// `composectl <args> -d <desired>` through `docker_host`.
+    pub fn composectl_command(&self, docker_host: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.composectl);
+        cmd.env("DOCKER_HOST", docker_host)
+            .env("COMPOSECTL_INSTANCE", &self.instance)
+            .env("COMPOSECTL_LOG", "warn")
+            .args(args)
+            .arg("-d")
+            .arg(self.desired_dir());
+        cmd
+    }
+
+    /// Removes every container and network of both projects (volumes: none are used).
+    pub async fn cleanup(&self) {
+        for project in [&self.ours, &self.theirs] {
+            let filter = format!("label=com.docker.compose.project={project}");
+            if let Ok(ids) = docker(&["ps", "-aq", "--filter", &filter]).await {
+                let ids: Vec<&str> = ids.split_whitespace().collect();
+                if !ids.is_empty() {
+                    let mut args = vec!["rm", "-f"];
+                    args.extend(ids);
+                    let _ = docker(&args).await;
+                }
+            }
+            if let Ok(ids) = docker(&["network", "ls", "-q", "--filter", &filter]).await {
+                for id in ids.split_whitespace() {
+                    let _ = docker(&["network", "rm", id]).await;
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// `s01` .. `s10`.
+pub fn service_name(service: usize) -> String {
+    format!("s{service:02}")
+}
+
+/// The stack's YAML; `first_version` is the VERSION of `s01` (what a change rewrites).
+/// Health checks are disabled: thirty 1 s checks would load the 2-core host more than
+/// anything measured here.
+pub fn compose_yaml(restart: &str, first_version: &str) -> String {
+    let mut yaml = String::from("services:\n");
+    for service in 1..=SERVICES {
+        let version = if service == 1 { first_version } else { "v1" };
+        yaml.push_str(&format!(
+            "  {name}:\n    image: {IMAGE}\n    restart: \"{restart}\"\n    healthcheck:\n      \
+             disable: true\n    environment:\n      VERSION: {version}\n    deploy:\n      \
+             replicas: {REPLICAS}\n",
+            name = service_name(service),
+        ));
+    }
+    yaml
+}
+
+fn write_new(path: &Path, text: &str) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io(format!("create {}", dir.display())))?;
+    }
+    std::fs::write(path, text).map_err(io(format!("write {}", path.display())))
+}
+
+/// Runs `docker <args>` against the engine directly; its standard output.
+pub async fn docker(args: &[&str]) -> Result<String> {
+    let mut cmd = Command::new("docker");
+    cmd.env_remove("DOCKER_HOST").args(args);
+    output(cmd, &format!("docker {}", args.join(" "))).await
+}
+
+/// Runs `cmd` to completion; its standard output, or an error with its standard error.
+pub async fn output(mut cmd: Command, name: &str) -> Result<String> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .map_err(io(format!("run {name}")))?;
+    if out.status.success() {
+        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let tail: String = stderr.lines().rev().take(5).collect::<Vec<_>>().join(" | ");
+    Err(Error::Command {
+        command: name.to_owned(),
+        status: out.status.to_string(),
+        stderr: tail,
+    })
+}
+
+/// The engine ID and host PID of container `name`.
+pub async fn id_and_pid(name: &str) -> Result<(String, u32)> {
+    let out = docker(&["inspect", "-f", "{{.Id}} {{.State.Pid}}", name]).await?;
+    let mut parts = out.split_whitespace();
+    let id = parts.next().unwrap_or_default().to_owned();
+    let pid = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    Ok((id, pid))
+}
+
+/// Runs `cmd` to completion, returning its wall time.
+pub async fn timed(cmd: Command, name: &str) -> Result<Duration> {
+    let start = Instant::now();
+    output(cmd, name).await?;
+    Ok(start.elapsed())
+}
