@@ -266,6 +266,38 @@ async fn events_report_managed_lifecycle_and_nothing_of_unmanaged_containers() {
 }
 
 #[tokio::test]
+async fn an_event_between_subscribing_and_the_first_poll_is_not_lost() {
+    let image = common::demo_image("v1");
+    let rt = runtime().await;
+    let project = unique("replay");
+    let name = format!("{project}-web-1");
+    let mut cleanup = Cleanup::default();
+    cleanup.containers.push(name.clone());
+    // Subscribe (as the reflector does before its relist), act, and only then poll.
+    let mut stream = rt.events();
+    let id = rt
+        .create_container(&request(&name, &project, &image, &[]))
+        .await
+        .unwrap();
+    let seen = async {
+        while let Some(event) = stream.next().await {
+            if let Ok(RuntimeEvent::Container {
+                id: from, action, ..
+            }) = event
+            {
+                if from == id && action == "create" {
+                    return;
+                }
+            }
+        }
+        panic!("the event stream ended");
+    };
+    tokio::time::timeout(Duration::from_secs(30), seen)
+        .await
+        .expect("the create made before the first poll is delivered");
+}
+
+#[tokio::test]
 async fn one_list_is_one_read_call() {
     let rt = runtime().await;
     let before = rt.call_counts();

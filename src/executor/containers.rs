@@ -7,8 +7,8 @@ use std::time::Duration;
 use tracing::debug;
 
 use super::{Error, Executor, Result, failed, unknown};
-use crate::model::labels;
 use crate::model::spec::ProjectSpec;
+use crate::model::{ContainerState, labels};
 use crate::plan::Action;
 use crate::runtime::{self, ContainerCreate, ContainerRuntime};
 
@@ -73,14 +73,23 @@ impl<R: ContainerRuntime> Executor<R> {
                 owner: known.project,
             });
         }
-        match self.runtime.stop_container(id, grace).await {
-            Ok(()) | Err(runtime::Error::NotFound { .. }) => {}
-            Err(source) => return Err(failed(action)(source)),
+        // A container that runs gets its grace period; one that already exited (the usual
+        // heal) goes straight to removal, a call less on the heal's critical path.
+        let mut writes = 1;
+        if matches!(
+            known.state,
+            ContainerState::Running | ContainerState::Paused | ContainerState::Restarting
+        ) {
+            writes += 1;
+            match self.runtime.stop_container(id, grace).await {
+                Ok(()) | Err(runtime::Error::NotFound { .. }) => {}
+                Err(source) => return Err(failed(action)(source)),
+            }
         }
         let removed = self.runtime.remove_container(id).await;
         removed.map_err(failed(action))?;
         self.store.remove(id);
-        Ok(2)
+        Ok(writes)
     }
 
     /// The stop grace period of the container `id`, from its service's spec.

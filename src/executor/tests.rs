@@ -174,6 +174,40 @@ async fn replace_stops_before_removing_and_recreates_under_the_same_name() {
     assert!(store.container(&new.id).is_some());
 }
 
+#[tokio::test]
+async fn an_exited_container_is_removed_without_a_stop() {
+    let fake = FakeRuntime::new();
+    let project = shop();
+    let old = fake.add_managed(&project, &project.services["db"], 1);
+    fake.kill(&old, 137);
+    let (_store, executor) = setup(&fake).await;
+    let replace = Action::Replace {
+        container: ContainerRef {
+            id: old.clone(),
+            name: "shop-db-1".into(),
+        },
+        service: "db".into(),
+        number: 1,
+        reason: Reason::Exited {
+            code: Some(137),
+            oom_killed: false,
+        },
+    };
+
+    let report = executor
+        .execute(&project, &plan(vec![replace]))
+        .await
+        .unwrap();
+
+    let calls = fake.calls();
+    assert_eq!(calls[0], Call::Remove { id: old });
+    assert!(
+        !calls.iter().any(|c| matches!(c, Call::Stop { .. })),
+        "{calls:?}"
+    );
+    assert_eq!(report.writes, 3);
+}
+
 #[tokio::test(start_paused = true)]
 async fn wait_for_returns_once_the_dependency_turns_healthy() {
     let fake = FakeRuntime::new();

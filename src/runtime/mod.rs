@@ -184,8 +184,10 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     /// Removes a network. Gone is success.
     fn remove_network(&self, name: &str) -> impl Future<Output = Result<()>> + Send;
 
-    /// The engine's event stream from now on: managed-container and image events. The
-    /// stream ends or yields an error when the connection drops; the caller relists.
+    /// The engine's event stream from the moment of this call on (even when the connection
+    /// opens later, at the first poll): managed-container and image events. Subscribe,
+    /// then list, and nothing is missed. The stream ends or yields an error when the
+    /// connection drops; the caller subscribes and relists again.
     fn events(&self) -> BoxStream<'static, Result<RuntimeEvent>>;
 
     /// API calls made so far.

@@ -380,7 +380,12 @@ impl ContainerRuntime for DockerRuntime {
     fn events(&self) -> BoxStream<'static, Result<RuntimeEvent>> {
         self.recorder
             .record("events", Read, Outcome::Ok, Duration::ZERO);
+        // bollard sends the request only when the stream is first polled, which is after
+        // the caller's relist. `since` = now (less a second of margin for clock granularity)
+        // makes the engine replay what happens in between, so nothing is lost; a replayed
+        // event only causes an idempotent re-inspect.
         let options = EventsOptions {
+            since: Some(events::since_now(Duration::from_secs(1))),
             filters: Some(events::filters()),
             ..EventsOptions::default()
         };
