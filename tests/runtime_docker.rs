@@ -284,10 +284,10 @@ async fn an_event_between_subscribing_and_the_first_poll_is_not_lost() {
             if let Ok(RuntimeEvent::Container {
                 id: from, action, ..
             }) = event
+                && from == id
+                && action == "create"
             {
-                if from == id && action == "create" {
-                    return;
-                }
+                return;
             }
         }
         panic!("the event stream ended");
