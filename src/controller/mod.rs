@@ -95,11 +95,12 @@ impl<R: ContainerRuntime> Controller<R> {
     /// A controller acting through `runtime`.
     pub fn new(runtime: Arc<R>, config: Config) -> Self {
         let store = Store::new();
-        let executor = Executor::new(runtime.clone(), store.clone()).with_wait_timeout(config.wait_timeout);
+        let executor =
+            Executor::new(runtime.clone(), store.clone()).with_wait_timeout(config.wait_timeout);
         let shared = Arc::new(Shared {
             store,
             executor,
-            view: Mutex::new(DesiredView::default()),
+            view: Mutex::new(DesiredView::new(&config.desired_dir)),
             crash: Mutex::new(CrashBackoff::new(config.crash)),
         });
         Self {
