@@ -138,7 +138,24 @@ impl<R: ContainerRuntime> Controller<R> {
 
     /// Converges every project once, in project order, ignoring crash backoff. Returns the
     /// plans carried out; fails listing every project that failed.
+    ///
+    /// A reflector keeps the store fed from the engine's events meanwhile: waits for
+    /// `depends_on` conditions (health, completion) read the store, and without it they
+    /// would only ever see the state of the first list.
     pub async fn apply_once(&self) -> Result<Vec<Plan>> {
+        let (changes, _) = mpsc::unbounded_channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let reflector = Reflector::new(self.runtime.clone(), self.shared.store.clone(), changes);
+        let reflector = tokio::spawn(reflector.run(async {
+            let _ = stop_rx.await;
+        }));
+        let result = self.apply_projects().await;
+        let _ = stop_tx.send(());
+        let _ = reflector.await;
+        result
+    }
+
+    async fn apply_projects(&self) -> Result<Vec<Plan>> {
         let mut done = Vec::new();
         let mut failed = Vec::new();
         for project in self.projects() {
