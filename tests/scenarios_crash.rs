@@ -1,0 +1,167 @@
+//! End-to-end scenarios of failing containers under `composectl run`: a crash loop is
+//! slowed by the crash backoff, Docker's own restart policy is left alone, and an
+//! unhealthy replica is replaced, but not in a tight loop. The engine's event record
+//! (`docker events`) is the oracle for how many containers were created, and when.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{
+    Daemon, EngineEvent, TestProject, creates, demo_image, engine_events, engine_time,
+    stays_unchanged, wait_until,
+};
+
+/// A service `name` of one replica of the demo app, with extra lines (already indented by
+/// four spaces) under it.
+fn service(name: &str, restart: &str, extra: &str) -> String {
+    format!(
+        "services:\n  {name}:\n    image: {}\n    restart: \"{restart}\"\n{extra}",
+        demo_image("v1")
+    )
+}
+
+const CRASH_AT_ONCE: &str = "    environment:\n      EXIT_AFTER: \"0\"\n      EXIT_CODE: \"1\"\n";
+
+/// The `create` events of `name` since `t0`, oldest first.
+fn creates_since(project: &TestProject, t0: &str, name: &str) -> Vec<EngineEvent> {
+    let events = engine_events(project, t0, &engine_time());
+    let mut found: Vec<EngineEvent> = creates(&events, name).into_iter().cloned().collect();
+    found.sort_by_key(|e| e.time_nanos);
+    found
+}
+
+/// Seconds between consecutive events.
+fn gaps(events: &[EngineEvent]) -> Vec<f64> {
+    events
+        .windows(2)
+        .map(|w| (w[1].time_nanos - w[0].time_nanos) as f64 / 1e9)
+        .collect()
+}
+
+#[test]
+fn a_crash_looping_container_is_replaced_with_growing_delays() {
+    let project = TestProject::new("sc-crashloop");
+    let name = format!("{}-crash-1", project.name());
+    project.write_compose(&service("crash", "no", CRASH_AT_ONCE));
+    let t0 = engine_time();
+    let mut daemon = Daemon::start(
+        &project,
+        &["--crash-backoff", "1s", "--crash-backoff-max", "8s"],
+    );
+    daemon.wait_ready();
+
+    // Observe 20 s from the first create; stop early if it loops far too fast.
+    let mut first = None;
+    let started = wait_until(Duration::from_secs(60), Duration::from_millis(200), || {
+        first = creates_since(&project, &t0, &name)
+            .first()
+            .map(|e| e.time_nanos);
+        first.is_some()
+    });
+    assert!(started, "the crashing service was never created");
+    let window_end = first.unwrap() + 20_000_000_000;
+    wait_until(Duration::from_secs(25), Duration::from_millis(500), || {
+        let now_nanos: u128 = engine_time().replace('.', "").parse().unwrap();
+        now_nanos >= window_end || creates_since(&project, &t0, &name).len() > 8
+    });
+    let mut created = creates_since(&project, &t0, &name);
+    created.retain(|e| e.time_nanos <= window_end);
+
+    let gaps = gaps(&created);
+    assert!(
+        (3..=8).contains(&created.len()),
+        "{} containers in 20 s (gaps {gaps:?})",
+        created.len()
+    );
+    let distinct: std::collections::BTreeSet<&str> =
+        created.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(
+        distinct.len(),
+        created.len(),
+        "each create is a new container"
+    );
+    let (head, last) = (gaps[0], *gaps.last().unwrap());
+    assert!(
+        last >= 3.0 && last >= 2.0 * head,
+        "gaps do not grow: {gaps:?}"
+    );
+    for pair in gaps.windows(2) {
+        assert!(pair[1] >= 0.6 * pair[0], "a gap shrank: {gaps:?}");
+    }
+}
+
+#[test]
+fn docker_restarting_a_container_itself_is_not_fought() {
+    let project = TestProject::new("sc-restart-always");
+    let name = format!("{}-crash-1", project.name());
+    project.write_compose(&service("crash", "always", CRASH_AT_ONCE));
+    let t0 = engine_time();
+    let mut daemon = Daemon::start(&project, &[]);
+    daemon.wait_ready();
+
+    let mut original = None;
+    let created = wait_until(Duration::from_secs(60), Duration::from_millis(200), || {
+        original = project.containers().into_iter().find(|c| c.name == name);
+        original.is_some()
+    });
+    assert!(created, "the service was never created");
+    let original = original.unwrap();
+
+    // Several resyncs pass while Docker restarts it again and again.
+    let kept = stays_unchanged(Duration::from_secs(8), || {
+        let all = project.containers();
+        all.len() != 1 || all[0].id != original.id
+    });
+    let containers = project.containers();
+    assert!(kept, "composectl replaced it: {containers:#?}");
+    let restarted = wait_until(Duration::from_secs(60), Duration::from_millis(250), || {
+        project
+            .containers()
+            .iter()
+            .any(|c| c.id == original.id && c.restart_count >= original.restart_count + 3)
+    });
+    let containers = project.containers();
+    assert!(
+        restarted,
+        "Docker did not keep restarting it: {containers:#?}"
+    );
+    assert_eq!(containers.len(), 1, "{containers:#?}");
+    assert_eq!(containers[0].id, original.id, "composectl replaced it");
+    assert_eq!(creates_since(&project, &t0, &name).len(), 1);
+}
+
+#[test]
+fn an_unhealthy_replica_is_replaced_but_not_in_a_tight_loop() {
+    let project = TestProject::new("sc-unhealthy");
+    let name = format!("{}-sick-1", project.name());
+    let extra = "    environment:\n      HEALTH: fail\n    healthcheck:\n      test: [\"CMD\", \"/demo-app\", \"healthcheck\"]\n      interval: 1s\n      timeout: 1s\n      retries: 2\n";
+    project.write_compose(&service("sick", "no", extra));
+    let t0 = engine_time();
+    let mut daemon = Daemon::start(
+        &project,
+        &["--crash-backoff", "8s", "--crash-backoff-max", "60s"],
+    );
+    daemon.wait_ready();
+
+    let three = wait_until(Duration::from_secs(90), Duration::from_millis(250), || {
+        creates_since(&project, &t0, &name).len() >= 3
+    });
+    let created = creates_since(&project, &t0, &name);
+    let gaps = gaps(&created);
+    assert!(three, "not replaced twice: {} creates", created.len());
+    // The first replacement is immediate (it waits only for the health check to fail);
+    // the second waits out the 8 s backoff.
+    assert!(
+        gaps[1] >= 7.0,
+        "the second replacement did not back off: {gaps:?}"
+    );
+    assert!(gaps[1] > gaps[0], "{gaps:?}");
+    let distinct: std::collections::BTreeSet<&str> =
+        created.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(
+        distinct.len(),
+        created.len(),
+        "each replacement has a new ID"
+    );
+}
