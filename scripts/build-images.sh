@@ -30,6 +30,8 @@ build() {
         echo "up to date: $image ($(docker image inspect --format '{{.Id}}' "$image"))"
         return
     fi
+    local previous
+    previous=$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
     local args=(--quiet --file "$dockerfile" --tag "$image" --build-arg "INPUTS=$inputs")
     for arg in "$@"; do args+=(--build-arg "$arg"); done
     local err
@@ -38,7 +40,13 @@ build() {
         log "docker build of $image failed"
         return 1
     fi
-    echo "built: $image ($(docker image inspect --format '{{.Id}}' "$image"))"
+    local id
+    id=$(docker image inspect --format '{{.Id}}' "$image")
+    echo "built: $image ($id)"
+    # The replaced image, now untagged, goes too (unless a container still uses it).
+    if [[ -n "$previous" && "$previous" != "$id" ]]; then
+        docker rmi "$previous" >/dev/null 2>&1 || true
+    fi
 }
 
 build_demo() {

@@ -105,6 +105,5 @@ pub struct RunArgs {
 
 /// Parses `500ms`, `30s`, `1m30s`, `2h` (compose's duration format).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    crate::desired::parse_duration(text)
-        .ok_or_else(|| format!("{text:?} is not a duration; write e.g. 500ms, 30s, 1m30s, 2h"))
+    crate::desired::parse_duration(text).map_err(|err| format!("{text:?} {err}"))
 }

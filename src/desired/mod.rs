@@ -1,2 +1,209 @@
-//! Loading the desired directory (stub: the loader lands here).
+//! Loading the desired directory into [`ProjectSpec`]s, all-or-nothing per project.
+//!
+//! Start at [`load_dir`]: [`layout`] finds the projects (one per subdirectory with a compose
+//! file, or one top-level `NAME.yaml`), [`project`] loads each of them: [`yaml`] parses the
+//! files into a marked tree, [`merge`] lays an override file over the base, [`envfile`] reads
+//! `.env`, [`interpolate`] substitutes `${VAR}`s, [`convert`] turns the tree into the model
+//! and [`validate`] checks cross references (depends_on, container_name with replicas).
+//! [`watch`] turns file changes in the directory into one debounced reload signal.
+//!
+//! A project either loads completely ([`Loaded`], maybe with warnings) or fails with every
+//! problem found ([`Error::Invalid`]); one broken project never hides the others. Messages
+//! name the file, line and key path and say what to do; they never contain an interpolated
+//! or environment value (those may be secrets), only variable names.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::model::spec::ProjectSpec;
+
+pub mod convert;
+pub mod envfile;
+pub mod interpolate;
+pub mod layout;
+pub mod merge;
+pub mod project;
+pub mod validate;
 pub mod watch;
+pub mod yaml;
+
+#[cfg(test)]
+mod tests;
+
+pub use convert::units::parse_duration;
+pub use layout::ProjectSource;
+
+/// A source of variables for interpolation (the process environment in production).
+pub trait Env {
+    /// The value of `name`, `None` when unset.
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HostEnv;
+
+impl Env for HostEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+impl Env for BTreeMap<String, String> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).cloned()
+    }
+}
+
+/// The outcome of loading a whole desired directory.
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    /// Every project found, by normalized project name, loaded or failed.
+    pub projects: BTreeMap<String, ProjectLoad>,
+}
+
+/// The outcome of loading one project.
+pub type ProjectLoad = std::result::Result<Loaded, Error>;
+
+/// A project that loaded, with what the loader wants the user to know.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The normalized project.
+    pub spec: ProjectSpec,
+    /// Non-fatal findings: unknown keys, unset variables, ignored options.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// One finding, located in a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// The file, as found under the desired directory.
+    pub file: PathBuf,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// 1-based column, when known.
+    pub column: Option<usize>,
+    /// Key path, for example `services.web.ports[0]` (empty for the whole file).
+    pub key: String,
+    /// What is wrong and what to do. Never contains a secret value.
+    pub message: String,
+}
+
+impl Diagnostic {
+    /// A finding at a node of a parsed file.
+    pub fn at(node: &yaml::Node, key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            file: node.file.to_path_buf(),
+            line: Some(node.line),
+            column: Some(node.column),
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A finding about a whole file.
+    pub fn file(file: &Path, message: impl Into<String>) -> Self {
+        Self {
+            file: file.to_path_buf(),
+            line: None,
+            column: None,
+            key: String::new(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+        }
+        if !self.key.is_empty() {
+            write!(f, ": {}", self.key)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Why a project (or the whole directory) could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The desired directory itself cannot be listed.
+    #[error("cannot read the desired directory {}: {source}; check the path and its permissions", path.display())]
+    RootUnreadable {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A file of the project cannot be read.
+    #[error("cannot read {}: {source}; check that it exists and is readable", file.display())]
+    Io {
+        /// The file.
+        file: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A file is not valid YAML (often a half-written file during `git pull`).
+    #[error("{}:{line}:{column}: invalid YAML: {message}; fix the syntax (the last good version keeps running)", file.display())]
+    Yaml {
+        /// The file.
+        file: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The parser's description.
+        message: String,
+    },
+    /// The project has one or more problems; all of them are listed.
+    #[error("{}", display_all(.0))]
+    Invalid(Vec<Diagnostic>),
+    /// Two sources produce the same project name; neither is loaded.
+    #[error("project `{name}` is defined twice, by {} and {}; rename a directory or set a different top-level `name:`", first.display(), second.display())]
+    DuplicateProject {
+        /// The normalized project name.
+        name: String,
+        /// One source.
+        first: PathBuf,
+        /// The other source.
+        second: PathBuf,
+    },
+}
+
+/// Result alias of this module.
+pub type Result<T> = std::result::Result<T, Error>;
+
+fn display_all(diagnostics: &[Diagnostic]) -> String {
+    let lines: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
+    lines.join("\n")
+}
+
+/// Loads every project under `root`.
+///
+/// Fails only when `root` itself cannot be read; a project that fails to load is reported
+/// in [`LoadReport::projects`] and does not affect the others.
+pub fn load_dir(root: &Path, env: &dyn Env) -> Result<LoadReport> {
+    let sources = layout::discover(root).map_err(|source| Error::RootUnreadable {
+        path: root.to_path_buf(),
+        source,
+    })?;
+    let mut loads: Vec<(String, PathBuf, ProjectLoad)> = Vec::new();
+    for (dir_name, source) in sources {
+        let (name, load) = project::load_named(&dir_name, &source, env);
+        loads.push((name, source.path().to_path_buf(), load));
+    }
+    Ok(LoadReport {
+        projects: project::reject_duplicates(loads),
+    })
+}
+
+/// Loads one project; `name` is the directory (or file stem) name, before normalization.
+pub fn load_project(name: &str, source: &ProjectSource, env: &dyn Env) -> Result<Loaded> {
+    project::load(name, source, env)
+}

@@ -32,7 +32,9 @@ fn ensure_image(image: &str) {
         return;
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let lock_path = root.join("target").join("build-images.lock");
+    let target = root.join("target");
+    std::fs::create_dir_all(&target).expect("cannot create target/");
+    let lock_path = target.join("build-images.lock");
     let lock = File::create(&lock_path)
         .unwrap_or_else(|e| panic!("cannot create {}: {e}", lock_path.display()));
     lock.lock()

@@ -80,16 +80,20 @@ pub fn serve(config: &Config) -> io::Result<()> {
         "demo-app {} listening on port {}",
         config.version, config.port
     );
-    let app = Arc::new(App::new(config));
+    serve_on(&listener, &Arc::new(App::new(config)));
+    Ok(())
+}
+
+/// Serves every connection `listener` accepts, each on its own thread.
+fn serve_on(listener: &TcpListener, app: &Arc<App>) {
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
-        let app = Arc::clone(&app);
+        let app = Arc::clone(app);
         std::thread::spawn(move || {
             // A broken connection only ends that connection.
             let _ = handle(&app, stream);
         });
     }
-    Ok(())
 }
 
 fn handle(app: &App, stream: TcpStream) -> io::Result<()> {
@@ -166,6 +170,37 @@ mod tests {
         let app = app(&[]);
         assert_eq!(app.respond("GET", "/nope").status, 404);
         assert_eq!(app.respond("POST", "/").status, 405);
+    }
+
+    #[test]
+    fn one_keep_alive_connection_serves_several_requests() {
+        use std::io::{BufRead, Read, Write};
+
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shared = Arc::new(app(&[("VERSION", "v3")]));
+        std::thread::spawn(move || serve_on(&listener, &shared));
+
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream.write_all(b"GET /version HTTP/1.1\r\n\r\n").unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut head = String::new();
+        while !head.ends_with("\r\n\r\n") {
+            reader.read_line(&mut head).unwrap();
+        }
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+        assert!(head.contains("Connection: keep-alive\r\n"), "{head}");
+        let mut body = [0u8; 3];
+        reader.read_exact(&mut body).unwrap();
+        assert_eq!(&body, b"v3\n");
+
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut rest = String::new();
+        reader.read_to_string(&mut rest).unwrap();
+        assert!(rest.starts_with("HTTP/1.1 200 OK\r\n"), "{rest}");
+        assert!(rest.ends_with("Connection: close\r\n\r\nok\n"), "{rest}");
     }
 
     #[test]

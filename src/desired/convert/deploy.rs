@@ -1,0 +1,313 @@
+//! How a service runs: `deploy` (replicas, limits, update and rollback configs), legacy
+//! `scale`, `restart`, `healthcheck`, `depends_on`, `ulimits` and `logging`.
+
+use std::collections::BTreeMap;
+
+use super::Ctx;
+use super::fields::{self, check_keys, child, index, quoted_literal};
+use crate::desired::yaml::{Node, Value};
+use crate::model::spec::{
+    DependsOn, Healthcheck, Logging, RestartPolicy, ServiceSpec, Ulimit, UpdateConfig,
+};
+
+/// `deploy.replicas`, else legacy `scale`, else 1; both set and different is an error.
+pub fn replicas(cx: &mut Ctx, service: &Node, key: &str) -> u32 {
+    let scale_node = service.get("scale");
+    let scale = scale_node.and_then(|n| fields::int::<u32>(cx, n, &child(key, "scale")));
+    let replicas_node = service.get("deploy").and_then(|d| d.get("replicas"));
+    let replicas =
+        replicas_node.and_then(|n| fields::int::<u32>(cx, n, &child(key, "deploy.replicas")));
+    if let (Some(s), Some(r), Some(node)) = (scale, replicas, scale_node)
+        && s != r
+    {
+        cx.error(
+            node,
+            &child(key, "scale"),
+            "`scale` and `deploy.replicas` disagree; keep only `deploy.replicas`",
+        );
+    }
+    replicas.or(scale).unwrap_or(1)
+}
+
+const DEPLOY_KEYS: &[&str] = &[
+    "replicas",
+    "resources",
+    "update_config",
+    "rollback_config",
+    "mode",
+    "restart_policy",
+    "labels",
+    "placement",
+    "endpoint_mode",
+];
+
+/// Reads `deploy:` (except `replicas`, see [`replicas`]).
+pub fn deploy(cx: &mut Ctx, s: &mut ServiceSpec, node: &Node, key: &str) {
+    fields::map(cx, node, key);
+    check_keys(cx, node, key, DEPLOY_KEYS);
+    for ignored in ["restart_policy", "labels", "placement", "endpoint_mode"] {
+        if let Some(n) = node.get(ignored) {
+            cx.warn(n, &child(key, ignored), format!("`deploy.{ignored}` is a swarm setting and is ignored; use the service-level equivalent"));
+        }
+    }
+    let mode = node.get("mode");
+    if let Some(mode_node) = mode
+        && mode_node.scalar_text().as_deref() != Some("replicated")
+    {
+        cx.error(
+            mode_node,
+            &child(key, "mode"),
+            "only `mode: replicated` is supported; remove `mode`",
+        );
+    }
+    if let Some(resources) = node.get("resources") {
+        limits(cx, s, resources, &child(key, "resources"));
+    }
+    if let Some(n) = node.get("update_config") {
+        s.update_config = Some(update_config(cx, n, &child(key, "update_config")));
+    }
+    if let Some(n) = node.get("rollback_config") {
+        s.rollback_config = Some(update_config(cx, n, &child(key, "rollback_config")));
+    }
+}
+
+fn limits(cx: &mut Ctx, s: &mut ServiceSpec, node: &Node, key: &str) {
+    check_keys(cx, node, key, &["limits", "reservations"]);
+    if let Some(n) = node.get("reservations") {
+        cx.warn(
+            n,
+            &child(key, "reservations"),
+            "`reservations` are not enforced by composectl and are ignored",
+        );
+    }
+    let Some(limits) = node.get("limits") else {
+        return;
+    };
+    let key = child(key, "limits");
+    check_keys(cx, limits, &key, &["cpus", "memory", "pids", "devices"]);
+    if let Some(n) = limits.get("cpus") {
+        s.limits.cpus = fields::float(cx, n, &child(&key, "cpus"));
+    }
+    if let Some(n) = limits.get("memory") {
+        s.limits.memory = fields::size(cx, n, &child(&key, "memory"));
+    }
+    if let Some(n) = limits.get("pids") {
+        s.limits.pids = fields::int(cx, n, &child(&key, "pids"));
+    }
+}
+
+const UPDATE_KEYS: &[&str] = &[
+    "parallelism",
+    "delay",
+    "failure_action",
+    "monitor",
+    "max_failure_ratio",
+    "order",
+];
+
+fn update_config(cx: &mut Ctx, node: &Node, key: &str) -> UpdateConfig {
+    fields::map(cx, node, key);
+    check_keys(cx, node, key, UPDATE_KEYS);
+    let path = |name: &str| child(key, name);
+    let choice = |cx: &mut Ctx, name: &str, allowed: &[&str]| {
+        let n = node.get(name)?;
+        let value = fields::text(cx, n, &path(name))?;
+        if allowed.contains(&value.as_str()) {
+            return Some(value);
+        }
+        cx.error(
+            n,
+            &path(name),
+            format!(
+                "{} is not allowed; use one of {}",
+                quoted_literal(n),
+                allowed.join(", ")
+            ),
+        );
+        None
+    };
+    UpdateConfig {
+        parallelism: node
+            .get("parallelism")
+            .and_then(|n| fields::int(cx, n, &path("parallelism"))),
+        delay: node
+            .get("delay")
+            .and_then(|n| fields::duration(cx, n, &path("delay"))),
+        failure_action: choice(cx, "failure_action", &["rollback", "pause", "continue"]),
+        monitor: node
+            .get("monitor")
+            .and_then(|n| fields::duration(cx, n, &path("monitor"))),
+        max_failure_ratio: node
+            .get("max_failure_ratio")
+            .and_then(|n| fields::float(cx, n, &path("max_failure_ratio"))),
+        order: choice(cx, "order", &["stop-first", "start-first"]),
+    }
+}
+
+/// Reads `restart:`.
+pub fn restart(cx: &mut Ctx, node: &Node, key: &str) -> RestartPolicy {
+    let text = match &node.value {
+        Value::Bool(false) => "no".to_string(),
+        _ => fields::text(cx, node, key).unwrap_or_default(),
+    };
+    let policy = match text.as_str() {
+        "no" | "" => Some(RestartPolicy::No),
+        "always" => Some(RestartPolicy::Always),
+        "unless-stopped" => Some(RestartPolicy::UnlessStopped),
+        "on-failure" => Some(RestartPolicy::OnFailure { max_retries: None }),
+        other => other
+            .strip_prefix("on-failure:")
+            .and_then(|n| n.parse().ok())
+            .map(|n| RestartPolicy::OnFailure {
+                max_retries: Some(n),
+            }),
+    };
+    policy.unwrap_or_else(|| {
+        let message = format!(
+            "{} is not a restart policy; use \"no\", always, on-failure[:N] or unless-stopped",
+            quoted_literal(node)
+        );
+        cx.error(node, key, message);
+        RestartPolicy::No
+    })
+}
+
+const HEALTH_KEYS: &[&str] = &[
+    "test",
+    "interval",
+    "timeout",
+    "retries",
+    "start_period",
+    "start_interval",
+    "disable",
+];
+
+/// Reads `healthcheck:`.
+pub fn healthcheck(cx: &mut Ctx, node: &Node, key: &str) -> Option<Healthcheck> {
+    fields::map(cx, node, key);
+    check_keys(cx, node, key, HEALTH_KEYS);
+    let path = |name: &str| child(key, name);
+    let disabled = node
+        .get("disable")
+        .and_then(|n| fields::boolean(cx, n, &path("disable")))
+        .unwrap_or(false);
+    let test = match node.get("test") {
+        _ if disabled => Some(vec!["NONE".to_string()]),
+        Some(n) if n.as_seq().is_some() => Some(fields::string_list(cx, n, &path("test"), false)),
+        Some(n) => fields::text(cx, n, &path("test")).map(|t| vec!["CMD-SHELL".to_string(), t]),
+        None => None,
+    };
+    let duration = |cx: &mut Ctx, name: &str| {
+        node.get(name)
+            .and_then(|n| fields::duration(cx, n, &path(name)))
+    };
+    let check = Healthcheck {
+        test: test.unwrap_or_default(),
+        interval: duration(cx, "interval"),
+        timeout: duration(cx, "timeout"),
+        retries: node
+            .get("retries")
+            .and_then(|n| fields::int(cx, n, &path("retries"))),
+        start_period: duration(cx, "start_period"),
+    };
+    if check.test.is_empty() && !disabled {
+        cx.error(node, key, "a healthcheck needs `test:`, such as [\"CMD\", \"curl\", \"-f\", \"http://localhost/\"]");
+    }
+    Some(check)
+}
+
+/// Reads `depends_on:` (a list of services or a mapping with conditions).
+pub fn depends_on(cx: &mut Ctx, node: &Node, key: &str) -> BTreeMap<String, DependsOn> {
+    let mut out = BTreeMap::new();
+    match &node.value {
+        Value::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                if let Some(name) = fields::text(cx, item, &index(key, i)) {
+                    out.insert(name, DependsOn::Started);
+                }
+            }
+        }
+        Value::Map(entries) => {
+            for (k, v) in entries {
+                let path = child(key, &k.name);
+                check_keys(cx, v, &path, &["condition", "required", "restart"]);
+                let condition = v
+                    .get("condition")
+                    .and_then(|n| condition(cx, n, &child(&path, "condition")));
+                out.insert(k.name.clone(), condition.unwrap_or_default());
+            }
+        }
+        _ => cx.error(
+            node,
+            key,
+            format!(
+                "expected a list of services or a mapping, found {}",
+                node.kind()
+            ),
+        ),
+    }
+    out
+}
+
+fn condition(cx: &mut Ctx, node: &Node, key: &str) -> Option<DependsOn> {
+    let text = fields::text(cx, node, key)?;
+    match text.as_str() {
+        "service_started" => Some(DependsOn::Started),
+        "service_healthy" => Some(DependsOn::Healthy),
+        "service_completed_successfully" => Some(DependsOn::CompletedSuccessfully),
+        _ => {
+            let message = format!(
+                "{} is not a condition; use service_started, service_healthy or service_completed_successfully",
+                quoted_literal(node)
+            );
+            cx.error(node, key, message);
+            None
+        }
+    }
+}
+
+/// Reads `ulimits:` (`nofile: 1024` or `nofile: {soft, hard}`).
+pub fn ulimits(cx: &mut Ctx, node: &Node, key: &str) -> BTreeMap<String, Ulimit> {
+    let mut out = BTreeMap::new();
+    for (k, v) in fields::map(cx, node, key) {
+        let path = child(key, &k.name);
+        let limit = if v.as_map().is_some() {
+            check_keys(cx, v, &path, &["soft", "hard"]);
+            let soft = v
+                .get("soft")
+                .and_then(|n| fields::int(cx, n, &child(&path, "soft")));
+            let hard = v
+                .get("hard")
+                .and_then(|n| fields::int(cx, n, &child(&path, "hard")));
+            if soft.is_none() || hard.is_none() {
+                cx.error(
+                    v,
+                    &path,
+                    "write both `soft:` and `hard:`, or a single number",
+                );
+            }
+            soft.zip(hard).map(|(soft, hard)| Ulimit { soft, hard })
+        } else {
+            fields::int(cx, v, &path).map(|n| Ulimit { soft: n, hard: n })
+        };
+        if let Some(limit) = limit {
+            out.insert(k.name.clone(), limit);
+        }
+    }
+    out
+}
+
+/// Reads `logging:`.
+pub fn logging(cx: &mut Ctx, node: &Node, key: &str) -> Option<Logging> {
+    fields::map(cx, node, key);
+    check_keys(cx, node, key, &["driver", "options"]);
+    Some(Logging {
+        driver: node
+            .get("driver")
+            .and_then(|n| fields::text(cx, n, &child(key, "driver"))),
+        options: node
+            .get("options")
+            .map(|n| fields::labels(cx, n, &child(key, "options")))
+            .unwrap_or_default(),
+    })
+}

@@ -1,0 +1,279 @@
+//! Turning an interpolated compose document into a [`ProjectSpec`].
+//!
+//! [`Ctx`] collects every error and warning with its location; the readers in [`fields`]
+//! never stop at the first problem. The top level (networks, volumes, extensions, profiles)
+//! lives here; [`service`] converts one service with the help of [`ports`], [`mounts`],
+//! [`environment`] and [`deploy`]; [`units`] parses durations and sizes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use super::Diagnostic;
+use super::yaml::Node;
+use crate::model::spec::{NetworkSpec, ProjectSpec, VolumeSpec};
+
+pub mod deploy;
+pub mod environment;
+pub mod fields;
+pub mod mounts;
+pub mod ports;
+pub mod service;
+pub mod units;
+
+use fields::{check_keys, child};
+
+/// Conversion state of one project: where it lives, what it declares, what went wrong.
+pub struct Ctx<'a> {
+    /// The normalized project name.
+    pub project: String,
+    /// The absolute project directory (relative paths are resolved against it).
+    pub dir: PathBuf,
+    /// The user's home directory, for `~/` paths.
+    pub home: Option<PathBuf>,
+    /// Variables (the environment over `.env`), for bare `environment` keys and env files.
+    pub lookup: &'a dyn Fn(&str) -> Option<String>,
+    /// Top-level volumes, by key.
+    pub volumes: BTreeMap<String, VolumeSpec>,
+    /// Top-level networks, by key.
+    pub networks: BTreeMap<String, NetworkSpec>,
+    /// Services skipped because none of their profiles is active.
+    pub inactive: BTreeSet<String>,
+    /// Problems that make the project fail.
+    pub errors: Vec<Diagnostic>,
+    /// Findings that do not.
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Ctx<'_> {
+    /// Records an error at `node`.
+    pub fn error(&mut self, node: &Node, key: &str, message: impl Into<String>) {
+        self.errors.push(Diagnostic::at(node, key, message));
+    }
+
+    /// Records a warning at `node`.
+    pub fn warn(&mut self, node: &Node, key: &str, message: impl Into<String>) {
+        self.warnings.push(Diagnostic::at(node, key, message));
+    }
+}
+
+const TOP_LEVEL: [&str; 5] = ["name", "version", "services", "networks", "volumes"];
+const UNSUPPORTED_TOP_LEVEL: [&str; 4] = ["secrets", "configs", "include", "models"];
+
+/// Converts the document `doc`; `profiles` are the active profiles.
+pub fn project(cx: &mut Ctx, doc: &Node, profiles: &[String]) -> ProjectSpec {
+    let mut spec = ProjectSpec {
+        name: cx.project.clone(),
+        working_dir: cx.dir.clone(),
+        ..ProjectSpec::default()
+    };
+    let mut known: Vec<&str> = TOP_LEVEL.to_vec();
+    known.extend(UNSUPPORTED_TOP_LEVEL);
+    check_keys(cx, doc, "", &known);
+    for (key, value) in doc.as_map().unwrap_or_default() {
+        if UNSUPPORTED_TOP_LEVEL.contains(&key.name.as_str()) {
+            cx.warn(
+                value,
+                &key.name,
+                format!(
+                    "`{}` is not supported by composectl and is ignored",
+                    key.name
+                ),
+            );
+        }
+    }
+    spec.extensions = extensions(doc);
+    if let Some(node) = doc.get("volumes") {
+        cx.volumes = volumes(cx, node);
+    }
+    if let Some(node) = doc.get("networks") {
+        cx.networks = networks(cx, node);
+    }
+    let Some(services) = doc.get("services").filter(|s| !s.is_null()) else {
+        cx.error(
+            doc,
+            "services",
+            "the file defines no services; add a `services:` section",
+        );
+        return spec;
+    };
+    for (key, node) in fields::map(cx, services, "services") {
+        let path = child("services", &key.name);
+        if !service::is_active(cx, node, &path, profiles) {
+            cx.inactive.insert(key.name.clone());
+            continue;
+        }
+        if let Some(svc) = service::service(cx, &key.name, node, &path) {
+            spec.services.insert(key.name.clone(), svc);
+        }
+    }
+    spec.volumes = cx.volumes.clone();
+    spec.networks = cx.networks.clone();
+    let uses_default = spec
+        .services
+        .values()
+        .any(|s| s.networks.contains_key("default"));
+    if uses_default && !spec.networks.contains_key("default") {
+        let name = format!("{}_default", cx.project);
+        spec.networks.insert(
+            "default".into(),
+            NetworkSpec {
+                name,
+                ..NetworkSpec::default()
+            },
+        );
+    }
+    spec
+}
+
+/// The `x-*` entries of a mapping, as JSON.
+pub fn extensions(node: &Node) -> BTreeMap<String, serde_json::Value> {
+    node.as_map()
+        .unwrap_or_default()
+        .iter()
+        .filter(|(k, _)| k.name.starts_with("x-"))
+        .map(|(k, v)| (k.name.clone(), to_json(v)))
+        .collect()
+}
+
+/// A node as JSON (numbers stay numbers, the rest as written).
+pub fn to_json(node: &Node) -> serde_json::Value {
+    use crate::desired::yaml::Value;
+    use serde_json::Value as J;
+    match &node.value {
+        Value::Null => J::Null,
+        Value::Bool(b) => J::Bool(*b),
+        Value::Int(i) => J::from(*i),
+        Value::Float(f, text) => {
+            serde_json::Number::from_f64(*f).map_or_else(|| J::String(text.clone()), J::Number)
+        }
+        Value::Str(s) => J::String(s.clone()),
+        Value::Seq(items) => J::Array(items.iter().map(to_json).collect()),
+        Value::Map(entries) => J::Object(
+            entries
+                .iter()
+                .map(|(k, v)| (k.name.clone(), to_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// Shared by networks and volumes: `(external, name)` with the Docker name resolved.
+fn resource_name(cx: &mut Ctx, node: &Node, key: &str, compose_key: &str) -> (bool, String) {
+    let mut external = false;
+    let mut legacy_name = None;
+    if let Some(ext) = node.get("external") {
+        if ext.as_map().is_some() {
+            external = true;
+            legacy_name = ext
+                .get("name")
+                .and_then(|n| fields::text(cx, n, &child(key, "external.name")));
+            cx.warn(
+                ext,
+                &child(key, "external"),
+                "`external: {name: ...}` is obsolete; write `external: true` and `name: ...`",
+            );
+        } else {
+            external = fields::boolean(cx, ext, &child(key, "external")).unwrap_or(false);
+        }
+    }
+    let explicit = node
+        .get("name")
+        .and_then(|n| fields::text(cx, n, &child(key, "name")));
+    let name = match (explicit.or(legacy_name), external) {
+        (Some(name), _) => name,
+        (None, true) => compose_key.to_string(),
+        (None, false) => format!("{}_{compose_key}", cx.project),
+    };
+    (external, name)
+}
+
+fn string_values(cx: &mut Ctx, node: Option<&Node>, key: &str) -> BTreeMap<String, String> {
+    node.map(|n| fields::labels(cx, n, key)).unwrap_or_default()
+}
+
+const VOLUME_KEYS: [&str; 5] = ["name", "external", "driver", "driver_opts", "labels"];
+
+fn volumes(cx: &mut Ctx, node: &Node) -> BTreeMap<String, VolumeSpec> {
+    let mut out = BTreeMap::new();
+    for (key, value) in fields::map(cx, node, "volumes") {
+        let path = child("volumes", &key.name);
+        if !value.is_null() && value.as_map().is_none() {
+            cx.error(
+                value,
+                &path,
+                format!("expected a mapping or nothing, found {}", value.kind()),
+            );
+            continue;
+        }
+        check_keys(cx, value, &path, &VOLUME_KEYS);
+        let (external, name) = resource_name(cx, value, &path, &key.name);
+        let driver = value
+            .get("driver")
+            .and_then(|n| fields::text(cx, n, &child(&path, "driver")));
+        let spec = VolumeSpec {
+            name,
+            external,
+            driver,
+            driver_opts: string_values(cx, value.get("driver_opts"), &child(&path, "driver_opts")),
+            labels: string_values(cx, value.get("labels"), &child(&path, "labels")),
+        };
+        out.insert(key.name.clone(), spec);
+    }
+    out
+}
+
+const NETWORK_KEYS: [&str; 10] = [
+    "name",
+    "external",
+    "driver",
+    "driver_opts",
+    "internal",
+    "attachable",
+    "labels",
+    "ipam",
+    "enable_ipv6",
+    "enable_ipv4",
+];
+
+fn networks(cx: &mut Ctx, node: &Node) -> BTreeMap<String, NetworkSpec> {
+    let mut out = BTreeMap::new();
+    for (key, value) in fields::map(cx, node, "networks") {
+        let path = child("networks", &key.name);
+        if !value.is_null() && value.as_map().is_none() {
+            cx.error(
+                value,
+                &path,
+                format!("expected a mapping or nothing, found {}", value.kind()),
+            );
+            continue;
+        }
+        check_keys(cx, value, &path, &NETWORK_KEYS);
+        let (external, name) = resource_name(cx, value, &path, &key.name);
+        let flag = |cx: &mut Ctx, name: &str| {
+            value
+                .get(name)
+                .and_then(|n| fields::boolean(cx, n, &child(&path, name)))
+                .unwrap_or(false)
+        };
+        let spec = NetworkSpec {
+            name,
+            external,
+            driver: value
+                .get("driver")
+                .and_then(|n| fields::text(cx, n, &child(&path, "driver"))),
+            driver_opts: string_values(cx, value.get("driver_opts"), &child(&path, "driver_opts")),
+            internal: flag(cx, "internal"),
+            attachable: flag(cx, "attachable"),
+            labels: string_values(cx, value.get("labels"), &child(&path, "labels")),
+        };
+        if let Some(ipam) = value.get("ipam") {
+            cx.warn(
+                ipam,
+                &child(&path, "ipam"),
+                "`ipam` is not supported by composectl yet and is ignored",
+            );
+        }
+        out.insert(key.name.clone(), spec);
+    }
+    out
+}

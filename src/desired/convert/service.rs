@@ -1,0 +1,357 @@
+//! One service: dispatching its keys to the readers, profiles, networks, build and the
+//! plain fields. Fields with more structure live in [`super::ports`], [`super::mounts`],
+//! [`super::environment`] and [`super::deploy`].
+
+use std::collections::BTreeMap;
+
+use super::fields::{self, check_keys, child, index};
+use super::{Ctx, deploy, environment, mounts, ports};
+use crate::desired::yaml::{Node, Value};
+use crate::model::spec::{BuildSpec, ServiceNetwork, ServiceSpec};
+
+/// Keys composectl reads (`expose` is accepted and has no effect: services on a network
+/// reach each other's ports anyway).
+const SUPPORTED: &[&str] = &[
+    "image",
+    "build",
+    "command",
+    "entrypoint",
+    "environment",
+    "env_file",
+    "ports",
+    "volumes",
+    "tmpfs",
+    "networks",
+    "labels",
+    "restart",
+    "healthcheck",
+    "depends_on",
+    "deploy",
+    "scale",
+    "user",
+    "working_dir",
+    "hostname",
+    "extra_hosts",
+    "cap_add",
+    "cap_drop",
+    "privileged",
+    "read_only",
+    "ulimits",
+    "logging",
+    "stop_signal",
+    "stop_grace_period",
+    "init",
+    "container_name",
+    "profiles",
+    "mem_limit",
+    "cpus",
+    "pids_limit",
+    "expose",
+];
+
+/// Valid compose keys composectl does not apply (a warning says so).
+const IGNORED: &[&str] = &[
+    "pull_policy",
+    "devices",
+    "dns",
+    "dns_search",
+    "dns_opt",
+    "secrets",
+    "configs",
+    "shm_size",
+    "sysctls",
+    "security_opt",
+    "pid",
+    "ipc",
+    "platform",
+    "tty",
+    "stdin_open",
+    "domainname",
+    "mac_address",
+    "links",
+    "external_links",
+    "cgroup_parent",
+    "group_add",
+    "oom_score_adj",
+    "oom_kill_disable",
+    "mem_reservation",
+    "memswap_limit",
+    "cpu_shares",
+    "cpuset",
+    "runtime",
+    "userns_mode",
+    "develop",
+    "annotations",
+    "attach",
+    "blkio_config",
+    "cpu_count",
+    "cpu_percent",
+    "cpu_period",
+    "cpu_quota",
+    "gpus",
+    "isolation",
+    "storage_opt",
+    "uts",
+];
+
+/// Valid compose keys whose absence would change what runs: the project fails instead.
+const REFUSED: &[&str] = &["extends", "network_mode", "volumes_from"];
+
+/// Whether the service is active under `profiles` (no `profiles:` means always).
+pub fn is_active(cx: &mut Ctx, node: &Node, path: &str, profiles: &[String]) -> bool {
+    let Some(list) = node.get("profiles") else {
+        return true;
+    };
+    let own = fields::string_list(cx, list, &child(path, "profiles"), false);
+    own.is_empty() || own.iter().any(|p| profiles.contains(p))
+}
+
+/// Converts the service `name` at `node`; `None` when it is not a mapping.
+pub fn service(cx: &mut Ctx, name: &str, node: &Node, path: &str) -> Option<ServiceSpec> {
+    let Some(entries) = node.as_map() else {
+        cx.error(
+            node,
+            path,
+            format!(
+                "a service must be a mapping of its settings, found {}",
+                node.kind()
+            ),
+        );
+        return None;
+    };
+    let mut known = SUPPORTED.to_vec();
+    known.extend(IGNORED);
+    known.extend(REFUSED);
+    check_keys(cx, node, path, &known);
+    let mut s = ServiceSpec::new(name, "");
+    for (key, value) in entries {
+        apply(cx, &mut s, &key.name, value, &child(path, &key.name));
+    }
+    s.environment =
+        environment::environment(cx, node.get("env_file"), node.get("environment"), path);
+    s.replicas = deploy::replicas(cx, node, path);
+    if s.networks.is_empty() {
+        s.networks
+            .insert("default".into(), ServiceNetwork::default());
+    }
+    if s.image.is_empty() {
+        match s.build {
+            Some(_) => s.image = format!("{}-{name}", cx.project),
+            None => cx.error(
+                node,
+                path,
+                "the service has neither `image` nor `build`; add `image: name:tag`",
+            ),
+        }
+    }
+    Some(s)
+}
+
+fn apply(cx: &mut Ctx, s: &mut ServiceSpec, name: &str, value: &Node, key: &str) {
+    let text = |cx: &mut Ctx| fields::text(cx, value, key);
+    match name {
+        "image" => s.image = text(cx).unwrap_or_default(),
+        "build" => s.build = build(cx, value, key),
+        "command" => s.command = argv(cx, value, key),
+        "entrypoint" => s.entrypoint = argv(cx, value, key),
+        "ports" => s.ports = ports::ports(cx, value, key),
+        "volumes" => s.mounts.extend(mounts::volumes(cx, value, key)),
+        "tmpfs" => s.mounts.extend(mounts::tmpfs(cx, value, key)),
+        "networks" => s.networks = networks(cx, value, key),
+        "labels" => s.labels = fields::labels(cx, value, key),
+        "restart" => s.restart = deploy::restart(cx, value, key),
+        "healthcheck" => s.healthcheck = deploy::healthcheck(cx, value, key),
+        "depends_on" => s.depends_on = deploy::depends_on(cx, value, key),
+        "deploy" => deploy::deploy(cx, s, value, key),
+        "user" => s.user = text(cx),
+        "working_dir" => s.working_dir = text(cx),
+        "hostname" => s.hostname = text(cx),
+        "extra_hosts" => s.extra_hosts = extra_hosts(cx, value, key),
+        "cap_add" => s.cap_add = fields::string_list(cx, value, key, false),
+        "cap_drop" => s.cap_drop = fields::string_list(cx, value, key, false),
+        "privileged" => s.privileged = fields::boolean(cx, value, key).unwrap_or(false),
+        "read_only" => s.read_only = fields::boolean(cx, value, key).unwrap_or(false),
+        "ulimits" => s.ulimits = deploy::ulimits(cx, value, key),
+        "logging" => s.logging = deploy::logging(cx, value, key),
+        "stop_signal" => s.stop_signal = text(cx),
+        "stop_grace_period" => s.stop_grace_period = fields::duration(cx, value, key),
+        "init" => s.init = fields::boolean(cx, value, key),
+        "container_name" => s.container_name = text(cx),
+        "mem_limit" => s.limits.memory = s.limits.memory.or(fields::size(cx, value, key)),
+        "cpus" => s.limits.cpus = s.limits.cpus.or(fields::float(cx, value, key)),
+        "pids_limit" => s.limits.pids = s.limits.pids.or(fields::int(cx, value, key)),
+        n if n.starts_with("x-") => {
+            s.extensions.insert(n.to_string(), super::to_json(value));
+        }
+        n if IGNORED.contains(&n) => {
+            cx.warn(
+                value,
+                key,
+                format!("`{n}` is not supported by composectl and is ignored"),
+            );
+        }
+        n if REFUSED.contains(&n) => {
+            cx.error(
+                value,
+                key,
+                format!("`{n}` is not supported by composectl; write the service out without it"),
+            );
+        }
+        _ => {}
+    }
+}
+
+/// `command` / `entrypoint`: a string is split like a shell would, a list is kept.
+fn argv(cx: &mut Ctx, node: &Node, key: &str) -> Option<Vec<String>> {
+    match &node.value {
+        Value::Null => None,
+        Value::Seq(_) => Some(fields::string_list(cx, node, key, false)),
+        _ => {
+            let text = fields::text(cx, node, key)?;
+            match fields::shell_split(&text) {
+                Ok(words) => Some(words),
+                Err(why) => {
+                    cx.error(
+                        node,
+                        key,
+                        format!("{why}; close the quote or write the command as a list"),
+                    );
+                    None
+                }
+            }
+        }
+    }
+}
+
+const BUILD_KEYS: &[&str] = &[
+    "context",
+    "dockerfile",
+    "args",
+    "target",
+    "labels",
+    "cache_from",
+    "cache_to",
+    "network",
+    "shm_size",
+    "extra_hosts",
+    "platforms",
+    "secrets",
+];
+
+fn build(cx: &mut Ctx, node: &Node, key: &str) -> Option<BuildSpec> {
+    if node.as_map().is_none() {
+        let context = fields::text(cx, node, key)?;
+        return Some(BuildSpec {
+            context: mounts::absolute(cx, &context),
+            ..BuildSpec::default()
+        });
+    }
+    check_keys(cx, node, key, BUILD_KEYS);
+    let get_text = |cx: &mut Ctx, name: &str| {
+        node.get(name)
+            .and_then(|n| fields::text(cx, n, &child(key, name)))
+    };
+    let context = get_text(cx, "context").unwrap_or_else(|| ".".into());
+    let args = node
+        .get("args")
+        .map(|n| fields::string_map(cx, n, &child(key, "args"), '='))
+        .unwrap_or_default();
+    let args = args
+        .into_iter()
+        .filter_map(|(k, v)| v.or_else(|| (cx.lookup)(&k)).map(|v| (k, v)))
+        .collect();
+    Some(BuildSpec {
+        context: mounts::absolute(cx, &context),
+        dockerfile: get_text(cx, "dockerfile"),
+        args,
+        target: get_text(cx, "target"),
+    })
+}
+
+const SERVICE_NETWORK_KEYS: &[&str] = &[
+    "aliases",
+    "ipv4_address",
+    "ipv6_address",
+    "priority",
+    "link_local_ips",
+    "mac_address",
+    "driver_opts",
+];
+
+fn networks(cx: &mut Ctx, node: &Node, key: &str) -> BTreeMap<String, ServiceNetwork> {
+    let mut out = BTreeMap::new();
+    let entries: Vec<(String, Option<&Node>, Node)> = match &node.value {
+        Value::Seq(items) => items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| {
+                fields::text(cx, item, &index(key, i)).map(|n| (n, None, item.clone()))
+            })
+            .collect(),
+        Value::Map(entries) => entries
+            .iter()
+            .map(|(k, v)| (k.name.clone(), Some(v), v.clone()))
+            .collect(),
+        _ => {
+            cx.error(
+                node,
+                key,
+                format!(
+                    "expected a list of network names or a mapping, found {}",
+                    node.kind()
+                ),
+            );
+            return out;
+        }
+    };
+    for (name, options, at) in entries {
+        let path = child(key, &name);
+        if name != "default" && !cx.networks.contains_key(&name) {
+            cx.error(
+                &at,
+                &path,
+                format!("network `{name}` is not declared; add it under the top-level `networks:`"),
+            );
+        }
+        let mut membership = ServiceNetwork::default();
+        if let Some(options) = options.filter(|o| !o.is_null()) {
+            check_keys(cx, options, &path, SERVICE_NETWORK_KEYS);
+            if let Some(aliases) = options.get("aliases") {
+                membership.aliases =
+                    fields::string_list(cx, aliases, &child(&path, "aliases"), false);
+            }
+            membership.ipv4_address = options
+                .get("ipv4_address")
+                .and_then(|n| fields::text(cx, n, &child(&path, "ipv4_address")));
+        }
+        out.insert(name, membership);
+    }
+    out
+}
+
+fn extra_hosts(cx: &mut Ctx, node: &Node, key: &str) -> Vec<String> {
+    let pairs: Vec<(String, Option<String>)> = match &node.value {
+        Value::Seq(items) => items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| {
+                let entry = fields::text(cx, item, &index(key, i))?;
+                let split = entry.split_once('=').or_else(|| entry.split_once(':'));
+                let pair = split.map(|(h, ip)| (h.to_string(), Some(ip.to_string())));
+                if pair.is_none() {
+                    cx.error(
+                        item,
+                        &index(key, i),
+                        "an extra host is written HOST=IP or HOST:IP, such as db.local=10.0.0.5",
+                    );
+                }
+                pair
+            })
+            .collect(),
+        _ => fields::string_map(cx, node, key, '='),
+    };
+    pairs
+        .into_iter()
+        .map(|(host, ip)| format!("{host}:{}", ip.unwrap_or_default().trim_matches(['[', ']'])))
+        .collect()
+}

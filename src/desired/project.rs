@@ -1,0 +1,188 @@
+//! Loading one project from its source: read `.env`, parse and interpolate each compose
+//! file, lay the override over the base, resolve the name and profiles, convert, validate.
+//! Every problem of the project is collected; any error fails the whole project.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::convert::{self, Ctx};
+use super::yaml::Node;
+use super::{
+    Diagnostic, Env, Error, Loaded, ProjectLoad, Result, envfile, interpolate, layout, merge,
+    validate, yaml,
+};
+
+/// Loads the project `dir_name` from `source`.
+pub fn load(dir_name: &str, source: &layout::ProjectSource, env: &dyn Env) -> Result<Loaded> {
+    load_named(dir_name, source, env).1
+}
+
+/// Like [`load`], also returning the project's final name (the top-level `name:` when the
+/// files got far enough to read it, else the normalized directory name), so a failed
+/// project is reported under the same name as when it loads.
+pub fn load_named(
+    dir_name: &str,
+    source: &layout::ProjectSource,
+    env: &dyn Env,
+) -> (String, Result<Loaded>) {
+    let mut name = layout::normalize_name(dir_name);
+    let result = load_into(dir_name, source, env, &mut name);
+    (name, result)
+}
+
+fn load_into(
+    dir_name: &str,
+    source: &layout::ProjectSource,
+    env: &dyn Env,
+    final_name: &mut String,
+) -> Result<Loaded> {
+    let working_dir = absolute(&source.working_dir());
+    let dotenv = read_dotenv(&source.working_dir(), env)?;
+    let lookup = |name: &str| env.var(name).or_else(|| dotenv.get(name).cloned());
+    let mut warnings = Vec::new();
+    let mut errors = Vec::new();
+    let files = layout::compose_files(source);
+    let mut doc: Option<Node> = None;
+    for file in &files {
+        let Some(mut node) = read_compose(file)? else {
+            errors.push(Diagnostic::file(file, "the file is empty; write the project's `services:` (or wait for the write to finish)"));
+            continue;
+        };
+        if node.as_map().is_none() {
+            errors.push(Diagnostic::at(
+                &node,
+                "",
+                format!(
+                    "a compose file is a mapping with `services:`, found {}",
+                    node.kind()
+                ),
+            ));
+            continue;
+        }
+        interpolate::interpolate_tree(&mut node, "", &lookup, &mut warnings, &mut errors);
+        doc = Some(match doc {
+            None => node,
+            Some(base) => merge::merge(base, node),
+        });
+    }
+    if let Some(doc) = &doc {
+        *final_name = project_name(dir_name, doc, &mut Vec::new());
+    }
+    let Some(doc) = doc.filter(|_| errors.is_empty()) else {
+        return Err(Error::Invalid(errors));
+    };
+    let name = project_name(dir_name, &doc, &mut errors);
+    let profiles = active_profiles(&lookup);
+    let mut cx = Ctx {
+        project: name,
+        dir: working_dir.clone(),
+        home: env.var("HOME").map(PathBuf::from),
+        lookup: &lookup,
+        volumes: BTreeMap::new(),
+        networks: BTreeMap::new(),
+        inactive: Default::default(),
+        errors,
+        warnings,
+    };
+    let mut spec = convert::project(&mut cx, &doc, &profiles);
+    validate::validate(&mut cx, &mut spec, &doc);
+    if !cx.errors.is_empty() {
+        return Err(Error::Invalid(cx.errors));
+    }
+    spec.config_files = files.iter().map(|f| absolute(f)).collect();
+    Ok(Loaded {
+        spec,
+        warnings: cx.warnings,
+    })
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn read_compose(file: &Path) -> Result<Option<Node>> {
+    let text = std::fs::read_to_string(file).map_err(|source| Error::Io {
+        file: file.to_path_buf(),
+        source,
+    })?;
+    yaml::parse(&text, file).map_err(|e| Error::Yaml {
+        file: file.to_path_buf(),
+        line: e.line,
+        column: e.column,
+        message: e.message,
+    })
+}
+
+/// The project directory's `.env`, interpolated against the environment; missing is empty.
+fn read_dotenv(dir: &Path, env: &dyn Env) -> Result<BTreeMap<String, String>> {
+    let file = dir.join(".env");
+    let text = match std::fs::read_to_string(&file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(source) => return Err(Error::Io { file, source }),
+    };
+    let lookup = |name: &str| env.var(name);
+    envfile::parse(&text, &lookup)
+        .map(|vars| vars.into_iter().collect())
+        .map_err(|e| {
+            let line = match &e {
+                envfile::Error::Syntax { line, .. }
+                | envfile::Error::Interpolation { line, .. } => *line,
+            };
+            Error::Invalid(vec![Diagnostic {
+                line: Some(line),
+                ..Diagnostic::file(&file, e.to_string())
+            }])
+        })
+}
+
+/// The top-level `name:` if set, else the directory name, normalized.
+fn project_name(dir_name: &str, doc: &Node, errors: &mut Vec<Diagnostic>) -> String {
+    let explicit = doc.get("name").and_then(Node::scalar_text);
+    let name = layout::normalize_name(explicit.as_deref().unwrap_or(dir_name));
+    if name.is_empty() {
+        let at = doc.get("name").unwrap_or(doc);
+        errors.push(Diagnostic::at(
+            at,
+            "name",
+            "the project name has no letters or digits; set `name:` to something like `shop`",
+        ));
+    }
+    name
+}
+
+/// `COMPOSE_PROFILES` (environment over `.env`), comma-separated.
+fn active_profiles(lookup: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
+    lookup("COMPOSE_PROFILES")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// Builds the report map; two sources with the same name both fail.
+pub fn reject_duplicates(
+    loads: Vec<(String, PathBuf, ProjectLoad)>,
+) -> BTreeMap<String, ProjectLoad> {
+    let mut out: BTreeMap<String, (PathBuf, ProjectLoad)> = BTreeMap::new();
+    for (name, path, load) in loads {
+        match out.remove(&name) {
+            None => {
+                out.insert(name, (path, load));
+            }
+            Some((first, _)) => {
+                let error = Error::DuplicateProject {
+                    name: name.clone(),
+                    first: first.clone(),
+                    second: path,
+                };
+                out.insert(name, (first, Err(error)));
+            }
+        }
+    }
+    out.into_iter()
+        .map(|(name, (_, load))| (name, load))
+        .collect()
+}

@@ -1,0 +1,284 @@
+//! Service-level behaviour: references, environment precedence, secrets, conversions.
+
+use super::*;
+use crate::model::spec::{MountKind, ServiceNetwork};
+
+#[test]
+fn container_name_with_three_replicas_is_rejected() {
+    let d = Desired::new();
+    d.write(
+        "a/compose.yaml",
+        &one_service("    image: app\n    container_name: app\n    deploy:\n      replicas: 3\n"),
+    );
+    let text = err_text(&d.load(), "a");
+    assert!(
+        text.contains(
+            ":4:21: services.web.container_name: `container_name` cannot be used with 3 replicas"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn undeclared_volumes_and_networks_are_rejected() {
+    let d = Desired::new();
+    d.write(
+        "a/compose.yaml",
+        &one_service("    image: app\n    volumes: ['data:/data']\n    networks: [back]\n"),
+    );
+    let text = err_text(&d.load(), "a");
+    assert!(
+        text.contains("services.web.volumes[0]: volume `data` is not declared"),
+        "{text}"
+    );
+    assert!(
+        text.contains("services.web.networks.back: network `back` is not declared"),
+        "{text}"
+    );
+}
+
+#[test]
+fn declared_volumes_and_networks_get_project_prefixed_docker_names() {
+    let d = Desired::new();
+    d.write(
+        "shop/compose.yaml",
+        concat!(
+            "services:\n  web:\n    image: app\n",
+            "    volumes: ['data:/data', {type: volume, source: ext, target: /ext}, /anon, {type: tmpfs, target: /t, tmpfs: {size: 64m}}]\n",
+            "    tmpfs: /run\n",
+            "    networks:\n      back:\n        aliases: [api]\n      outside: {}\n",
+            "volumes:\n  data:\n  ext:\n    external: true\n",
+            "networks:\n  back:\n    internal: true\n  outside:\n    external: {name: proxy}\n",
+        ),
+    );
+    let report = d.load();
+    let loaded = ok(&report, "shop");
+    let spec = &loaded.spec;
+    assert_eq!(spec.volumes["data"].name, "shop_data");
+    assert_eq!(spec.volumes["ext"].name, "ext");
+    assert_eq!(spec.networks["back"].name, "shop_back");
+    assert_eq!(spec.networks["outside"].name, "proxy");
+    assert!(spec.networks["outside"].external && spec.networks["back"].internal);
+    assert!(!spec.networks.contains_key("default"));
+    let web = &spec.services["web"];
+    let kinds: Vec<_> = web.mounts.iter().map(|m| m.kind.clone()).collect();
+    assert_eq!(
+        kinds,
+        [
+            MountKind::Volume {
+                name: "shop_data".into(),
+                key: "data".into()
+            },
+            MountKind::Volume {
+                name: "ext".into(),
+                key: "ext".into()
+            },
+            MountKind::Anonymous,
+            MountKind::Tmpfs {
+                size: Some(64 << 20)
+            },
+            MountKind::Tmpfs { size: None },
+        ]
+    );
+    assert_eq!(
+        web.networks["back"],
+        ServiceNetwork {
+            aliases: vec!["api".into()],
+            ipv4_address: None
+        }
+    );
+    assert_eq!(
+        loaded.warnings.len(),
+        1,
+        "the legacy external form warns: {:?}",
+        loaded.warnings
+    );
+}
+
+#[test]
+fn a_depends_on_cycle_is_rejected_naming_the_cycle() {
+    let d = Desired::new();
+    d.write(
+        "a/compose.yaml",
+        "services:\n  a:\n    image: x\n    depends_on: [b]\n  b:\n    image: x\n    depends_on:\n      a: {condition: service_healthy}\n",
+    );
+    let text = err_text(&d.load(), "a");
+    assert!(
+        text.contains("depends_on forms a cycle: a -> b -> a"),
+        "{text}"
+    );
+}
+
+#[test]
+fn depends_on_an_unknown_service_is_rejected() {
+    let d = Desired::new();
+    d.write(
+        "a/compose.yaml",
+        &one_service("    image: x\n    depends_on: [dbb]\n"),
+    );
+    assert!(err_text(&d.load(), "a").contains("`dbb` is not a service of this project"));
+}
+
+#[test]
+fn environment_wins_over_env_files_and_bare_keys_come_from_the_environment() {
+    let d = Desired::new();
+    d.write("a/common.env", "FROM_FILE=file\nOVERRIDDEN=file\n")
+        .write("a/.env", "TAG=from-dotenv\nONLY_DOTENV=dotenv\n")
+        .write(
+            "a/compose.yaml",
+            &one_service(concat!(
+                "    image: app:${TAG}\n",
+                "    env_file: [common.env, {path: missing.env, required: false}]\n",
+                "    environment:\n",
+                "      OVERRIDDEN: yaml\n      NUMBER: 1.10\n      FLAG: true\n",
+                "      FROM_HOST:\n      NOT_SET:\n      ONLY_DOTENV:\n",
+            )),
+        );
+    let report = d.load_with(&[("TAG", "from-env"), ("FROM_HOST", "host")]);
+    let web = &ok(&report, "a").spec.services["web"];
+    assert_eq!(
+        web.image, "app:from-env",
+        "the process environment wins over .env"
+    );
+    let env: Vec<(&str, &str)> = web
+        .environment
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        env,
+        [
+            ("FLAG", "true"),
+            ("FROM_FILE", "file"),
+            ("FROM_HOST", "host"),
+            ("NUMBER", "1.10"),
+            ("ONLY_DOTENV", "dotenv"),
+            ("OVERRIDDEN", "yaml"),
+        ]
+    );
+}
+
+#[test]
+fn a_missing_required_env_file_is_an_error_naming_it() {
+    let d = Desired::new();
+    d.write(
+        "a/compose.yaml",
+        &one_service("    image: x\n    env_file: secrets.env\n"),
+    );
+    let text = err_text(&d.load(), "a");
+    assert!(
+        text.contains("services.web.env_file: env file") && text.contains("secrets.env"),
+        "{text}"
+    );
+}
+
+#[test]
+fn interpolated_secrets_never_appear_in_errors_or_warnings() {
+    let secret = "s3cr3t-value";
+    let d = Desired::new();
+    d.write(
+        "a/compose.yaml",
+        &one_service("    image: x\n    ports: ['${PASS}']\n    restart: ${PASS}\n    stop_grace_period: ${PASS}\n    user: ${NOPE}\n    environment:\n      P: ${PASS:?set it}\n"),
+    );
+    let report = d.load_with(&[("PASS", secret)]);
+    let text = err_text(&report, "a");
+    assert!(!text.contains(secret), "{text}");
+    assert!(text.contains("services.web.ports[0]: the value"), "{text}");
+    let d2 = Desired::new();
+    d2.write(
+        "b/compose.yaml",
+        &one_service("    image: x\n    environment:\n      P: ${PASS:?set PASS first}\n"),
+    );
+    let text = err_text(&d2.load(), "b");
+    assert!(
+        text.contains("required variable PASS is missing a value: set PASS first")
+            && text.contains(":5:"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unset_variable_becomes_empty_with_a_warning() {
+    let d = Desired::new();
+    d.write(
+        "a/compose.yaml",
+        &one_service("    image: nginx\n    hostname: web${SUFFIX}\n"),
+    );
+    let report = d.load();
+    let loaded = ok(&report, "a");
+    assert_eq!(loaded.spec.services["web"].hostname.as_deref(), Some("web"));
+    assert_eq!(loaded.warnings.len(), 1);
+    assert!(
+        loaded.warnings[0]
+            .to_string()
+            .contains(":4:15: services.web.hostname: variable SUFFIX is not set"),
+        "{}",
+        loaded.warnings[0]
+    );
+}
+
+#[test]
+fn build_without_image_gets_the_compose_v2_default_name_and_an_absolute_context() {
+    let d = Desired::new();
+    d.write(
+        "shop/compose.yaml",
+        &one_service("    build:\n      context: ./app\n      args: [VERSION=1]\n"),
+    )
+    .write("x/compose.yaml", &one_service("    command: echo hi\n"));
+    let report = d.load();
+    let web = &ok(&report, "shop").spec.services["web"];
+    assert_eq!(web.image, "shop-web");
+    let build = web.build.as_ref().unwrap();
+    assert_eq!(
+        build.context,
+        std::path::absolute(d.root().join("shop/app")).unwrap()
+    );
+    assert_eq!(build.args["VERSION"], "1");
+    assert!(err_text(&report, "x").contains("neither `image` nor `build`"));
+}
+
+#[test]
+fn commands_ulimits_hosts_and_limits_convert() {
+    let d = Desired::new();
+    d.write(
+        "a/compose.yaml",
+        &one_service(concat!(
+            "    image: x\n    command: nginx -g 'daemon off;'\n    entrypoint: [/bin/sh, -c]\n",
+            "    ulimits:\n      nofile: {soft: 1024, hard: 2048}\n      nproc: 512\n",
+            "    extra_hosts: ['db=10.0.0.5', 'cache:10.0.0.6']\n",
+            "    restart: on-failure:3\n    scale: 2\n",
+            "    deploy:\n      resources:\n        limits: {cpus: '0.5', memory: 768m, pids: 100}\n",
+            "      update_config: {parallelism: 1, delay: 10s, order: start-first, failure_action: rollback}\n",
+        )),
+    );
+    let report = d.load();
+    let web = &ok(&report, "a").spec.services["web"];
+    assert_eq!(
+        web.command.as_deref().unwrap(),
+        ["nginx", "-g", "daemon off;"]
+    );
+    assert_eq!(web.entrypoint.as_deref().unwrap(), ["/bin/sh", "-c"]);
+    assert_eq!(
+        (
+            web.ulimits["nofile"].soft,
+            web.ulimits["nofile"].hard,
+            web.ulimits["nproc"].hard
+        ),
+        (1024, 2048, 512)
+    );
+    assert_eq!(web.extra_hosts, ["db:10.0.0.5", "cache:10.0.0.6"]);
+    assert_eq!(
+        web.restart,
+        crate::model::spec::RestartPolicy::OnFailure {
+            max_retries: Some(3)
+        }
+    );
+    assert_eq!(web.replicas, 2);
+    assert_eq!(
+        (web.limits.cpus, web.limits.memory, web.limits.pids),
+        (Some(0.5), Some(768 << 20), Some(100))
+    );
+    let update = web.update_config.as_ref().unwrap();
+    assert_eq!(update.delay, Some(std::time::Duration::from_secs(10)));
+    assert_eq!(update.order.as_deref(), Some("start-first"));
+}

@@ -1,0 +1,181 @@
+//! Cross-reference checks over a converted project: `depends_on` names services that exist
+//! (a dependency on a service switched off by profiles is dropped with a warning), has no
+//! cycle, and `container_name` is only used with one replica.
+//!
+//! Undeclared networks and volumes are caught during conversion, where the declared ones
+//! are known; everything here needs the whole project.
+
+use std::collections::BTreeMap;
+
+use super::Diagnostic;
+use super::convert::Ctx;
+use super::yaml::Node;
+use crate::model::spec::ProjectSpec;
+
+/// Checks `spec` (converted from `doc`), recording problems in `cx`.
+pub fn validate(cx: &mut Ctx, spec: &mut ProjectSpec, doc: &Node) {
+    let services = doc.get("services");
+    let at = |service: &str, field: &str| -> Option<Node> {
+        let node = services?.get(service)?;
+        Some(node.get(field).unwrap_or(node).clone())
+    };
+    let names: Vec<String> = spec.services.keys().cloned().collect();
+    for name in &names {
+        let service = spec
+            .services
+            .get_mut(name)
+            .expect("name comes from the map");
+        let key = format!("services.{name}");
+        let depends = std::mem::take(&mut service.depends_on);
+        for (dependency, condition) in depends {
+            let node = at(name, "depends_on");
+            if names.contains(&dependency) {
+                service.depends_on.insert(dependency, condition);
+            } else if cx.inactive.contains(&dependency) {
+                let message = format!(
+                    "`{dependency}` is not active under the selected profiles; the dependency is ignored (set COMPOSE_PROFILES to include it)"
+                );
+                push(
+                    &mut cx.warnings,
+                    node.as_ref(),
+                    &cx.dir,
+                    format!("{key}.depends_on"),
+                    message,
+                );
+            } else {
+                let message = format!(
+                    "`{dependency}` is not a service of this project; fix the name or remove it"
+                );
+                push(
+                    &mut cx.errors,
+                    node.as_ref(),
+                    &cx.dir,
+                    format!("{key}.depends_on"),
+                    message,
+                );
+            }
+        }
+        if service.container_name.is_some() && service.replicas > 1 {
+            let message = format!(
+                "`container_name` cannot be used with {} replicas (names must be unique); remove it or set replicas to 1",
+                service.replicas
+            );
+            push(
+                &mut cx.errors,
+                at(name, "container_name").as_ref(),
+                &cx.dir,
+                format!("{key}.container_name"),
+                message,
+            );
+        }
+    }
+    if let Some(cycle) = find_cycle(spec) {
+        let first = cycle[0].clone();
+        let message = format!(
+            "depends_on forms a cycle: {}; remove one of these dependencies",
+            cycle.join(" -> ")
+        );
+        push(
+            &mut cx.errors,
+            at(&first, "depends_on").as_ref(),
+            &cx.dir,
+            format!("services.{first}.depends_on"),
+            message,
+        );
+    }
+}
+
+fn push(
+    list: &mut Vec<Diagnostic>,
+    node: Option<&Node>,
+    dir: &std::path::Path,
+    key: String,
+    message: String,
+) {
+    list.push(match node {
+        Some(node) => Diagnostic::at(node, key, message),
+        None => Diagnostic {
+            key,
+            ..Diagnostic::file(dir, message)
+        },
+    });
+}
+
+/// A dependency cycle, as the services along it with the first repeated at the end.
+pub fn find_cycle(spec: &ProjectSpec) -> Option<Vec<String>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        Visiting,
+        Done,
+    }
+    fn visit(
+        spec: &ProjectSpec,
+        name: &str,
+        marks: &mut BTreeMap<String, Mark>,
+        stack: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        match marks.get(name) {
+            Some(Mark::Done) => return None,
+            Some(Mark::Visiting) => {
+                let start = stack.iter().position(|s| s == name).unwrap_or(0);
+                let mut cycle = stack[start..].to_vec();
+                cycle.push(name.to_string());
+                return Some(cycle);
+            }
+            None => {}
+        }
+        marks.insert(name.to_string(), Mark::Visiting);
+        stack.push(name.to_string());
+        for dependency in spec
+            .services
+            .get(name)
+            .map(|s| s.depends_on.keys())
+            .into_iter()
+            .flatten()
+        {
+            if let Some(cycle) = visit(spec, dependency, marks, stack) {
+                return Some(cycle);
+            }
+        }
+        stack.pop();
+        marks.insert(name.to_string(), Mark::Done);
+        None
+    }
+    let mut marks = BTreeMap::new();
+    spec.services
+        .keys()
+        .find_map(|name| visit(spec, name, &mut marks, &mut Vec::new()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::spec::{DependsOn, ServiceSpec};
+
+    fn project(edges: &[(&str, &[&str])]) -> ProjectSpec {
+        let mut spec = ProjectSpec::default();
+        for (name, deps) in edges {
+            let mut s = ServiceSpec::new(*name, "img");
+            s.depends_on = deps
+                .iter()
+                .map(|d| (d.to_string(), DependsOn::Started))
+                .collect();
+            spec.services.insert(name.to_string(), s);
+        }
+        spec
+    }
+
+    #[test]
+    fn cycles_are_found_and_named_in_order() {
+        let spec = project(&[("a", &["b"]), ("b", &["c"]), ("c", &["a"]), ("d", &[])]);
+        assert_eq!(find_cycle(&spec).unwrap(), ["a", "b", "c", "a"]);
+        let self_loop = project(&[("a", &["a"])]);
+        assert_eq!(find_cycle(&self_loop).unwrap(), ["a", "a"]);
+    }
+
+    #[test]
+    fn a_diamond_is_not_a_cycle() {
+        let spec = project(&[("a", &["b", "c"]), ("b", &["d"]), ("c", &["d"]), ("d", &[])]);
+        assert_eq!(find_cycle(&spec), None);
+    }
+}
