@@ -187,7 +187,11 @@ fn plan_before_converging_lists_the_creations_with_reasons_and_no_secret() {
         run.all()
     );
     let p = project.name();
-    for name in [format!("{p}-web-1"), format!("{p}-web-2"), format!("{p}-api-1")] {
+    for name in [
+        format!("{p}-web-1"),
+        format!("{p}-web-2"),
+        format!("{p}-api-1"),
+    ] {
         let line = run.stdout.lines().find(|l| l.contains(&name));
         assert!(
             line.is_some_and(|l| l.contains("create (replica missing)")),

@@ -69,6 +69,7 @@ fn a_crash_looping_container_is_replaced_with_growing_delays() {
     created.retain(|e| e.time_nanos <= window_end);
 
     let gaps = gaps(&created);
+    eprintln!("seconds between creates: {gaps:?}");
     assert!(
         (3..=8).contains(&created.len()),
         "{} containers in 20 s (gaps {gaps:?})",
@@ -149,6 +150,7 @@ fn an_unhealthy_replica_is_replaced_but_not_in_a_tight_loop() {
     });
     let created = creates_since(&project, &t0, &name);
     let gaps = gaps(&created);
+    eprintln!("seconds between creates: {gaps:?}");
     assert!(three, "not replaced twice: {} creates", created.len());
     // The first replacement is immediate (it waits only for the health check to fail);
     // the second waits out the 8 s backoff.

@@ -140,9 +140,13 @@ fn a_half_written_file_changes_nothing_and_the_next_good_write_converges() {
         daemon
             .log()
             .get(log_before..)
-            .is_some_and(|new| new.contains(&file))
+            .is_some_and(|new| new.contains(&file) && new.contains("invalid YAML"))
     });
-    assert!(reported, "the log does not name {file}:\n{}", daemon.log());
+    assert!(
+        reported,
+        "the log does not report {file} as invalid YAML:\n{}",
+        daemon.log()
+    );
     let untouched = stays_unchanged(Duration::from_secs(6), || ids_by_name(&project) != before);
     assert!(
         untouched,
