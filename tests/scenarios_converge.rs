@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::{
-    CliRun, TestProject, creates, demo_image, docker, engine_events, engine_time, free_port,
-    http_get, run_cli, wait_until, writes,
+    CliRun, EventRecorder, TestProject, creates, demo_image, docker, free_port, http_get,
+    now_nanos, run_cli, wait_until, writes,
 };
 
 /// A value that looks like a secret; it must never reach composectl's output.
@@ -74,9 +74,9 @@ fn converge(project: &TestProject, port: u16) {
 fn apply_once_converges_an_empty_host_to_the_desired_project() {
     let project = TestProject::new("sc-converge");
     let port = free_port();
-    let t0 = engine_time();
+    let recorder = EventRecorder::start(&project);
     converge(&project, port);
-    let t1 = engine_time();
+    let t1 = now_nanos();
 
     let p = project.name();
     let running: Vec<String> = project.running().into_iter().map(|c| c.name).collect();
@@ -105,7 +105,7 @@ fn apply_once_converges_an_empty_host_to_the_desired_project() {
         );
         assert_eq!(c.label("io.composectl.managed"), Some("true"));
     }
-    let events = engine_events(&project, &t0, &t1);
+    let events = recorder.events_until(t1);
     assert_eq!(creates(&events, p).len(), 3, "{events:#?}");
 
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
@@ -157,12 +157,12 @@ fn a_second_pass_over_a_converged_host_changes_nothing() {
     assert_eq!(run.code, Some(0), "plan after converging:\n{}", run.all());
     assert!(run.stdout.contains("No changes"), "{}", run.stdout);
 
-    let t0 = engine_time();
+    let recorder = EventRecorder::start(&project);
     let run = apply_once(&project);
-    let t1 = engine_time();
+    let t1 = now_nanos();
     assert_eq!(run.code, Some(0), "second apply:\n{}", run.all());
 
-    let events = engine_events(&project, &t0, &t1);
+    let events = recorder.events_until(t1);
     assert!(
         writes(&events).is_empty(),
         "the second apply wrote to the engine: {:#?}",

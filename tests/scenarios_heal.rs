@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    Daemon, TestProject, creates, demo_image, docker, engine_events, engine_time, ids_by_name,
+    Daemon, EventRecorder, TestProject, creates, demo_image, docker, ids_by_name, now_nanos,
     replica_names, stays_unchanged, wait_for_running, wait_until, writes,
 };
 
@@ -57,7 +57,7 @@ fn a_killed_replica_is_replaced_once() {
     let (project, _daemon, names) = converged("sc-kill", 2);
     let before = ids_by_name(&project);
     let victim = &names[0];
-    let t0 = engine_time();
+    let recorder = EventRecorder::start(&project);
 
     docker(&["kill", victim]);
     let new_id = wait_replaced(&project, victim, &before[victim]);
@@ -69,7 +69,7 @@ fn a_killed_replica_is_replaced_once() {
     });
     let after = ids_by_name(&project);
     assert!(settled, "the replica kept changing: {after:?}");
-    let events = engine_events(&project, &t0, &engine_time());
+    let events = recorder.events_until(now_nanos());
     assert_eq!(creates(&events, victim).len(), 1, "{events:#?}");
     assert_eq!(
         after[&names[1]], before[&names[1]],
@@ -104,11 +104,11 @@ fn a_restarted_daemon_creates_and_removes_nothing() {
     let before = ids_by_name(&project);
     daemon.kill();
 
-    let t0 = engine_time();
+    let recorder = EventRecorder::start(&project);
     let mut daemon = Daemon::start(&project, &[]);
     daemon.wait_ready();
     let changed = !stays_unchanged(QUIET, || ids_by_name(&project) != before);
-    let events = engine_events(&project, &t0, &engine_time());
+    let events = recorder.events_until(now_nanos());
 
     assert!(!changed, "containers changed: {:?}", ids_by_name(&project));
     assert!(

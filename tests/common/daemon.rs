@@ -1,14 +1,16 @@
 //! [`Daemon`]: `composectl run` as a child process with its output in a file, stopped on
-//! drop; plus the engine's own record of what happened to a project ([`engine_events`]),
+//! drop; plus the engine's own record of what happened to a project ([`EventRecorder`]),
 //! the oracle for "composectl wrote nothing" and "created this many containers".
 
 use std::fs::File;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::project::PROJECT_LABEL;
-use super::{TestProject, composectl, docker, wait_until};
+use super::{TestProject, composectl, wait_until};
 
 /// Flags every daemon gets unless the test passes its own value: a short resync and
 /// debounce, so the tests see convergence within seconds.
@@ -165,25 +167,84 @@ impl EngineEvent {
     }
 }
 
-/// Every container event of `project` between `since` and `until` ([`engine_time`]s;
-/// `until` must be in the past, or the call blocks until then).
-pub fn engine_events(project: &TestProject, since: &str, until: &str) -> Vec<EngineEvent> {
-    let filter = format!("label={PROJECT_LABEL}={}", project.name());
-    let out = docker(&[
-        "events",
-        "--since",
-        since,
-        "--until",
-        until,
-        "--filter",
-        "type=container",
-        "--filter",
-        &filter,
-        "--format",
-        "{{.TimeNano}}|{{.Actor.ID}}|{{index .Actor.Attributes \"name\"}}|{{.Action}}",
-    ]);
-    out.lines().filter_map(parse_event).collect()
+/// Records the container events of one project as the engine streams them.
+///
+/// `docker events --since ... --until ...` alone is not enough: the engine keeps only a
+/// small ring of past events, which health checks of parallel tests overflow in seconds.
+/// The recorder follows the live stream from the moment it starts (plus the ring's
+/// events since then, so nothing between the start and the subscription is lost).
+pub struct EventRecorder {
+    child: Child,
+    events: Arc<Mutex<Vec<EngineEvent>>>,
 }
+
+impl EventRecorder {
+    /// Starts recording the events of `project` from now on.
+    pub fn start(project: &TestProject) -> Self {
+        let filter = format!("label={PROJECT_LABEL}={}", project.name());
+        let mut child = std::process::Command::new("docker")
+            .args([
+                "events",
+                "--since",
+                &engine_time(),
+                "--filter",
+                "type=container",
+            ])
+            .args(["--filter", &filter, "--format", EVENT_FORMAT])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot run docker events");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let sink = events.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(event) = parse_event(&line) {
+                    sink.lock().unwrap().push(event);
+                }
+            }
+        });
+        Self { child, events }
+    }
+
+    /// Every event recorded so far, oldest first.
+    pub fn events(&self) -> Vec<EngineEvent> {
+        let mut events = self.events.lock().unwrap().clone();
+        events.sort_by_key(|e| e.time_nanos);
+        events
+    }
+
+    /// The events up to `until` (nanoseconds since the epoch, see [`now_nanos`]), once
+    /// the stream has passed it (health checks tick every second) or after 5 s.
+    pub fn events_until(&self, until: u128) -> Vec<EngineEvent> {
+        wait_until(Duration::from_secs(5), Duration::from_millis(100), || {
+            self.events().iter().any(|e| e.time_nanos > until)
+        });
+        let mut events = self.events();
+        events.retain(|e| e.time_nanos <= until);
+        events
+    }
+}
+
+impl Drop for EventRecorder {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Nanoseconds since the epoch, comparable with [`EngineEvent::time_nanos`].
+pub fn now_nanos() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_nanos()
+}
+
+const EVENT_FORMAT: &str =
+    "{{.TimeNano}}|{{.Actor.ID}}|{{index .Actor.Attributes \"name\"}}|{{.Action}}";
 
 fn parse_event(line: &str) -> Option<EngineEvent> {
     let mut parts = line.splitn(4, '|');
@@ -304,15 +365,15 @@ pub fn wait_for_running(
 ) -> std::collections::BTreeMap<String, String> {
     let mut expected: Vec<&str> = names.iter().map(String::as_str).collect();
     expected.sort_unstable();
+    let mut all = Vec::new();
     let settled = wait_until(Duration::from_secs(90), Duration::from_millis(250), || {
-        let all = project.containers();
+        all = project.containers();
         all.iter().all(|c| c.state == "running")
             && all
                 .iter()
                 .map(|c| c.name.as_str())
                 .eq(expected.iter().copied())
     });
-    let all = project.containers();
     assert!(
         settled,
         "expected exactly {expected:?} running; the engine shows {:?}",
