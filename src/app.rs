@@ -4,6 +4,7 @@
 //! plan (and execute); `run` starts the controller and stops it on SIGTERM or SIGINT,
 //! letting in-flight reconciles finish.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -12,8 +13,9 @@ use tracing_subscriber::EnvFilter;
 
 use crate::cli::{ApplyArgs, Cli, Command, DesiredArgs, LogFormat, RunArgs};
 use crate::controller::backoff::CrashPolicy;
-use crate::controller::{self, Config, Controller};
+use crate::controller::{Config, Controller};
 use crate::desired::{self, HostEnv};
+use crate::plan;
 use crate::runtime::docker::DockerRuntime;
 
 /// Exit code: something failed.
@@ -32,9 +34,17 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 fn init_tracing(cli: &Cli) {
-    let filter = EnvFilter::try_new(&cli.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    // The daemon and `apply` report what they do; `plan` and `validate` print their answer
+    // on stdout and log only problems, unless asked otherwise.
+    let default = match cli.command {
+        Command::Run(_) | Command::Apply(_) => "info",
+        Command::Plan(_) | Command::Validate(_) => "warn",
+    };
+    let wanted = cli.log.as_deref().unwrap_or(default);
+    let filter = EnvFilter::try_new(wanted).unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match cli.log_format {
         LogFormat::Human => builder.init(),
@@ -43,30 +53,41 @@ fn init_tracing(cli: &Cli) {
 }
 
 async fn dispatch(cli: Cli) -> ExitCode {
+    let engine = Engine {
+        host: cli.docker_host,
+        instance: cli.instance,
+    };
     match cli.command {
         Command::Validate(args) => validate(&args),
-        Command::Plan(args) => with_engine(cli.docker_host.as_deref(), |rt| plan(rt, args)).await,
-        Command::Apply(args) => with_engine(cli.docker_host.as_deref(), |rt| apply(rt, args)).await,
-        Command::Run(args) => {
-            with_engine(cli.docker_host.as_deref(), |rt| run_daemon(rt, args)).await
-        }
+        Command::Plan(args) => engine.with(|rt| plan(rt, args)).await,
+        Command::Apply(args) => engine.with(|rt| apply(rt, args)).await,
+        Command::Run(args) => engine.with(|rt| run_daemon(rt, args)).await,
     }
 }
 
-async fn with_engine<F, Fut>(host: Option<&str>, f: F) -> ExitCode
-where
-    F: FnOnce(Arc<DockerRuntime>) -> Fut,
-    Fut: Future<Output = ExitCode>,
-{
-    let connected = match host {
-        Some(host) => DockerRuntime::connect_with(host).await,
-        None => DockerRuntime::connect().await,
-    };
-    match connected {
-        Ok(runtime) => f(Arc::new(runtime)).await,
-        Err(err) => {
-            error!("{err}");
-            ExitCode::from(EXIT_ERROR)
+/// How to reach the engine, and as which instance.
+struct Engine {
+    host: Option<String>,
+    instance: String,
+}
+
+impl Engine {
+    /// Connects, then runs `f` with the runtime; a connection failure is exit code 1.
+    async fn with<F, Fut>(self, f: F) -> ExitCode
+    where
+        F: FnOnce(Arc<DockerRuntime>) -> Fut,
+        Fut: Future<Output = ExitCode>,
+    {
+        let connected = match &self.host {
+            Some(host) => DockerRuntime::connect_with(host).await,
+            None => DockerRuntime::connect().await,
+        };
+        match connected {
+            Ok(runtime) => f(Arc::new(runtime.with_instance(&self.instance))).await,
+            Err(err) => {
+                error!("{err}");
+                ExitCode::from(EXIT_ERROR)
+            }
         }
     }
 }
@@ -116,7 +137,7 @@ async fn plan(runtime: Arc<DockerRuntime>, args: DesiredArgs) -> ExitCode {
         return ExitCode::from(EXIT_ERROR);
     }
     let plans = controller.plan_all();
-    print!("{}", controller::render_plans(&plans));
+    print!("{}", plan::render_many(&plans));
     if let Err(err) = controller.load_errors() {
         eprintln!("error: {err}");
         return ExitCode::from(EXIT_ERROR);
@@ -133,13 +154,9 @@ async fn apply(runtime: Arc<DockerRuntime>, args: ApplyArgs) -> ExitCode {
     config.wait_timeout = args.wait_timeout;
     let controller = Controller::new(runtime, config);
     controller.reload();
-    if let Err(err) = controller.relist().await {
-        error!("{err}");
-        return ExitCode::from(EXIT_ERROR);
-    }
     match controller.apply_once().await {
         Ok(plans) => {
-            print!("{}", controller::render_plans(&plans));
+            print!("{}", plan::render_many(&plans));
             ExitCode::SUCCESS
         }
         Err(err) => {

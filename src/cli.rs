@@ -15,9 +15,20 @@ pub struct Cli {
     /// The Docker engine to talk to (`unix:///var/run/docker.sock`, `tcp://host:2375`).
     #[arg(long, env = "DOCKER_HOST", global = true)]
     pub docker_host: Option<String>,
-    /// Log filter (`info`, `debug`, `composectl=debug,warn`).
-    #[arg(long, env = "COMPOSECTL_LOG", default_value = "info", global = true)]
-    pub log: String,
+    /// This composectl's name: it manages only containers, networks and volumes labelled
+    /// `io.composectl.instance=<name>`, so instances with different desired directories on
+    /// one host never touch each other's projects.
+    #[arg(
+        long,
+        env = "COMPOSECTL_INSTANCE",
+        default_value = "default",
+        global = true
+    )]
+    pub instance: String,
+    /// Log filter (`info`, `debug`, `composectl=debug,warn`); default `info` for `run` and
+    /// `apply`, `warn` for `plan` and `validate`.
+    #[arg(long, env = "COMPOSECTL_LOG", global = true)]
+    pub log: Option<String>,
     /// Log format.
     #[arg(long, env = "COMPOSECTL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human, global = true)]
     pub log_format: LogFormat,

@@ -30,7 +30,7 @@ pub use reconcile::{Outcome, Shared};
 use crate::desired::{self, HostEnv};
 use crate::executor::{self, Executor};
 use crate::observed::{self, Change, Reflector, Store};
-use crate::plan::{self, Plan, PlanContext};
+use crate::plan::{Plan, PlanContext};
 use crate::runtime::ContainerRuntime;
 use backoff::{CrashBackoff, CrashPolicy, ErrorBackoff};
 use scheduler::Scheduler;
@@ -137,25 +137,45 @@ impl<R: ContainerRuntime> Controller<R> {
     }
 
     /// Converges every project once, in project order, ignoring crash backoff. Returns the
-    /// plans carried out; fails listing every project that failed.
-    ///
-    /// A reflector keeps the store fed from the engine's events meanwhile: waits for
-    /// `depends_on` conditions (health, completion) read the store, and without it they
-    /// would only ever see the state of the first list.
+    /// plans carried out; fails listing every project that failed. Needs a [`Self::reload`]
+    /// first; the store is fed by a reflector for the duration, so waits for
+    /// `service_healthy` see health changes as they happen.
     pub async fn apply_once(&self) -> Result<Vec<Plan>> {
-        let (changes, _) = mpsc::unbounded_channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let reflector = Reflector::new(self.runtime.clone(), self.shared.store.clone(), changes);
-        let reflector = tokio::spawn(reflector.run(async {
-            let _ = stop_rx.await;
-        }));
-        let result = self.apply_projects().await;
-        let _ = stop_tx.send(());
-        let _ = reflector.await;
+        let (changes, _ignored) = mpsc::unbounded_channel();
+        let reflector = self.start_reflector(changes);
+        let ready = tokio::time::timeout(self.config.wait_timeout, self.wait_ready()).await;
+        let result = match ready {
+            Ok(()) => self.apply_all().await,
+            Err(_) => Err(Error::Projects(vec![format!(
+                "the engine could not be listed within {:?}",
+                self.config.wait_timeout
+            )])),
+        };
+        reflector.stop().await;
         result
     }
 
-    async fn apply_projects(&self) -> Result<Vec<Plan>> {
+    /// Resolves once the store holds a full list of the engine.
+    async fn wait_ready(&self) {
+        let mut changed = self.shared.store.changed();
+        while !self.shared.store.is_ready() {
+            if changed.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Starts the reflector feeding the store and sending what changed to `changes`.
+    fn start_reflector(&self, changes: mpsc::UnboundedSender<Change>) -> RunningReflector {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let reflector = Reflector::new(self.runtime.clone(), self.shared.store.clone(), changes);
+        let task = tokio::spawn(reflector.run(async {
+            let _ = stopped.await;
+        }));
+        RunningReflector { stop, task }
+    }
+
+    async fn apply_all(&self) -> Result<Vec<Plan>> {
         let mut done = Vec::new();
         let mut failed = Vec::new();
         for project in self.projects() {
@@ -205,11 +225,7 @@ impl<R: ContainerRuntime> Controller<R> {
             desired::watch::watch(&self.config.desired_dir, self.config.debounce)?;
         self.reload();
         let (changes_tx, mut changes) = mpsc::unbounded_channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let reflector = Reflector::new(self.runtime.clone(), self.shared.store.clone(), changes_tx);
-        let reflector = tokio::spawn(reflector.run(async {
-            let _ = stop_rx.await;
-        }));
+        let reflector = self.start_reflector(changes_tx);
         let mut resync =
             tokio::time::interval_at(Instant::now() + self.config.resync, self.config.resync);
         resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -270,7 +286,6 @@ impl<R: ContainerRuntime> Controller<R> {
             }
         }
         info!(in_flight = running.len(), "shutting down");
-        let _ = stop_tx.send(());
         let drained = tokio::time::timeout(self.config.shutdown_grace, async {
             while running.join_next().await.is_some() {}
         })
@@ -278,7 +293,7 @@ impl<R: ContainerRuntime> Controller<R> {
         if drained.is_err() {
             warn!("reconciles still running after the shutdown grace; abandoning them");
         }
-        let _ = reflector.await;
+        reflector.stop().await;
         Ok(())
     }
 
@@ -327,11 +342,22 @@ fn reload<R>(shared: &Shared<R>, config: &Config) -> Reloaded {
     reloaded
 }
 
-/// Renders plans for `composectl plan`.
-pub fn render_plans(plans: &[Plan]) -> String {
-    plans
-        .iter()
-        .map(plan::render)
-        .collect::<Vec<_>>()
-        .join("\n")
+/// A reflector task and the means to stop it.
+struct RunningReflector {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
 }
+
+impl RunningReflector {
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
+#[cfg(test)]
+mod convergence_tests;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod view_tests;

@@ -148,23 +148,3 @@ impl DesiredView {
         self.errors.is_empty() && self.root_error.is_none()
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_projects_under_the_desired_directory_are_owned() {
-        let view = DesiredView::new(Path::new("/srv/desired"));
-        let cases = [
-            ("/srv/desired/shop", true),
-            ("/srv/desired", true),
-            ("/srv/desired-other/shop", false),
-            ("/tmp/desired-test-1/shop", false),
-            ("", false),
-        ];
-        for (working_dir, owned) in cases {
-            assert_eq!(view.owns(working_dir), owned, "{working_dir:?}");
-        }
-    }
-}

@@ -32,6 +32,12 @@ pub const NETWORK: &str = "com.docker.compose.network";
 pub const VOLUME: &str = "com.docker.compose.volume";
 /// `io.composectl.managed`: `"true"` on everything composectl created and may change.
 pub const MANAGED: &str = "io.composectl.managed";
+/// `io.composectl.instance`: which composectl instance owns the object (`--instance`,
+/// default [`DEFAULT_INSTANCE`]). An instance sees and touches only its own objects, so two
+/// instances with different desired directories never prune each other.
+pub const INSTANCE: &str = "io.composectl.instance";
+/// The instance name used when none is configured.
+pub const DEFAULT_INSTANCE: &str = "default";
 /// `io.composectl.fields`: per-field hashes (`command=1a2b3c4d,environment=...`), so drift
 /// can name the fields that differ without storing any value.
 pub const FIELDS: &str = "io.composectl.fields";

@@ -52,8 +52,8 @@ pub(super) fn topological(spec: &ProjectSpec) -> Vec<&str> {
     order
 }
 
-/// The waits `service` needs before its first create or replace: one per dependency that
-/// changes in this plan (`busy`) or does not meet its condition right now.
+/// The waits `service` needs before its first create or replace: one per dependency with
+/// replicas that changes in this plan (`busy`) or does not meet its condition right now.
 pub(super) fn waits(
     spec: &ProjectSpec,
     service: &str,
@@ -65,7 +65,13 @@ pub(super) fn waits(
     };
     s.depends_on
         .iter()
-        .filter(|(dependency, _)| spec.services.contains_key(*dependency))
+        // A dependency scaled to zero has nothing to wait for (compose starts the service
+        // anyway); waiting would only time out.
+        .filter(|(dependency, _)| {
+            spec.services
+                .get(*dependency)
+                .is_some_and(|d| d.replicas > 0)
+        })
         .filter(|(dependency, condition)| {
             busy.contains(dependency.as_str()) || !satisfied(&layout.kept(dependency), **condition)
         })

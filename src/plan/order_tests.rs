@@ -330,3 +330,15 @@ fn independent_services_are_acted_on_in_name_order() {
         ]
     );
 }
+
+#[test]
+fn a_dependency_scaled_to_zero_is_not_waited_for() {
+    let desired = project("shop")
+        .service(svc("db").replicas(0))
+        .service(svc("web").depends("db", DependsOn::Healthy));
+    let host = observed().tag("web:1", "sha256:w");
+    assert_eq!(
+        lines(Some(&desired), &host, &PlanContext::default()),
+        vec!["create network default", "create web #1 (replica missing)"]
+    );
+}

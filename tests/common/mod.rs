@@ -47,11 +47,28 @@ pub fn try_docker(args: &[&str]) -> Result<String, String> {
     }
 }
 
-/// The composectl binary built for these tests, with stdin closed.
+/// The composectl binary built for these tests, with stdin closed, scoped to
+/// [`test_instance`].
 pub fn composectl() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_composectl"));
-    command.stdin(Stdio::null());
     command
+        .stdin(Stdio::null())
+        .env("COMPOSECTL_INSTANCE", test_instance());
+    command
+}
+
+/// The composectl instance of the calling test: its thread name (the test's name under
+/// `cargo test`) and the process ID. Every test is its own instance, so a composectl run by
+/// one test never sees, let alone prunes, the projects of a test running beside it.
+pub fn test_instance() -> String {
+    let thread = std::thread::current();
+    let name: String = thread
+        .name()
+        .unwrap_or("main")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    format!("test-{}-{name}", std::process::id())
 }
 
 /// Calls `condition` every `poll` until it holds (`true`) or `timeout` has passed (`false`).

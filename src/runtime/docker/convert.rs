@@ -10,9 +10,18 @@ use crate::model::labels;
 use crate::model::observed::normalize_image_ref;
 use crate::model::{ContainerState, Health, ObservedContainer};
 
-/// True when the labels carry `io.composectl.managed=true`.
-pub(crate) fn is_managed<'a>(mut labels: impl Iterator<Item = (&'a String, &'a String)>) -> bool {
-    labels.any(|(k, v)| k == labels::MANAGED && v == "true")
+/// True when the labels carry `io.composectl.managed=true` and `io.composectl.instance` is
+/// `instance`: the object is this instance's to manage.
+pub(crate) fn is_managed<'a>(
+    labels: impl Iterator<Item = (&'a String, &'a String)>,
+    instance: &str,
+) -> bool {
+    let (mut managed, mut owned) = (false, false);
+    for (k, v) in labels {
+        managed |= k == labels::MANAGED && v == "true";
+        owned |= k == labels::INSTANCE && v == instance;
+    }
+    managed && owned
 }
 
 /// Health from a list `Status` text: `Up 3 minutes (healthy)`, `(unhealthy)`,

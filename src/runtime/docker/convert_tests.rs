@@ -61,6 +61,7 @@ fn rfc3339_times_become_epoch_seconds() {
 fn managed_labels() -> HashMap<String, String> {
     [
         (labels::MANAGED, "true"),
+        (labels::INSTANCE, "default"),
         (labels::PROJECT, "shop"),
         (labels::SERVICE, "web"),
         (labels::NUMBER, "2"),
@@ -208,9 +209,13 @@ fn managed_means_the_label_is_exactly_true() {
     let yes = managed_labels();
     let mut no = managed_labels();
     no.insert(labels::MANAGED.into(), "false".into());
-    assert!(is_managed(yes.iter()));
-    assert!(!is_managed(no.iter()));
-    assert!(!is_managed(HashMap::new().iter()));
+    assert!(is_managed(yes.iter(), "default"));
+    assert!(
+        !is_managed(yes.iter(), "staging"),
+        "another instance's container"
+    );
+    assert!(!is_managed(no.iter(), "default"));
+    assert!(!is_managed(HashMap::new().iter(), "default"));
 }
 
 #[test]

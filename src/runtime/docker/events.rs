@@ -36,14 +36,16 @@ pub(crate) fn filters() -> HashMap<String, Vec<String>> {
 }
 
 /// The runtime event for `message`, or `None` when composectl does not care.
-pub(crate) fn map_event(message: EventMessage) -> Option<RuntimeEvent> {
+pub(crate) fn map_event(message: EventMessage, instance: &str) -> Option<RuntimeEvent> {
     let action = message.action?;
     let actor = message.actor.unwrap_or_default();
     match message.typ? {
         EventMessageTypeEnum::CONTAINER => {
             let attributes = actor.attributes.unwrap_or_default();
             let base_action = action.split(':').next().unwrap_or_default();
-            if !is_managed(attributes.iter()) || IGNORED_CONTAINER_ACTIONS.contains(&base_action) {
+            if !is_managed(attributes.iter(), instance)
+                || IGNORED_CONTAINER_ACTIONS.contains(&base_action)
+            {
                 return None;
             }
             Some(RuntimeEvent::Container {
@@ -82,7 +84,16 @@ mod tests {
         }
     }
 
-    const MANAGED: [(&str, &str); 2] = [(labels::MANAGED, "true"), (labels::PROJECT, "shop")];
+    const MANAGED: [(&str, &str); 3] = [
+        (labels::MANAGED, "true"),
+        (labels::INSTANCE, "default"),
+        (labels::PROJECT, "shop"),
+    ];
+    const OTHER_INSTANCE: [(&str, &str); 3] = [
+        (labels::MANAGED, "true"),
+        (labels::INSTANCE, "staging"),
+        (labels::PROJECT, "shop"),
+    ];
 
     #[test]
     fn managed_container_events_are_kept_with_their_project() {
@@ -94,7 +105,10 @@ mod tests {
             "health_status: unhealthy",
             "oom",
         ] {
-            let got = map_event(event(EventMessageTypeEnum::CONTAINER, action, &MANAGED));
+            let got = map_event(
+                event(EventMessageTypeEnum::CONTAINER, action, &MANAGED),
+                "default",
+            );
             assert_eq!(
                 got,
                 Some(RuntimeEvent::Container {
@@ -109,15 +123,19 @@ mod tests {
 
     #[test]
     fn unmanaged_and_noisy_container_events_are_dropped() {
-        let cases: [(&str, &[(&str, &str)]); 5] = [
+        let cases: [(&str, &[(&str, &str)]); 6] = [
             ("start", &[]),
+            ("start", &OTHER_INSTANCE),
             ("die", &[(labels::MANAGED, "false")]),
             ("start", &[(labels::PROJECT, "shop")]),
             ("exec_start: /app healthcheck", &MANAGED),
             ("exec_die", &MANAGED),
         ];
         for (action, attrs) in cases {
-            let got = map_event(event(EventMessageTypeEnum::CONTAINER, action, attrs));
+            let got = map_event(
+                event(EventMessageTypeEnum::CONTAINER, action, attrs),
+                "default",
+            );
             assert_eq!(got, None, "{action} {attrs:?}");
         }
     }
@@ -135,7 +153,7 @@ mod tests {
             ("save", false),
         ];
         for (action, kept) in cases {
-            let got = map_event(event(EventMessageTypeEnum::IMAGE, action, &[]));
+            let got = map_event(event(EventMessageTypeEnum::IMAGE, action, &[]), "default");
             let want = kept.then(|| RuntimeEvent::Image {
                 action: action.into(),
             });
@@ -145,7 +163,10 @@ mod tests {
 
     #[test]
     fn other_event_types_are_dropped() {
-        let got = map_event(event(EventMessageTypeEnum::NETWORK, "connect", &MANAGED));
+        let got = map_event(
+            event(EventMessageTypeEnum::NETWORK, "connect", &MANAGED),
+            "default",
+        );
         assert_eq!(got, None);
     }
 }

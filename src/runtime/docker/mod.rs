@@ -54,6 +54,7 @@ const PING_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct DockerRuntime {
     docker: Docker,
     recorder: Recorder,
+    instance: std::sync::Arc<str>,
 }
 
 impl DockerRuntime {
@@ -75,6 +76,7 @@ impl DockerRuntime {
         let runtime = Self {
             docker,
             recorder: Recorder::default(),
+            instance: crate::model::labels::DEFAULT_INSTANCE.into(),
         };
         runtime.ping(host).await?;
         Ok(runtime)
@@ -91,6 +93,18 @@ impl DockerRuntime {
                 PING_TIMEOUT.as_secs()
             ))),
         }
+    }
+
+    /// Scopes this runtime to `instance`: it lists, watches and touches only objects labelled
+    /// `io.composectl.instance=<instance>`, and labels what it creates so.
+    pub fn with_instance(mut self, instance: &str) -> Self {
+        self.instance = instance.into();
+        self
+    }
+
+    /// The instance this runtime is scoped to.
+    pub fn instance(&self) -> &str {
+        &self.instance
     }
 
     /// Every call made so far: counts and total latency by (operation, kind, outcome).

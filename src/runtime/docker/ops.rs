@@ -32,8 +32,21 @@ fn label_filter(labels: &[String]) -> HashMap<String, Vec<String>> {
     HashMap::from([("label".to_owned(), labels.to_vec())])
 }
 
-fn managed_label() -> String {
-    format!("{}=true", labels::MANAGED)
+impl DockerRuntime {
+    /// The label filters selecting this instance's objects.
+    fn owned_filter(&self) -> Vec<String> {
+        vec![
+            format!("{}=true", labels::MANAGED),
+            format!("{}={}", labels::INSTANCE, self.instance()),
+        ]
+    }
+
+    /// `labels` plus this instance's ownership label.
+    fn owned_labels(&self, labels: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        let mut owned = labels.clone();
+        owned.insert(labels::INSTANCE.to_owned(), self.instance().to_owned());
+        owned
+    }
 }
 
 /// User labels overlaid with the caller's complete labels.
@@ -129,7 +142,7 @@ impl ContainerRuntime for DockerRuntime {
     async fn list_containers(&self) -> Result<Vec<ObservedContainer>> {
         let options = ListContainersOptions {
             all: true,
-            filters: Some(label_filter(&[managed_label()])),
+            filters: Some(label_filter(&self.owned_filter())),
             ..ListContainersOptions::default()
         };
         let list = self
@@ -143,7 +156,7 @@ impl ContainerRuntime for DockerRuntime {
         Ok(list
             .into_iter()
             .map(convert::from_summary)
-            .filter(|c| convert::is_managed(c.labels.iter()))
+            .filter(|c| convert::is_managed(c.labels.iter(), self.instance()))
             .collect())
     }
 
@@ -158,7 +171,10 @@ impl ContainerRuntime for DockerRuntime {
         match inspect {
             Ok(found) => {
                 let container = convert::from_inspect(found);
-                Ok(convert::is_managed(container.labels.iter()).then_some(container))
+                Ok(
+                    convert::is_managed(container.labels.iter(), self.instance())
+                        .then_some(container),
+                )
             }
             Err(e) if status_of(&e) == Some(404) => Ok(None),
             Err(e) => Err(map_error("inspect_container", format!("container {id}"), e)),
@@ -212,7 +228,7 @@ impl ContainerRuntime for DockerRuntime {
             internal: Some(spec.internal),
             attachable: Some(spec.attachable),
             options: non_empty(&spec.driver_opts),
-            labels: Some(merged(&spec.labels, labels)),
+            labels: Some(merged(&spec.labels, &self.owned_labels(labels))),
             ..NetworkCreateRequest::default()
         };
         self.call("create_network", Write, self.docker.create_network(request))
@@ -240,7 +256,7 @@ impl ContainerRuntime for DockerRuntime {
             name: Some(name.clone()),
             driver: spec.driver.clone(),
             driver_opts: non_empty(&spec.driver_opts),
-            labels: Some(merged(&spec.labels, labels)),
+            labels: Some(merged(&spec.labels, &self.owned_labels(labels))),
             ..VolumeCreateRequest::default()
         };
         self.call("create_volume", Write, self.docker.create_volume(request))
@@ -254,7 +270,11 @@ impl ContainerRuntime for DockerRuntime {
             name: Some(request.name.clone()),
             ..CreateContainerOptions::default()
         };
-        let body = create::container_body(request);
+        let owned = ContainerCreate {
+            labels: self.owned_labels(&request.labels),
+            ..request.clone()
+        };
+        let body = create::container_body(&owned);
         let created = self
             .call(
                 "create_container",
@@ -324,7 +344,8 @@ impl ContainerRuntime for DockerRuntime {
     }
 
     async fn list_managed_networks(&self, project: &str) -> Result<Vec<ManagedNetwork>> {
-        let filter = [managed_label(), format!("{}={project}", labels::PROJECT)];
+        let mut filter = self.owned_filter();
+        filter.push(format!("{}={project}", labels::PROJECT));
         let options = ListNetworksOptions {
             filters: Some(label_filter(&filter)),
         };
@@ -363,11 +384,12 @@ impl ContainerRuntime for DockerRuntime {
             filters: Some(events::filters()),
             ..EventsOptions::default()
         };
+        let instance = self.instance().to_owned();
         self.docker
             .events(Some(options))
-            .filter_map(|item| {
+            .filter_map(move |item| {
                 let mapped = match item {
-                    Ok(message) => events::map_event(message).map(Ok),
+                    Ok(message) => events::map_event(message, &instance).map(Ok),
                     Err(e) => Some(Err(map_error("events", "event stream", e))),
                 };
                 std::future::ready(mapped)

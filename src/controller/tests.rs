@@ -1,0 +1,202 @@
+//! The loop end to end on the fake engine: real files in a temporary desired directory,
+//! real notify events, the reflector, the scheduler and both backoffs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use super::backoff::CrashPolicy;
+use super::{Config, Controller};
+use crate::model::ContainerState;
+use crate::runtime::fake::{Call, FakeRuntime};
+
+const IMAGE: &str = "app:v1";
+
+fn compose(replicas: u32, mode: &str) -> String {
+    format!(
+        "services:\n  web:\n    image: {IMAGE}\n    environment:\n      MODE: {mode}\n    deploy:\n      replicas: {replicas}\n"
+    )
+}
+
+struct Running {
+    fake: FakeRuntime,
+    dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Starts the controller on a desired directory holding project `shop`.
+    async fn start(contents: &str, crash: CrashPolicy) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("shop")).unwrap();
+        std::fs::write(dir.path().join("shop/compose.yaml"), contents).unwrap();
+        let fake = FakeRuntime::new();
+        fake.add_image(IMAGE, "sha256:aaaa");
+        let mut config = Config::new(dir.path());
+        config.debounce = Duration::from_millis(50);
+        config.resync = Duration::from_millis(300);
+        config.crash = crash;
+        let controller = Controller::new(Arc::new(fake.clone()), config);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            controller
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        Self {
+            fake,
+            dir,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    fn running(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .fake
+            .containers()
+            .into_iter()
+            .filter(|c| c.state == ContainerState::Running)
+            .map(|c| c.name)
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn creates(&self) -> usize {
+        self.fake
+            .calls()
+            .iter()
+            .filter(|c| matches!(c, Call::Create { .. }))
+            .count()
+    }
+
+    fn writes(&self) -> usize {
+        self.fake.calls().iter().filter(|c| c.is_write()).count()
+    }
+
+    /// Waits (real time, bounded) until `cond` holds.
+    async fn until(&self, what: &str, mut cond: impl FnMut(&Self) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !cond(self) {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    fn write(&self, contents: &str) {
+        let tmp = self.dir.path().join("shop/.compose.yaml.tmp");
+        std::fs::write(&tmp, contents).unwrap();
+        std::fs::rename(tmp, self.dir.path().join("shop/compose.yaml")).unwrap();
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn it_converges_then_a_resync_of_a_converged_host_makes_no_writes() {
+    let run = Running::start(&compose(2, "a"), CrashPolicy::default()).await;
+    run.until("two replicas", |r| r.running().len() == 2).await;
+    assert_eq!(run.running(), vec!["shop-web-1", "shop-web-2"]);
+    run.fake.clear_calls();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let calls = run.fake.calls();
+    assert_eq!(run.writes(), 0, "{calls:?}");
+    assert!(
+        calls.iter().any(|c| matches!(c, Call::ListContainers)),
+        "the periodic resync relisted: {calls:?}"
+    );
+    run.stop().await;
+}
+
+#[tokio::test]
+async fn a_killed_replica_is_replaced_once() {
+    let run = Running::start(&compose(2, "a"), CrashPolicy::default()).await;
+    run.until("two replicas", |r| r.running().len() == 2).await;
+    let victim = run
+        .fake
+        .containers()
+        .into_iter()
+        .find(|c| c.name == "shop-web-2")
+        .unwrap();
+    run.fake.clear_calls();
+    run.fake.kill(&victim.id, 137);
+    run.until("a replacement", |r| {
+        r.running().len() == 2 && r.creates() == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(run.creates(), 1, "replaced exactly once");
+    assert_eq!(run.fake.containers().len(), 2, "the dead one is gone");
+    run.stop().await;
+}
+
+#[tokio::test]
+async fn a_file_change_recreates_the_service_and_broken_yaml_changes_nothing() {
+    let run = Running::start(&compose(1, "a"), CrashPolicy::default()).await;
+    run.until("one replica", |r| r.running().len() == 1).await;
+    let before = run.fake.containers()[0].id.clone();
+    run.write("services:\n  web:\n    image: [unterminated\n");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        run.fake.containers()[0].id,
+        before,
+        "broken input touched nothing"
+    );
+    run.write(&compose(1, "b"));
+    run.until("the recreated replica", |r| {
+        let containers = r.fake.containers();
+        containers.len() == 1
+            && containers[0].id != before
+            && containers[0].state == ContainerState::Running
+    })
+    .await;
+    run.stop().await;
+}
+
+#[tokio::test]
+async fn a_crash_looping_replica_is_replaced_with_growing_delays() {
+    let policy = CrashPolicy {
+        initial: Duration::from_millis(200),
+        max: Duration::from_secs(5),
+        reset_after: Duration::from_secs(60),
+    };
+    let run = Running::start(&compose(1, "a"), policy).await;
+    let started = Instant::now();
+    let mut created_at = Vec::new();
+    let mut seen = String::new();
+    while started.elapsed() < Duration::from_millis(3500) {
+        if let Some(c) = run
+            .fake
+            .containers()
+            .into_iter()
+            .find(|c| c.state == ContainerState::Running && c.id != seen)
+        {
+            created_at.push(started.elapsed());
+            seen = c.id.clone();
+            run.fake.kill(&c.id, 1);
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // First start, an immediate replacement, then 200, 400, 800, 1600 ms apart: within
+    // 3.5 s that is 5 or 6 starts, where no backoff would give hundreds.
+    assert!(
+        (4..=6).contains(&created_at.len()),
+        "starts at {created_at:?}"
+    );
+    let gaps: Vec<Duration> = created_at.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(
+        gaps.windows(2).skip(1).all(|g| g[1] > g[0]),
+        "delays grow: {gaps:?}"
+    );
+    run.stop().await;
+}
