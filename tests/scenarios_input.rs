@@ -167,3 +167,34 @@ fn a_half_written_file_changes_nothing_and_the_next_good_write_converges() {
     );
     wait_for_running(&project, &web);
 }
+
+#[test]
+fn a_removed_project_is_pruned_and_another_directorys_project_left_alone() {
+    let keep = TestProject::new("sc-keep");
+    // `gone` lives in `keep`'s desired directory; `other` is converged from its own.
+    let gone = TestProject::new("sc-gone");
+    let other = TestProject::new("sc-other");
+    let web = compose(&[service("web", 1, "v1", "")], "");
+    keep.write_compose(&web);
+    keep.write(&format!("{}/compose.yaml", gone.name()), &web);
+    other.write_compose(&web);
+    let desired = other.dir().display().to_string();
+    let run = common::run_cli(&["apply", "--once", "--desired", &desired]);
+    assert_eq!(run.code, Some(0), "apply --once failed:\n{}", run.all());
+    let other_ids = wait_for_running(&other, &replica_names(&other, "web", &[1]));
+    let (_daemon, keep_ids) = start(&keep, &replica_names(&keep, "web", &[1]));
+    wait_for_running(&gone, &replica_names(&gone, "web", &[1]));
+
+    std::fs::remove_dir_all(keep.path(gone.name())).expect("cannot remove the project");
+
+    wait_for_running(&gone, &[]);
+    let untouched = stays_unchanged(Duration::from_secs(6), || {
+        ids_by_name(&other) != other_ids || ids_by_name(&keep) != keep_ids
+    });
+    assert!(
+        untouched,
+        "other projects changed: {:?} {:?}",
+        ids_by_name(&other),
+        ids_by_name(&keep)
+    );
+}
