@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use tokio::sync::watch;
 
-use crate::model::{ObservedContainer, ObservedState};
+use crate::model::{ContainerState, ObservedContainer, ObservedState};
 use crate::runtime::{self, ContainerRuntime};
 
 mod reflector;
@@ -113,11 +113,13 @@ impl Store {
         self.shared.ready.load(Ordering::Acquire)
     }
 
-    /// Inserts or updates a container (by ID).
+    /// Inserts or updates a container (by ID). A stale `created` read of a container the
+    /// store already knows as started is ignored (see [`is_stale`]).
     pub fn upsert(&self, container: ObservedContainer) {
         {
             let mut state = self.write();
-            if state.containers.get(&container.id) == Some(&container) {
+            let known = state.containers.get(&container.id);
+            if known == Some(&container) || is_stale(known, &container) {
                 return;
             }
             state.containers.insert(container.id.clone(), container);
@@ -146,9 +148,20 @@ impl Store {
         self.bump();
     }
 
-    /// Swaps in a complete state (after a relist) and marks the store ready.
-    pub fn replace(&self, state: ObservedState) {
-        *self.write() = state;
+    /// Swaps in a complete state (after a relist) and marks the store ready. A container
+    /// the list shows as `created` but the store already knows as started keeps the
+    /// store's view (see [`is_stale`]).
+    pub fn replace(&self, mut state: ObservedState) {
+        let mut current = self.write();
+        for (id, container) in &mut state.containers {
+            if let Some(known) = current.containers.get(id)
+                && is_stale(Some(known), container)
+            {
+                *container = known.clone();
+            }
+        }
+        *current = state;
+        drop(current);
         self.shared.ready.store(true, Ordering::Release);
         self.bump();
     }
@@ -173,6 +186,16 @@ impl Store {
             }
         }
     }
+}
+
+/// True when `incoming` is an outdated read of `known`: Docker never returns a started
+/// container to `created`, so a `created` view of a container known in a later state was
+/// read before the start and delivered after it (an event's inspect or a relist racing
+/// the executor's create-and-start). Keeping it would make the planner replace a container
+/// that runs.
+fn is_stale(known: Option<&ObservedContainer>, incoming: &ObservedContainer) -> bool {
+    incoming.state == ContainerState::Created
+        && known.is_some_and(|k| k.state != ContainerState::Created)
 }
 
 /// Lists managed containers and local images (two reads), then swaps them into `store`.

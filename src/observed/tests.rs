@@ -225,3 +225,27 @@ async fn store_versions_bump_only_on_real_changes() {
     store.replace(ObservedState::default());
     assert!(store.is_ready());
 }
+
+#[test]
+fn a_created_read_never_overwrites_a_started_container() {
+    let store = Store::new();
+    let with = |state| ObservedContainer {
+        id: "a".into(),
+        state,
+        ..ObservedContainer::default()
+    };
+    store.upsert(with(ContainerState::Created));
+    store.upsert(with(ContainerState::Running));
+    store.upsert(with(ContainerState::Created));
+    assert_eq!(store.container("a").unwrap().state, ContainerState::Running);
+
+    let listed = ObservedState {
+        containers: [("a".to_owned(), with(ContainerState::Created))].into(),
+        ..ObservedState::default()
+    };
+    store.replace(listed);
+    assert_eq!(store.container("a").unwrap().state, ContainerState::Running);
+
+    store.upsert(with(ContainerState::Exited));
+    assert_eq!(store.container("a").unwrap().state, ContainerState::Exited);
+}

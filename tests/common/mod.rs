@@ -8,6 +8,7 @@
 //! module-level `dead_code` and `unused_imports` allowances.
 #![allow(dead_code, unused_imports)]
 
+mod daemon;
 mod images;
 mod project;
 mod registry;
@@ -17,6 +18,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub use daemon::*;
 pub use images::{demo_image, registry_image};
 pub use project::{ContainerInfo, TestProject, inspect_containers};
 pub use registry::Registry;
