@@ -169,9 +169,10 @@ fn a_half_written_file_changes_nothing_and_the_next_good_write_converges() {
 }
 
 #[test]
-fn a_removed_project_is_pruned_and_another_directorys_project_left_alone() {
+fn a_removed_project_is_pruned_and_another_instances_project_left_alone() {
     let keep = TestProject::new("sc-keep");
-    // `gone` lives in `keep`'s desired directory; `other` is converged from its own.
+    // `gone` lives in `keep`'s desired directory; `other` is converged from its own by
+    // another composectl instance on the same engine.
     let gone = TestProject::new("sc-gone");
     let other = TestProject::new("sc-other");
     let web = compose(&[service("web", 1, "v1", "")], "");
@@ -179,7 +180,15 @@ fn a_removed_project_is_pruned_and_another_directorys_project_left_alone() {
     keep.write(&format!("{}/compose.yaml", gone.name()), &web);
     other.write_compose(&web);
     let desired = other.dir().display().to_string();
-    let run = common::run_cli(&["apply", "--once", "--desired", &desired]);
+    let instance = format!("{}-other", common::test_instance());
+    let run = common::run_cli(&[
+        "--instance",
+        &instance,
+        "apply",
+        "--once",
+        "--desired",
+        &desired,
+    ]);
     assert_eq!(run.code, Some(0), "apply --once failed:\n{}", run.all());
     let other_ids = wait_for_running(&other, &replica_names(&other, "web", &[1]));
     let (_daemon, keep_ids) = start(&keep, &replica_names(&keep, "web", &[1]));

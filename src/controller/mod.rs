@@ -100,7 +100,7 @@ impl<R: ContainerRuntime> Controller<R> {
         let shared = Arc::new(Shared {
             store,
             executor,
-            view: Mutex::new(DesiredView::new(&config.desired_dir)),
+            view: Mutex::new(DesiredView::default()),
             crash: Mutex::new(CrashBackoff::new(config.crash)),
         });
         Self {

@@ -10,7 +10,7 @@ use tracing::{info, warn};
 use super::backoff::CrashBackoff;
 use super::view::{DesiredView, Target};
 use crate::executor::{self, Executor};
-use crate::model::{ObservedContainer, ProjectSpec, labels};
+use crate::model::ProjectSpec;
 use crate::observed::Store;
 use crate::plan::{self, Action, Plan, PlanContext, Reason};
 use crate::runtime::ContainerRuntime;
@@ -47,7 +47,6 @@ pub fn plan_project<R>(
     let spec = match view.target(project) {
         Target::Frozen => return None,
         Target::Spec(spec) => spec.clone(),
-        Target::Absent if !owned(&view, observed.project(project)) => return None,
         Target::Absent => ProjectSpec {
             name: project.to_owned(),
             ..ProjectSpec::default()
@@ -56,19 +55,6 @@ pub fn plan_project<R>(
     let desired = matches!(view.target(project), Target::Spec(_)).then_some(&spec);
     let plan = plan::plan(project, desired, &observed, ctx);
     Some((plan, spec))
-}
-
-/// True when some of an absent project's containers were created from this desired
-/// directory; another directory's project is not ours to prune.
-fn owned<'a>(
-    view: &DesiredView,
-    mut containers: impl Iterator<Item = &'a ObservedContainer>,
-) -> bool {
-    containers.any(|c| {
-        c.labels
-            .get(labels::WORKING_DIR)
-            .is_some_and(|dir| view.owns(dir))
-    })
 }
 
 /// Reconciles one project once.

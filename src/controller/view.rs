@@ -6,12 +6,10 @@
 //! whose directory is gone is *absent*, and its containers are pruned. Two situations are
 //! never read as "remove everything": an unreadable desired directory, and a desired
 //! directory that suddenly holds no project at all (an unmounted share, a bad checkout).
-//! Only projects created from this desired directory are ever absent: a project another
-//! desired directory (another composectl, a test) manages on the same host is not ours to
-//! prune ([`DesiredView::owns`]).
+//! Which containers are this controller's to prune at all is decided below, by the
+//! runtime's instance scope (`io.composectl.instance`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 
 use crate::desired::{self, LoadReport};
 use crate::model::ProjectSpec;
@@ -30,7 +28,6 @@ pub enum Target<'a> {
 /// Last-known-good specs and current load errors.
 #[derive(Debug, Default)]
 pub struct DesiredView {
-    root: PathBuf,
     specs: BTreeMap<String, ProjectSpec>,
     errors: BTreeMap<String, String>,
     root_error: Option<String>,
@@ -48,21 +45,6 @@ pub struct Reloaded {
 }
 
 impl DesiredView {
-    /// An empty view of the desired directory `root`.
-    pub fn new(root: &Path) -> Self {
-        Self {
-            // The loader labels containers with absolute project directories.
-            root: std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf()),
-            ..Self::default()
-        }
-    }
-
-    /// True when a container labelled with project directory `working_dir`
-    /// (`com.docker.compose.project.working_dir`) was created from this desired directory.
-    pub fn owns(&self, working_dir: &str) -> bool {
-        Path::new(working_dir).starts_with(&self.root)
-    }
-
     /// Applies one load of the desired directory.
     pub fn apply(&mut self, load: Result<LoadReport, desired::Error>) -> Reloaded {
         let report = match load {

@@ -115,18 +115,3 @@ fn an_empty_or_unreadable_directory_never_means_remove_everything() {
     assert!(matches!(view.target("shop"), Target::Spec(_)));
     assert!(view.root_error().is_some());
 }
-
-#[test]
-fn only_projects_under_the_desired_directory_are_owned() {
-    let view = DesiredView::new(std::path::Path::new("/srv/desired"));
-    let cases = [
-        ("/srv/desired/shop", true),
-        ("/srv/desired", true),
-        ("/srv/desired-other/shop", false),
-        ("/tmp/desired-test-1/shop", false),
-        ("", false),
-    ];
-    for (working_dir, owned) in cases {
-        assert_eq!(view.owns(working_dir), owned, "{working_dir:?}");
-    }
-}
