@@ -16,14 +16,19 @@
 //! 5. [`controller`] schedules reconciles (one per project at a time, deduplicated,
 //!    periodic resync, per-project error backoff, crash backoff per replica).
 //!
-//! [`cli`] and [`app`] wire it into the `composectl` binary.
+//! [`metrics`] records what the loop does (Prometheus), [`status`] describes the host as the
+//! controller sees it, and [`http`] serves both. [`cli`] and [`app`] wire it all into the
+//! `composectl` binary.
 
 pub mod app;
 pub mod cli;
 pub mod controller;
 pub mod desired;
 pub mod executor;
+pub mod http;
+pub mod metrics;
 pub mod model;
 pub mod observed;
 pub mod plan;
 pub mod runtime;
+pub mod status;
