@@ -13,7 +13,7 @@ pub mod labels;
 pub mod process;
 pub mod scrape;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
