@@ -211,6 +211,26 @@ fn nas_stack_mounts_only_config_files_that_exist_in_the_repository() {
     assert!(checked >= 8, "only {checked} repository files are mounted");
 }
 
+#[test]
+fn nas_stack_config_files_parse() {
+    let dir = examples().join("nas/nas");
+    let files = [
+        "alertmanager/alertmanager.yml",
+        "loki/loki.yaml",
+        "promtail/promtail.yaml",
+        "grafana/provisioning/datasources/datasources.yaml",
+        "grafana/provisioning/dashboards/dashboards.yaml",
+    ];
+    for file in files {
+        let path = dir.join(file);
+        let content = std::fs::read_to_string(&path).expect("the config file reads");
+        let parsed = desired::yaml::parse(&content, &path);
+        assert!(matches!(parsed, Ok(Some(_))), "{file}: {parsed:?}");
+    }
+    let (ok, out) = promtool(&dir, &["check", "config", "prometheus/prometheus.yml"]);
+    assert!(ok, "promtool check config failed:\n{out}");
+}
+
 /// Runs `promtool args` in `dir`; panics when promtool is not installed.
 fn promtool(dir: &Path, args: &[&str]) -> (bool, String) {
     let out = Command::new("promtool")
