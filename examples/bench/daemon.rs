@@ -24,8 +24,11 @@ impl Daemon {
     pub fn start(stack: &Stack, proxy: &Proxy) -> Result<Self> {
         let log = std::fs::File::create(stack.root.join("daemon.log")).map_err(io("daemon log"))?;
         let debounce = format!("{}ms", DEBOUNCE.as_millis());
-        let mut cmd =
-            stack.composectl_command(&proxy.docker_host(), &["run", "--debounce", &debounce]);
+        let mut cmd = stack.composectl_command(
+            &proxy.docker_host(),
+            // Port 0: the benchmark does not scrape, and must not fight a real daemon's port.
+            &["run", "--listen", "127.0.0.1:0", "--debounce", &debounce],
+        );
         cmd.env("COMPOSECTL_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
