@@ -27,3 +27,4 @@ pub mod model;
 pub mod observed;
 pub mod plan;
 pub mod runtime;
+pub mod systemd;
