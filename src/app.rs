@@ -17,6 +17,7 @@ use crate::controller::{Config, Controller};
 use crate::desired::{self, HostEnv};
 use crate::plan;
 use crate::runtime::docker::DockerRuntime;
+use crate::systemd::Notifier;
 
 /// Exit code: something failed.
 const EXIT_ERROR: u8 = 1;
@@ -176,7 +177,7 @@ async fn run_daemon(runtime: Arc<DockerRuntime>, args: RunArgs) -> ExitCode {
         max: args.crash_backoff_max,
         reset_after: args.crash_reset,
     };
-    let controller = Controller::new(runtime, config);
+    let controller = Controller::new(runtime, config).with_notifier(Notifier::from_env());
     match controller.run(shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

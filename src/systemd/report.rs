@@ -34,6 +34,8 @@ pub struct Summary {
     pub containers: usize,
     /// Projects of the desired directory (loaded or failing).
     pub projects: usize,
+    /// Every project the controller reconciles: desired or observed.
+    pub known: BTreeSet<String>,
     /// Projects whose desired state fails to load.
     pub invalid: BTreeSet<String>,
     /// True when the desired directory as a whole could not be loaded.
@@ -103,19 +105,20 @@ impl Reporter {
         self.startup == Startup::Listing
     }
 
-    /// The engine's first full list is in and reconciles begin: each of `projects` must
-    /// finish one reconcile before `READY=1`. Later calls change nothing.
-    pub fn listed(&mut self, projects: BTreeSet<String>, now: Instant, summary: &Summary) {
+    /// The engine's first full list is in: each project then known
+    /// ([`Summary::known`]) must finish one reconcile before `READY=1`. Later calls change
+    /// nothing.
+    pub fn listed(&mut self, now: Instant, summary: &Summary) {
         if self.startup != Startup::Listing {
             return;
         }
         info!(
-            projects = projects.len(),
+            projects = summary.known.len(),
             "engine listed; waiting for the first reconcile of every project"
         );
         self.startup = Startup::Reconciling {
-            total: projects.len(),
-            pending: projects,
+            total: summary.known.len(),
+            pending: summary.known.clone(),
         };
         self.update(now, summary, true);
     }
@@ -191,6 +194,10 @@ impl Reporter {
     /// Sends READY when start-up just completed, else the status line when it changed
     /// (and, unless `force`, the last one is older than [`STATUS_MIN_GAP`]).
     fn update(&mut self, now: Instant, summary: &Summary, force: bool) {
+        if let Startup::Reconciling { pending, .. } = &mut self.startup {
+            // A project that vanished before its first reconcile will never have one.
+            pending.retain(|p| summary.known.contains(p));
+        }
         let became_ready =
             matches!(&self.startup, Startup::Reconciling { pending, .. } if pending.is_empty());
         if became_ready {

@@ -13,10 +13,11 @@ fn projects(names: &[&str]) -> BTreeSet<String> {
     names.iter().map(|n| (*n).to_owned()).collect()
 }
 
-fn summary(containers: usize, projects: usize) -> Summary {
+fn summary(containers: usize, known: &[&str]) -> Summary {
     Summary {
         containers,
-        projects,
+        projects: known.len(),
+        known: projects(known),
         ..Summary::default()
     }
 }
@@ -30,10 +31,10 @@ fn ready_waits_for_the_first_reconcile_of_every_listed_project() {
     let systemd = FakeSystemd::new();
     let mut reporter = Reporter::new(systemd.notifier());
     let t0 = Instant::now();
-    let s = summary(3, 2);
-    reporter.reconciled("early", true, t0, &s);
+    let s = summary(3, &["shop", "blog"]);
+    reporter.reconciled("shop", true, t0, &s);
     assert!(!reporter.is_ready(), "nothing counts before the first list");
-    reporter.listed(projects(&["shop", "blog"]), t0, &s);
+    reporter.listed(t0, &s);
     reporter.reconciled("shop", true, t0, &s);
     assert!(!reporter.is_ready());
     assert_eq!(readies(&systemd.drain()), 0);
@@ -55,7 +56,7 @@ fn ready_waits_for_the_first_reconcile_of_every_listed_project() {
 fn an_empty_desired_directory_is_ready_as_soon_as_the_engine_is_listed() {
     let systemd = FakeSystemd::new();
     let mut reporter = Reporter::new(systemd.notifier());
-    reporter.listed(BTreeSet::new(), Instant::now(), &summary(0, 0));
+    reporter.listed(Instant::now(), &summary(0, &[]));
     assert!(reporter.is_ready());
     assert_eq!(
         systemd.drain(),
@@ -67,9 +68,9 @@ fn an_empty_desired_directory_is_ready_as_soon_as_the_engine_is_listed() {
 fn the_status_line_says_where_start_up_stands() {
     let mut reporter = Reporter::new(Notifier::disabled());
     let t0 = Instant::now();
-    let s = summary(1, 3);
+    let s = summary(1, &["a", "b", "c"]);
     assert_eq!(reporter.status_line(t0, &s), "starting: listing the engine");
-    reporter.listed(projects(&["a", "b", "c"]), t0, &s);
+    reporter.listed(t0, &s);
     reporter.reconciled("a", true, t0, &s);
     assert_eq!(
         reporter.status_line(t0, &s),
@@ -81,9 +82,9 @@ fn the_status_line_says_where_start_up_stands() {
 fn failing_counts_invalid_desired_state_and_failed_reconciles_once_each() {
     let mut reporter = Reporter::new(Notifier::disabled());
     let t0 = Instant::now();
-    let mut s = summary(12, 3);
+    let mut s = summary(12, &["shop", "blog", "wiki"]);
     s.invalid = projects(&["blog", "wiki"]);
-    reporter.listed(projects(&["shop", "blog", "wiki"]), t0, &s);
+    reporter.listed(t0, &s);
     for project in ["shop", "blog"] {
         reporter.reconciled(project, false, t0, &s);
     }
@@ -113,19 +114,19 @@ fn status_updates_after_reconciles_are_rate_limited_and_heartbeats_catch_up() {
     let systemd = FakeSystemd::new();
     let mut reporter = Reporter::new(systemd.notifier());
     let t0 = Instant::now();
-    reporter.listed(projects(&["shop"]), t0, &summary(1, 1));
-    reporter.reconciled("shop", true, t0, &summary(1, 1));
+    reporter.listed(t0, &summary(1, &["shop"]));
+    reporter.reconciled("shop", true, t0, &summary(1, &["shop"]));
     systemd.drain();
     let soon = t0 + STATUS_MIN_GAP / 2;
-    reporter.reconciled("shop", true, soon, &summary(2, 1));
+    reporter.reconciled("shop", true, soon, &summary(2, &["shop"]));
     assert!(systemd.nothing_pending(), "within the gap nothing is sent");
-    reporter.heartbeat(soon, &summary(2, 1));
+    reporter.heartbeat(soon, &summary(2, &["shop"]));
     assert_eq!(
         systemd.drain(),
         vec!["STATUS=2 containers in 1 project; 0 failing; last reconcile 0s ago"]
     );
     let later = soon + STATUS_MIN_GAP;
-    reporter.reconciled("shop", false, later, &summary(2, 1));
+    reporter.reconciled("shop", false, later, &summary(2, &["shop"]));
     assert_eq!(
         systemd.drain(),
         vec!["STATUS=2 containers in 1 project; 1 failing; last reconcile 0s ago"]
@@ -156,4 +157,17 @@ fn stopping_is_announced_with_a_status() {
         systemd.receive(),
         "STOPPING=1\nSTATUS=stopping: letting in-flight reconciles finish"
     );
+}
+
+#[test]
+fn a_project_removed_before_its_first_reconcile_does_not_hold_ready_back() {
+    let systemd = FakeSystemd::new();
+    let mut reporter = Reporter::new(systemd.notifier());
+    let t0 = Instant::now();
+    reporter.listed(t0, &summary(0, &["shop", "gone"]));
+    reporter.reconciled("shop", true, t0, &summary(0, &["shop", "gone"]));
+    assert!(!reporter.is_ready());
+    reporter.heartbeat(t0, &summary(0, &["shop"]));
+    assert!(reporter.is_ready());
+    assert_eq!(readies(&systemd.drain()), 1);
 }
