@@ -254,7 +254,7 @@ impl<R: ContainerRuntime> Controller<R> {
         tokio::pin!(shutdown);
         loop {
             if systemd.is_listing() && self.shared.store.is_ready() {
-                systemd.listed(Instant::now(), &self.summary());
+                systemd.listed(Instant::now(), || self.summary());
             }
             let next = scheduler
                 .next_deadline()
@@ -277,7 +277,7 @@ impl<R: ContainerRuntime> Controller<R> {
                     self.schedule_all(&mut scheduler);
                 }
                 _ = heartbeat.tick(), if systemd.is_enabled() => {
-                    systemd.heartbeat(Instant::now(), &self.summary());
+                    systemd.heartbeat(Instant::now(), || self.summary());
                 }
                 () = sleep_until(next.unwrap_or_else(far_future)), if next.is_some() => {
                     for project in scheduler.take_due(Instant::now()) {
@@ -293,7 +293,7 @@ impl<R: ContainerRuntime> Controller<R> {
                     let Ok((project, result)) = joined else { continue };
                     scheduler.finish(&project);
                     let now = Instant::now();
-                    systemd.reconciled(&project, result.is_ok(), now, &self.summary());
+                    systemd.reconciled(&project, result.is_ok(), now, || self.summary());
                     match result {
                         Ok(outcome) => {
                             errors.succeeded(&project);

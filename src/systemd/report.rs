@@ -11,7 +11,8 @@
 //! - `STOPPING=1` when shutdown begins.
 //!
 //! The [`Reporter`] holds no clock and does no I/O beyond the [`Notifier`]: the loop passes
-//! the time and a [`Summary`] of its state in, so the rules are tested without a loop.
+//! the time and a [`Summary`] of its state in (computed only when systemd listens), so the
+//! rules are tested without a loop. Without a notification socket it does nothing at all.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -108,10 +109,11 @@ impl Reporter {
     /// The engine's first full list is in: each project then known
     /// ([`Summary::known`]) must finish one reconcile before `READY=1`. Later calls change
     /// nothing.
-    pub fn listed(&mut self, now: Instant, summary: &Summary) {
-        if self.startup != Startup::Listing {
+    pub fn listed(&mut self, now: Instant, summary: impl FnOnce() -> Summary) {
+        if self.startup != Startup::Listing || !self.is_enabled() {
             return;
         }
+        let summary = &summary();
         info!(
             projects = summary.known.len(),
             "engine listed; waiting for the first reconcile of every project"
@@ -124,7 +126,16 @@ impl Reporter {
     }
 
     /// One reconcile of `project` finished, successfully when `ok`.
-    pub fn reconciled(&mut self, project: &str, ok: bool, now: Instant, summary: &Summary) {
+    pub fn reconciled(
+        &mut self,
+        project: &str,
+        ok: bool,
+        now: Instant,
+        summary: impl FnOnce() -> Summary,
+    ) {
+        if !self.is_enabled() {
+            return;
+        }
         self.last_reconcile = Some(now);
         if ok {
             self.failing.remove(project);
@@ -134,17 +145,20 @@ impl Reporter {
         if let Startup::Reconciling { pending, .. } = &mut self.startup {
             pending.remove(project);
         }
-        self.update(now, summary, false);
+        self.update(now, &summary(), false);
     }
 
     /// The loop's heartbeat: `WATCHDOG=1` when systemd's watchdog is on, and a fresh
     /// status line.
-    pub fn heartbeat(&mut self, now: Instant, summary: &Summary) {
+    pub fn heartbeat(&mut self, now: Instant, summary: impl FnOnce() -> Summary) {
+        if !self.is_enabled() {
+            return;
+        }
         if self.notifier.watchdog_interval().is_some() {
             let sent = self.notifier.watchdog();
             self.check(sent);
         }
-        self.update(now, summary, true);
+        self.update(now, &summary(), true);
     }
 
     /// Shutdown has begun.
