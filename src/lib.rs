@@ -16,7 +16,8 @@
 //! 5. [`controller`] schedules reconciles (one per project at a time, deduplicated,
 //!    periodic resync, per-project error backoff, crash backoff per replica).
 //!
-//! [`cli`] and [`app`] wire it into the `composectl` binary.
+//! [`cli`] and [`app`] wire it into the `composectl` binary; [`systemd`] tells systemd how
+//! the loop is doing (readiness, status line, watchdog).
 
 pub mod app;
 pub mod cli;
