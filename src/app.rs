@@ -18,6 +18,7 @@ use crate::desired::{self, HostEnv};
 use crate::http;
 use crate::plan;
 use crate::runtime::docker::DockerRuntime;
+use crate::systemd::Notifier;
 
 /// Exit code: something failed.
 const EXIT_ERROR: u8 = 1;
@@ -177,7 +178,7 @@ async fn run_daemon(runtime: Arc<DockerRuntime>, args: RunArgs) -> ExitCode {
         max: args.crash_backoff_max,
         reset_after: args.crash_reset,
     };
-    let controller = Controller::new(runtime.clone(), config);
+    let controller = Controller::new(runtime.clone(), config).with_notifier(Notifier::from_env());
     let telemetry = controller.telemetry().clone();
     telemetry.attach_api_stats(move || runtime.stats());
     let server = match http::Server::bind(args.listen, telemetry).await {

@@ -17,7 +17,8 @@
 //!    periodic resync, per-project error backoff, crash backoff per replica).
 //!
 //! [`metrics`] records what the loop does (Prometheus), [`status`] describes the host as the
-//! controller sees it, and [`http`] serves both. [`cli`] and [`app`] wire it all into the
+//! controller sees it, and [`http`] serves both; [`systemd`] tells systemd how the loop is
+//! doing (readiness, status line, watchdog). [`cli`] and [`app`] wire it all into the
 //! `composectl` binary.
 
 pub mod app;
@@ -32,3 +33,4 @@ pub mod observed;
 pub mod plan;
 pub mod runtime;
 pub mod status;
+pub mod systemd;

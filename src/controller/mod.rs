@@ -34,6 +34,8 @@ use crate::metrics::Telemetry;
 use crate::observed::{self, Change, Reflector, Store};
 use crate::plan::{Plan, PlanContext};
 use crate::runtime::ContainerRuntime;
+use crate::systemd::Notifier;
+use crate::systemd::report::{Reporter, Summary};
 use backoff::{CrashBackoff, CrashPolicy, ErrorBackoff};
 use scheduler::Scheduler;
 use view::{DesiredView, Reloaded};
@@ -91,6 +93,7 @@ pub struct Controller<R> {
     runtime: Arc<R>,
     shared: Arc<Shared<R>>,
     config: Config,
+    notifier: Notifier,
 }
 
 impl<R: ContainerRuntime> Controller<R> {
@@ -112,7 +115,15 @@ impl<R: ContainerRuntime> Controller<R> {
             runtime,
             shared,
             config,
+            notifier: Notifier::disabled(),
         }
+    }
+
+    /// The same controller, telling systemd how [`Self::run`] goes through `notifier`
+    /// (see [`crate::systemd::report`]).
+    pub fn with_notifier(mut self, notifier: Notifier) -> Self {
+        self.notifier = notifier;
+        self
     }
 
     /// The observed store (read-only use: status, tests).
@@ -225,7 +236,11 @@ impl<R: ContainerRuntime> Controller<R> {
 
     /// Desired and observed projects together.
     fn projects(&self) -> BTreeSet<String> {
-        let mut projects = self.shared.view.lock().expect("view lock").projects();
+        self.projects_with(&self.shared.view.lock().expect("view lock"))
+    }
+
+    fn projects_with(&self, view: &DesiredView) -> BTreeSet<String> {
+        let mut projects = view.projects();
         let observed = self.shared.store.snapshot();
         projects.extend(observed.projects().into_iter().map(str::to_owned));
         projects
@@ -246,8 +261,14 @@ impl<R: ContainerRuntime> Controller<R> {
         let mut errors = ErrorBackoff::default();
         let mut running: JoinSet<(String, std::result::Result<Outcome, executor::Error>)> =
             JoinSet::new();
+        let mut systemd = Reporter::new(self.notifier.clone());
+        let mut heartbeat = tokio::time::interval(systemd.heartbeat_period());
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
         loop {
+            if systemd.is_listing() && self.shared.store.is_ready() {
+                systemd.listed(Instant::now(), || self.summary());
+            }
             let next = scheduler
                 .next_deadline()
                 .filter(|_| self.shared.store.is_ready());
@@ -268,6 +289,9 @@ impl<R: ContainerRuntime> Controller<R> {
                     self.reload();
                     self.schedule_all(&mut scheduler);
                 }
+                _ = heartbeat.tick(), if systemd.is_enabled() => {
+                    systemd.heartbeat(Instant::now(), || self.summary());
+                }
                 () = sleep_until(next.unwrap_or_else(far_future)), if next.is_some() => {
                     for project in scheduler.take_due(Instant::now()) {
                         let span = info_span!("reconcile", project = %project, revision = tracing::field::Empty);
@@ -282,6 +306,7 @@ impl<R: ContainerRuntime> Controller<R> {
                     let Ok((project, result)) = joined else { continue };
                     scheduler.finish(&project);
                     let now = Instant::now();
+                    systemd.reconciled(&project, result.is_ok(), now, || self.summary());
                     match result {
                         Ok(outcome) => {
                             errors.succeeded(&project);
@@ -299,6 +324,7 @@ impl<R: ContainerRuntime> Controller<R> {
             }
         }
         info!(in_flight = running.len(), "shutting down");
+        systemd.stopping();
         let drained = tokio::time::timeout(self.config.shutdown_grace, async {
             while running.join_next().await.is_some() {}
         })
@@ -308,6 +334,18 @@ impl<R: ContainerRuntime> Controller<R> {
         }
         reflector.stop().await;
         Ok(())
+    }
+
+    /// The loop's state for systemd's status line.
+    fn summary(&self) -> Summary {
+        let view = self.shared.view.lock().expect("view lock");
+        Summary {
+            containers: self.shared.store.container_count(),
+            projects: view.projects().len(),
+            known: self.projects_with(&view),
+            invalid: view.errors().keys().cloned().collect(),
+            directory_error: view.root_error().is_some(),
+        }
     }
 
     fn schedule_all(&self, scheduler: &mut Scheduler) {
