@@ -16,13 +16,16 @@
 //! 5. [`controller`] schedules reconciles (one per project at a time, deduplicated,
 //!    periodic resync, per-project error backoff, crash backoff per replica).
 //!
-//! [`cli`] and [`app`] wire it into the `composectl` binary.
+//! [`cli`] and [`app`] wire it into the `composectl` binary; [`config_file`] reads the
+//! optional config file, [`healthcheck`] is the client for a container `HEALTHCHECK`.
 
 pub mod app;
 pub mod cli;
+pub mod config_file;
 pub mod controller;
 pub mod desired;
 pub mod executor;
+pub mod healthcheck;
 pub mod model;
 pub mod observed;
 pub mod plan;
