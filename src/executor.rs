@@ -38,6 +38,23 @@ pub enum Error {
         /// The runtime's error.
         source: runtime::Error,
     },
+    /// The image of a service with `build:` is not present and could not be pulled;
+    /// composectl does not build images.
+    #[error(
+        "image {image} of service {service} is not present and could not be pulled ({source}); \
+         composectl does not build images: build it on this host (docker build -t {image} {context}) \
+         or push it to a registry the host can pull from"
+    )]
+    NotBuilt {
+        /// The image reference.
+        image: String,
+        /// The service with the `build:` section.
+        service: String,
+        /// Its build context.
+        context: String,
+        /// Why the pull failed.
+        source: runtime::Error,
+    },
     /// A dependency did not meet its condition in time.
     #[error(
         "{service}: dependency {dependency} not {} after {timeout:?}",
@@ -152,7 +169,7 @@ impl<R: ContainerRuntime> Executor<R> {
     /// Carries out one action; returns the number of runtime writes it made.
     async fn act(&self, project: &ProjectSpec, action: &Action) -> Result<usize> {
         match action {
-            Action::PullImage { image } => self.pull(action, image).await,
+            Action::PullImage { image } => self.pull(project, action, image).await,
             Action::EnsureNetwork { key } => self.ensure_network(project, action, key).await,
             Action::EnsureVolume { key } => self.ensure_volume(project, action, key).await,
             Action::WaitFor {

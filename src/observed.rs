@@ -6,8 +6,9 @@
 //! just created so the next plan sees it before the event arrives). Planners read consistent
 //! [`Store::snapshot`]s; waiters watch [`Store::changed`] instead of polling.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use tokio::sync::watch;
 
@@ -49,11 +50,17 @@ pub enum Change {
     All,
 }
 
+/// How many single-container writes the store remembers for [`Store::replace_listed`]; a
+/// relist takes milliseconds, far fewer writes than this happen meanwhile.
+const TOUCHED_KEPT: usize = 4096;
+
 #[derive(Debug)]
 struct Shared {
     state: RwLock<ObservedState>,
     ready: AtomicBool,
     version: watch::Sender<u64>,
+    /// Container ID -> store version of its last upsert or remove.
+    touched: Mutex<BTreeMap<String, u64>>,
 }
 
 /// The observed state, shared: cheap to clone, every clone sees the same content.
@@ -77,6 +84,7 @@ impl Store {
                 state: RwLock::new(ObservedState::default()),
                 ready: AtomicBool::new(false),
                 version,
+                touched: Mutex::new(BTreeMap::new()),
             }),
         }
     }
@@ -91,6 +99,27 @@ impl Store {
 
     fn bump(&self) {
         self.shared.version.send_modify(|v| *v += 1);
+    }
+
+    /// The store's version: it grows with every change.
+    pub fn version(&self) -> u64 {
+        *self.shared.version.borrow()
+    }
+
+    /// Records a single-container write, so a list read before it cannot undo it.
+    fn touch(&self, id: &str) {
+        let mut touched = self
+            .shared
+            .touched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        touched.insert(id.to_owned(), self.version() + 1);
+        if touched.len() > TOUCHED_KEPT {
+            let mut versions: Vec<u64> = touched.values().copied().collect();
+            versions.sort_unstable();
+            let cutoff = versions[versions.len() - TOUCHED_KEPT];
+            touched.retain(|_, v| *v >= cutoff);
+        }
     }
 
     /// A consistent copy of the whole state.
@@ -122,6 +151,7 @@ impl Store {
             if known == Some(&container) || is_stale(known, &container) {
                 return;
             }
+            self.touch(&container.id);
             state.containers.insert(container.id.clone(), container);
         }
         self.bump();
@@ -129,7 +159,11 @@ impl Store {
 
     /// Forgets a container; returns what the store held.
     pub fn remove(&self, id: &str) -> Option<ObservedContainer> {
-        let removed = self.write().containers.remove(id);
+        let removed = {
+            let mut state = self.write();
+            self.touch(id);
+            state.containers.remove(id)
+        };
         if removed.is_some() {
             self.bump();
         }
@@ -151,8 +185,27 @@ impl Store {
     /// Swaps in a complete state (after a relist) and marks the store ready. A container
     /// the list shows as `created` but the store already knows as started keeps the
     /// store's view (see [`is_stale`]).
-    pub fn replace(&self, mut state: ObservedState) {
+    pub fn replace(&self, state: ObservedState) {
+        self.replace_listed(state, u64::MAX);
+    }
+
+    /// Like [`Store::replace`] for a list read when the store was at version `listed_at`:
+    /// a container upserted or removed since then (the executor's create racing a relist)
+    /// keeps the store's newer view instead of the list's older one.
+    pub fn replace_listed(&self, mut state: ObservedState, listed_at: u64) {
         let mut current = self.write();
+        let touched = self
+            .shared
+            .touched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        for (id, _) in touched.iter().filter(|(_, v)| **v > listed_at) {
+            match current.containers.get(id) {
+                Some(newer) => state.containers.insert(id.clone(), newer.clone()),
+                None => state.containers.remove(id),
+            };
+        }
+        drop(touched);
         for (id, container) in &mut state.containers {
             if let Some(known) = current.containers.get(id)
                 && is_stale(Some(known), container)
@@ -200,9 +253,10 @@ fn is_stale(known: Option<&ObservedContainer>, incoming: &ObservedContainer) -> 
 
 /// Lists managed containers and local images (two reads), then swaps them into `store`.
 pub async fn relist<R: ContainerRuntime>(runtime: &R, store: &Store) -> Result<()> {
+    let listed_at = store.version();
     let containers = runtime.list_containers().await.map_err(Error::Relist)?;
     let images = runtime.list_images().await.map_err(Error::Relist)?;
     let containers = containers.into_iter().map(|c| (c.id.clone(), c)).collect();
-    store.replace(ObservedState { containers, images });
+    store.replace_listed(ObservedState { containers, images }, listed_at);
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use tracing::{debug, info};
 
-use super::{Executor, Result, failed, unknown};
+use super::{Error, Executor, Result, failed, unknown};
 use crate::model::labels;
 use crate::model::spec::ProjectSpec;
 use crate::plan::Action;
@@ -10,11 +10,31 @@ use crate::runtime::ContainerRuntime;
 
 impl<R: ContainerRuntime> Executor<R> {
     /// Pulls `image`, then refreshes the store's images so the next plan sees it.
-    pub(super) async fn pull(&self, action: &Action, image: &str) -> Result<usize> {
-        self.runtime
-            .pull_image(image)
-            .await
-            .map_err(failed(action))?;
+    pub(super) async fn pull(
+        &self,
+        project: &ProjectSpec,
+        action: &Action,
+        image: &str,
+    ) -> Result<usize> {
+        if let Err(source) = self.runtime.pull_image(image).await {
+            let built = project
+                .services
+                .values()
+                .find(|s| s.image == image && s.build.is_some());
+            return Err(match built {
+                Some(service) => Error::NotBuilt {
+                    image: image.to_owned(),
+                    service: service.name.clone(),
+                    context: service
+                        .build
+                        .as_ref()
+                        .map(|b| b.context.display().to_string())
+                        .unwrap_or_default(),
+                    source,
+                },
+                None => failed(action)(source),
+            });
+        }
         let images = self.runtime.list_images().await.map_err(failed(action))?;
         self.store.set_images(images);
         Ok(1)

@@ -249,3 +249,72 @@ fn a_created_read_never_overwrites_a_started_container() {
     store.upsert(with(ContainerState::Exited));
     assert_eq!(store.container("a").unwrap().state, ContainerState::Exited);
 }
+
+fn container(id: &str, state: ContainerState) -> ObservedContainer {
+    ObservedContainer {
+        id: id.into(),
+        name: format!("shop-web-{id}"),
+        project: "shop".into(),
+        service: "web".into(),
+        state,
+        ..ObservedContainer::default()
+    }
+}
+
+fn listed(containers: &[ObservedContainer]) -> ObservedState {
+    ObservedState {
+        containers: containers
+            .iter()
+            .map(|c| (c.id.clone(), c.clone()))
+            .collect(),
+        images: Default::default(),
+    }
+}
+
+#[test]
+fn a_list_read_before_a_create_does_not_drop_the_created_container() {
+    let store = Store::new();
+    store.replace(listed(&[container("a", ContainerState::Running)]));
+    let listed_at = store.version();
+    // The executor creates `b` while the list (which does not show it) is in flight.
+    store.upsert(container("b", ContainerState::Running));
+    store.replace_listed(
+        listed(&[container("a", ContainerState::Running)]),
+        listed_at,
+    );
+    assert!(store.container("b").is_some(), "the newer create survives");
+    assert!(store.container("a").is_some());
+}
+
+#[test]
+fn a_list_read_before_a_removal_does_not_bring_the_container_back() {
+    let store = Store::new();
+    store.replace(listed(&[
+        container("a", ContainerState::Running),
+        container("b", ContainerState::Exited),
+    ]));
+    let listed_at = store.version();
+    store.remove("b");
+    store.replace_listed(
+        listed(&[
+            container("a", ContainerState::Running),
+            container("b", ContainerState::Exited),
+        ]),
+        listed_at,
+    );
+    assert!(store.container("b").is_none(), "the removal survives");
+}
+
+#[test]
+fn a_list_read_after_the_writes_wins() {
+    let store = Store::new();
+    store.upsert(container("a", ContainerState::Running));
+    let listed_at = store.version();
+    store.replace_listed(listed(&[container("a", ContainerState::Exited)]), listed_at);
+    assert_eq!(store.container("a").unwrap().state, ContainerState::Exited);
+    store.replace_listed(listed(&[]), store.version());
+    assert!(
+        store.container("a").is_none(),
+        "gone from a newer list: gone"
+    );
+}
