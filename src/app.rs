@@ -8,7 +8,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use tracing::{error, warn};
+use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{ApplyArgs, Cli, Command, DesiredArgs, HealthcheckArgs, LogFormat, RunArgs};
@@ -16,6 +16,7 @@ use crate::controller::backoff::CrashPolicy;
 use crate::controller::{Config, Controller};
 use crate::desired::{self, HostEnv};
 use crate::healthcheck;
+use crate::http;
 use crate::plan;
 use crate::runtime::docker::DockerRuntime;
 
@@ -196,8 +197,23 @@ async fn run_daemon(runtime: Arc<DockerRuntime>, args: RunArgs) -> ExitCode {
         max: args.crash_backoff_max,
         reset_after: args.crash_reset,
     };
-    let controller = Controller::new(runtime, config);
-    match controller.run(shutdown_signal()).await {
+    let controller = Controller::new(runtime.clone(), config);
+    let telemetry = controller.telemetry().clone();
+    telemetry.attach_api_stats(move || runtime.stats());
+    let server = match http::Server::bind(args.listen, telemetry).await {
+        Ok(server) => server,
+        Err(err) => {
+            error!("{err}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    info!(addr = %server.local_addr(), "serving /metrics, /healthz, /readyz and /status");
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let http = tokio::spawn(server.run(http_stopped));
+    let result = controller.run(shutdown_signal()).await;
+    let _ = stop_http.send(());
+    let _ = http.await;
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             error!("{err}");

@@ -1,9 +1,10 @@
-//! The command line: `composectl run | plan | apply --once | validate`.
+//! The command line: `composectl run | plan | apply --once | validate | healthcheck`.
 //!
 //! Every setting is a flag with an environment-variable twin (`COMPOSECTL_*`), so the
 //! systemd unit can set them either way, and may also come from the config file
 //! ([`crate::config_file`]). `--help` documents each with its default.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -141,6 +142,11 @@ pub struct RunArgs {
     /// Running this long without a crash resets a replica's crash backoff.
     #[arg(long, env = "COMPOSECTL_CRASH_RESET", default_value = "10m", value_parser = parse_duration)]
     pub crash_reset: Duration,
+    /// Address of the HTTP endpoints (`/metrics`, `/healthz`, `/readyz`, `/status`); keep
+    /// it on localhost unless a firewall or reverse proxy guards it (`/status` shows the
+    /// whole host).
+    #[arg(long, env = "COMPOSECTL_LISTEN", default_value = "127.0.0.1:9631")]
+    pub listen: SocketAddr,
 }
 
 /// Parses `500ms`, `30s`, `1m30s`, `2h` (compose's duration format).

@@ -16,8 +16,10 @@
 //! 5. [`controller`] schedules reconciles (one per project at a time, deduplicated,
 //!    periodic resync, per-project error backoff, crash backoff per replica).
 //!
-//! [`cli`] and [`app`] wire it into the `composectl` binary; [`config_file`] reads the
-//! optional config file, [`healthcheck`] is the client for a container `HEALTHCHECK`.
+//! [`metrics`] records what the loop does (Prometheus), [`status`] describes the host as the
+//! controller sees it, and [`http`] serves both. [`cli`] and [`app`] wire it all into the
+//! `composectl` binary; [`config_file`] reads the optional config file, [`healthcheck`] is
+//! the client for a container `HEALTHCHECK`.
 
 pub mod app;
 pub mod cli;
@@ -26,7 +28,10 @@ pub mod controller;
 pub mod desired;
 pub mod executor;
 pub mod healthcheck;
+pub mod http;
+pub mod metrics;
 pub mod model;
 pub mod observed;
 pub mod plan;
 pub mod runtime;
+pub mod status;

@@ -19,7 +19,7 @@ mod reflector;
 #[cfg(test)]
 mod tests;
 
-pub use reflector::{Reconnects, Reflector};
+pub use reflector::{Reconnects, Reflector, StreamUp};
 
 /// Errors of the observed store's engine reads.
 #[derive(Debug, thiserror::Error)]

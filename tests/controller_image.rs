@@ -7,17 +7,16 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{TestProject, controller_image, demo_image, http_get, test_instance, wait_until};
+use common::{
+    TestProject, controller_image, demo_image, docker, http_get, test_instance, try_docker,
+    wait_until,
+};
 use testcontainers::core::{AccessMode, IntoContainerPort, Mount};
 use testcontainers::runners::SyncRunner;
 use testcontainers::{Container, GenericImage, ImageExt};
 
 /// The port `composectl run` listens on inside the image (`COMPOSECTL_LISTEN`).
 const PORT: u16 = 9631;
-
-/// Whether composectl serves `/readyz` yet (the HTTP endpoints, on branch `metrics`, are
-/// not merged into this branch yet); set to `true` with that merge.
-const SERVES_READYZ: bool = false;
 
 /// The engine's socket on this host (`DOCKER_HOST=unix://...` or the default path).
 fn docker_socket() -> String {
@@ -27,9 +26,8 @@ fn docker_socket() -> String {
         .unwrap_or_else(|| "/var/run/docker.sock".to_owned())
 }
 
-/// Starts the controller image on `project`'s desired directory, as this test's instance.
-fn start_controller(project: &TestProject) -> Container<GenericImage> {
-    let image = controller_image();
+/// Starts `image` on `project`'s desired directory, as this test's instance.
+fn start_controller(image: &str, project: &TestProject) -> Container<GenericImage> {
     let (name, tag) = image.rsplit_once(':').expect("a tagged image");
     let socket = docker_socket();
     GenericImage::new(name, tag)
@@ -68,15 +66,31 @@ fn assert_ready(controller: &Container<GenericImage>, addr: SocketAddr) {
     );
 }
 
+/// Asserts that the image's `HEALTHCHECK` is `composectl healthcheck` and that the command
+/// passes inside the running container (with the image's `COMPOSECTL_LISTEN`).
+fn assert_healthcheck_passes(controller: &Container<GenericImage>, image: &str) {
+    let configured = docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .Config.Healthcheck.Test}}",
+        image,
+    ]);
+    assert_eq!(configured, r#"["CMD","/composectl","healthcheck"]"#);
+    let exec = try_docker(&["exec", controller.id(), "/composectl", "healthcheck"]);
+    assert!(exec.is_ok(), "composectl healthcheck failed: {exec:?}");
+}
+
 #[test]
 fn the_controller_image_converges_a_mounted_desired_directory_and_becomes_ready() {
+    let image = controller_image();
     let demo = demo_image("v1");
     let project = TestProject::new("controller-image");
     project.write_compose(&format!(
         "services:\n  web:\n    image: {demo}\n    deploy:\n      replicas: 2\n"
     ));
     // Declared after the project, so it stops before the project's containers are removed.
-    let controller = start_controller(&project);
+    let controller = start_controller(&image, &project);
 
     let converged = wait_until(Duration::from_secs(60), Duration::from_millis(250), || {
         project.running().len() == 2
@@ -99,7 +113,6 @@ fn the_controller_image_converges_a_mounted_desired_directory_and_becomes_ready(
     let port = controller
         .get_host_port_ipv4(PORT.tcp())
         .unwrap_or_else(|e| panic!("the controller publishes no port {PORT}: {e}"));
-    if SERVES_READYZ {
-        assert_ready(&controller, SocketAddr::from(([127, 0, 0, 1], port)));
-    }
+    assert_ready(&controller, SocketAddr::from(([127, 0, 0, 1], port)));
+    assert_healthcheck_passes(&controller, &image);
 }

@@ -12,6 +12,7 @@
 pub mod backoff;
 mod reconcile;
 pub mod scheduler;
+mod source;
 pub mod view;
 
 use std::collections::BTreeSet;
@@ -29,6 +30,7 @@ pub use reconcile::{Outcome, Shared};
 
 use crate::desired::{self, HostEnv};
 use crate::executor::{self, Executor};
+use crate::metrics::Telemetry;
 use crate::observed::{self, Change, Reflector, Store};
 use crate::plan::{Plan, PlanContext};
 use crate::runtime::ContainerRuntime;
@@ -102,7 +104,10 @@ impl<R: ContainerRuntime> Controller<R> {
             executor,
             view: Mutex::new(DesiredView::default()),
             crash: Mutex::new(CrashBackoff::new(config.crash)),
+            telemetry: Telemetry::new(),
         });
+        let source = source::SharedSource(Arc::downgrade(&shared));
+        shared.telemetry.attach_state(source);
         Self {
             runtime,
             shared,
@@ -113,6 +118,11 @@ impl<R: ContainerRuntime> Controller<R> {
     /// The observed store (read-only use: status, tests).
     pub fn store(&self) -> &Store {
         &self.shared.store
+    }
+
+    /// The controller's metrics and status record (for the HTTP server).
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.shared.telemetry
     }
 
     /// Reloads the desired directory into the view and logs what changed.
@@ -168,7 +178,9 @@ impl<R: ContainerRuntime> Controller<R> {
     /// Starts the reflector feeding the store and sending what changed to `changes`.
     fn start_reflector(&self, changes: mpsc::UnboundedSender<Change>) -> RunningReflector {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let reflector = Reflector::new(self.runtime.clone(), self.shared.store.clone(), changes);
+        let telemetry = &self.shared.telemetry;
+        let reflector = Reflector::new(self.runtime.clone(), self.shared.store.clone(), changes)
+            .with_handles(telemetry.reconnects(), telemetry.stream_up());
         let task = tokio::spawn(reflector.run(async {
             let _ = stopped.await;
         }));
@@ -179,7 +191,8 @@ impl<R: ContainerRuntime> Controller<R> {
         let mut done = Vec::new();
         let mut failed = Vec::new();
         for project in self.projects() {
-            let span = info_span!("reconcile", project = %project);
+            let span =
+                info_span!("reconcile", project = %project, revision = tracing::field::Empty);
             match reconcile::reconcile(self.shared.clone(), project.clone(), false)
                 .instrument(span)
                 .await
@@ -257,7 +270,7 @@ impl<R: ContainerRuntime> Controller<R> {
                 }
                 () = sleep_until(next.unwrap_or_else(far_future)), if next.is_some() => {
                     for project in scheduler.take_due(Instant::now()) {
-                        let span = info_span!("reconcile", project = %project);
+                        let span = info_span!("reconcile", project = %project, revision = tracing::field::Empty);
                         let shared = self.shared.clone();
                         running.spawn(async move {
                             let result = reconcile::reconcile(shared, project.clone(), true).await;
@@ -324,6 +337,7 @@ fn reload<R>(shared: &Shared<R>, config: &Config) -> Reloaded {
         .collect();
     let mut view = shared.view.lock().expect("view lock");
     let reloaded = view.apply(load);
+    shared.telemetry.record_load(&view);
     if let Some(err) = view.root_error() {
         error!("desired state not loaded, keeping the last good state: {err}");
     }

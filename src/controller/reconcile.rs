@@ -5,12 +5,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
-use tracing::{info, warn};
+use tracing::{Span, info, warn};
 
 use super::backoff::CrashBackoff;
 use super::view::{DesiredView, Target};
 use crate::executor::{self, Executor};
-use crate::model::ProjectSpec;
+use crate::metrics::Telemetry;
+use crate::model::{ProjectSpec, hash};
 use crate::observed::Store;
 use crate::plan::{self, Action, Plan, PlanContext, Reason};
 use crate::runtime::ContainerRuntime;
@@ -25,6 +26,8 @@ pub struct Shared<R> {
     pub view: Mutex<DesiredView>,
     /// Crash backoff per replica slot.
     pub crash: Mutex<CrashBackoff>,
+    /// Metrics and the record behind `/status`.
+    pub telemetry: Telemetry,
 }
 
 /// How a reconcile ended.
@@ -57,12 +60,31 @@ pub fn plan_project<R>(
     Some((plan, spec))
 }
 
-/// Reconciles one project once.
+/// Reconciles one project once, recording its duration, result, drift and heals. The
+/// current span's `revision` field (if it has one) is set to the spec's revision.
 pub async fn reconcile<R: ContainerRuntime>(
     shared: Arc<Shared<R>>,
     project: String,
     use_crash_backoff: bool,
 ) -> Result<Outcome, executor::Error> {
+    let started = Instant::now();
+    let telemetry = shared.telemetry.clone();
+    let result = reconcile_untimed(shared, &project, use_crash_backoff).await;
+    let outcome = match &result {
+        Ok((_, revision)) => Ok(revision.as_str()),
+        Err(err) => Err(err.to_string()),
+    };
+    telemetry.record_reconcile(&project, started.elapsed(), outcome);
+    result.map(|(outcome, _)| outcome)
+}
+
+/// [`reconcile`] without the duration and result: the outcome and the revision planned.
+async fn reconcile_untimed<R: ContainerRuntime>(
+    shared: Arc<Shared<R>>,
+    project: &str,
+    use_crash_backoff: bool,
+) -> Result<(Outcome, String), executor::Error> {
+    let project = project.to_owned();
     let now = Instant::now();
     let ctx = PlanContext {
         crash_backoff: if use_crash_backoff {
@@ -76,14 +98,18 @@ pub async fn reconcile<R: ContainerRuntime>(
         },
     };
     let Some((plan, spec)) = plan_project(&shared, &project, &ctx) else {
-        return Ok(Outcome {
-            plan: Plan {
-                project,
-                ..Plan::default()
-            },
+        let plan = Plan {
+            project,
+            ..Plan::default()
+        };
+        let outcome = Outcome {
+            plan,
             requeue_after: None,
-        });
+        };
+        return Ok((outcome, String::new()));
     };
+    let revision = hash::revision(&spec);
+    Span::current().record("revision", revision.as_str());
     let requeue_after = plan.deferred.iter().map(|d| d.retry_in).min();
     for deferred in &plan.deferred {
         warn!(
@@ -95,18 +121,25 @@ pub async fn reconcile<R: ContainerRuntime>(
         );
     }
     if plan.is_empty() {
-        return Ok(Outcome {
+        let outcome = Outcome {
             plan,
             requeue_after,
-        });
+        };
+        return Ok((outcome, revision));
     }
     info!(actions = plan.actions.len(), "converging");
     record_crash_replacements(&shared, &plan, now);
-    shared.executor.execute(&spec, &plan).await?;
-    Ok(Outcome {
+    let steady = shared.telemetry.converged_revision(&project).as_ref() == Some(&revision);
+    let executed = shared.executor.execute(&spec, &plan).await;
+    shared
+        .telemetry
+        .record_plan(&plan, steady, executed.is_ok());
+    executed?;
+    let outcome = Outcome {
         plan,
         requeue_after,
-    })
+    };
+    Ok((outcome, revision))
 }
 
 /// Every replacement caused by the container's own failure counts toward its slot's

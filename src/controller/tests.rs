@@ -9,6 +9,7 @@ use tokio::time::Instant;
 
 use super::backoff::CrashPolicy;
 use super::{Config, Controller};
+use crate::metrics::Telemetry;
 use crate::model::ContainerState;
 use crate::runtime::fake::{Call, FakeRuntime};
 
@@ -25,6 +26,7 @@ struct Running {
     dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
+    telemetry: Telemetry,
 }
 
 impl Running {
@@ -40,6 +42,7 @@ impl Running {
         config.resync = Duration::from_millis(300);
         config.crash = crash;
         let controller = Controller::new(Arc::new(fake.clone()), config);
+        let telemetry = controller.telemetry().clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             controller
@@ -54,6 +57,7 @@ impl Running {
             dir,
             stop: Some(stop),
             task,
+            telemetry,
         }
     }
 
@@ -137,6 +141,37 @@ async fn a_killed_replica_is_replaced_once() {
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(run.creates(), 1, "replaced exactly once");
     assert_eq!(run.fake.containers().len(), 2, "the dead one is gone");
+    run.stop().await;
+}
+
+#[tokio::test]
+async fn the_loop_records_a_heal_but_not_the_first_creations() {
+    let run = Running::start(&compose(2, "a"), CrashPolicy::default()).await;
+    run.until("two replicas", |r| r.running().len() == 2).await;
+    run.until("ready", |r| r.telemetry.is_ready()).await;
+    let victim = run.fake.containers()[0].clone();
+    run.fake.kill(&victim.id, 137);
+    let heal = r#"composectl_heals_total{project="shop",service="web",reason="exited"} 1"#;
+    run.until("the heal counted", |r| r.telemetry.encode().contains(heal))
+        .await;
+    let text = run.telemetry.encode();
+    for expected in [
+        r#"composectl_drift_detected_total{project="shop",reason="missing"} 2"#,
+        r#"composectl_drift_detected_total{project="shop",reason="exited"} 1"#,
+        r#"composectl_desired_valid{project="shop"} 1"#,
+        "composectl_event_stream_up 1",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+    let first_creations =
+        r#"composectl_heals_total{project="shop",service="web",reason="missing"}"#;
+    assert!(
+        !text.contains(first_creations),
+        "first creations are no heals:\n{text}"
+    );
+    assert!(text.contains(
+        r#"composectl_reconcile_duration_seconds_count{project="shop",result="success"}"#
+    ));
     run.stop().await;
 }
 

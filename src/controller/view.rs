@@ -115,6 +115,11 @@ impl DesiredView {
             .collect()
     }
 
+    /// Last-known-good spec of every project that loaded, by name.
+    pub fn specs(&self) -> &BTreeMap<String, ProjectSpec> {
+        &self.specs
+    }
+
     /// Current load errors by project.
     pub fn errors(&self) -> &BTreeMap<String, String> {
         &self.errors

@@ -80,6 +80,18 @@ pub fn config_hash(project: &ProjectSpec, service: &ServiceSpec) -> String {
     digest(encode_fields(&field_hashes(project, service)).as_bytes())
 }
 
+/// Hex digits of a project revision.
+const REVISION_LEN: usize = 12;
+
+/// The revision of a whole project spec: the first 12 hex digits of a sha256 over its
+/// JSON form. Logs and `/status` show it so an operator can tell which load of the desired
+/// directory a reconcile worked from; it changes with any change to the spec (including
+/// `replicas`), unlike [`config_hash`].
+pub fn revision(project: &ProjectSpec) -> String {
+    let json = serde_json::to_vec(project).expect("spec types serialize to JSON");
+    digest(&json)[..REVISION_LEN].to_owned()
+}
+
 /// `name=hash,name=hash` in name order, the form of the [`super::labels::FIELDS`] label.
 pub fn encode_fields(fields: &BTreeMap<&'static str, String>) -> String {
     fields
@@ -154,6 +166,18 @@ mod tests {
             vec!["environment"]
         );
         assert_ne!(config_hash(&p, &a), config_hash(&p, &b));
+    }
+
+    #[test]
+    fn the_revision_is_twelve_hex_digits_and_follows_any_spec_change() {
+        let a = project_with(ServiceSpec::new("web", "nginx"));
+        let mut b = a.clone();
+        b.services.get_mut("web").unwrap().replicas = 3;
+        let rev = revision(&a);
+        assert_eq!(rev.len(), 12);
+        assert!(rev.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(rev, revision(&a.clone()));
+        assert_ne!(rev, revision(&b));
     }
 
     #[test]

@@ -14,7 +14,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
@@ -68,12 +68,29 @@ impl Reconnects {
     }
 }
 
+/// Whether the event stream is connected and the store follows it (for metrics): true
+/// from a successful relist until the stream fails or the reflector stops.
+#[derive(Debug, Clone, Default)]
+pub struct StreamUp(Arc<AtomicBool>);
+
+impl StreamUp {
+    /// True while the reflector is watching the event stream.
+    pub fn get(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn set(&self, up: bool) {
+        self.0.store(up, Ordering::Relaxed);
+    }
+}
+
 /// Mirrors the engine into a [`Store`] and tells the scheduler what changed.
 pub struct Reflector<R> {
     runtime: Arc<R>,
     store: Store,
     changes: mpsc::UnboundedSender<Change>,
     reconnects: Reconnects,
+    up: StreamUp,
     backoff: ExponentialBackoff,
 }
 
@@ -95,8 +112,22 @@ impl<R: ContainerRuntime> Reflector<R> {
             store,
             changes,
             reconnects: Reconnects::default(),
+            up: StreamUp::default(),
             backoff: backoff(),
         }
+    }
+
+    /// Reports reconnections and the stream's state through these handles (shared with
+    /// whoever exports them) instead of fresh ones.
+    pub fn with_handles(mut self, reconnects: Reconnects, up: StreamUp) -> Self {
+        self.reconnects = reconnects;
+        self.up = up;
+        self
+    }
+
+    /// A handle on the stream's state, readable while [`Reflector::run`] runs.
+    pub fn up(&self) -> StreamUp {
+        self.up.clone()
     }
 
     /// A handle on the reconnect counter, readable while [`Reflector::run`] runs.
@@ -111,7 +142,10 @@ impl<R: ContainerRuntime> Reflector<R> {
         loop {
             tokio::select! {
                 biased;
-                _ = &mut shutdown => return,
+                _ = &mut shutdown => {
+                    self.up.set(false);
+                    return;
+                }
                 next = self.step(state) => state = next,
             }
         }
@@ -127,6 +161,7 @@ impl<R: ContainerRuntime> Reflector<R> {
                         containers = self.store.container_count(),
                         "observed store relisted"
                     );
+                    self.up.set(true);
                     self.send(Change::All);
                     let since = Instant::now();
                     State::Watching { events, since }
@@ -203,6 +238,7 @@ impl<R: ContainerRuntime> Reflector<R> {
     /// Counts a reconnection and picks the delay (starting over after a healthy stream).
     fn reconnect(&mut self, error: &Error, since: Instant) -> State {
         self.reconnects.increment();
+        self.up.set(false);
         if since.elapsed() >= HEALTHY_AFTER {
             self.backoff = backoff();
         }

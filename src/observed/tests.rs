@@ -26,6 +26,7 @@ struct Harness {
     store: Store,
     changes: mpsc::UnboundedReceiver<Change>,
     reconnects: Reconnects,
+    up: StreamUp,
     _stop: oneshot::Sender<()>,
 }
 
@@ -34,12 +35,14 @@ fn start(fake: &FakeRuntime) -> Harness {
     let (tx, changes) = mpsc::unbounded_channel();
     let reflector = Reflector::new(Arc::new(fake.clone()), store.clone(), tx);
     let reconnects = reflector.reconnects();
+    let up = reflector.up();
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(reflector.run(stopped));
     Harness {
         store,
         changes,
         reconnects,
+        up,
         _stop: stop,
     }
 }
@@ -134,6 +137,7 @@ async fn a_lost_stream_reconnects_and_relists_what_changed_meanwhile() {
 
     assert_eq!(h.next_change().await, Change::All);
     assert_eq!(h.reconnects.get(), 1);
+    assert!(h.up.get(), "up again after the relist");
     let state = h.store.snapshot();
     assert_eq!(state.containers[&id].state, ContainerState::Exited);
     assert!(state.containers.contains_key(&new));
@@ -157,8 +161,10 @@ async fn a_failed_relist_is_retried_after_a_backoff() {
     );
     let mut h = start(&fake);
     let before = tokio::time::Instant::now();
+    assert!(!h.up.get(), "not up before a list succeeded");
 
     assert_eq!(h.next_change().await, Change::All);
+    assert!(h.up.get());
 
     assert!(h.store.is_ready());
     assert!(before.elapsed() >= Duration::from_millis(100));

@@ -13,8 +13,13 @@ use super::project::PROJECT_LABEL;
 use super::{TestProject, composectl, wait_until};
 
 /// Flags every daemon gets unless the test passes its own value: a short resync and
-/// debounce, so the tests see convergence within seconds.
-const DEFAULT_FLAGS: [(&str, &str); 2] = [("--resync", "2s"), ("--debounce", "200ms")];
+/// debounce, so the tests see convergence within seconds, and HTTP endpoints on a port the
+/// OS picks, so daemons of parallel tests never contend for the default port.
+const DEFAULT_FLAGS: [(&str, &str); 3] = [
+    ("--resync", "2s"),
+    ("--debounce", "200ms"),
+    ("--listen", "127.0.0.1:0"),
+];
 
 /// A running `composectl run --desired <dir>`; SIGTERM on drop (SIGKILL after 10 s).
 ///
@@ -113,6 +118,9 @@ impl Daemon {
         let Some(mut child) = self.child.take() else {
             return;
         };
+        if child.try_wait().ok().flatten().is_some() {
+            return;
+        }
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status();

@@ -1,0 +1,44 @@
+//! The controller as a [`StateSource`] for metrics and `/status`: copies of the store, the
+//! desired view and the crash backoff, read at scrape time. It holds the shared state
+//! weakly, so the telemetry (which the shared state owns) keeps nothing alive.
+
+use std::sync::Weak;
+
+use super::reconcile::Shared;
+use crate::metrics::{ControllerState, StateSource};
+use crate::runtime::ContainerRuntime;
+
+/// Reads the controller's shared state.
+pub(super) struct SharedSource<R>(pub(super) Weak<Shared<R>>);
+
+impl<R: ContainerRuntime> StateSource for SharedSource<R> {
+    fn state(&self) -> Option<ControllerState> {
+        let shared = self.0.upgrade()?;
+        let (specs, load_errors, root_error) = {
+            let view = shared.view.lock().unwrap_or_else(|e| e.into_inner());
+            let root_error = view.root_error().map(str::to_owned);
+            (view.specs().clone(), view.errors().clone(), root_error)
+        };
+        let crash_delays = {
+            let crash = shared.crash.lock().unwrap_or_else(|e| e.into_inner());
+            crash
+                .current_delays()
+                .map(|(slot, d)| (slot.clone(), d))
+                .collect()
+        };
+        Some(ControllerState {
+            observed: shared.store.snapshot(),
+            store_ready: shared.store.is_ready(),
+            specs,
+            load_errors,
+            root_error,
+            crash_delays,
+        })
+    }
+
+    fn store_ready(&self) -> bool {
+        self.0
+            .upgrade()
+            .is_some_and(|shared| shared.store.is_ready())
+    }
+}

@@ -1,0 +1,171 @@
+//! The `/status` document: every project (desired, failing or only observed) with its
+//! services and replicas, whether its desired state is valid, its last error and its last
+//! successful reconcile. Built by a pure function from the controller's state and the
+//! telemetry's per-project records, so it is tested without a daemon.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::metrics::{ControllerState, ProjectRecord, Telemetry, unix_seconds};
+use crate::model::{Health, ObservedContainer, hash};
+
+/// Hex digits of a container ID shown in the document (as `docker ps` shows them).
+const SHORT_ID: usize = 12;
+
+/// The whole document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Status {
+    /// True after the first desired load and the first full list of the engine.
+    pub ready: bool,
+    /// The error that kept the whole desired directory from loading, if any.
+    pub desired_error: Option<String>,
+    /// Projects by name.
+    pub projects: Vec<ProjectStatus>,
+}
+
+/// One project.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProjectStatus {
+    /// Project name.
+    pub name: String,
+    /// True when the project is in the desired directory and currently loads.
+    pub desired: bool,
+    /// False while its files fail to load (the last good state keeps running).
+    pub valid: bool,
+    /// The revision of the spec composectl converges to (absent when it never loaded).
+    pub revision: Option<String>,
+    /// The current load error, if any.
+    pub load_error: Option<String>,
+    /// The error of the last reconcile, while it is the latest outcome.
+    pub last_error: Option<String>,
+    /// When the last reconcile succeeded (Unix seconds).
+    pub last_successful_reconcile: Option<f64>,
+    /// Services: desired ones and any observed ones.
+    pub services: Vec<ServiceStatus>,
+}
+
+/// One service.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceStatus {
+    /// Service name.
+    pub name: String,
+    /// Desired replicas (absent for a service only observed, about to be removed).
+    pub desired_replicas: Option<u32>,
+    /// Current longest crash backoff delay of its replicas, in seconds.
+    pub crash_backoff_seconds: f64,
+    /// Observed containers by replica number.
+    pub replicas: Vec<ReplicaStatus>,
+}
+
+/// One container.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReplicaStatus {
+    /// Container name.
+    pub name: String,
+    /// Replica number.
+    pub number: u32,
+    /// Short container ID.
+    pub id: String,
+    /// Docker's state.
+    pub state: &'static str,
+    /// Health, when the container has a healthcheck.
+    pub health: Option<&'static str>,
+    /// Exit code of the last run, when it exited.
+    pub exit_code: Option<i64>,
+}
+
+/// The current document of the controller behind `telemetry`; `None` before the
+/// controller attached itself.
+pub fn current(telemetry: &Telemetry) -> Option<Status> {
+    let (state, records) = telemetry.snapshot()?;
+    Some(build(&state, &records, telemetry.is_ready()))
+}
+
+/// Builds the document from the controller's state and the per-project records.
+pub fn build(
+    state: &ControllerState,
+    records: &BTreeMap<String, ProjectRecord>,
+    ready: bool,
+) -> Status {
+    let mut names: BTreeSet<&str> = state.specs.keys().map(String::as_str).collect();
+    names.extend(state.load_errors.keys().map(String::as_str));
+    names.extend(state.observed.projects());
+    let projects = names
+        .into_iter()
+        .map(|name| project(state, records.get(name), name))
+        .collect();
+    Status {
+        ready,
+        desired_error: state.root_error.clone(),
+        projects,
+    }
+}
+
+fn project(state: &ControllerState, record: Option<&ProjectRecord>, name: &str) -> ProjectStatus {
+    let spec = state.specs.get(name);
+    let load_error = state.load_errors.get(name).cloned();
+    let mut services: BTreeMap<&str, ServiceStatus> = BTreeMap::new();
+    for (service, spec) in spec.iter().flat_map(|s| &s.services) {
+        services.insert(service, service_status(service, Some(spec.replicas)));
+    }
+    for container in state.observed.project(name) {
+        services
+            .entry(&container.service)
+            .or_insert_with(|| service_status(&container.service, None))
+            .replicas
+            .push(replica(container));
+    }
+    for ((project, service, _), delay) in &state.crash_delays {
+        if let (true, Some(status)) = (project == name, services.get_mut(service.as_str())) {
+            status.crash_backoff_seconds = status.crash_backoff_seconds.max(delay.as_secs_f64());
+        }
+    }
+    let mut services: Vec<ServiceStatus> = services.into_values().collect();
+    for service in &mut services {
+        service
+            .replicas
+            .sort_by(|a, b| (a.number, &a.name).cmp(&(b.number, &b.name)));
+    }
+    ProjectStatus {
+        name: name.to_owned(),
+        desired: spec.is_some(),
+        valid: load_error.is_none() && state.root_error.is_none(),
+        revision: spec.map(hash::revision),
+        load_error,
+        last_error: record.and_then(|r| r.last_error.clone()),
+        last_successful_reconcile: record.and_then(|r| r.last_success).map(unix_seconds),
+        services,
+    }
+}
+
+fn service_status(name: &str, desired_replicas: Option<u32>) -> ServiceStatus {
+    ServiceStatus {
+        name: name.to_owned(),
+        desired_replicas,
+        crash_backoff_seconds: 0.0,
+        replicas: Vec::new(),
+    }
+}
+
+fn replica(container: &ObservedContainer) -> ReplicaStatus {
+    ReplicaStatus {
+        name: container.name.clone(),
+        number: container.number,
+        id: container.id.chars().take(SHORT_ID).collect(),
+        state: container.state.as_str(),
+        health: container.health.map(health_str),
+        exit_code: container.exit_code,
+    }
+}
+
+fn health_str(health: Health) -> &'static str {
+    match health {
+        Health::Starting => "starting",
+        Health::Healthy => "healthy",
+        Health::Unhealthy => "unhealthy",
+    }
+}
+
+#[cfg(test)]
+mod tests;
