@@ -1,6 +1,6 @@
 //! Wiring: turns a parsed [`Cli`] into a running command and an exit code.
 //!
-//! `validate` needs no engine. `plan` and `apply --once` load, list the engine once and
+//! `validate` and `healthcheck` need no engine. `plan` and `apply --once` load, list the engine once and
 //! plan (and execute); `run` starts the controller and stops it on SIGTERM or SIGINT,
 //! letting in-flight reconciles finish.
 
@@ -8,13 +8,14 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use tracing::{error, info};
+use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{ApplyArgs, Cli, Command, DesiredArgs, LogFormat, RunArgs};
+use crate::cli::{ApplyArgs, Cli, Command, DesiredArgs, HealthcheckArgs, LogFormat, RunArgs};
 use crate::controller::backoff::CrashPolicy;
 use crate::controller::{Config, Controller};
 use crate::desired::{self, HostEnv};
+use crate::healthcheck;
 use crate::http;
 use crate::plan;
 use crate::runtime::docker::DockerRuntime;
@@ -25,9 +26,13 @@ const EXIT_ERROR: u8 = 1;
 /// Exit code of `plan` when changes are pending.
 const EXIT_CHANGES: u8 = 2;
 
-/// Runs the command line and returns the process exit code.
-pub fn run(cli: Cli) -> ExitCode {
+/// Runs the command line and returns the process exit code; `config_warnings` (from the
+/// config file, read before logging starts) are logged first.
+pub fn run(cli: Cli, config_warnings: &[String]) -> ExitCode {
     init_tracing(&cli);
+    for warning in config_warnings {
+        warn!("{warning}");
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -40,7 +45,7 @@ fn init_tracing(cli: &Cli) {
     // on stdout and log only problems, unless asked otherwise.
     let default = match cli.command {
         Command::Run(_) | Command::Apply(_) => "info",
-        Command::Plan(_) | Command::Validate(_) => "warn",
+        Command::Plan(_) | Command::Validate(_) | Command::Healthcheck(_) => "warn",
     };
     let wanted = cli.log.as_deref().unwrap_or(default);
     let filter = EnvFilter::try_new(wanted).unwrap_or_else(|_| EnvFilter::new(default));
@@ -61,6 +66,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
     };
     match cli.command {
         Command::Validate(args) => validate(&args),
+        Command::Healthcheck(args) => healthcheck(&args),
         Command::Plan(args) => engine.with(|rt| plan(rt, args)).await,
         Command::Apply(args) => engine.with(|rt| apply(rt, args)).await,
         Command::Run(args) => engine.with(|rt| run_daemon(rt, args)).await,
@@ -128,6 +134,20 @@ fn validate(args: &DesiredArgs) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_ERROR)
+    }
+}
+
+fn healthcheck(args: &HealthcheckArgs) -> ExitCode {
+    let url = args
+        .url
+        .clone()
+        .unwrap_or_else(|| healthcheck::default_url(&args.listen));
+    match healthcheck::check(&url, args.timeout) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("unhealthy: {err}");
+            ExitCode::from(EXIT_ERROR)
+        }
     }
 }
 

@@ -1,7 +1,8 @@
-//! The command line: `composectl run | plan | apply --once | validate`.
+//! The command line: `composectl run | plan | apply --once | validate | healthcheck`.
 //!
 //! Every setting is a flag with an environment-variable twin (`COMPOSECTL_*`), so the
-//! systemd unit can set them either way. `--help` documents each with its default.
+//! systemd unit can set them either way, and may also come from the config file
+//! ([`crate::config_file`]). `--help` documents each with its default.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,7 +14,18 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "composectl", version, about, long_about = None)]
 pub struct Cli {
-    /// The Docker engine to talk to (`unix:///var/run/docker.sock`, `tcp://host:2375`).
+    /// The config file: `KEY=VALUE` lines with the environment variables' names
+    /// (`COMPOSECTL_*`, `DOCKER_HOST`). Precedence: flag > environment > config file >
+    /// default. The default path is read only if it exists; a named file must exist.
+    #[arg(
+        long,
+        env = "COMPOSECTL_CONFIG",
+        default_value = crate::config_file::DEFAULT_PATH,
+        global = true
+    )]
+    pub config: PathBuf,
+    /// The Docker engine to talk to (`unix:///var/run/docker.sock`, `tcp://host:2375`);
+    /// default: the local socket `unix:///var/run/docker.sock`.
     #[arg(long, env = "DOCKER_HOST", global = true)]
     pub docker_host: Option<String>,
     /// This composectl's name: it manages only containers, networks and volumes labelled
@@ -27,7 +39,7 @@ pub struct Cli {
     )]
     pub instance: String,
     /// Log filter (`info`, `debug`, `composectl=debug,warn`); default `info` for `run` and
-    /// `apply`, `warn` for `plan` and `validate`.
+    /// `apply`, `warn` for the other commands.
     #[arg(long, env = "COMPOSECTL_LOG", global = true)]
     pub log: Option<String>,
     /// Log format.
@@ -59,6 +71,23 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Check the desired directory. Exit 0: every project is valid; 1: errors.
     Validate(DesiredArgs),
+    /// GET a URL of a running composectl (for a container `HEALTHCHECK`). Exit 0: it
+    /// answered 200; 1: otherwise.
+    Healthcheck(HealthcheckArgs),
+}
+
+/// `healthcheck` settings.
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// The URL to GET (`http://HOST:PORT/PATH`); default `http://<listen>/healthz`.
+    pub url: Option<String>,
+    /// The address `composectl run` listens on, used when no URL is given (an unspecified
+    /// address, `0.0.0.0` or `[::]`, is reached on loopback).
+    #[arg(long, env = "COMPOSECTL_LISTEN", default_value = "127.0.0.1:9631")]
+    pub listen: String,
+    /// Longest wait for the answer.
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    pub timeout: Duration,
 }
 
 /// Where the desired state lives.

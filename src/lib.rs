@@ -19,13 +19,16 @@
 //! [`metrics`] records what the loop does (Prometheus), [`status`] describes the host as the
 //! controller sees it, and [`http`] serves both; [`systemd`] tells systemd how the loop is
 //! doing (readiness, status line, watchdog). [`cli`] and [`app`] wire it all into the
-//! `composectl` binary.
+//! `composectl` binary; [`config_file`] reads the optional config file, [`healthcheck`] is
+//! the client for a container `HEALTHCHECK`.
 
 pub mod app;
 pub mod cli;
+pub mod config_file;
 pub mod controller;
 pub mod desired;
 pub mod executor;
+pub mod healthcheck;
 pub mod http;
 pub mod metrics;
 pub mod model;

@@ -32,10 +32,29 @@ pub enum Error {
 /// Result alias of this module.
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// One variable of an env file, with the line that set it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The variable's name.
+    pub key: String,
+    /// Its value, unquoted and interpolated.
+    pub value: String,
+    /// The 1-based line of its (last) definition.
+    pub line: usize,
+}
+
 /// Parses env-file `text`; returns the variables in file order (a later duplicate wins).
 pub fn parse(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Vec<(String, String)>> {
+    Ok(parse_entries(text, lookup)?
+        .into_iter()
+        .map(|entry| (entry.key, entry.value))
+        .collect())
+}
+
+/// Like [`parse`], and says on which line each variable is set.
+pub fn parse_entries(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Entry>> {
     let lines: Vec<&str> = text.lines().collect();
-    let mut vars: Vec<(String, String)> = Vec::new();
+    let mut vars: Vec<Entry> = Vec::new();
     let mut i = 0;
     while i < lines.len() {
         let line_no = i + 1;
@@ -49,7 +68,7 @@ pub fn parse(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Vec<
             let key = line.trim_end();
             check_key(key, line_no)?;
             if let Some(value) = lookup_in(&vars, lookup, key) {
-                set(&mut vars, key, value);
+                set(&mut vars, key, value, line_no);
             }
             continue;
         };
@@ -57,7 +76,7 @@ pub fn parse(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Vec<
         check_key(key, line_no)?;
         let (value, used) = value_of(raw.trim_start(), &lines[i..], line_no, &vars, lookup)?;
         i += used;
-        set(&mut vars, key, value);
+        set(&mut vars, key, value, line_no);
     }
     Ok(vars)
 }
@@ -77,20 +96,24 @@ fn check_key(key: &str, line: usize) -> Result<()> {
     }
 }
 
-fn set(vars: &mut Vec<(String, String)>, key: &str, value: String) {
-    vars.retain(|(k, _)| k != key);
-    vars.push((key.to_string(), value));
+fn set(vars: &mut Vec<Entry>, key: &str, value: String, line: usize) {
+    vars.retain(|entry| entry.key != key);
+    vars.push(Entry {
+        key: key.to_string(),
+        value,
+        line,
+    });
 }
 
 fn lookup_in(
-    vars: &[(String, String)],
+    vars: &[Entry],
     lookup: &dyn Fn(&str) -> Option<String>,
     name: &str,
 ) -> Option<String> {
     vars.iter()
         .rev()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.clone())
+        .find(|entry| entry.key == name)
+        .map(|entry| entry.value.clone())
         .or_else(|| lookup(name))
 }
 
@@ -100,7 +123,7 @@ fn value_of(
     raw: &str,
     rest: &[&str],
     line: usize,
-    vars: &[(String, String)],
+    vars: &[Entry],
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(String, usize)> {
     let expand = |text: &str| {
@@ -223,6 +246,13 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(parsed(text), pairs(want), "{text:?}");
         }
+    }
+
+    #[test]
+    fn entries_carry_the_line_of_their_last_definition() {
+        let entries = parse_entries("# c\nA=1\nB=\"two\nlines\"\nA=3\n", &outer).unwrap();
+        let lines: Vec<(&str, usize)> = entries.iter().map(|e| (e.key.as_str(), e.line)).collect();
+        assert_eq!(lines, [("B", 3), ("A", 5)]);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The locally built test images: built once per machine state by
 //! `scripts/build-images.sh`, under a file lock so parallel test binaries do not build
-//! at the same time.
+//! at the same time; and the controller image, by `scripts/build-controller-image.sh`.
 
 use std::fs::File;
 use std::path::Path;
@@ -22,6 +22,32 @@ pub fn registry_image() -> String {
     image
 }
 
+/// `composectl:latest`, the controller image, (re)built from the current sources unless its
+/// input hash is unchanged (a static release build of composectl: minutes from cold).
+pub fn controller_image() -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let _lock = lock(root, "build-controller-image.lock");
+    run_script(root, "build-controller-image.sh");
+    let image = "composectl:latest".to_owned();
+    assert!(
+        exists(&image),
+        "scripts/build-controller-image.sh did not build {image}"
+    );
+    image
+}
+
+/// Takes the machine-wide build lock `target/<name>` (released when the file is dropped).
+fn lock(root: &Path, name: &str) -> File {
+    let target = root.join("target");
+    std::fs::create_dir_all(&target).expect("cannot create target/");
+    let lock_path = target.join(name);
+    let lock = File::create(&lock_path)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", lock_path.display()));
+    lock.lock()
+        .unwrap_or_else(|e| panic!("cannot lock {}: {e}", lock_path.display()));
+    lock
+}
+
 fn exists(image: &str) -> bool {
     try_docker(&["image", "inspect", "--format", "{{.Id}}", image]).is_ok()
 }
@@ -32,16 +58,10 @@ fn ensure_image(image: &str) {
         return;
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let target = root.join("target");
-    std::fs::create_dir_all(&target).expect("cannot create target/");
-    let lock_path = target.join("build-images.lock");
-    let lock = File::create(&lock_path)
-        .unwrap_or_else(|e| panic!("cannot create {}: {e}", lock_path.display()));
-    lock.lock()
-        .unwrap_or_else(|e| panic!("cannot lock {}: {e}", lock_path.display()));
+    let _lock = lock(root, "build-images.lock");
     // Another process may have built it while this one waited for the lock.
     if !exists(image) {
-        build(root);
+        run_script(root, "build-images.sh");
     }
     assert!(
         exists(image),
@@ -49,15 +69,15 @@ fn ensure_image(image: &str) {
     );
 }
 
-fn build(root: &Path) {
-    let output = Command::new(root.join("scripts").join("build-images.sh"))
+fn run_script(root: &Path, script: &str) {
+    let output = Command::new(root.join("scripts").join(script))
         .current_dir(root)
         .stdin(Stdio::null())
         .output()
-        .expect("cannot run scripts/build-images.sh");
+        .unwrap_or_else(|e| panic!("cannot run scripts/{script}: {e}"));
     assert!(
         output.status.success(),
-        "scripts/build-images.sh failed ({}):\n{}\n{}",
+        "scripts/{script} failed ({}):\n{}\n{}",
         output.status,
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)

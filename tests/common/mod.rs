@@ -1,11 +1,11 @@
 //! Support for the integration tests, which run against the real Docker engine.
 //!
 //! Every test file uses it through `mod common;`. It owns: the locally built images
-//! ([`demo_image`], [`registry_image`]), the docker CLI as the tests' independent oracle
-//! ([`docker`]), the composectl binary ([`composectl`]), per-test projects that clean up
-//! after themselves ([`TestProject`]), a throwaway registry ([`Registry`]), and small
-//! helpers ([`wait_until`], [`http_get`]). Each test binary uses a subset, hence the
-//! module-level `dead_code` and `unused_imports` allowances.
+//! ([`demo_image`], [`registry_image`], [`controller_image`]), the docker CLI as the tests'
+//! independent oracle ([`docker`]), the composectl binary ([`composectl`]), per-test
+//! projects that clean up after themselves ([`TestProject`]), a throwaway registry
+//! ([`Registry`]), and small helpers ([`wait_until`], [`http_get`]). Each test binary uses
+//! a subset, hence the module-level `dead_code` and `unused_imports` allowances.
 #![allow(dead_code, unused_imports)]
 
 mod daemon;
@@ -19,7 +19,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub use daemon::*;
-pub use images::{demo_image, registry_image};
+pub use images::{controller_image, demo_image, registry_image};
 pub use project::{ContainerInfo, TestProject, inspect_containers};
 pub use registry::Registry;
 
