@@ -106,8 +106,16 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         std::thread::spawn(move || {
             let (mut stream, _) = listener.accept().unwrap();
-            let mut request = [0u8; 512];
-            let _ = stream.read(&mut request);
+            // Read the whole request head before answering and closing: closing with
+            // unread bytes resets the connection under the client's feet.
+            let mut request = Vec::new();
+            let mut buf = [0u8; 512];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
             let _ = stream.write_all(answer.as_bytes());
         });
         format!("http://{addr}/healthz")
