@@ -7,6 +7,10 @@
 //! flag > environment > config file > default: a value from the file only fills in a name
 //! the environment lacks, and clap then reads the environment as usual.
 //!
+//! Names that are not composectl's (the variables compose files interpolate, such as a
+//! database password kept out of git) are exported the same way, as `EnvironmentFile=`
+//! would; an unknown `COMPOSECTL_*` name is a typo and only warned about.
+//!
 //! This module decides what to fill in ([`load`]); the binary sets the variables at the
 //! start of `main`, before any thread exists.
 
@@ -88,8 +92,8 @@ pub fn source(matches: &ArgMatches) -> Source {
     }
 }
 
-/// Reads the config file of `source` and decides which of its variables to set:
-/// those in `known` that `is_set` says the environment lacks. `lookup` serves `${VAR}`
+/// Reads the config file of `source` and decides which of its variables to set: those
+/// `is_set` says the environment lacks, except unknown `COMPOSECTL_*` names (not in `known`). `lookup` serves `${VAR}`
 /// interpolation in values.
 pub fn load(
     source: &Source,
@@ -146,7 +150,7 @@ pub fn overlay(
             result
                 .warnings
                 .push(format!("{at}: {ENV} has no effect in a config file"));
-        } else if !known.contains(&entry.key) {
+        } else if entry.key.starts_with("COMPOSECTL_") && !known.contains(&entry.key) {
             result.warnings.push(format!(
                 "{at}: unknown setting {}, ignored (see `composectl --help` for the names)",
                 entry.key

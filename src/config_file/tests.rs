@@ -80,6 +80,20 @@ fn the_environment_wins_over_the_file_and_the_file_fills_in_the_rest() {
 }
 
 #[test]
+fn other_names_are_exported_for_interpolation_like_an_environment_file() {
+    let (_dir, path) = config("POSTGRES_PASSWORD=hunter2\nCOMPOSECTL_DESIRED=/srv/desired\n");
+    let overlay = load_with_env(&path, &[]).unwrap();
+    assert_eq!(
+        overlay.set,
+        pairs(&[
+            ("POSTGRES_PASSWORD", "hunter2"),
+            ("COMPOSECTL_DESIRED", "/srv/desired")
+        ])
+    );
+    assert!(overlay.warnings.is_empty(), "{:?}", overlay.warnings);
+}
+
+#[test]
 fn unknown_names_are_warnings_naming_file_and_line_without_the_value() {
     let (_dir, path) = config(
         "COMPOSECTL_DESIRED=/srv/desired\n\nCOMPOSECTL_RESYNK=secret-ish\nCOMPOSECTL_CONFIG=/x\n",
