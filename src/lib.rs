@@ -34,6 +34,7 @@ pub mod metrics;
 pub mod model;
 pub mod observed;
 pub mod plan;
+pub mod rollout;
 pub mod runtime;
 pub mod status;
 pub mod systemd;
