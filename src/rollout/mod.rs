@@ -13,7 +13,7 @@
 //! [`Step::Wait`] runs out. On [`Step::RollBack`] it calls [`RolloutState::begin_rollback`]
 //! and keeps calling `next`, which then reverts every updated replica.
 //!
-//! Start reading at [`Strategy`] and [`strategy`]; [`walk`] holds the machinery that
+//! Start reading at [`Strategy`] and [`strategy`]; `walk.rs` holds the machinery that
 //! [`canary`] and [`rolling`] share (steps, monitor windows, failures, rollback).
 //! Adding a strategy is one new file implementing [`Strategy`] and one line in
 //! [`STRATEGIES`].
