@@ -129,4 +129,50 @@ mod tests {
             assert_eq!(verdict(&container(state, health)).to_string(), expected);
         }
     }
+
+    #[tokio::test]
+    async fn the_gate_follows_the_engine_through_the_runtime() {
+        use crate::model::{ProjectSpec, ServiceSpec};
+        use crate::runtime::Error;
+        use crate::runtime::fake::{FakeRuntime, Op};
+
+        let runtime = Arc::new(FakeRuntime::new());
+        let project = ProjectSpec {
+            name: "shop".into(),
+            ..ProjectSpec::default()
+        };
+        let service = ServiceSpec {
+            name: "web".into(),
+            image: "demo:v1".into(),
+            ..ServiceSpec::default()
+        };
+        let id = runtime.add_managed(&project, &service, 1);
+        let name = runtime.container(&id).expect("added").name;
+        let target = Target {
+            project: "shop".into(),
+            service: "web".into(),
+            number: 1,
+            container_name: name.clone(),
+            ip: None,
+            port: None,
+        };
+        let mut gate = DockerHealthGate::new(runtime.clone());
+        assert!(gate.evaluate(&target).await.is_pass());
+        runtime.set_health(&id, Health::Unhealthy);
+        assert!(gate.evaluate(&target).await.is_fail());
+        runtime.fail_next(
+            Op::InspectContainer,
+            Error::Unavailable {
+                operation: "inspect_container",
+                message: "socket gone".into(),
+            },
+        );
+        assert_eq!(gate.evaluate(&target).await.label(), "not yet");
+        runtime.remove_by_hand(&id);
+        let verdict = gate.evaluate(&target).await;
+        assert_eq!(
+            verdict.to_string(),
+            format!("fail: container {name} does not exist")
+        );
+    }
 }
