@@ -28,6 +28,7 @@ pub mod config_file;
 pub mod controller;
 pub mod desired;
 pub mod executor;
+pub mod gate;
 pub mod healthcheck;
 pub mod http;
 pub mod metrics;

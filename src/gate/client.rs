@@ -1,0 +1,202 @@
+//! The one HTTP request the network gates make: a GET over a fresh tokio `TcpStream`
+//! (HTTP/1.1, `Connection: close`), whole-request timeout, bodies up to 8 MiB, plain or
+//! chunked. Small on purpose: gates talk to a replica or a Prometheus on the local network,
+//! never through proxies or TLS.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::{Error, Result};
+
+/// The largest body read.
+const MAX_BODY: u64 = 8 << 20;
+
+/// An answer: status and body (lossily decoded as UTF-8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// The body.
+    pub body: String,
+}
+
+/// `GET url` with `timeout` for the whole exchange. `url` is `http://HOST[:PORT][/PATH]`.
+pub async fn get(url: &str, timeout: Duration) -> Result<Response> {
+    let fail = |message: String| Error::Http {
+        url: url.to_owned(),
+        message,
+    };
+    let (host, port, path) = split_url(url).ok_or_else(|| fail("not an http:// URL".into()))?;
+    let exchange = async {
+        let mut stream = TcpStream::connect((host, port)).await?;
+        let authority = url["http://".len()..].split('/').next().unwrap_or(host);
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: composectl-gate\r\n\
+             Accept: */*\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await?;
+        let mut raw = Vec::new();
+        stream.take(MAX_BODY).read_to_end(&mut raw).await?;
+        Ok::<_, std::io::Error>(raw)
+    };
+    let raw = match tokio::time::timeout(timeout, exchange).await {
+        Err(_) => return Err(fail(format!("no answer within {timeout:?}"))),
+        Ok(Err(e)) => return Err(fail(e.to_string())),
+        Ok(Ok(raw)) => raw,
+    };
+    parse_response(&raw).map_err(fail)
+}
+
+/// `text` percent-encoded for a query string value (everything but unreserved characters).
+pub fn encode_component(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 3);
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Host (brackets removed), port (80 by default) and path (`/` by default).
+fn split_url(url: &str) -> Option<(&str, u16, &str)> {
+    let rest = url.strip_prefix("http://")?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !p.contains(']') => (h, p.parse().ok()?),
+        _ => (authority, 80),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    (!host.is_empty()).then_some((host, port, path))
+}
+
+/// Status and body of a raw HTTP/1.x response.
+fn parse_response(raw: &[u8]) -> std::result::Result<Response, String> {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("the answer has no complete header")?;
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let body = &raw[split + 4..];
+    let mut lines = head.lines();
+    let status_line = lines.next().unwrap_or_default();
+    let status = status_line
+        .strip_prefix("HTTP/1.")
+        .and_then(|s| s.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("not an HTTP status line: {status_line:?}"))?;
+    let chunked = lines.any(|l| {
+        l.split_once(':').is_some_and(|(name, value)| {
+            name.trim().eq_ignore_ascii_case("transfer-encoding")
+                && value.to_ascii_lowercase().contains("chunked")
+        })
+    });
+    let body = if chunked {
+        dechunk(body)?
+    } else {
+        body.to_vec()
+    };
+    Ok(Response {
+        status,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}
+
+/// Decodes a chunked body.
+fn dechunk(mut body: &[u8]) -> std::result::Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(body.len());
+    loop {
+        let line_end = body
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or("a chunk size line is cut short")?;
+        let size_text = String::from_utf8_lossy(&body[..line_end]);
+        let size_text = size_text.split(';').next().unwrap_or_default().trim();
+        let size = usize::from_str_radix(size_text, 16)
+            .map_err(|_| format!("bad chunk size {size_text:?}"))?;
+        body = &body[line_end + 2..];
+        if size == 0 {
+            return Ok(out);
+        }
+        let chunk = body.get(..size).ok_or("a chunk is cut short")?;
+        out.extend_from_slice(chunk);
+        body = body.get(size + 2..).unwrap_or_default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_split_into_host_port_and_path() {
+        let cases = [
+            ("http://127.0.0.1:9090", Some(("127.0.0.1", 9090, "/"))),
+            ("http://web/healthz", Some(("web", 80, "/healthz"))),
+            (
+                "http://[fd00::2]:8080/m?x=1",
+                Some(("fd00::2", 8080, "/m?x=1")),
+            ),
+            ("http://[fd00::2]/", Some(("fd00::2", 80, "/"))),
+            ("https://web/", None),
+            ("http://:80/", None),
+            ("http://web:port/", None),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(split_url(url), expected, "{url}");
+        }
+    }
+
+    #[test]
+    fn plain_and_chunked_bodies_are_read() {
+        let plain = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        assert_eq!(
+            parse_response(plain).unwrap(),
+            Response {
+                status: 200,
+                body: "ok".into()
+            }
+        );
+        let chunked =
+            b"HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n3;x=y\r\nefg\r\n0\r\n\r\n";
+        assert_eq!(
+            parse_response(chunked).unwrap(),
+            Response {
+                status: 503,
+                body: "abcdefg".into()
+            }
+        );
+        assert!(parse_response(b"SSH-2.0-OpenSSH\r\n\r\n").is_err());
+        assert!(parse_response(b"HTTP/1.1 200 OK\r\n").is_err());
+    }
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(
+            encode_component(r#"sum(x{a="b"}) / 2"#),
+            "sum%28x%7Ba%3D%22b%22%7D%29%20%2F%202"
+        );
+        assert_eq!(encode_component("a-b_c.d~e"), "a-b_c.d~e");
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_an_error_naming_the_url() {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let url = format!("http://127.0.0.1:{port}/");
+        let err = get(&url, Duration::from_secs(2)).await.unwrap_err();
+        assert!(
+            err.to_string().starts_with(&format!("GET {url}: ")),
+            "{err}"
+        );
+    }
+}
