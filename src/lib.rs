@@ -21,6 +21,11 @@
 //! doing (readiness, status line, watchdog). [`cli`] and [`app`] wire it all into the
 //! `composectl` binary; [`config_file`] reads the optional config file, [`healthcheck`] is
 //! the client for a container `HEALTHCHECK`.
+//!
+//! Rollouts are being built: [`rollout`] holds the strategies (recreate, rolling, canary) as
+//! pure state machines and [`gate`] the health gates (Docker health, HTTP, Prometheus,
+//! scrape, exec). Neither is wired into the loop yet; drift is still a plain stop-first
+//! replacement.
 
 pub mod app;
 pub mod cli;
