@@ -191,12 +191,28 @@ fn string_values(cx: &mut Ctx, node: Option<&Node>, key: &str) -> BTreeMap<Strin
     node.map(|n| fields::labels(cx, n, key)).unwrap_or_default()
 }
 
-const VOLUME_KEYS: [&str; 5] = ["name", "external", "driver", "driver_opts", "labels"];
+/// What top-level networks and volumes share: one entry's Docker name, `external`,
+/// `driver`, `driver_opts` and `labels`.
+struct Resource<'n> {
+    /// The compose key.
+    key: String,
+    /// The key path for diagnostics (`networks.backend`).
+    path: String,
+    /// The entry (a mapping, or null for `name:` with nothing).
+    node: &'n Node,
+    name: String,
+    external: bool,
+    driver: Option<String>,
+    driver_opts: BTreeMap<String, String>,
+    labels: BTreeMap<String, String>,
+}
 
-fn volumes(cx: &mut Ctx, node: &Node) -> BTreeMap<String, VolumeSpec> {
-    let mut out = BTreeMap::new();
-    for (key, value) in fields::map(cx, node, "volumes") {
-        let path = child("volumes", &key.name);
+/// Reads every entry of the top-level `section` (`networks` or `volumes`), checking its keys
+/// against `known`; an entry that is neither a mapping nor empty is an error and skipped.
+fn resources<'n>(cx: &mut Ctx, node: &'n Node, section: &str, known: &[&str]) -> Vec<Resource<'n>> {
+    let mut out = Vec::new();
+    for (key, value) in fields::map(cx, node, section) {
+        let path = child(section, &key.name);
         if !value.is_null() && value.as_map().is_none() {
             cx.error(
                 value,
@@ -205,21 +221,43 @@ fn volumes(cx: &mut Ctx, node: &Node) -> BTreeMap<String, VolumeSpec> {
             );
             continue;
         }
-        check_keys(cx, value, &path, &VOLUME_KEYS);
+        check_keys(cx, value, &path, known);
         let (external, name) = resource_name(cx, value, &path, &key.name);
         let driver = value
             .get("driver")
             .and_then(|n| fields::text(cx, n, &child(&path, "driver")));
-        let spec = VolumeSpec {
+        let driver_opts = string_values(cx, value.get("driver_opts"), &child(&path, "driver_opts"));
+        let labels = string_values(cx, value.get("labels"), &child(&path, "labels"));
+        out.push(Resource {
+            key: key.name.clone(),
+            path,
+            node: value,
             name,
             external,
             driver,
-            driver_opts: string_values(cx, value.get("driver_opts"), &child(&path, "driver_opts")),
-            labels: string_values(cx, value.get("labels"), &child(&path, "labels")),
-        };
-        out.insert(key.name.clone(), spec);
+            driver_opts,
+            labels,
+        });
     }
     out
+}
+
+const VOLUME_KEYS: [&str; 5] = ["name", "external", "driver", "driver_opts", "labels"];
+
+fn volumes(cx: &mut Ctx, node: &Node) -> BTreeMap<String, VolumeSpec> {
+    resources(cx, node, "volumes", &VOLUME_KEYS)
+        .into_iter()
+        .map(|r| {
+            let spec = VolumeSpec {
+                name: r.name,
+                external: r.external,
+                driver: r.driver,
+                driver_opts: r.driver_opts,
+                labels: r.labels,
+            };
+            (r.key, spec)
+        })
+        .collect()
 }
 
 const NETWORK_KEYS: [&str; 10] = [
@@ -237,43 +275,31 @@ const NETWORK_KEYS: [&str; 10] = [
 
 fn networks(cx: &mut Ctx, node: &Node) -> BTreeMap<String, NetworkSpec> {
     let mut out = BTreeMap::new();
-    for (key, value) in fields::map(cx, node, "networks") {
-        let path = child("networks", &key.name);
-        if !value.is_null() && value.as_map().is_none() {
-            cx.error(
-                value,
-                &path,
-                format!("expected a mapping or nothing, found {}", value.kind()),
-            );
-            continue;
-        }
-        check_keys(cx, value, &path, &NETWORK_KEYS);
-        let (external, name) = resource_name(cx, value, &path, &key.name);
-        let flag = |cx: &mut Ctx, name: &str| {
-            value
+    for r in resources(cx, node, "networks", &NETWORK_KEYS) {
+        let mut flag = |name: &str| {
+            r.node
                 .get(name)
-                .and_then(|n| fields::boolean(cx, n, &child(&path, name)))
+                .and_then(|n| fields::boolean(cx, n, &child(&r.path, name)))
                 .unwrap_or(false)
         };
-        let spec = NetworkSpec {
-            name,
-            external,
-            driver: value
-                .get("driver")
-                .and_then(|n| fields::text(cx, n, &child(&path, "driver"))),
-            driver_opts: string_values(cx, value.get("driver_opts"), &child(&path, "driver_opts")),
-            internal: flag(cx, "internal"),
-            attachable: flag(cx, "attachable"),
-            labels: string_values(cx, value.get("labels"), &child(&path, "labels")),
-        };
-        if let Some(ipam) = value.get("ipam") {
+        let (internal, attachable) = (flag("internal"), flag("attachable"));
+        if let Some(ipam) = r.node.get("ipam") {
             cx.warn(
                 ipam,
-                &child(&path, "ipam"),
+                &child(&r.path, "ipam"),
                 "`ipam` is not supported by composectl yet and is ignored",
             );
         }
-        out.insert(key.name.clone(), spec);
+        let spec = NetworkSpec {
+            name: r.name,
+            external: r.external,
+            driver: r.driver,
+            driver_opts: r.driver_opts,
+            internal,
+            attachable,
+            labels: r.labels,
+        };
+        out.insert(r.key, spec);
     }
     out
 }
