@@ -66,7 +66,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
     };
     match cli.command {
         Command::Validate(args) => validate(&args),
-        Command::Healthcheck(args) => healthcheck(&args),
+        Command::Healthcheck(args) => healthcheck(&args).await,
         Command::Plan(args) => engine.with(|rt| plan(rt, args)).await,
         Command::Apply(args) => engine.with(|rt| apply(rt, args)).await,
         Command::Run(args) => engine.with(|rt| run_daemon(rt, args)).await,
@@ -137,12 +137,12 @@ fn validate(args: &DesiredArgs) -> ExitCode {
     }
 }
 
-fn healthcheck(args: &HealthcheckArgs) -> ExitCode {
+async fn healthcheck(args: &HealthcheckArgs) -> ExitCode {
     let url = args
         .url
         .clone()
         .unwrap_or_else(|| healthcheck::default_url(&args.listen));
-    match healthcheck::check(&url, args.timeout) {
+    match healthcheck::check(&url, args.timeout).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("unhealthy: {err}");

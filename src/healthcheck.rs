@@ -1,34 +1,26 @@
-//! `composectl healthcheck [URL]`: one HTTP GET with the standard library, so a `FROM
-//! scratch` image (no shell, no curl) can have a `HEALTHCHECK`.
+//! `composectl healthcheck [URL]`: one HTTP GET of the daemon's `/healthz`, so a `FROM
+//! scratch` image (no shell, no curl) can have a `HEALTHCHECK`. The request is the gates'
+//! own small client ([`crate::gate::client`]).
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::time::Duration;
+
+use crate::gate::client;
 
 /// Why a health check failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The URL is not `http://HOST:PORT/PATH`.
-    #[error("{url:?} is not an http://HOST:PORT/PATH URL")]
-    Url {
-        /// The URL given.
-        url: String,
-    },
-    /// The host did not resolve, the connection failed or the answer did not come in time.
-    #[error("GET {url}: {source}")]
-    Io {
-        /// The URL.
-        url: String,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The answer is not HTTP or its status is not 200.
-    #[error("GET {url}: {status}")]
+    /// The URL is not `http://HOST[:PORT][/PATH]`, the connection failed or no answer came in
+    /// time.
+    #[error("{0}")]
+    Request(#[source] crate::gate::Error),
+    /// The answer's status is not 200.
+    #[error("GET {url}: status {status}")]
     Status {
         /// The URL.
         url: String,
-        /// The status line (or what came instead).
-        status: String,
+        /// The status code.
+        status: u16,
     },
 }
 
@@ -49,53 +41,21 @@ pub fn default_url(listen: &str) -> String {
 }
 
 /// GETs `url`; `Ok` when the answer's status is 200.
-pub fn check(url: &str, timeout: Duration) -> Result<()> {
-    let (authority, path) = split_url(url).ok_or_else(|| Error::Url {
-        url: url.to_owned(),
-    })?;
-    let io = |source| Error::Io {
-        url: url.to_owned(),
-        source,
-    };
-    let addr = authority
-        .to_socket_addrs()
-        .map_err(io)?
-        .next()
-        .ok_or_else(|| io(std::io::Error::other("the host has no address")))?;
-    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(io)?;
-    stream.set_read_timeout(Some(timeout)).map_err(io)?;
-    stream.set_write_timeout(Some(timeout)).map_err(io)?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
-    )
-    .map_err(io)?;
-    let mut head = [0u8; 64];
-    let read = stream.read(&mut head).map_err(io)?;
-    let status_line = String::from_utf8_lossy(&head[..read]);
-    let status_line = status_line.lines().next().unwrap_or_default().trim();
-    if status_line.split_whitespace().nth(1) == Some("200") {
+pub async fn check(url: &str, timeout: Duration) -> Result<()> {
+    let response = client::get(url, timeout).await.map_err(Error::Request)?;
+    if response.status == 200 {
         Ok(())
     } else {
         Err(Error::Status {
             url: url.to_owned(),
-            status: status_line.to_owned(),
+            status: response.status,
         })
     }
 }
 
-/// `http://HOST:PORT/PATH` -> (`HOST:PORT`, `/PATH`).
-fn split_url(url: &str) -> Option<(&str, &str)> {
-    let rest = url.strip_prefix("http://")?;
-    let (authority, path) = match rest.find('/') {
-        Some(slash) => rest.split_at(slash),
-        None => (rest, "/"),
-    };
-    (authority.contains(':') && !authority.is_empty()).then_some((authority, path))
-}
-
 #[cfg(test)]
 mod tests {
+    use std::io::{Read, Write};
     use std::net::TcpListener;
 
     use super::*;
@@ -121,17 +81,17 @@ mod tests {
         format!("http://{addr}/healthz")
     }
 
-    #[test]
-    fn a_200_answer_is_healthy_and_anything_else_is_not() {
+    #[tokio::test]
+    async fn a_200_answer_is_healthy_and_anything_else_is_not() {
         let ok = serve_once("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
-        check(&ok, Duration::from_secs(2)).unwrap();
+        check(&ok, Duration::from_secs(2)).await.unwrap();
         let unready = serve_once("HTTP/1.1 503 Service Unavailable\r\n\r\n");
-        let err = check(&unready, Duration::from_secs(2)).unwrap_err();
+        let err = check(&unready, Duration::from_secs(2)).await.unwrap_err();
         assert!(err.to_string().contains("503"), "{err}");
     }
 
-    #[test]
-    fn nobody_listening_is_unhealthy() {
+    #[tokio::test]
+    async fn nobody_listening_is_unhealthy() {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -139,25 +99,9 @@ mod tests {
             .port();
         let url = format!("http://127.0.0.1:{port}/healthz");
         assert!(matches!(
-            check(&url, Duration::from_secs(2)),
-            Err(Error::Io { .. })
+            check(&url, Duration::from_secs(2)).await,
+            Err(Error::Request(_))
         ));
-    }
-
-    #[test]
-    fn urls_split_into_authority_and_path() {
-        let cases = [
-            (
-                "http://127.0.0.1:9631/healthz",
-                Some(("127.0.0.1:9631", "/healthz")),
-            ),
-            ("http://localhost:80", Some(("localhost:80", "/"))),
-            ("https://127.0.0.1:9631/", None),
-            ("http://no-port/x", None),
-        ];
-        for (url, want) in cases {
-            assert_eq!(split_url(url), want, "{url}");
-        }
     }
 
     #[test]
