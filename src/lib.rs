@@ -30,6 +30,7 @@
 pub mod app;
 pub mod cli;
 pub mod config_file;
+pub mod control;
 pub mod controller;
 pub mod desired;
 pub mod executor;

@@ -21,6 +21,7 @@
 pub mod canary;
 pub mod config;
 pub mod recreate;
+pub mod record;
 pub mod rolling;
 mod walk;
 

@@ -1,0 +1,1 @@
+//! Control API server (to be written).
