@@ -82,6 +82,21 @@ pub enum Error {
         /// Its exit code.
         exit_code: i64,
     },
+    /// The new container of a start-first replacement did not become ready; it was
+    /// removed and the old one kept serving.
+    #[error("{action}: the new container {container} did not become ready: {why}")]
+    StartFirstFailed {
+        /// The action, as displayed in plans.
+        action: String,
+        /// The service.
+        service: String,
+        /// The replica number.
+        number: u32,
+        /// The new container's name.
+        container: String,
+        /// What it did instead.
+        why: String,
+    },
     /// The action names a service, network or volume the project does not define.
     #[error("{action}: the project has no {kind} {key}")]
     UnknownKey {
@@ -160,14 +175,14 @@ impl<R: ContainerRuntime> Executor<R> {
         let mut report = Report::default();
         for action in &plan.actions {
             info!(project = %project.name, %action, "executing");
-            report.writes += self.act(project, action).await?;
+            report.writes += self.act(project, plan, action).await?;
             report.done.push(action.clone());
         }
         Ok(report)
     }
 
     /// Carries out one action; returns the number of runtime writes it made.
-    async fn act(&self, project: &ProjectSpec, action: &Action) -> Result<usize> {
+    async fn act(&self, project: &ProjectSpec, plan: &Plan, action: &Action) -> Result<usize> {
         match action {
             Action::PullImage { image } => self.pull(project, action, image).await,
             Action::EnsureNetwork { key } => self.ensure_network(project, action, key).await,
@@ -182,7 +197,7 @@ impl<R: ContainerRuntime> Executor<R> {
             }
             Action::Create {
                 service, number, ..
-            } => self.create(project, action, service, *number).await,
+            } => self.create(project, plan, action, service, *number).await,
             Action::Replace {
                 container,
                 service,
@@ -192,7 +207,16 @@ impl<R: ContainerRuntime> Executor<R> {
                 let grace = containers::grace(project, service);
                 let removed = self.stop_remove(project, action, &container.id, grace);
                 let writes = removed.await?;
-                Ok(writes + self.create(project, action, service, *number).await?)
+                Ok(writes + self.create(project, plan, action, service, *number).await?)
+            }
+            Action::ReplaceStartFirst {
+                container,
+                service,
+                number,
+                ..
+            } => {
+                self.replace_start_first(project, plan, action, container, service, *number)
+                    .await
             }
             Action::Remove { container, .. } => {
                 let grace = self.grace_of(project, &container.id);

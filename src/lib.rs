@@ -43,5 +43,6 @@ pub mod observed;
 pub mod plan;
 pub mod rollout;
 pub mod runtime;
+pub mod state;
 pub mod status;
 pub mod systemd;

@@ -96,6 +96,7 @@ async fn reconcile_untimed<R: ContainerRuntime>(
         } else {
             Default::default()
         },
+        ..PlanContext::default()
     };
     let Some((plan, spec)) = plan_project(&shared, &project, &ctx) else {
         let plan = Plan {

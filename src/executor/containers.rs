@@ -8,8 +8,8 @@ use tracing::debug;
 
 use super::{Error, Executor, Result, failed, unknown};
 use crate::model::spec::ProjectSpec;
-use crate::model::{ContainerState, labels};
-use crate::plan::Action;
+use crate::model::{ContainerState, Health, ObservedContainer, labels};
+use crate::plan::{Action, ContainerRef, Plan};
 use crate::runtime::{self, ContainerCreate, ContainerRuntime};
 
 /// Docker's stop grace period when the service sets none.
@@ -25,29 +25,88 @@ pub(super) fn grace(project: &ProjectSpec, service: &str) -> Duration {
 }
 
 impl<R: ContainerRuntime> Executor<R> {
-    /// Creates and starts replica `number` of `service`, then records it in the store.
+    /// Creates and starts replica `number` of `service` (from its pinned revision when the
+    /// plan pins the slot), then records it in the store.
     pub(super) async fn create(
         &self,
         project: &ProjectSpec,
+        plan: &Plan,
         action: &Action,
         service: &str,
         number: u32,
     ) -> Result<usize> {
-        let request = create_request(project, action, service, number)?;
+        let request = create_request(project, plan, action, service, number)?;
+        self.create_started(&request, action).await?;
+        Ok(2)
+    }
+
+    /// Creates and starts `request`, records it in the store, returns its ID.
+    async fn create_started(&self, request: &ContainerCreate, action: &Action) -> Result<String> {
         let id = self
             .runtime
-            .create_container(&request)
+            .create_container(request)
             .await
             .map_err(failed(action))?;
         self.runtime
             .start_container(&id)
             .await
             .map_err(failed(action))?;
-        let inspected = self.runtime.inspect_container(&id).await;
+        self.refresh(&id, action).await?;
+        Ok(id)
+    }
+
+    /// Re-inspects container `id` into the store.
+    async fn refresh(&self, id: &str, action: &Action) -> Result<()> {
+        let inspected = self.runtime.inspect_container(id).await;
         if let Some(container) = inspected.map_err(failed(action))? {
             self.store.upsert(container);
         }
-        Ok(2)
+        Ok(())
+    }
+
+    /// Start-first: starts the new container under a temporary name, waits (on store
+    /// changes, bounded by the wait timeout) until it is ready, then stops and removes
+    /// `old` and gives the new container the replica's name. A new container that exits,
+    /// turns unhealthy or is not ready in time is removed, `old` keeps serving, and the
+    /// error says why.
+    pub(super) async fn replace_start_first(
+        &self,
+        project: &ProjectSpec,
+        plan: &Plan,
+        action: &Action,
+        old: &ContainerRef,
+        service: &str,
+        number: u32,
+    ) -> Result<usize> {
+        let mut request = create_request(project, plan, action, service, number)?;
+        let name = std::mem::take(&mut request.name);
+        let short = &old.id[..old.id.len().min(8)];
+        request.name = format!("{name}-next-{short}");
+        let id = self.create_started(&request, action).await?;
+        let judged = self.store.wait_for(|state| readiness(state.containers.get(&id)));
+        let why = match tokio::time::timeout(self.wait_timeout, judged).await {
+            Ok(Ok(())) => None,
+            Ok(Err(why)) => Some(why),
+            Err(_) => Some(format!("not ready after {:?}", self.wait_timeout)),
+        };
+        if let Some(why) = why {
+            self.stop_remove(project, action, &id, Duration::ZERO).await?;
+            return Err(Error::StartFirstFailed {
+                action: action.to_string(),
+                service: service.to_owned(),
+                number,
+                container: request.name,
+                why,
+            });
+        }
+        let grace = grace(project, service);
+        let writes = self.stop_remove(project, action, &old.id, grace).await?;
+        self.runtime
+            .rename_container(&id, &name)
+            .await
+            .map_err(failed(action))?;
+        self.refresh(&id, action).await?;
+        Ok(writes + 3)
     }
 
     /// Stops and removes container `id` when the store knows it as a managed container of
@@ -100,8 +159,46 @@ impl<R: ContainerRuntime> Executor<R> {
     }
 }
 
-/// The complete create request for replica `number` of `service`.
+/// Whether a new container is ready (`Ok`), failed (`Err` with what it did), or neither
+/// yet (`None`).
+fn readiness(container: Option<&ObservedContainer>) -> Option<Result<(), String>> {
+    let Some(c) = container else {
+        return Some(Err("it was removed".to_owned()));
+    };
+    match (c.state, c.health) {
+        (ContainerState::Running, None | Some(Health::Healthy)) => Some(Ok(())),
+        (ContainerState::Running, Some(Health::Unhealthy)) => {
+            Some(Err("its health check failed".to_owned()))
+        }
+        (ContainerState::Exited | ContainerState::Dead, _) => Some(Err(format!(
+            "it exited with code {}",
+            c.exit_code.map_or("unknown".to_owned(), |code| code.to_string())
+        ))),
+        (ContainerState::Restarting, _) => Some(Err("it keeps restarting".to_owned())),
+        _ => None,
+    }
+}
+
+/// The complete create request for replica `number` of `service`: from the desired spec,
+/// or from the pinned revision (with its `:previous` image) when the plan pins the slot.
 fn create_request(
+    project: &ProjectSpec,
+    plan: &Plan,
+    action: &Action,
+    service: &str,
+    number: u32,
+) -> Result<ContainerCreate> {
+    let pin = plan.pins.get(&(service.to_owned(), number));
+    let project = pin.map_or(project, |p| &p.spec);
+    let mut request = desired_request(project, action, service, number)?;
+    if let Some(pin) = pin {
+        request.service.image = pin.run_image.clone();
+    }
+    Ok(request)
+}
+
+/// The create request for replica `number` of `service` of `project`.
+fn desired_request(
     project: &ProjectSpec,
     action: &Action,
     service: &str,

@@ -224,6 +224,9 @@ pub fn count_plan(plan: &Plan, steady: bool) -> PlanCounts {
             } => (Some(service), reason),
             Action::Replace {
                 service, reason, ..
+            }
+            | Action::ReplaceStartFirst {
+                service, reason, ..
             } => (Some(service), reason),
             Action::Remove { reason, .. } => (None, reason),
             _ => continue,

@@ -12,5 +12,7 @@ pub mod labels;
 pub mod observed;
 pub mod spec;
 
-pub use observed::{ContainerState, Health, ObservedContainer, ObservedState};
+pub use observed::{
+    ContainerState, Health, ObservedContainer, ObservedState, previous_tag, repository_of,
+};
 pub use spec::{DesiredState, ProjectSpec, ServiceSpec};

@@ -43,6 +43,8 @@ pub struct ObservedContainer {
     pub created: i64,
     /// Docker network names the container is attached to.
     pub networks: Vec<String>,
+    /// Its address on the first of those networks (by name) that gives it one.
+    pub ip: Option<std::net::IpAddr>,
     /// Names of the named volumes the container mounts.
     pub volumes: Vec<String>,
     /// All labels.
@@ -181,9 +183,37 @@ pub fn normalize_image_ref(reference: &str) -> String {
     }
 }
 
+/// The repository of an image reference, without tag or digest (`127.0.0.1:5000/app:v2`
+/// gives `127.0.0.1:5000/app`).
+pub fn repository_of(reference: &str) -> &str {
+    let reference = reference.split('@').next().unwrap_or(reference);
+    let slash = reference.rfind('/').map_or(0, |i| i + 1);
+    match reference[slash..].find(':') {
+        Some(colon) => &reference[..slash + colon],
+        None => reference,
+    }
+}
+
+/// The `:previous` tag of the repository of `reference`.
+pub fn previous_tag(reference: &str) -> String {
+    format!("{}:previous", repository_of(reference))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_previous_tag_keeps_registry_ports_and_drops_tags_and_digests() {
+        assert_eq!(previous_tag("nginx"), "nginx:previous");
+        assert_eq!(previous_tag("shop/web:1.4"), "shop/web:previous");
+        assert_eq!(
+            previous_tag("127.0.0.1:5000/app:v2"),
+            "127.0.0.1:5000/app:previous"
+        );
+        assert_eq!(previous_tag("127.0.0.1:5000/app"), "127.0.0.1:5000/app:previous");
+        assert_eq!(previous_tag("app@sha256:abcd"), "app:previous");
+    }
 
     #[test]
     fn references_normalize_like_the_engine_lists_them() {

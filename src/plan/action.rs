@@ -3,9 +3,11 @@
 use std::fmt;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
-use crate::model::spec::DependsOn;
+use crate::model::spec::{DependsOn, ProjectSpec};
 
 /// The changes one project needs, in the order they must happen.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -16,6 +18,28 @@ pub struct Plan {
     pub actions: Vec<Action>,
     /// Changes the plan holds back for now (crash backoff), with when to look again.
     pub deferred: Vec<Deferred>,
+    /// Replica slots held on an earlier revision by a rollout: creates of these slots use
+    /// the pinned spec and image instead of the desired one.
+    #[serde(skip)]
+    pub pins: Pins,
+}
+
+/// Replica slots a rollout holds on a revision other than the desired one, by service
+/// and replica number.
+pub type Pins = BTreeMap<(String, u32), Pin>;
+
+/// The revision one replica slot is held on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pin {
+    /// The revision's number in the service's history.
+    pub revision: u64,
+    /// The revision's project spec (with this service in it): containers of the slot are
+    /// judged against it and created from it.
+    pub spec: ProjectSpec,
+    /// The image ID the revision runs.
+    pub image_id: String,
+    /// The reference containers are created from (the `:previous` tag of that image).
+    pub run_image: String,
 }
 
 /// A container the plan refers to.
@@ -65,6 +89,19 @@ pub enum Action {
     },
     /// Stop and remove `container`, then create and start replica `number` in its place.
     Replace {
+        /// The container replaced.
+        container: ContainerRef,
+        /// Service name.
+        service: String,
+        /// Replica number.
+        number: u32,
+        /// Why.
+        reason: Reason,
+    },
+    /// Create and start replica `number` under a temporary name, wait until it is ready,
+    /// then stop and remove `container` and give the new one its name: the replica keeps
+    /// serving throughout (`order: start-first`).
+    ReplaceStartFirst {
         /// The container replaced.
         container: ContainerRef,
         /// Service name.
@@ -213,6 +250,9 @@ impl fmt::Display for Action {
             Self::Replace {
                 container, reason, ..
             } => write!(f, "replace {} ({reason})", container.name),
+            Self::ReplaceStartFirst {
+                container, reason, ..
+            } => write!(f, "replace {} start-first ({reason})", container.name),
             Self::Remove { container, reason } => write!(f, "remove {} ({reason})", container.name),
             Self::PruneNetworks => write!(f, "remove unused project networks"),
         }

@@ -52,12 +52,19 @@ pub(super) fn service(
         let Some(verdict) = judge(input, container) else {
             continue;
         };
+        let start_first = !verdict.own_failure && input.ctx.start_first.contains(name);
         match backoff(input.ctx, name, number).filter(|_| verdict.own_failure) {
             Some(retry_in) => deferred.push(Deferred {
                 service: name.clone(),
                 number,
                 reason: verdict.reason,
                 retry_in,
+            }),
+            None if start_first => actions.push(Action::ReplaceStartFirst {
+                container: container_ref(container),
+                service: name.clone(),
+                number,
+                reason: verdict.reason,
             }),
             None => actions.push(Action::Replace {
                 container: container_ref(container),
@@ -78,15 +85,26 @@ fn backoff(ctx: &PlanContext, service: &str, number: u32) -> Option<Duration> {
         .filter(|left| !left.is_zero())
 }
 
-/// Why `c` must be replaced, if it must: drift, then image, then its state.
+/// Why `c` must be replaced, if it must: drift, then image, then its state. A slot a
+/// rollout pins is judged against the pinned revision instead of the desired spec.
 fn judge(input: &Input<'_>, c: &ObservedContainer) -> Option<Verdict> {
-    if let Some(fields) = drift(input, c) {
+    let pin = input.ctx.pins.get(&(input.service.name.clone(), c.number));
+    let pinned_service = pin.and_then(|p| p.spec.services.get(&input.service.name));
+    let (spec, service, image_id) = match (pin, pinned_service) {
+        (Some(pin), Some(service)) => (&pin.spec, service, Some(pin.image_id.as_str())),
+        _ => (
+            input.spec,
+            input.service,
+            input.observed.image_id(&input.service.image),
+        ),
+    };
+    if let Some(fields) = drift(spec, service, c) {
         return Some(Verdict {
             reason: Reason::ConfigDrift { fields },
             own_failure: false,
         });
     }
-    if let Some(id) = input.observed.image_id(&input.service.image)
+    if let Some(id) = image_id
         && id != c.image_id
     {
         let reason = Reason::ImageChanged {
@@ -106,8 +124,8 @@ fn judge(input: &Input<'_>, c: &ObservedContainer) -> Option<Verdict> {
 
 /// The fields that differ when the config hash differs (`unknown` when they cannot be
 /// named); `None` when the container matches the desired config.
-fn drift(input: &Input<'_>, c: &ObservedContainer) -> Option<Vec<String>> {
-    if hash::config_hash(input.spec, input.service) == c.config_hash {
+fn drift(spec: &ProjectSpec, service: &ServiceSpec, c: &ObservedContainer) -> Option<Vec<String>> {
+    if hash::config_hash(spec, service) == c.config_hash {
         return None;
     }
     let fields = c
@@ -115,7 +133,7 @@ fn drift(input: &Input<'_>, c: &ObservedContainer) -> Option<Vec<String>> {
         .get(labels::FIELDS)
         .map(|label| {
             hash::differing_fields(
-                &hash::field_hashes(input.spec, input.service),
+                &hash::field_hashes(spec, service),
                 &hash::decode_fields(label),
             )
         })

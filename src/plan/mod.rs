@@ -44,15 +44,21 @@ mod render_tests;
 #[cfg(test)]
 mod tests;
 
-pub use action::{Action, ContainerRef, Deferred, Plan, Reason};
+pub use action::{Action, ContainerRef, Deferred, Pin, Pins, Plan, Reason};
 pub use render::{Summary, render, render_many};
 
 /// What the planner needs besides the desired and observed states.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct PlanContext {
     /// Slots in crash backoff: (service, replica number) -> time left before a replacement
     /// is allowed. A slot with zero time left is not in backoff.
     pub crash_backoff: BTreeMap<(String, u32), Duration>,
+    /// Slots a rollout holds on an earlier revision: judged against and created from the
+    /// pinned revision instead of the desired spec.
+    pub pins: Pins,
+    /// Services whose configuration replacements start the new container first (a
+    /// rollout's `order: start-first`); replacements of failed containers never do.
+    pub start_first: BTreeSet<String>,
 }
 
 /// Plans the changes that make `project` on the host equal to `desired`.
@@ -72,10 +78,20 @@ pub fn plan(
         None => (remove_project(containers), Vec::new()),
         Some(spec) => plan_project(spec, containers, observed, ctx),
     };
+    let pins = match desired {
+        Some(spec) => ctx
+            .pins
+            .iter()
+            .filter(|((service, _), _)| spec.services.contains_key(service))
+            .map(|(slot, pin)| (slot.clone(), pin.clone()))
+            .collect(),
+        None => Pins::new(),
+    };
     Plan {
         project: project.to_owned(),
         actions,
         deferred,
+        pins,
     }
 }
 

@@ -32,7 +32,12 @@ impl Summary {
         let count = |f: fn(&Action) -> bool| plan.actions.iter().filter(|a| f(a)).count();
         Self {
             create: count(|a| matches!(a, Action::Create { .. })),
-            replace: count(|a| matches!(a, Action::Replace { .. })),
+            replace: count(|a| {
+                matches!(
+                    a,
+                    Action::Replace { .. } | Action::ReplaceStartFirst { .. }
+                )
+            }),
             remove: count(|a| matches!(a, Action::Remove { .. })),
             deferred: plan.deferred.len(),
         }
@@ -154,6 +159,13 @@ fn action_line(project: &str, action: &Action) -> (&'static str, String, String)
         Action::Replace {
             container, reason, ..
         } => ("~", container.name.clone(), format!("replace ({reason})")),
+        Action::ReplaceStartFirst {
+            container, reason, ..
+        } => (
+            "~",
+            container.name.clone(),
+            format!("replace start-first ({reason})"),
+        ),
         Action::Remove { container, reason } => {
             ("-", container.name.clone(), format!("remove ({reason})"))
         }

@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use crate::model::spec::ProjectSpec;
-use crate::model::{ContainerState, ObservedContainer};
+use crate::model::{ContainerState, Health, ObservedContainer};
 
 use super::{Action, ContainerRef, Reason};
 
@@ -97,14 +97,20 @@ impl<'a> Layout<'a> {
     }
 }
 
-/// The container to keep among several with one number: running first, then the newest,
-/// then the highest ID (so the choice is deterministic).
+/// The container to keep among several with one number: running and not unhealthy first,
+/// then running, then the newest, then the highest ID (so the choice is deterministic).
+/// Two containers share a number after a controller was killed in the middle of a
+/// start-first replacement; the one that serves is kept.
 fn best<'a>(group: &[&'a ObservedContainer]) -> &'a ObservedContainer {
     group
         .iter()
         .copied()
         .max_by(|a, b| {
-            let key = |c: &ObservedContainer| (c.state == ContainerState::Running, c.created);
+            let key = |c: &ObservedContainer| {
+                let running = c.state == ContainerState::Running;
+                let serves = running && c.health != Some(Health::Unhealthy);
+                (serves, running, c.created)
+            };
             key(a).cmp(&key(b)).then_with(|| a.id.cmp(&b.id))
         })
         .expect("a slot group is never empty")

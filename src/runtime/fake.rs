@@ -248,6 +248,32 @@ impl ContainerRuntime for FakeRuntime {
         Ok(())
     }
 
+    async fn tag_image(&self, image: &str, reference: &str) -> Result<()> {
+        let mut engine = self.engine();
+        let call = Call::Tag {
+            image: image.to_owned(),
+            reference: reference.to_owned(),
+        };
+        engine.record(Op::TagImage, call)?;
+        let id = engine.image_id(image).ok_or(Error::NotFound {
+            operation: "tag_image",
+            what: format!("image {image}"),
+        })?;
+        engine.images.insert(normalize_image_ref(reference), id);
+        engine.emit_image("tag");
+        Ok(())
+    }
+
+    async fn rename_container(&self, id: &str, name: &str) -> Result<()> {
+        let mut engine = self.engine();
+        let call = Call::Rename {
+            id: id.to_owned(),
+            name: name.to_owned(),
+        };
+        engine.record(Op::RenameContainer, call)?;
+        engine.rename(id, name)
+    }
+
     async fn ensure_network(
         &self,
         spec: &NetworkSpec,

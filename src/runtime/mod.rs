@@ -146,6 +146,10 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     /// Pulls `reference`, with credentials from the Docker config file when it has some.
     fn pull_image(&self, reference: &str) -> impl Future<Output = Result<()>> + Send;
 
+    /// Points the tag `reference` (`repository:tag`) at `image` (an image ID or
+    /// reference), moving it if it pointed elsewhere.
+    fn tag_image(&self, image: &str, reference: &str) -> impl Future<Output = Result<()>> + Send;
+
     /// Creates the network unless a network of that name exists (then does nothing).
     fn ensure_network(
         &self,
@@ -171,6 +175,9 @@ pub trait ContainerRuntime: Send + Sync + 'static {
 
     /// Stops a container, giving it `grace` before SIGKILL. Already stopped is success.
     fn stop_container(&self, id: &str, grace: Duration) -> impl Future<Output = Result<()>> + Send;
+
+    /// Renames a container.
+    fn rename_container(&self, id: &str, name: &str) -> impl Future<Output = Result<()>> + Send;
 
     /// Removes a container (forcefully; its anonymous volumes are kept). Gone is success.
     fn remove_container(&self, id: &str) -> impl Future<Output = Result<()>> + Send;

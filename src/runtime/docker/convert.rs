@@ -138,11 +138,12 @@ pub(crate) fn from_summary(summary: ContainerSummary) -> ObservedContainer {
     container.health = health_from_status(&status);
     container.exit_code = exit_code_from_status(&status);
     container.created = summary.created.unwrap_or(0);
-    container.networks = summary
+    let networks = summary
         .network_settings
         .and_then(|n| n.networks)
-        .map(|n| sorted_keys(n.into_keys()))
         .unwrap_or_default();
+    container.ip = first_ip(&networks);
+    container.networks = sorted_keys(networks.into_keys());
     container.volumes = volume_names(&summary.mounts.unwrap_or_default());
     container
 }
@@ -175,13 +176,26 @@ pub(crate) fn from_inspect(inspect: ContainerInspectResponse) -> ObservedContain
         .as_deref()
         .map(epoch_seconds)
         .unwrap_or(0);
-    container.networks = inspect
+    let networks = inspect
         .network_settings
         .and_then(|n| n.networks)
-        .map(|n| sorted_keys(n.into_keys()))
         .unwrap_or_default();
+    container.ip = first_ip(&networks);
+    container.networks = sorted_keys(networks.into_keys());
     container.volumes = volume_names(&inspect.mounts.unwrap_or_default());
     container
+}
+
+/// The address on the first network (by name) that gives one.
+fn first_ip(
+    networks: &std::collections::HashMap<String, bollard::models::EndpointSettings>,
+) -> Option<std::net::IpAddr> {
+    let mut names: Vec<&String> = networks.keys().collect();
+    names.sort();
+    names.into_iter().find_map(|name| {
+        let ip = networks[name].ip_address.as_deref()?;
+        ip.parse().ok()
+    })
 }
 
 /// The RFC 3339 text of an inspection's `Created`. bollard's date type is a `String` or a

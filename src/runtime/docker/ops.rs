@@ -8,7 +8,8 @@ use std::time::Duration;
 use bollard::models::{NetworkConnectRequest, NetworkCreateRequest, VolumeCreateRequest};
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, EventsOptions, ListContainersOptions,
-    ListImagesOptions, ListNetworksOptions, RemoveContainerOptions, StopContainerOptions,
+    ListImagesOptions, ListNetworksOptions, RemoveContainerOptions, RenameContainerOptions,
+    StopContainerOptions, TagImageOptions,
 };
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
@@ -341,6 +342,41 @@ impl ContainerRuntime for DockerRuntime {
             }
             _ => Ok(()),
         }
+    }
+
+    async fn tag_image(&self, image: &str, reference: &str) -> Result<()> {
+        let repo = crate::model::repository_of(reference);
+        let tag = reference[repo.len()..].trim_start_matches(':');
+        let options = TagImageOptions {
+            repo: Some(repo.to_owned()),
+            tag: Some(if tag.is_empty() { "latest" } else { tag }.to_owned()),
+        };
+        self.call(
+            "tag_image",
+            Write,
+            self.docker.tag_image(image, Some(options)),
+        )
+        .await
+        .map_err(|e| map_error("tag_image", format!("image {image}"), e))
+    }
+
+    async fn rename_container(&self, id: &str, name: &str) -> Result<()> {
+        let options = RenameContainerOptions {
+            name: name.to_owned(),
+        };
+        self.call(
+            "rename_container",
+            Write,
+            self.docker.rename_container(id, options),
+        )
+        .await
+        .map_err(|e| {
+            let what = match status_of(&e) {
+                Some(409) => format!("container name {name}"),
+                _ => format!("container {id}"),
+            };
+            map_error("rename_container", what, e)
+        })
     }
 
     async fn list_managed_networks(&self, project: &str) -> Result<Vec<ManagedNetwork>> {

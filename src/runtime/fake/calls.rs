@@ -11,6 +11,10 @@ pub enum Op {
     ListImages,
     /// `pull_image`.
     PullImage,
+    /// `tag_image`.
+    TagImage,
+    /// `rename_container`.
+    RenameContainer,
     /// `ensure_network`.
     EnsureNetwork,
     /// `ensure_volume`.
@@ -39,6 +43,8 @@ impl Op {
             Self::InspectContainer => "inspect_container",
             Self::ListImages => "list_images",
             Self::PullImage => "pull_image",
+            Self::TagImage => "tag_image",
+            Self::RenameContainer => "rename_container",
             Self::EnsureNetwork => "ensure_network",
             Self::EnsureVolume => "ensure_volume",
             Self::CreateContainer => "create_container",
@@ -56,6 +62,8 @@ impl Op {
         matches!(
             self,
             Self::PullImage
+                | Self::TagImage
+                | Self::RenameContainer
                 | Self::EnsureNetwork
                 | Self::EnsureVolume
                 | Self::CreateContainer
@@ -83,6 +91,20 @@ pub enum Call {
     Pull {
         /// The reference as given.
         reference: String,
+    },
+    /// `tag_image(image, reference)`.
+    Tag {
+        /// The image tagged.
+        image: String,
+        /// The new tag.
+        reference: String,
+    },
+    /// `rename_container(id, name)`.
+    Rename {
+        /// Container ID.
+        id: String,
+        /// The new name.
+        name: String,
     },
     /// `ensure_network(spec)`.
     EnsureNetwork {

@@ -141,14 +141,11 @@ impl Engine {
                 what: format!("container name {}", request.name),
             });
         }
-        let reference = normalize_image_ref(&request.service.image);
         let image_id = self
-            .images
-            .get(&reference)
-            .cloned()
+            .image_id(&request.service.image)
             .ok_or(Error::NotFound {
                 operation: OP,
-                what: format!("image {reference}"),
+                what: format!("image {}", normalize_image_ref(&request.service.image)),
             })?;
         if let Some(missing) = request
             .networks
@@ -180,6 +177,29 @@ impl Engine {
         self.containers.insert(id.clone(), container);
         self.emit_container(&id, "create");
         Ok(id)
+    }
+
+    /// The ID of a local image given by ID or reference.
+    pub(super) fn image_id(&self, image: &str) -> Option<String> {
+        if image.starts_with("sha256:") {
+            return self.images.values().find(|id| *id == image).cloned();
+        }
+        self.images.get(&normalize_image_ref(image)).cloned()
+    }
+
+    /// Renames a container; a name in use is a conflict.
+    pub(super) fn rename(&mut self, id: &str, name: &str) -> Result<()> {
+        let id = self.require("rename_container", id)?;
+        if self.resolve(name).is_some_and(|other| other != id) {
+            return Err(Error::Conflict {
+                operation: "rename_container",
+                what: format!("container name {name}"),
+            });
+        }
+        let c = self.containers.get_mut(&id).expect("resolved above");
+        c.observed.name = name.to_owned();
+        self.emit_container(&id, "rename");
+        Ok(())
     }
 
     /// Starts a container; already running is success.
@@ -314,6 +334,7 @@ fn observed_from_request(
         oom_killed: false,
         created: i64::try_from(created).unwrap_or(i64::MAX),
         networks: request.networks.keys().cloned().collect(),
+        ip: None,
         volumes,
         labels: request.labels.clone(),
     }
