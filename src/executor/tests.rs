@@ -59,6 +59,7 @@ fn plan(actions: Vec<Action>) -> Plan {
         project: "shop".into(),
         actions,
         deferred: Vec::new(),
+        ..Plan::default()
     }
 }
 

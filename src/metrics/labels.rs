@@ -137,6 +137,33 @@ impl ApiOutcome {
 }
 label_value!(ApiOutcome);
 
+/// `{project, service, outcome}` of rollouts: `started`, `promoted`, `rolled_back`,
+/// `aborted`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct RolloutLabels {
+    /// Project name.
+    pub project: String,
+    /// Service name.
+    pub service: String,
+    /// What happened.
+    pub outcome: String,
+}
+
+/// `{project, service, gate, verdict}` of gate evaluations; `gate` is the gate's name in
+/// the service's `x-rollout.gates` (bounded by the configuration), `verdict` is `pass`,
+/// `fail` or `not_yet`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct GateLabels {
+    /// Project name.
+    pub project: String,
+    /// Service name.
+    pub service: String,
+    /// Gate name.
+    pub gate: String,
+    /// Its verdict.
+    pub verdict: String,
+}
+
 /// `{project}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct ProjectLabels {

@@ -33,7 +33,8 @@ use crate::observed::{Reconnects, StreamUp};
 use crate::plan::Plan;
 use crate::runtime::docker::stats::ApiStats;
 use labels::{
-    DriftLabels, HealLabels, PlanCounts, ProjectLabels, ReconcileLabels, ReconcileResult,
+    DriftLabels, GateLabels, HealLabels, PlanCounts, ProjectLabels, ReconcileLabels,
+    ReconcileResult, RolloutLabels, ServiceLabels,
 };
 use scrape::{Scrape, Sources};
 
@@ -92,6 +93,9 @@ struct Inner {
     desired_valid: Family<ProjectLabels, Gauge>,
     drift: Family<DriftLabels, Counter>,
     heals: Family<HealLabels, Counter>,
+    rollouts: Family<RolloutLabels, Counter>,
+    rollout_step: Family<ServiceLabels, Gauge>,
+    gate_evaluations: Family<GateLabels, Counter>,
     projects: Mutex<BTreeMap<String, ProjectRecord>>,
     loaded_projects: Mutex<BTreeSet<String>>,
     desired_loaded: AtomicBool,
@@ -125,6 +129,24 @@ impl Telemetry {
         let desired_valid = Family::default();
         let drift = Family::default();
         let heals = Family::default();
+        let rollouts = Family::default();
+        let rollout_step = Family::default();
+        let gate_evaluations = Family::default();
+        registry.register(
+            "composectl_rollouts",
+            "Rollout transitions by service and outcome (started, promoted, rolled_back, aborted).",
+            rollouts.clone(),
+        );
+        registry.register(
+            "composectl_rollout_step",
+            "The current step (from 1) of the service's rollout; 0 when none is in progress.",
+            rollout_step.clone(),
+        );
+        registry.register(
+            "composectl_gate_evaluations",
+            "Health gate evaluations by service, gate and verdict (pass, fail, not_yet).",
+            gate_evaluations.clone(),
+        );
         registry.register(
             "composectl_reconcile_duration_seconds",
             "Duration of reconciles by project and result (its _count is the reconcile count).",
@@ -166,12 +188,46 @@ impl Telemetry {
                 desired_valid,
                 drift,
                 heals,
+                rollouts,
+                rollout_step,
+                gate_evaluations,
                 projects: Mutex::new(BTreeMap::new()),
                 loaded_projects: Mutex::new(BTreeSet::new()),
                 desired_loaded: AtomicBool::new(false),
                 sources,
             }),
         }
+    }
+
+    /// Counts a rollout transition (`started`, `promoted`, `rolled_back`, `aborted`).
+    pub fn record_rollout(&self, project: &str, service: &str, outcome: &str) {
+        let labels = RolloutLabels {
+            project: project.to_owned(),
+            service: service.to_owned(),
+            outcome: outcome.to_owned(),
+        };
+        self.inner.rollouts.get_or_create(&labels).inc();
+    }
+
+    /// Sets the current step (from 1; 0 when no rollout is in progress) of a service.
+    pub fn set_rollout_step(&self, project: &str, service: &str, step: usize) {
+        let labels = ServiceLabels {
+            project: project.to_owned(),
+            service: service.to_owned(),
+        };
+        let step = i64::try_from(step).unwrap_or(i64::MAX);
+        self.inner.rollout_step.get_or_create(&labels).set(step);
+    }
+
+    /// Counts one evaluation of a gate (`verdict`: `pass`, `fail`, `not_yet`).
+    pub fn record_gate(&self, project: &str, service: &str, gate: &str, verdict: &str) {
+        let labels = GateLabels {
+            project: project.to_owned(),
+            service: service.to_owned(),
+            gate: gate.to_owned(),
+            verdict: verdict.to_owned(),
+        };
+        self.inner.gate_evaluations.get_or_create(&labels).inc();
     }
 
     /// Attaches the controller's state (once; later calls are ignored).

@@ -67,6 +67,7 @@ fn plan(actions: Vec<Action>) -> Plan {
         project: "shop".into(),
         actions,
         deferred: Vec::new(),
+        ..Plan::default()
     }
 }
 

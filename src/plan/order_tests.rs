@@ -231,6 +231,7 @@ fn crash_backoff_defers_only_failures() {
         crash_backoff: (1..=4)
             .map(|n| (("web".to_owned(), n), Duration::from_secs(30)))
             .collect(),
+        ..PlanContext::default()
     };
     let got = plan("shop", Some(&p), &host, &ctx);
     let actions: Vec<String> = got.actions.iter().map(ToString::to_string).collect();
@@ -263,6 +264,7 @@ fn a_backoff_with_no_time_left_allows_the_replacement() {
     let host = observed().state(&p, "web", 1, ContainerState::Dead);
     let ctx = PlanContext {
         crash_backoff: BTreeMap::from([(("web".to_owned(), 1), Duration::ZERO)]),
+        ..PlanContext::default()
     };
     assert_eq!(
         lines(Some(&p), &host, &ctx),
@@ -297,6 +299,7 @@ fn environment_values_never_enter_a_plan_or_its_output() {
     let host = observed().running(&old, "web", 1).exited(&old, "web", 2, 1);
     let ctx = PlanContext {
         crash_backoff: BTreeMap::from([(("web".to_owned(), 2), Duration::from_secs(5))]),
+        ..PlanContext::default()
     };
     for desired in [Some(&new), None] {
         let got = plan("shop", desired, &host, &ctx);

@@ -182,6 +182,12 @@ fn apply(spec: Option<&ProjectSpec>, host: &mut ObservedState, plan: &Plan) {
                 service,
                 number,
                 ..
+            }
+            | Action::ReplaceStartFirst {
+                container,
+                service,
+                number,
+                ..
             } => {
                 take(host, &container.id);
                 create(spec, host, service, *number, step);

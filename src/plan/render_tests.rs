@@ -61,6 +61,7 @@ fn every_kind() -> Plan {
         project: "shop".into(),
         actions,
         deferred,
+        ..Plan::default()
     }
 }
 
@@ -115,7 +116,7 @@ fn several_projects_render_under_their_names_with_one_total() {
             container: container("shop-old-1"),
             reason: Reason::ServiceRemoved,
         }],
-        deferred: Vec::new(),
+        ..Plan::default()
     };
     assert_eq!(
         render_many(&[quiet, busy, every_kind()]),

@@ -97,6 +97,26 @@ impl<'a> Layout<'a> {
     }
 }
 
+/// The container holding each replica slot of `service` in `project` (the one the planner
+/// keeps when several share a number), by number. Containers without a number are left
+/// out.
+pub fn kept_replicas<'a>(
+    observed: &'a crate::model::ObservedState,
+    project: &str,
+    service: &str,
+) -> BTreeMap<u32, &'a ObservedContainer> {
+    let mut groups: BTreeMap<u32, Vec<&ObservedContainer>> = BTreeMap::new();
+    for c in observed.project(project).filter(|c| c.service == service) {
+        if c.number > 0 {
+            groups.entry(c.number).or_default().push(c);
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(number, group)| (number, best(&group)))
+        .collect()
+}
+
 /// The container to keep among several with one number: running and not unhealthy first,
 /// then running, then the newest, then the highest ID (so the choice is deterministic).
 /// Two containers share a number after a controller was killed in the middle of a

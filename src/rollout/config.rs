@@ -12,6 +12,8 @@
 //!                        # (default: update_config's monitor)
 //!   promotion: auto      # auto | manual (manual waits for `rollout promote` per step)
 //!   gates: [...]         # gate configs, read by the gate module
+//!   progress_deadline: 10m  # a replica not ready this long after it was ordered onto a
+//!                        # revision counts as failed
 //! ```
 //!
 //! The reference flow (update replica 1, watch it 60 s, then replicas 2 and 3 one at a
@@ -222,7 +224,13 @@ pub struct RolloutConfig {
     pub canary: CanaryConfig,
     /// `x-rollout.gates`, for the gate module.
     pub gates: Vec<Value>,
+    /// `x-rollout.progress_deadline`: how long a replica ordered onto a revision may take
+    /// to become ready before it counts as failed (default 10m).
+    pub progress_deadline: Duration,
 }
+
+/// The default `x-rollout.progress_deadline` (Kubernetes' `progressDeadlineSeconds`).
+pub const DEFAULT_PROGRESS_DEADLINE: Duration = Duration::from_secs(600);
 
 impl RolloutConfig {
     /// Reads the rollout settings of `service`.
@@ -257,17 +265,30 @@ impl RolloutConfig {
             Some(Value::Array(items)) => items.clone(),
             Some(_) => return Err(wrong(&format!("{KEY}.gates"), "a list")),
         };
+        let progress_deadline = optional_duration(
+            ext.get("progress_deadline"),
+            &format!("{KEY}.progress_deadline"),
+        )?
+        .unwrap_or(DEFAULT_PROGRESS_DEADLINE);
         Ok(Self {
             strategy,
             update,
             rollback,
             canary,
             gates,
+            progress_deadline,
         })
     }
 }
 
-const EXT_KEYS: &[&str] = &["strategy", "steps", "monitor", "promotion", "gates"];
+const EXT_KEYS: &[&str] = &[
+    "strategy",
+    "steps",
+    "monitor",
+    "promotion",
+    "gates",
+    "progress_deadline",
+];
 
 fn wrong(key: &str, expected: &'static str) -> Error {
     Error::WrongType {

@@ -20,6 +20,7 @@
 
 pub mod canary;
 pub mod config;
+pub mod observe;
 pub mod recreate;
 pub mod record;
 pub mod rolling;
