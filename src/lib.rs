@@ -46,3 +46,4 @@ pub mod runtime;
 pub mod state;
 pub mod status;
 pub mod systemd;
+pub mod webhook;

@@ -11,6 +11,7 @@
 
 pub mod backoff;
 mod reconcile;
+pub mod rollouts;
 pub mod scheduler;
 mod source;
 pub mod view;

@@ -105,6 +105,18 @@ pub struct ExecConfig {
 }
 
 impl GateConfig {
+    /// The gate's type as configured (`docker_health`, `http`, `prometheus`, `scrape`,
+    /// `exec`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::DockerHealth => "docker_health",
+            Self::Http(_) => "http",
+            Self::Prometheus(_) => "prometheus",
+            Self::Scrape(_) => "scrape",
+            Self::Exec(_) => "exec",
+        }
+    }
+
     /// Reads the `gates` list; errors name the entry and key (`gates[1].url`).
     pub fn parse_list(value: &Value) -> Result<Vec<Self>> {
         let entries = value.as_array().ok_or_else(|| Error::Config {

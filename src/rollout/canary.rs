@@ -63,4 +63,12 @@ impl Strategy for Canary {
         };
         walk.next(state, observed, verdicts)
     }
+
+    fn steps(&self, replicas: u32) -> usize {
+        self.targets(replicas).len()
+    }
+
+    fn monitor(&self) -> std::time::Duration {
+        self.config.monitor
+    }
 }

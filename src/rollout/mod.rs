@@ -44,6 +44,16 @@ pub const POLL: Duration = Duration::from_secs(1);
 pub trait Strategy: Send + Sync {
     /// What happens next. Pure: the same inputs always give the same step.
     fn next(&self, state: &RolloutState, observed: &ReplicaView, verdicts: &Verdicts) -> Step;
+
+    /// How many steps a rollout of `replicas` replicas takes (for status output).
+    fn steps(&self, _replicas: u32) -> usize {
+        1
+    }
+
+    /// How long each step is watched (for status output).
+    fn monitor(&self) -> Duration {
+        Duration::ZERO
+    }
 }
 
 /// A strategy's constructor, as registered in [`STRATEGIES`].

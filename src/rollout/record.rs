@@ -6,7 +6,7 @@
 //! every container) and the image ID it runs. The history keeps each revision's full spec,
 //! so a rollback restores image and configuration together.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -183,8 +183,15 @@ pub struct RolloutRecord {
     /// When each replica was last ordered onto a revision, as milliseconds since the
     /// rollout started (for the progress deadline).
     #[serde(default)]
-    pub ordered_at_ms: std::collections::BTreeMap<u32, u64>,
+    pub ordered_at_ms: BTreeMap<u32, u64>,
     /// The gates' latest verdicts.
     #[serde(default)]
     pub gates: Vec<GateReport>,
+    /// The rollback was asked for by `rollout abort` (it ends [`Phase::Aborted`]).
+    #[serde(default)]
+    pub aborted: bool,
+    /// The order of the strategy's latest replica change (configuration replacements of
+    /// this service start first when it is start-first).
+    #[serde(default)]
+    pub order: super::Order,
 }

@@ -55,4 +55,12 @@ impl Strategy for Rolling {
         };
         walk.next(state, observed, verdicts)
     }
+
+    fn steps(&self, replicas: u32) -> usize {
+        self.targets(replicas).len()
+    }
+
+    fn monitor(&self) -> std::time::Duration {
+        self.update.monitor
+    }
 }
