@@ -20,8 +20,8 @@
 
 pub mod canary;
 pub mod config;
-pub mod recreate;
 pub mod record;
+pub mod recreate;
 pub mod rolling;
 mod walk;
 
