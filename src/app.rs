@@ -1,6 +1,7 @@
 //! Wiring: turns a parsed [`Cli`] into a running command and an exit code.
 //!
-//! `validate` and `healthcheck` need no engine. `plan` and `apply --once` load, list the engine once and
+//! `validate`, `healthcheck` and `rollout ...` (which talks to a running controller over its
+//! control socket, see [`crate::control::command`]) need no engine. `plan` and `apply --once` load, list the engine once and
 //! plan (and execute); `run` starts the controller and stops it on SIGTERM or SIGINT,
 //! letting in-flight reconciles finish.
 
@@ -12,6 +13,7 @@ use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{ApplyArgs, Cli, Command, DesiredArgs, HealthcheckArgs, LogFormat, RunArgs};
+use crate::control;
 use crate::controller::backoff::CrashPolicy;
 use crate::controller::{Config, Controller};
 use crate::desired::{self, HostEnv};
@@ -45,7 +47,9 @@ fn init_tracing(cli: &Cli) {
     // on stdout and log only problems, unless asked otherwise.
     let default = match cli.command {
         Command::Run(_) | Command::Apply(_) => "info",
-        Command::Plan(_) | Command::Validate(_) | Command::Healthcheck(_) => "warn",
+        Command::Plan(_) | Command::Validate(_) | Command::Healthcheck(_) | Command::Rollout(_) => {
+            "warn"
+        }
     };
     let wanted = cli.log.as_deref().unwrap_or(default);
     let filter = EnvFilter::try_new(wanted).unwrap_or_else(|_| EnvFilter::new(default));
@@ -65,6 +69,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
         instance: cli.instance,
     };
     match cli.command {
+        Command::Rollout(args) => control::command::run(args, &engine.instance).await,
         Command::Validate(args) => validate(&args),
         Command::Healthcheck(args) => healthcheck(&args).await,
         Command::Plan(args) => engine.with(|rt| plan(rt, args)).await,

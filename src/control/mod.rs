@@ -3,7 +3,8 @@
 //!
 //! [`protocol`] holds the messages; [`server`] accepts connections and hands each request
 //! to a [`Handler`] (the controller implements it); [`client`] is the CLI's side;
-//! [`render`] turns answers into the text `rollout status` and `rollout history` print.
+//! [`render`] turns answers into the text `rollout status` and `rollout history` print;
+//! [`command`] runs the `composectl rollout ...` subcommands.
 //! [`socket_path`] is the one place that says where the socket lives, for both sides.
 
 use std::future::Future;
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 
 pub mod client;
+pub mod command;
 pub mod protocol;
 pub mod render;
 pub mod server;

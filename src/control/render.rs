@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use super::protocol::{HistoryView, RevisionLine, ServiceStatus};
+use crate::rollout::record::{GateReport, Phase};
 use crate::timefmt;
 
 /// Width of the progress bar, in cells.
@@ -86,6 +87,47 @@ pub fn service(status: &ServiceStatus, bar: bool) -> String {
     out
 }
 
+/// True when no selected rollout will move any more: each is over (complete, rolled
+/// back, aborted) or never started. `status --watch` stops then.
+pub fn all_settled(services: &[ServiceStatus]) -> bool {
+    services
+        .iter()
+        .all(|s| s.phase.is_none_or(|phase| phase.is_final()))
+}
+
+/// One line per rollout that ended rolled back or aborted: `shop/web rolled back: why`.
+pub fn failures(services: &[ServiceStatus]) -> Vec<String> {
+    services
+        .iter()
+        .filter_map(|s| {
+            let phase = s.phase.filter(|p| p.is_final() && *p != Phase::Complete)?;
+            let reason = s.reason.as_deref().unwrap_or("no reason recorded");
+            Some(format!(
+                "{}/{} {}: {reason}",
+                s.project,
+                s.service,
+                phase.as_str()
+            ))
+        })
+        .collect()
+}
+
+/// True when `after` differs from `before` in more than the timers (window left, elapsed):
+/// what `status --watch` reprints when its output is not a terminal.
+pub fn changed(before: &[ServiceStatus], after: &[ServiceStatus]) -> bool {
+    let untimed = |services: &[ServiceStatus]| -> Vec<ServiceStatus> {
+        services
+            .iter()
+            .map(|s| ServiceStatus {
+                window_left_ms: None,
+                elapsed_ms: None,
+                ..s.clone()
+            })
+            .collect()
+    };
+    untimed(before) != untimed(after)
+}
+
 /// `[###-----]`: the share of `updated` in `replicas`, rounded down (full only when all
 /// are updated).
 pub fn progress_bar(updated: u32, replicas: u32) -> String {
@@ -156,7 +198,7 @@ fn short_id(id: &str) -> String {
     hex.chars().take(SHORT_ID).collect()
 }
 
-fn gate_name(gate: &crate::rollout::record::GateReport) -> String {
+fn gate_name(gate: &GateReport) -> String {
     if gate.name == gate.kind || gate.kind.is_empty() {
         gate.name.clone()
     } else {

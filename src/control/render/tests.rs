@@ -203,3 +203,76 @@ fn an_empty_history_says_so() {
     };
     assert_eq!(history(&view), "shop/web has no recorded revision yet\n");
 }
+
+#[test]
+fn a_watch_settles_once_every_rollout_is_over_or_never_started() {
+    let with = |phase| ServiceStatus { phase, ..canary() };
+    assert!(all_settled(&[]));
+    assert!(all_settled(&[with(None), with(Some(Phase::Complete))]));
+    assert!(all_settled(&[
+        with(Some(Phase::RolledBack)),
+        with(Some(Phase::Aborted))
+    ]));
+    for moving in [
+        Phase::Progressing,
+        Phase::Paused,
+        Phase::AwaitingPromotion,
+        Phase::RollingBack,
+    ] {
+        assert!(
+            !all_settled(&[with(Some(Phase::Complete)), with(Some(moving))]),
+            "{moving:?}"
+        );
+    }
+}
+
+#[test]
+fn timers_alone_are_not_a_change() {
+    let before = [canary()];
+    let ticked = [ServiceStatus {
+        window_left_ms: Some(41_000),
+        elapsed_ms: Some(79_000),
+        ..canary()
+    }];
+    assert!(!changed(&before, &ticked));
+    let promoted = [ServiceStatus {
+        updated: 2,
+        ..canary()
+    }];
+    assert!(changed(&before, &promoted));
+    let gate_moved = {
+        let mut s = canary();
+        s.gates[1].verdict = "pass".into();
+        [s]
+    };
+    assert!(changed(&before, &gate_moved));
+    assert!(changed(&before, &[]));
+}
+
+#[test]
+fn failures_name_rolled_back_and_aborted_rollouts_only() {
+    let with = |service: &str, phase, reason: Option<&str>| ServiceStatus {
+        service: service.into(),
+        phase,
+        reason: reason.map(str::to_owned),
+        ..canary()
+    };
+    let services = [
+        with("web", Some(Phase::Complete), None),
+        with(
+            "api",
+            Some(Phase::RolledBack),
+            Some("gate http failed: status 503"),
+        ),
+        with("worker", Some(Phase::Aborted), None),
+        with("db", None, None),
+        with("cache", Some(Phase::Paused), Some("held")),
+    ];
+    assert_eq!(
+        failures(&services),
+        vec![
+            "shop/api rolled back: gate http failed: status 503".to_owned(),
+            "shop/worker aborted: no reason recorded".to_owned(),
+        ]
+    );
+}
