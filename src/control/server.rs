@@ -57,10 +57,22 @@ impl Server {
                 });
             }
             Ok(_) => {
-                if std::os::unix::net::UnixStream::connect(path).is_ok() {
-                    return Err(Error::InUse {
-                        path: path.to_owned(),
-                    });
+                match std::os::unix::net::UnixStream::connect(path) {
+                    Ok(_) => {
+                        return Err(Error::InUse {
+                            path: path.to_owned(),
+                        });
+                    }
+                    // Nobody listens: the socket of a killed controller.
+                    Err(e) if e.kind() == ErrorKind::ConnectionRefused => {}
+                    // Anything else may hide a live controller: leave its socket alone.
+                    Err(source) => {
+                        return Err(Error::Socket {
+                            action: "probe the existing",
+                            path: path.to_owned(),
+                            source,
+                        });
+                    }
                 }
                 debug!(path = %path.display(), "replacing the stale control socket");
                 std::fs::remove_file(path).map_err(|source| Error::Socket {
