@@ -1,6 +1,7 @@
 //! Wiring: turns a parsed [`Cli`] into a running command and an exit code.
 //!
-//! `validate` and `healthcheck` need no engine. `plan` and `apply --once` load, list the engine once and
+//! `validate`, `healthcheck` and `rollout ...` (which talks to a running controller over its
+//! control socket, see [`crate::control::command`]) need no engine. `plan` and `apply --once` load, list the engine once and
 //! plan (and execute); `run` starts the controller and stops it on SIGTERM or SIGINT,
 //! letting in-flight reconciles finish.
 
@@ -12,6 +13,7 @@ use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{ApplyArgs, Cli, Command, DesiredArgs, HealthcheckArgs, LogFormat, RunArgs};
+use crate::control;
 use crate::controller::backoff::CrashPolicy;
 use crate::controller::{Config, Controller};
 use crate::desired::{self, HostEnv};
@@ -19,7 +21,9 @@ use crate::healthcheck;
 use crate::http;
 use crate::plan;
 use crate::runtime::docker::DockerRuntime;
+use crate::state::StateDir;
 use crate::systemd::Notifier;
+use crate::webhook::Webhook;
 
 /// Exit code: something failed.
 const EXIT_ERROR: u8 = 1;
@@ -45,7 +49,9 @@ fn init_tracing(cli: &Cli) {
     // on stdout and log only problems, unless asked otherwise.
     let default = match cli.command {
         Command::Run(_) | Command::Apply(_) => "info",
-        Command::Plan(_) | Command::Validate(_) | Command::Healthcheck(_) => "warn",
+        Command::Plan(_) | Command::Validate(_) | Command::Healthcheck(_) | Command::Rollout(_) => {
+            "warn"
+        }
     };
     let wanted = cli.log.as_deref().unwrap_or(default);
     let filter = EnvFilter::try_new(wanted).unwrap_or_else(|_| EnvFilter::new(default));
@@ -63,23 +69,39 @@ async fn dispatch(cli: Cli) -> ExitCode {
     let engine = Engine {
         host: cli.docker_host,
         instance: cli.instance,
+        state_dir: cli.state_dir,
     };
     match cli.command {
+        Command::Rollout(args) => {
+            control::command::run(args, &engine.instance, &engine.state_dir).await
+        }
         Command::Validate(args) => validate(&args),
         Command::Healthcheck(args) => healthcheck(&args).await,
         Command::Plan(args) => engine.with(|rt| plan(rt, args)).await,
-        Command::Apply(args) => engine.with(|rt| apply(rt, args)).await,
-        Command::Run(args) => engine.with(|rt| run_daemon(rt, args)).await,
+        Command::Apply(args) => {
+            let state = engine.state();
+            engine.with(|rt| apply(rt, args, state)).await
+        }
+        Command::Run(args) => {
+            let state = engine.state();
+            engine.with(|rt| run_daemon(rt, args, state)).await
+        }
     }
 }
 
-/// How to reach the engine, and as which instance.
+/// How to reach the engine, as which instance, and where that instance keeps its state.
 struct Engine {
     host: Option<String>,
     instance: String,
+    state_dir: std::path::PathBuf,
 }
 
 impl Engine {
+    /// This instance's state directory.
+    fn state(&self) -> StateDir {
+        StateDir::new(&self.state_dir, &self.instance)
+    }
+
     /// Connects, then runs `f` with the runtime; a connection failure is exit code 1.
     async fn with<F, Fut>(self, f: F) -> ExitCode
     where
@@ -171,8 +193,9 @@ async fn plan(runtime: Arc<DockerRuntime>, args: DesiredArgs) -> ExitCode {
     }
 }
 
-async fn apply(runtime: Arc<DockerRuntime>, args: ApplyArgs) -> ExitCode {
+async fn apply(runtime: Arc<DockerRuntime>, args: ApplyArgs, state: StateDir) -> ExitCode {
     let mut config = Config::new(&args.desired.desired);
+    config.state = state;
     config.wait_timeout = args.wait_timeout;
     let controller = Controller::new(runtime, config);
     controller.reload();
@@ -188,8 +211,26 @@ async fn apply(runtime: Arc<DockerRuntime>, args: ApplyArgs) -> ExitCode {
     }
 }
 
-async fn run_daemon(runtime: Arc<DockerRuntime>, args: RunArgs) -> ExitCode {
+async fn run_daemon(runtime: Arc<DockerRuntime>, args: RunArgs, state: StateDir) -> ExitCode {
     let mut config = Config::new(&args.desired.desired);
+    config.state = state;
+    if let Some(url) = &args.webhook {
+        match Webhook::new(url) {
+            Ok(webhook) => config.webhook = Some(webhook),
+            Err(err) => {
+                error!("--webhook: {err}");
+                return ExitCode::from(EXIT_ERROR);
+            }
+        }
+    }
+    let socket = config.state.root().join(control::SOCKET_NAME);
+    let control_server = match control::server::Server::bind(&socket) {
+        Ok(server) => server,
+        Err(err) => {
+            error!("{err}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
     config.resync = args.resync;
     config.debounce = args.debounce;
     config.wait_timeout = args.wait_timeout;
@@ -211,9 +252,16 @@ async fn run_daemon(runtime: Arc<DockerRuntime>, args: RunArgs) -> ExitCode {
     info!(addr = %server.local_addr(), "serving /metrics, /healthz, /readyz and /status");
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let http = tokio::spawn(server.run(http_stopped));
+    info!(socket = %control_server.path().display(), "serving the control socket (`composectl rollout ...`)");
+    let (stop_control, control_stopped) = tokio::sync::oneshot::channel::<()>();
+    let control_task = tokio::spawn(control_server.run(controller.control_handler(), async {
+        let _ = control_stopped.await;
+    }));
     let result = controller.run(shutdown_signal()).await;
     let _ = stop_http.send(());
+    let _ = stop_control.send(());
     let _ = http.await;
+    let _ = control_task.await;
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -1,4 +1,5 @@
-//! The command line: `composectl run | plan | apply --once | validate | healthcheck`.
+//! The command line: `composectl run | plan | apply --once | validate | healthcheck |
+//! rollout ...`.
 //!
 //! Every setting is a flag with an environment-variable twin (`COMPOSECTL_*`), so the
 //! systemd unit can set them either way, and may also come from the config file
@@ -9,6 +10,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::control::Selector;
 
 /// Keeps this Docker host equal to a directory of compose files.
 #[derive(Debug, Parser)]
@@ -38,6 +41,15 @@ pub struct Cli {
         global = true
     )]
     pub instance: String,
+    /// The state directory: rollout records, revision histories and the control socket
+    /// live in `<state-dir>/<instance>/`.
+    #[arg(
+        long,
+        env = "COMPOSECTL_STATE_DIR",
+        default_value = crate::control::DEFAULT_STATE_DIR,
+        global = true
+    )]
+    pub state_dir: PathBuf,
     /// Log filter (`info`, `debug`, `composectl=debug,warn`); default `info` for `run` and
     /// `apply`, `warn` for the other commands.
     #[arg(long, env = "COMPOSECTL_LOG", global = true)]
@@ -74,6 +86,92 @@ pub enum Command {
     /// GET a URL of a running composectl (for a container `HEALTHCHECK`). Exit 0: it
     /// answered 200; 1: otherwise.
     Healthcheck(HealthcheckArgs),
+    /// Watch and steer rollouts through the running controller (its control socket,
+    /// `<state-dir>/<instance>/control.sock`, root only). Exit 0: done; 1: errors.
+    Rollout(RolloutArgs),
+}
+
+/// `rollout` settings and subcommands.
+#[derive(Debug, Args)]
+pub struct RolloutArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: RolloutCommand,
+}
+
+/// The `rollout` subcommands. TARGET is `project/service`, `project/` (every service of
+/// the project) or `service` (when one project has it).
+#[derive(Debug, Subcommand)]
+pub enum RolloutCommand {
+    /// Where the rollouts stand: phase, step, replicas updated, gates and their evidence.
+    /// With --watch, exits 1 if a watched rollout ends rolled back or aborted.
+    Status(RolloutStatusArgs),
+    /// Hold the rollouts where they are.
+    Pause(TargetArgs),
+    /// Continue paused rollouts.
+    Resume(TargetArgs),
+    /// Let the current step advance without waiting for its promotion.
+    Promote(TargetArgs),
+    /// Stop the rollouts and put every replica back on the previous revision.
+    Abort(TargetArgs),
+    /// Roll one service back to its previous revision (or to --to-revision).
+    Undo(UndoArgs),
+    /// The revision history of one service.
+    History(HistoryArgs),
+}
+
+/// `rollout status` settings.
+#[derive(Debug, Args)]
+pub struct RolloutStatusArgs {
+    /// Which services (default: every service with a rollout config).
+    #[arg(value_name = "TARGET", value_parser = parse_target)]
+    pub target: Option<Selector>,
+    /// Redraw every second until every selected rollout is over.
+    #[arg(long, short = 'w')]
+    pub watch: bool,
+    /// Print the controller's JSON answer.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A rollout command's target.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// Which services: `project/service`, `project/` or `service`.
+    #[arg(value_name = "TARGET", value_parser = parse_target)]
+    pub target: Selector,
+}
+
+/// `rollout undo` settings.
+#[derive(Debug, Args)]
+pub struct UndoArgs {
+    /// Which service: `project/service` or `service`.
+    #[arg(value_name = "TARGET", value_parser = parse_target)]
+    pub target: Selector,
+    /// The revision to go back to (see `rollout history`); default: the previous one.
+    #[arg(long, value_name = "N")]
+    pub to_revision: Option<u64>,
+}
+
+/// `rollout history` settings.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Which service: `project/service` or `service`.
+    #[arg(value_name = "TARGET", value_parser = parse_target)]
+    pub target: Selector,
+    /// Print the controller's JSON answer.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Parses a rollout TARGET; an empty one is refused (omit it on `status` instead).
+pub fn parse_target(text: &str) -> Result<Selector, String> {
+    let selector = Selector::parse(text);
+    if selector == Selector::default() {
+        Err("name a service: PROJECT/SERVICE, PROJECT/ or SERVICE".into())
+    } else {
+        Ok(selector)
+    }
 }
 
 /// `healthcheck` settings.
@@ -147,9 +245,69 @@ pub struct RunArgs {
     /// whole host).
     #[arg(long, env = "COMPOSECTL_LISTEN", default_value = "127.0.0.1:9631")]
     pub listen: SocketAddr,
+    /// A URL (http:// only) that receives a JSON POST when a rollout is promoted, rolled
+    /// back or aborted.
+    #[arg(long, env = "COMPOSECTL_WEBHOOK")]
+    pub webhook: Option<String>,
 }
 
 /// Parses `500ms`, `30s`, `1m30s`, `2h` (compose's duration format).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     crate::desired::parse_duration(text).map_err(|err| format!("{text:?} {err}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn rollout(args: &[&str]) -> RolloutArgs {
+        let cli = Cli::try_parse_from(["composectl", "rollout"].iter().chain(args)).unwrap();
+        match cli.command {
+            Command::Rollout(args) => args,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn rollout_commands_parse_their_targets_and_flags() {
+        let args = rollout(&["status", "shop/web", "--watch", "--state-dir", "/tmp/s"]);
+        assert_eq!(args.state_dir, PathBuf::from("/tmp/s"));
+        let RolloutCommand::Status(status) = args.command else {
+            panic!("{:?}", args.command);
+        };
+        assert_eq!(status.target, Some(Selector::parse("shop/web")));
+        assert!(status.watch && !status.json);
+
+        let args = rollout(&["undo", "web", "--to-revision", "3"]);
+        let RolloutCommand::Undo(undo) = args.command else {
+            panic!("{:?}", args.command);
+        };
+        assert_eq!(undo.target, Selector::parse("web"));
+        assert_eq!(undo.to_revision, Some(3));
+
+        let args = rollout(&["history", "shop/web", "--json"]);
+        assert!(matches!(
+            args.command,
+            RolloutCommand::History(HistoryArgs { json: true, .. })
+        ));
+        let args = rollout(&["status"]);
+        assert!(matches!(
+            args.command,
+            RolloutCommand::Status(RolloutStatusArgs { target: None, .. })
+        ));
+        let args = rollout(&["pause", "shop/"]);
+        assert!(
+            matches!(args.command, RolloutCommand::Pause(TargetArgs { target }) if target == Selector::parse("shop/"))
+        );
+    }
+
+    #[test]
+    fn a_mutating_rollout_command_needs_a_target() {
+        for args in [&["pause"][..], &["abort", ""], &["undo", " "], &["history"]] {
+            let parsed = Cli::try_parse_from(["composectl", "rollout"].iter().chain(args));
+            assert!(parsed.is_err(), "{args:?}");
+        }
+    }
 }

@@ -22,6 +22,9 @@
 //! `composectl` binary; [`config_file`] reads the optional config file, [`healthcheck`] is
 //! the client for a container `HEALTHCHECK`.
 //!
+//! [`control`] is the local control API (a root-only unix socket) behind `composectl rollout
+//! ...`; [`webhook`] posts rollout outcomes; [`timefmt`] formats timestamps and durations.
+//!
 //! Rollouts are being built: [`rollout`] holds the strategies (recreate, rolling, canary) as
 //! pure state machines and [`gate`] the health gates (Docker health, HTTP, Prometheus,
 //! scrape, exec). Neither is wired into the loop yet; drift is still a plain stop-first
@@ -46,4 +49,5 @@ pub mod runtime;
 pub mod state;
 pub mod status;
 pub mod systemd;
+pub mod timefmt;
 pub mod webhook;

@@ -17,9 +17,6 @@ use serde::de::DeserializeOwned;
 
 use crate::rollout::record::{History, RolloutRecord};
 
-/// The default state directory.
-pub const DEFAULT_DIR: &str = "/var/lib/composectl";
-
 const RECORD: &str = "rollout.json";
 const HISTORY: &str = "history.json";
 
@@ -57,18 +54,13 @@ impl StateDir {
     /// The state directory of `instance` under `base` (`--state-dir`).
     pub fn new(base: &Path, instance: &str) -> Self {
         Self {
-            root: instance_dir(base, instance),
+            root: crate::control::instance_dir(base, instance),
         }
     }
 
     /// The instance's directory.
     pub fn root(&self) -> &Path {
         &self.root
-    }
-
-    /// The control socket's path.
-    pub fn socket(&self) -> PathBuf {
-        self.root.join(crate::control::SOCKET_NAME)
     }
 
     fn service_dir(&self, project: &str, service: &str) -> PathBuf {
@@ -94,11 +86,6 @@ impl StateDir {
     pub fn save_history(&self, project: &str, service: &str, history: &History) -> Result<()> {
         write_json(&self.service_dir(project, service), HISTORY, history)
     }
-}
-
-/// `<base>/<instance>`.
-pub fn instance_dir(base: &Path, instance: &str) -> PathBuf {
-    base.join(instance)
 }
 
 fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {

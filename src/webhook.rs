@@ -1,38 +1,135 @@
-//! Placeholder: replaced by the webhook module of the control branch.
+//! The rollout webhook: one JSON POST per rollout outcome (promoted, rolled back,
+//! aborted), so a chat channel or a CI pipeline learns what happened.
+//!
+//! Best effort by design: a failed or slow receiver is logged (warn) and never holds up or
+//! fails the rollout. The request goes through the crate's one HTTP client
+//! ([`crate::gate::client`]), so only `http://` URLs work; `https://` is refused when the
+//! webhook is configured (put a local relay in front of an https receiver).
 
-use serde::Serialize;
+use std::time::Duration;
 
-/// A rollout outcome posted to the webhook.
-#[derive(Debug, Clone, Serialize)]
+use serde::{Deserialize, Serialize};
+use tracing::{debug, warn};
+
+use crate::gate::client;
+
+/// The longest wait for the receiver's answer.
+pub const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Errors of the webhook module.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The configured URL cannot be used.
+    #[error("webhook URL {url}: {message}")]
+    Url {
+        /// The URL.
+        url: String,
+        /// What is wrong and what to write instead.
+        message: &'static str,
+    },
+}
+
+/// Result alias of the webhook module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What happened to a rollout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// Every replica runs the new revision.
+    Promoted,
+    /// A gate failed; every replica is back on the previous revision.
+    RolledBack,
+    /// `rollout abort`; every replica is back on the previous revision.
+    Aborted,
+}
+
+/// The JSON body of a webhook POST.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RolloutEvent {
-    /// `promoted`, `rolled_back` or `aborted`.
-    pub event: String,
+    /// What happened.
+    pub event: EventKind,
     /// The project.
     pub project: String,
     /// The service.
     pub service: String,
-    /// The revision rolled out.
+    /// The revision rolled out (history number).
     pub revision: u64,
-    /// The previous revision.
+    /// The revision rollbacks restore.
     pub previous_revision: u64,
-    /// The image.
+    /// The image reference of `revision`.
     pub image: String,
-    /// Why.
+    /// Why it rolled back or was aborted.
     pub reason: Option<String>,
-    /// When.
+    /// When, RFC 3339 UTC ([`crate::timefmt::rfc3339`]).
     pub at: String,
 }
 
-/// The webhook.
-#[derive(Debug, Clone)]
+/// Where rollout events go.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Webhook {
-    /// The URL.
-    pub url: String,
+    url: String,
 }
 
 impl Webhook {
-    /// Posts `event`.
+    /// A webhook posting to `url`, which must be `http://HOST[:PORT][/PATH]` (`https://` is
+    /// not supported).
+    pub fn new(url: &str) -> Result<Self> {
+        let fail = |message| Error::Url {
+            url: url.to_owned(),
+            message,
+        };
+        if url.starts_with("https://") {
+            return Err(fail(
+                "https:// is not supported (composectl speaks plain HTTP only); use an \
+                 http:// URL, for example a relay on localhost",
+            ));
+        }
+        let authority = url
+            .strip_prefix("http://")
+            .ok_or_else(|| fail("not an http:// URL; write http://HOST[:PORT][/PATH]"))?
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        if authority.is_empty() {
+            return Err(fail(
+                "the URL names no host; write http://HOST[:PORT][/PATH]",
+            ));
+        }
+        Ok(Self {
+            url: url.to_owned(),
+        })
+    }
+
+    /// The URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// POSTs `event` as JSON within [`TIMEOUT`]. A failure (no connection, no answer in
+    /// time, a status other than 2xx) is logged and otherwise ignored.
     pub async fn post(&self, event: &RolloutEvent) {
-        let _ = (&self.url, event);
+        let body = serde_json::to_vec(event).expect("a rollout event serializes");
+        match client::post(&self.url, "application/json", &body, TIMEOUT).await {
+            Ok(response) if (200..300).contains(&response.status) => {
+                debug!(url = %self.url, event = ?event.event, "webhook delivered");
+            }
+            Ok(response) => warn!(
+                url = %self.url,
+                status = response.status,
+                project = %event.project,
+                service = %event.service,
+                "the webhook receiver refused the rollout event"
+            ),
+            Err(error) => warn!(
+                %error,
+                project = %event.project,
+                service = %event.service,
+                "the rollout event could not be delivered to the webhook"
+            ),
+        }
     }
 }
+
+#[cfg(test)]
+mod tests;

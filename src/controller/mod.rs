@@ -10,6 +10,7 @@
 //! engine, so a controller restart never creates what already runs.
 
 pub mod backoff;
+mod control;
 mod reconcile;
 pub mod rollouts;
 pub mod scheduler;
@@ -30,12 +31,15 @@ use tracing::{Instrument, error, info, info_span, warn};
 pub use reconcile::{Outcome, Shared};
 
 use crate::desired::{self, HostEnv};
-use crate::executor::{self, Executor};
+use crate::executor::Executor;
 use crate::metrics::Telemetry;
 use crate::observed::{self, Change, Reflector, Store};
 use crate::plan::{Plan, PlanContext};
 use crate::runtime::ContainerRuntime;
+use crate::state::StateDir;
 use crate::systemd::Notifier;
+use crate::webhook::Webhook;
+use rollouts::Rollouts;
 use crate::systemd::report::{Reporter, Summary};
 use backoff::{CrashBackoff, CrashPolicy, ErrorBackoff};
 use scheduler::Scheduler;
@@ -73,6 +77,10 @@ pub struct Config {
     pub wait_timeout: Duration,
     /// Time in-flight reconciles get to finish at shutdown.
     pub shutdown_grace: Duration,
+    /// Where rollout records and revision histories live.
+    pub state: StateDir,
+    /// Where rollout outcomes are posted, if anywhere.
+    pub webhook: Option<Webhook>,
 }
 
 impl Config {
@@ -85,6 +93,11 @@ impl Config {
             crash: CrashPolicy::default(),
             wait_timeout: Duration::from_secs(120),
             shutdown_grace: Duration::from_secs(30),
+            state: StateDir::new(
+                std::path::Path::new(crate::control::DEFAULT_STATE_DIR),
+                crate::model::labels::DEFAULT_INSTANCE,
+            ),
+            webhook: None,
         }
     }
 }
@@ -95,6 +108,7 @@ pub struct Controller<R> {
     shared: Arc<Shared<R>>,
     config: Config,
     notifier: Notifier,
+    kicks: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
 }
 
 impl<R: ContainerRuntime> Controller<R> {
@@ -103,12 +117,16 @@ impl<R: ContainerRuntime> Controller<R> {
         let store = Store::new();
         let executor =
             Executor::new(runtime.clone(), store.clone()).with_wait_timeout(config.wait_timeout);
+        let (kick, kicks) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
+            runtime: runtime.clone(),
             store,
             executor,
             view: Mutex::new(DesiredView::default()),
             crash: Mutex::new(CrashBackoff::new(config.crash)),
             telemetry: Telemetry::new(),
+            rollouts: Rollouts::new(config.state.clone(), config.webhook.clone()),
+            kick,
         });
         let source = source::SharedSource(Arc::downgrade(&shared));
         shared.telemetry.attach_state(source);
@@ -117,6 +135,7 @@ impl<R: ContainerRuntime> Controller<R> {
             shared,
             config,
             notifier: Notifier::disabled(),
+            kicks: Mutex::new(Some(kicks)),
         }
     }
 
@@ -125,6 +144,11 @@ impl<R: ContainerRuntime> Controller<R> {
     pub fn with_notifier(mut self, notifier: Notifier) -> Self {
         self.notifier = notifier;
         self
+    }
+
+    /// The handler of the control socket's requests (`composectl rollout ...`).
+    pub fn control_handler(&self) -> Arc<dyn crate::control::Handler> {
+        Arc::new(control::ControlHandler::new(self.shared.clone()))
     }
 
     /// The observed store (read-only use: status, tests).
@@ -260,11 +284,17 @@ impl<R: ContainerRuntime> Controller<R> {
         resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut scheduler = Scheduler::new();
         let mut errors = ErrorBackoff::default();
-        let mut running: JoinSet<(String, std::result::Result<Outcome, executor::Error>)> =
+        let mut running: JoinSet<(String, std::result::Result<Outcome, reconcile::Error>)> =
             JoinSet::new();
         let mut systemd = Reporter::new(self.notifier.clone());
         let mut heartbeat = tokio::time::interval(systemd.heartbeat_period());
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut kicks = self
+            .kicks
+            .lock()
+            .expect("kicks lock")
+            .take()
+            .expect("run is called once");
         tokio::pin!(shutdown);
         loop {
             if systemd.is_listing() && self.shared.store.is_ready() {
@@ -279,6 +309,7 @@ impl<R: ContainerRuntime> Controller<R> {
                     self.reload();
                     self.schedule_all(&mut scheduler);
                 }
+                Some(project) = kicks.recv() => scheduler.schedule(&project, Instant::now()),
                 Some(change) = changes.recv() => match change {
                     Change::Project(project) => scheduler.schedule(&project, Instant::now()),
                     Change::All => self.schedule_all(&mut scheduler),

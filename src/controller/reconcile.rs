@@ -8,6 +8,7 @@ use tokio::time::Instant;
 use tracing::{Span, info, warn};
 
 use super::backoff::CrashBackoff;
+use super::rollouts::{self, Rollouts};
 use super::view::{DesiredView, Target};
 use crate::executor::{self, Executor};
 use crate::metrics::Telemetry;
@@ -18,6 +19,13 @@ use crate::runtime::ContainerRuntime;
 
 /// Everything a reconcile reads and writes, shared between reconcile tasks.
 pub struct Shared<R> {
+    /// The engine (reads and the rollout driver's pulls and tags; containers change only
+    /// through the executor).
+    pub runtime: Arc<R>,
+    /// Rollout records, revision histories and live gates.
+    pub rollouts: Rollouts,
+    /// Asks the loop to reconcile a project soon (control commands).
+    pub kick: tokio::sync::mpsc::UnboundedSender<String>,
     /// The observed store.
     pub store: Store,
     /// The only writer.
@@ -60,13 +68,24 @@ pub fn plan_project<R>(
     Some((plan, spec))
 }
 
+/// Why a reconcile failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Carrying the plan out failed.
+    #[error(transparent)]
+    Execute(#[from] executor::Error),
+    /// A rollout could not decide (nothing was changed).
+    #[error(transparent)]
+    Rollout(#[from] rollouts::Error),
+}
+
 /// Reconciles one project once, recording its duration, result, drift and heals. The
 /// current span's `revision` field (if it has one) is set to the spec's revision.
 pub async fn reconcile<R: ContainerRuntime>(
     shared: Arc<Shared<R>>,
     project: String,
     use_crash_backoff: bool,
-) -> Result<Outcome, executor::Error> {
+) -> Result<Outcome, Error> {
     let started = Instant::now();
     let telemetry = shared.telemetry.clone();
     let result = reconcile_untimed(shared, &project, use_crash_backoff).await;
@@ -83,10 +102,13 @@ async fn reconcile_untimed<R: ContainerRuntime>(
     shared: Arc<Shared<R>>,
     project: &str,
     use_crash_backoff: bool,
-) -> Result<(Outcome, String), executor::Error> {
+) -> Result<(Outcome, String), Error> {
     let project = project.to_owned();
     let now = Instant::now();
+    let drive = drive_rollouts(&shared, &project).await?;
     let ctx = PlanContext {
+        pins: drive.pins,
+        start_first: drive.start_first,
         crash_backoff: if use_crash_backoff {
             shared
                 .crash
@@ -96,7 +118,6 @@ async fn reconcile_untimed<R: ContainerRuntime>(
         } else {
             Default::default()
         },
-        ..PlanContext::default()
     };
     let Some((plan, spec)) = plan_project(&shared, &project, &ctx) else {
         let plan = Plan {
@@ -111,7 +132,12 @@ async fn reconcile_untimed<R: ContainerRuntime>(
     };
     let revision = hash::revision(&spec);
     Span::current().record("revision", revision.as_str());
-    let requeue_after = plan.deferred.iter().map(|d| d.retry_in).min();
+    let requeue_after = plan
+        .deferred
+        .iter()
+        .map(|d| d.retry_in)
+        .chain(drive.requeue_after)
+        .min();
     for deferred in &plan.deferred {
         warn!(
             service = %deferred.service,
@@ -135,12 +161,38 @@ async fn reconcile_untimed<R: ContainerRuntime>(
     shared
         .telemetry
         .record_plan(&plan, steady, executed.is_ok());
+    if let Err(executor::Error::StartFirstFailed {
+        service, number, ..
+    }) = &executed
+    {
+        shared.rollouts.replica_failed(&project, service, *number)?;
+    }
     executed?;
     let outcome = Outcome {
         plan,
         requeue_after,
     };
     Ok((outcome, revision))
+}
+
+/// Runs the rollouts of the project's desired spec (none for a frozen or removed
+/// project).
+async fn drive_rollouts<R: ContainerRuntime>(
+    shared: &Shared<R>,
+    project: &str,
+) -> Result<rollouts::Drive, Error> {
+    let spec = {
+        let view = shared.view.lock().expect("view lock");
+        match view.target(project) {
+            Target::Spec(spec) => spec.clone(),
+            Target::Frozen | Target::Absent => return Ok(rollouts::Drive::default()),
+        }
+    };
+    let drive = shared
+        .rollouts
+        .drive(&shared.runtime, &shared.store, &shared.telemetry, &spec)
+        .await?;
+    Ok(drive)
 }
 
 /// Every replacement caused by the container's own failure counts toward its slot's

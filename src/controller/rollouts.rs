@@ -39,7 +39,7 @@ use crate::rollout::{
 };
 use crate::runtime::{self, ContainerRuntime};
 use crate::state::{self, StateDir};
-use crate::webhook::{RolloutEvent, Webhook};
+use crate::webhook::{EventKind, RolloutEvent, Webhook};
 
 /// Why the driver could not decide; the reconcile fails and changes nothing.
 #[derive(Debug, thiserror::Error)]
@@ -197,6 +197,19 @@ impl Rollouts {
             .unwrap_or_else(PoisonError::into_inner)
             .insert(key, Some(stored));
         Ok(())
+    }
+
+    /// Records that the new container of replica `number` never became ready (a failed
+    /// start-first replacement): the strategy sees a failed new replica next time.
+    pub fn replica_failed(&self, project: &str, service: &str, number: u32) -> Result<()> {
+        let Some(mut record) = self.record(project, service)? else {
+            return Ok(());
+        };
+        if record.phase.is_final() || !record.failed_replicas.insert(number) {
+            return Ok(());
+        }
+        warn!(project, service, replica = number, "the new revision's container did not become ready");
+        self.save(project, service, &record)
     }
 
     /// Runs the rollouts of every service of `spec` that has one, and returns the pins.
@@ -536,10 +549,10 @@ impl Rollouts {
     /// Ends a rollout: promoted, rolled back or aborted.
     fn finish<R>(&self, ctx: &Ctx<'_, R>, record: &mut RolloutRecord) {
         let (project, name) = (ctx.spec.name.as_str(), ctx.service.name.as_str());
-        let (phase, outcome) = match (record.state.rolling_back, record.aborted) {
-            (false, _) => (Phase::Complete, "promoted"),
-            (true, false) => (Phase::RolledBack, "rolled_back"),
-            (true, true) => (Phase::Aborted, "aborted"),
+        let (phase, outcome, kind) = match (record.state.rolling_back, record.aborted) {
+            (false, _) => (Phase::Complete, "promoted", EventKind::Promoted),
+            (true, false) => (Phase::RolledBack, "rolled_back", EventKind::RolledBack),
+            (true, true) => (Phase::Aborted, "aborted", EventKind::Aborted),
         };
         record.phase = phase;
         record.finished_at_ms = Some(now_ms());
@@ -557,14 +570,14 @@ impl Rollouts {
         );
         if let Some(webhook) = &self.webhook {
             let event = RolloutEvent {
-                event: outcome.to_owned(),
+                event: kind,
                 project: project.to_owned(),
                 service: name.to_owned(),
                 revision: record.target_revision,
                 previous_revision: record.previous_revision,
                 image: ctx.service.image.clone(),
                 reason: record.reason.clone(),
-                at: String::new(),
+                at: crate::timefmt::rfc3339(crate::timefmt::now_secs()),
             };
             let webhook = webhook.clone();
             tokio::spawn(async move { webhook.post(&event).await });

@@ -1,7 +1,8 @@
-//! The one HTTP request the network gates make: a GET over a fresh tokio `TcpStream`
-//! (HTTP/1.1, `Connection: close`), whole-request timeout, bodies up to 8 MiB, plain or
-//! chunked. Small on purpose: gates talk to a replica or a Prometheus on the local network,
-//! never through proxies or TLS.
+//! The crate's one HTTP client: a GET (the network gates, `healthcheck`) or a POST (the
+//! rollout webhook) over a fresh tokio `TcpStream` (HTTP/1.1, `Connection: close`),
+//! whole-request timeout, answers up to 8 MiB, plain or chunked. Small on purpose: it talks
+//! to a replica, a Prometheus or a webhook receiver on the local network, never through
+//! proxies or TLS (`https://` URLs are refused with an error saying so).
 
 use std::time::Duration;
 
@@ -24,19 +25,59 @@ pub struct Response {
 
 /// `GET url` with `timeout` for the whole exchange. `url` is `http://HOST[:PORT][/PATH]`.
 pub async fn get(url: &str, timeout: Duration) -> Result<Response> {
+    exchange("GET", url, None, timeout).await
+}
+
+/// `POST url` with `body` of type `content_type` and `timeout` for the whole exchange.
+/// `url` is `http://HOST[:PORT][/PATH]`; `https://` is not supported.
+pub async fn post(
+    url: &str,
+    content_type: &str,
+    body: &[u8],
+    timeout: Duration,
+) -> Result<Response> {
+    exchange("POST", url, Some((content_type, body)), timeout).await
+}
+
+/// One request over a fresh connection, `Connection: close`, the answer read to the end.
+async fn exchange(
+    method: &'static str,
+    url: &str,
+    body: Option<(&str, &[u8])>,
+    timeout: Duration,
+) -> Result<Response> {
     let fail = |message: String| Error::Http {
+        method,
         url: url.to_owned(),
         message,
     };
+    if url.starts_with("https://") {
+        return Err(fail(
+            "https:// is not supported (composectl speaks plain HTTP only); use an http:// URL"
+                .into(),
+        ));
+    }
     let (host, port, path) = split_url(url).ok_or_else(|| fail("not an http:// URL".into()))?;
     let exchange = async {
         let mut stream = TcpStream::connect((host, port)).await?;
         let authority = url["http://".len()..].split('/').next().unwrap_or(host);
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: composectl-gate\r\n\
-             Accept: */*\r\nConnection: close\r\n\r\n"
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: composectl/{}\r\n\
+             Accept: */*\r\nConnection: close\r\n",
+            env!("CARGO_PKG_VERSION")
         );
-        stream.write_all(request.as_bytes()).await?;
+        if let Some((content_type, body)) = body {
+            request.push_str(&format!(
+                "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
+                body.len()
+            ));
+        }
+        request.push_str("\r\n");
+        let mut bytes = request.into_bytes();
+        if let Some((_, body)) = body {
+            bytes.extend_from_slice(body);
+        }
+        stream.write_all(&bytes).await?;
         let mut raw = Vec::new();
         stream.take(MAX_BODY).read_to_end(&mut raw).await?;
         Ok::<_, std::io::Error>(raw)

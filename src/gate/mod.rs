@@ -15,7 +15,7 @@
 //!
 //! [`config`] reads the `x-rollout.gates` entries; [`template`] fills in `{container}`,
 //! `{ip}`, `{port}`, `{number}`, `{service}` and `{project}`; [`client`] is the small HTTP/1.1
-//! GET the network gates share; [`exposition`] parses the Prometheus text format.
+//! client the network gates share; [`exposition`] parses the Prometheus text format.
 
 use std::fmt;
 use std::future::Future;
@@ -57,8 +57,10 @@ pub enum Error {
         placeholder: &'static str,
     },
     /// An HTTP request failed before an answer came (URL, connection, timeout, protocol).
-    #[error("GET {url}: {message}")]
+    #[error("{method} {url}: {message}")]
     Http {
+        /// The method (`GET`, `POST`).
+        method: &'static str,
         /// The URL.
         url: String,
         /// What went wrong.

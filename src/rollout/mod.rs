@@ -21,8 +21,8 @@
 pub mod canary;
 pub mod config;
 pub mod observe;
-pub mod recreate;
 pub mod record;
+pub mod recreate;
 pub mod rolling;
 mod walk;
 

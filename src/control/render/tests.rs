@@ -1,0 +1,278 @@
+use super::*;
+use crate::rollout::record::{GateReport, Phase};
+
+fn canary() -> ServiceStatus {
+    ServiceStatus {
+        project: "shop".into(),
+        service: "web".into(),
+        strategy: "canary".into(),
+        phase: Some(Phase::Progressing),
+        step: 1,
+        steps: 2,
+        replicas: 3,
+        updated: 1,
+        revision: Some(4),
+        image: "shop/web:1.5".into(),
+        previous_revision: Some(3),
+        previous_image: Some("shop/web:previous".into()),
+        reason: None,
+        gates: vec![
+            GateReport {
+                name: "http".into(),
+                kind: "http".into(),
+                verdict: "pass".into(),
+                evidence: "3 consecutive 200s from http://172.18.0.3:8080/healthz".into(),
+            },
+            GateReport {
+                name: "prometheus".into(),
+                kind: "prometheus".into(),
+                verdict: "not yet".into(),
+                evidence: "5xx ratio 0.00 <= 0.05 (evaluation 4 of 6)".into(),
+            },
+        ],
+        window_left_ms: Some(42_000),
+        elapsed_ms: Some(78_000),
+    }
+}
+
+#[test]
+fn a_progressing_canary_shows_step_window_and_gates() {
+    let expected = "\
+shop/web  canary  progressing  step 1/2  updated 1/3  revision 4 (shop/web:1.5)  previous 3 (shop/web:previous)
+  window  42s left
+  elapsed 1m18s
+  gate    http        pass     3 consecutive 200s from http://172.18.0.3:8080/healthz
+  gate    prometheus  not yet  5xx ratio 0.00 <= 0.05 (evaluation 4 of 6)
+";
+    assert_eq!(status(&[canary()], false), expected);
+}
+
+#[test]
+fn a_service_without_a_rollout_says_so() {
+    let db = ServiceStatus {
+        project: "shop".into(),
+        service: "db".into(),
+        strategy: "recreate".into(),
+        phase: None,
+        ..canary()
+    };
+    assert_eq!(status(&[db], true), "shop/db  recreate  no rollout yet\n");
+}
+
+#[test]
+fn a_rolled_back_rollout_shows_its_reason_and_no_timers() {
+    let rolled_back = ServiceStatus {
+        phase: Some(Phase::RolledBack),
+        updated: 0,
+        reason: Some("gate prometheus failed: 5xx ratio 0.21 > 0.05".into()),
+        gates: vec![GateReport {
+            name: "gates[0]".into(),
+            kind: "prometheus".into(),
+            verdict: "fail".into(),
+            evidence: "5xx ratio 0.21 > 0.05".into(),
+        }],
+        ..canary()
+    };
+    let expected = "\
+shop/web  canary  rolled back  step 1/2  updated 0/3  revision 4 (shop/web:1.5)  previous 3 (shop/web:previous)
+  reason  gate prometheus failed: 5xx ratio 0.21 > 0.05
+  gate    gates[0] (prometheus)  fail     5xx ratio 0.21 > 0.05
+";
+    assert_eq!(status(&[rolled_back], false), expected);
+}
+
+#[test]
+fn every_phase_is_named_in_the_header() {
+    let phases = [
+        (Phase::Progressing, "progressing"),
+        (Phase::Paused, "paused"),
+        (Phase::AwaitingPromotion, "awaiting promotion"),
+        (Phase::RollingBack, "rolling back"),
+        (Phase::Complete, "complete"),
+        (Phase::RolledBack, "rolled back"),
+        (Phase::Aborted, "aborted"),
+    ];
+    for (phase, name) in phases {
+        let text = status(
+            &[ServiceStatus {
+                phase: Some(phase),
+                reason: Some("held by rollout pause".into()),
+                ..canary()
+            }],
+            false,
+        );
+        let header = text.lines().next().unwrap();
+        assert_eq!(
+            header,
+            format!(
+                "shop/web  canary  {name}  step 1/2  updated 1/3  revision 4 (shop/web:1.5)  \
+                 previous 3 (shop/web:previous)"
+            )
+        );
+        assert_eq!(text.lines().nth(1), Some("  reason  held by rollout pause"));
+        assert_eq!(text.contains("window"), !phase.is_final(), "{name}");
+    }
+}
+
+#[test]
+fn a_rolling_update_without_steps_or_history_numbers_still_reads() {
+    let rolling = ServiceStatus {
+        strategy: "rolling".into(),
+        steps: 0,
+        step: 0,
+        revision: None,
+        previous_revision: None,
+        previous_image: None,
+        gates: Vec::new(),
+        window_left_ms: None,
+        elapsed_ms: None,
+        updated: 2,
+        ..canary()
+    };
+    assert_eq!(
+        status(&[rolling], true),
+        "shop/web  rolling  progressing  updated 2/3  image shop/web:1.5\n  [#####---] 2/3\n"
+    );
+}
+
+#[test]
+fn blocks_are_separated_by_a_blank_line() {
+    let db = ServiceStatus {
+        service: "db".into(),
+        strategy: "recreate".into(),
+        phase: None,
+        ..canary()
+    };
+    let text = status(&[db.clone(), db], false);
+    assert_eq!(
+        text,
+        "shop/db  recreate  no rollout yet\n\nshop/db  recreate  no rollout yet\n"
+    );
+}
+
+#[test]
+fn progress_bars_fill_with_updated_replicas() {
+    assert_eq!(progress_bar(0, 3), "[--------]");
+    assert_eq!(progress_bar(1, 3), "[##------]");
+    assert_eq!(progress_bar(2, 3), "[#####---]");
+    assert_eq!(progress_bar(3, 3), "[########]");
+    assert_eq!(progress_bar(5, 3), "[########]");
+    assert_eq!(progress_bar(0, 0), "[########]");
+}
+
+#[test]
+fn history_is_a_table_with_short_ids_and_utc_times() {
+    let view = HistoryView {
+        project: "shop".into(),
+        service: "web".into(),
+        revisions: vec![
+            RevisionLine {
+                number: 3,
+                image: "shop/web:1.4".into(),
+                image_id: "sha256:0123456789abcdef0123".into(),
+                config_hash: "fedcba9876543210fedcba".into(),
+                recorded_at: 1_714_566_605,
+                failed_at: None,
+                current: true,
+            },
+            RevisionLine {
+                number: 4,
+                image: "shop/web:1.5-rc1".into(),
+                image_id: "sha256:aaaaaaaaaaaabbbb".into(),
+                config_hash: "bbbbbbbbbbbbcccc".into(),
+                recorded_at: 1_714_570_000,
+                failed_at: Some(1_714_570_120),
+                current: false,
+            },
+        ],
+    };
+    let expected = "\
+REVISION  IMAGE             IMAGE ID      CONFIG        RECORDED              NOTE
+3         shop/web:1.4      0123456789ab  fedcba987654  2024-05-01T12:30:05Z  current
+4         shop/web:1.5-rc1  aaaaaaaaaaaa  bbbbbbbbbbbb  2024-05-01T13:26:40Z  failed 2024-05-01T13:28:40Z
+";
+    assert_eq!(history(&view), expected);
+}
+
+#[test]
+fn an_empty_history_says_so() {
+    let view = HistoryView {
+        project: "shop".into(),
+        service: "web".into(),
+        revisions: Vec::new(),
+    };
+    assert_eq!(history(&view), "shop/web has no recorded revision yet\n");
+}
+
+#[test]
+fn a_watch_settles_once_every_rollout_is_over_or_never_started() {
+    let with = |phase| ServiceStatus { phase, ..canary() };
+    assert!(all_settled(&[]));
+    assert!(all_settled(&[with(None), with(Some(Phase::Complete))]));
+    assert!(all_settled(&[
+        with(Some(Phase::RolledBack)),
+        with(Some(Phase::Aborted))
+    ]));
+    for moving in [
+        Phase::Progressing,
+        Phase::Paused,
+        Phase::AwaitingPromotion,
+        Phase::RollingBack,
+    ] {
+        assert!(
+            !all_settled(&[with(Some(Phase::Complete)), with(Some(moving))]),
+            "{moving:?}"
+        );
+    }
+}
+
+#[test]
+fn timers_alone_are_not_a_change() {
+    let before = [canary()];
+    let ticked = [ServiceStatus {
+        window_left_ms: Some(41_000),
+        elapsed_ms: Some(79_000),
+        ..canary()
+    }];
+    assert!(!changed(&before, &ticked));
+    let promoted = [ServiceStatus {
+        updated: 2,
+        ..canary()
+    }];
+    assert!(changed(&before, &promoted));
+    let gate_moved = {
+        let mut s = canary();
+        s.gates[1].verdict = "pass".into();
+        [s]
+    };
+    assert!(changed(&before, &gate_moved));
+    assert!(changed(&before, &[]));
+}
+
+#[test]
+fn failures_name_rolled_back_and_aborted_rollouts_only() {
+    let with = |service: &str, phase, reason: Option<&str>| ServiceStatus {
+        service: service.into(),
+        phase,
+        reason: reason.map(str::to_owned),
+        ..canary()
+    };
+    let services = [
+        with("web", Some(Phase::Complete), None),
+        with(
+            "api",
+            Some(Phase::RolledBack),
+            Some("gate http failed: status 503"),
+        ),
+        with("worker", Some(Phase::Aborted), None),
+        with("db", None, None),
+        with("cache", Some(Phase::Paused), Some("held")),
+    ];
+    assert_eq!(
+        failures(&services),
+        vec![
+            "shop/api rolled back: gate http failed: status 503".to_owned(),
+            "shop/worker aborted: no reason recorded".to_owned(),
+        ]
+    );
+}

@@ -1,0 +1,264 @@
+use std::os::unix::fs::PermissionsExt;
+use std::sync::Mutex;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::oneshot;
+
+use super::*;
+use crate::control::protocol::{Selector, ServiceStatus};
+use crate::control::{Error, HandlerFuture, client};
+use crate::rollout::record::{GateReport, Phase};
+
+/// Answers status requests with a fixed status and records every request.
+struct FakeHandler {
+    seen: Mutex<Vec<Request>>,
+}
+
+fn sample_status() -> ServiceStatus {
+    ServiceStatus {
+        project: "shop".into(),
+        service: "web".into(),
+        strategy: "canary".into(),
+        phase: Some(Phase::Progressing),
+        step: 1,
+        steps: 2,
+        replicas: 3,
+        updated: 1,
+        revision: Some(4),
+        image: "shop/web:1.5".into(),
+        previous_revision: Some(3),
+        previous_image: Some("shop/web:previous".into()),
+        reason: None,
+        gates: vec![GateReport {
+            name: "http".into(),
+            kind: "http".into(),
+            verdict: "pass".into(),
+            evidence: "3 consecutive 200s".into(),
+        }],
+        window_left_ms: Some(42_000),
+        elapsed_ms: Some(18_000),
+    }
+}
+
+impl Handler for FakeHandler {
+    fn handle(&self, request: Request) -> HandlerFuture<'_> {
+        self.seen.lock().unwrap().push(request.clone());
+        Box::pin(async move {
+            match request {
+                Request::Status { .. } => Response::Status {
+                    services: vec![sample_status()],
+                },
+                other => Response::Done {
+                    messages: vec![format!("{other:?}")],
+                },
+            }
+        })
+    }
+}
+
+/// A served socket in a fresh directory; dropping the sender stops it.
+struct Running {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+    handler: Arc<FakeHandler>,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn start_at(dir: tempfile::TempDir, path: PathBuf) -> Running {
+    let server = Server::bind(&path).expect("binds");
+    let handler = Arc::new(FakeHandler {
+        seen: Mutex::new(Vec::new()),
+    });
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(handler.clone(), async {
+        let _ = stopped.await;
+    }));
+    Running {
+        _dir: dir,
+        path,
+        handler,
+        stop,
+        task,
+    }
+}
+
+fn start() -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("default").join(crate::control::SOCKET_NAME);
+    start_at(dir, path)
+}
+
+async fn send_raw(path: &Path, bytes: &[u8]) -> Response {
+    let mut stream = UnixStream::connect(path).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    serde_json::from_slice(&raw).unwrap()
+}
+
+#[tokio::test]
+async fn a_status_answer_comes_back_intact() {
+    let running = start();
+    let request = Request::Status {
+        selector: Selector::parse("shop/web"),
+    };
+    let response = client::request(&running.path, &request).await.unwrap();
+    assert_eq!(
+        response,
+        Response::Status {
+            services: vec![sample_status()]
+        }
+    );
+    assert_eq!(*running.handler.seen.lock().unwrap(), vec![request]);
+    let undo = Request::Undo {
+        selector: Selector::parse("shop/web"),
+        to_revision: Some(2),
+    };
+    let response = client::request(&running.path, &undo).await.unwrap();
+    assert_eq!(
+        response,
+        Response::Done {
+            messages: vec![format!("{undo:?}")]
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_line_is_answered_with_an_error_naming_the_problem() {
+    let running = start();
+    let response = send_raw(&running.path, b"{\"command\":\"explode\"}\n").await;
+    let Response::Error { message } = response else {
+        panic!("expected an error, got {response:?}");
+    };
+    assert!(message.contains("explode"), "{message}");
+    assert!(message.contains("one JSON object per line"), "{message}");
+    let response = send_raw(&running.path, b"not json\n").await;
+    assert!(matches!(response, Response::Error { .. }), "{response:?}");
+    assert!(running.handler.seen.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_request_longer_than_the_cap_is_refused() {
+    let running = start();
+    let mut line = vec![b' '; MAX_REQUEST + 10];
+    line.push(b'\n');
+    let response = send_raw(&running.path, &line).await;
+    let Response::Error { message } = response else {
+        panic!("expected an error, got {response:?}");
+    };
+    assert!(message.contains("64 KiB"), "{message}");
+}
+
+#[tokio::test]
+async fn the_socket_and_its_new_directory_are_root_only() {
+    let running = start();
+    let mode = std::fs::metadata(&running.path)
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let parent = std::fs::metadata(running.path.parent().unwrap()).unwrap();
+    assert_eq!(parent.permissions().mode() & 0o777, 0o700);
+}
+
+#[tokio::test]
+async fn a_stale_socket_is_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(crate::control::SOCKET_NAME);
+    drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+    assert!(path.exists(), "the stale socket file stays behind");
+    let running = start_at(dir, path);
+    let response = client::request(
+        &running.path,
+        &Request::Status {
+            selector: Selector::default(),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(matches!(response, Response::Status { .. }), "{response:?}");
+}
+
+#[tokio::test]
+async fn a_live_socket_makes_bind_fail() {
+    let running = start();
+    let err = Server::bind(&running.path).unwrap_err();
+    assert!(matches!(err, Error::InUse { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains("another composectl"), "{message}");
+    assert!(
+        message.contains(&running.path.display().to_string()),
+        "{message}"
+    );
+    assert!(message.contains("--state-dir or --instance"), "{message}");
+    // The first server still serves.
+    let response = client::request(
+        &running.path,
+        &Request::Status {
+            selector: Selector::default(),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(matches!(response, Response::Status { .. }));
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_a_socket_is_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(crate::control::SOCKET_NAME);
+    std::fs::write(&path, "precious").unwrap();
+    let err = Server::bind(&path).unwrap_err();
+    assert!(matches!(err, Error::NotASocket { .. }), "{err:?}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "precious");
+}
+
+#[tokio::test]
+async fn shutdown_removes_the_socket_file() {
+    let running = start();
+    assert!(running.path.exists());
+    running.stop.send(()).unwrap();
+    running.task.await.unwrap();
+    assert!(!running.path.exists());
+    let err = client::request(
+        &running.path,
+        &Request::Status {
+            selector: Selector::default(),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::NotRunning { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_missing_socket_asks_whether_the_controller_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(crate::control::SOCKET_NAME);
+    let err = client::request(
+        &path,
+        &Request::Status {
+            selector: Selector::default(),
+        },
+    )
+    .await
+    .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("is `composectl run` running with the same --state-dir/--instance?"),
+        "{message}"
+    );
+    assert!(message.contains(&path.display().to_string()), "{message}");
+}
+
+#[test]
+fn permission_denied_says_to_run_as_root() {
+    let err = Error::PermissionDenied {
+        path: "/var/lib/composectl/default/control.sock".into(),
+    };
+    assert!(
+        err.to_string()
+            .contains("the control socket is readable by root only: run as root (sudo)")
+    );
+}
