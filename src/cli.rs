@@ -272,8 +272,10 @@ mod tests {
 
     #[test]
     fn rollout_commands_parse_their_targets_and_flags() {
-        let args = rollout(&["status", "shop/web", "--watch", "--state-dir", "/tmp/s"]);
-        assert_eq!(args.state_dir, PathBuf::from("/tmp/s"));
+        let cli = Cli::try_parse_from(["composectl", "rollout", "status", "--state-dir", "/tmp/s"])
+            .unwrap();
+        assert_eq!(cli.state_dir, PathBuf::from("/tmp/s"));
+        let args = rollout(&["status", "shop/web", "--watch"]);
         let RolloutCommand::Status(status) = args.command else {
             panic!("{:?}", args.command);
         };

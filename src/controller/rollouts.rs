@@ -186,6 +186,15 @@ impl Rollouts {
         Ok(loaded)
     }
 
+    /// Caches a record without writing it (what changes every evaluation: gate evidence).
+    fn cache(&self, project: &str, service: &str, record: &RolloutRecord) {
+        let key = (project.to_owned(), service.to_owned());
+        self.records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, Some(record.clone()));
+    }
+
     /// Writes a service's record (atomically) and caches it.
     pub fn save(&self, project: &str, service: &str, record: &RolloutRecord) -> Result<()> {
         let mut stored = record.clone();
@@ -506,6 +515,8 @@ impl Rollouts {
         was.state.elapsed = Duration::ZERO;
         if compared != was {
             self.save(project, name, record)?;
+        } else {
+            self.cache(project, name, record);
         }
         Ok(requeue)
     }

@@ -36,8 +36,29 @@ impl<R: ContainerRuntime> Executor<R> {
         number: u32,
     ) -> Result<usize> {
         let request = create_request(project, plan, action, service, number)?;
+        let tagged = self.retag_pinned(plan, action, service, number).await?;
         self.create_started(&request, action).await?;
-        Ok(2)
+        Ok(2 + tagged)
+    }
+
+    /// Points a pinned slot's `:previous` tag at the pinned image again before a create
+    /// (another service of the same repository may have moved it since). One write when
+    /// the slot is pinned, none otherwise.
+    async fn retag_pinned(
+        &self,
+        plan: &Plan,
+        action: &Action,
+        service: &str,
+        number: u32,
+    ) -> Result<usize> {
+        let Some(pin) = plan.pins.get(&(service.to_owned(), number)) else {
+            return Ok(0);
+        };
+        self.runtime
+            .tag_image(&pin.image_id, &pin.run_image)
+            .await
+            .map_err(failed(action))?;
+        Ok(1)
     }
 
     /// Creates and starts `request`, records it in the store, returns its ID.
@@ -79,6 +100,7 @@ impl<R: ContainerRuntime> Executor<R> {
         number: u32,
     ) -> Result<usize> {
         let mut request = create_request(project, plan, action, service, number)?;
+        self.retag_pinned(plan, action, service, number).await?;
         let name = std::mem::take(&mut request.name);
         let short = &old.id[..old.id.len().min(8)];
         request.name = format!("{name}-next-{short}");

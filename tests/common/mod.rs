@@ -12,6 +12,7 @@ mod daemon;
 mod images;
 mod project;
 mod registry;
+mod rollout;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -22,6 +23,7 @@ pub use daemon::*;
 pub use images::{controller_image, demo_image, registry_image};
 pub use project::{ContainerInfo, TestProject, inspect_containers};
 pub use registry::Registry;
+pub use rollout::{Availability, Sample, TestImages, rollout_phase, rollout_status};
 
 /// Runs the docker CLI with `args` and returns its trimmed stdout; panics with its stderr
 /// when it fails.
@@ -53,8 +55,15 @@ pub fn composectl() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_composectl"));
     command
         .stdin(Stdio::null())
-        .env("COMPOSECTL_INSTANCE", test_instance());
+        .env("COMPOSECTL_INSTANCE", test_instance())
+        .env("COMPOSECTL_STATE_DIR", state_base());
     command
+}
+
+/// The state directory base every test's composectl uses (`<base>/<instance>/` is the
+/// test's own): short, because the control socket's path must fit in 108 bytes.
+pub fn state_base() -> std::path::PathBuf {
+    std::env::temp_dir().join("cctl")
 }
 
 /// The composectl instance of the calling test: its thread name (the test's name under

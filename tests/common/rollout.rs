@@ -1,0 +1,157 @@
+//! Rollout test helpers: a per-test image repository (so `:previous` tags of parallel tests
+//! never collide), `rollout status --json` as JSON, and an availability poller.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::{TestProject, docker, run_cli};
+
+/// `composectl-demo:v1` and `:v2` re-tagged into a repository of the test's own
+/// (`<project>-app:v1`, `:v2`); every tag of it is removed on drop.
+pub struct TestImages {
+    repository: String,
+}
+
+impl TestImages {
+    /// Tags the demo images for `project` (the images must be built: `demo_image()`).
+    pub fn new(project: &TestProject) -> Self {
+        let repository = format!("{}-app", project.name());
+        for version in ["v1", "v2"] {
+            let demo = super::demo_image(version);
+            docker(&["tag", &demo, &format!("{repository}:{version}")]);
+        }
+        Self { repository }
+    }
+
+    /// `<repository>:<tag>`.
+    pub fn image(&self, tag: &str) -> String {
+        format!("{}:{tag}", self.repository)
+    }
+
+    /// The image ID `<repository>:<tag>` points at, if the tag exists.
+    pub fn id_of(&self, tag: &str) -> Option<String> {
+        let out = std::process::Command::new("docker")
+            .args(["image", "inspect", "--format", "{{.Id}}", &self.image(tag)])
+            .output()
+            .expect("cannot run docker image inspect");
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+}
+
+impl Drop for TestImages {
+    fn drop(&mut self) {
+        for tag in ["v1", "v2", "previous"] {
+            let _ = std::process::Command::new("docker")
+                .args(["rmi", "--no-prune", &self.image(tag)])
+                .output();
+        }
+    }
+}
+
+/// `composectl rollout status --json <target>` of the calling test's instance, parsed; the
+/// `services` array of the answer.
+pub fn rollout_status(target: &str) -> Vec<serde_json::Value> {
+    let run = run_cli(&["rollout", "status", "--json", target]);
+    assert_eq!(run.code, Some(0), "rollout status failed: {}", run.all());
+    let json: serde_json::Value = serde_json::from_str(run.stdout.trim())
+        .unwrap_or_else(|e| panic!("rollout status printed no JSON ({e}): {}", run.all()));
+    json["services"].as_array().cloned().unwrap_or_default()
+}
+
+/// The phase of `target`'s rollout (`progressing`, `complete`, `rolled_back`, ...), or
+/// `none`.
+pub fn rollout_phase(target: &str) -> String {
+    rollout_status(target)
+        .first()
+        .and_then(|s| s["phase"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "none".to_owned())
+}
+
+/// Counts, every 100 ms until stopped, the replicas of a service that serve (running and
+/// healthy per Docker), and remembers the lowest count and the most replicas on the new
+/// image seen at once.
+pub struct Availability {
+    stop: Arc<AtomicBool>,
+    samples: Arc<Mutex<Vec<Sample>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// One poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sample {
+    /// Replicas running and healthy.
+    pub serving: usize,
+    /// Containers of the service that exist.
+    pub containers: usize,
+    /// Containers running `new_image`.
+    pub on_new: usize,
+}
+
+impl Availability {
+    /// Starts polling the containers of `service` in `project`; `new_image` is the
+    /// reference a container of the new revision was created from.
+    pub fn start(project: &TestProject, service: &str, new_image: &str) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let samples = Arc::new(Mutex::new(Vec::new()));
+        let filter_project = format!("label=com.docker.compose.project={}", project.name());
+        let filter_service = format!("label=com.docker.compose.service={service}");
+        let new_image = new_image.to_owned();
+        let thread = {
+            let stop = stop.clone();
+            let samples = samples.clone();
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let out = std::process::Command::new("docker")
+                        .args([
+                            "ps",
+                            "--filter",
+                            &filter_project,
+                            "--filter",
+                            &filter_service,
+                            "--format",
+                            "{{.Image}}|{{.Status}}",
+                        ])
+                        .output();
+                    if let Ok(out) = out {
+                        let text = String::from_utf8_lossy(&out.stdout);
+                        let lines: Vec<&str> = text.lines().collect();
+                        let sample = Sample {
+                            serving: lines.iter().filter(|l| l.contains("(healthy)")).count(),
+                            containers: lines.len(),
+                            on_new: lines
+                                .iter()
+                                .filter(|l| l.split('|').next() == Some(new_image.as_str()))
+                                .count(),
+                        };
+                        samples.lock().unwrap().push(sample);
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            })
+        };
+        Self {
+            stop,
+            samples,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops polling; every sample taken.
+    pub fn stop(mut self) -> Vec<Sample> {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        self.samples.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Availability {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
