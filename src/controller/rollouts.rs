@@ -100,11 +100,7 @@ pub struct Rollouts {
     webhook: Option<Webhook>,
 }
 
-/// Whether `service` is rolled out by a strategy (it configures `x-rollout` or
-/// `deploy.update_config`); other services are replaced as compose does.
-pub fn has_rollout(service: &ServiceSpec) -> bool {
-    service.extensions.contains_key(rollout::config::KEY) || service.update_config.is_some()
-}
+pub use crate::rollout::config::has_rollout;
 
 /// The project spec with only `service` in it: what a revision records.
 pub fn one_service(spec: &ProjectSpec, service: &ServiceSpec) -> ProjectSpec {

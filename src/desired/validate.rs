@@ -55,6 +55,23 @@ pub fn validate(cx: &mut Ctx, spec: &mut ProjectSpec, doc: &Node) {
                 );
             }
         }
+        if crate::rollout::config::has_rollout(service)
+            && let Err(problem) = crate::rollout::config::check(service)
+        {
+            let (field, message) = problem.split_once(": ").unwrap_or(("x-rollout", &problem));
+            let node = if field.starts_with("deploy") {
+                at(name, "deploy")
+            } else {
+                at(name, crate::rollout::config::KEY)
+            };
+            push(
+                &mut cx.errors,
+                node.as_ref(),
+                &cx.dir,
+                format!("{key}.{field}"),
+                format!("{message}; the service keeps running its current revision until this is fixed"),
+            );
+        }
         if service.container_name.is_some() && service.replicas > 1 {
             let message = format!(
                 "`container_name` cannot be used with {} replicas (names must be unique); remove it or set replicas to 1",

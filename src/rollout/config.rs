@@ -232,6 +232,21 @@ pub struct RolloutConfig {
 /// The default `x-rollout.progress_deadline` (Kubernetes' `progressDeadlineSeconds`).
 pub const DEFAULT_PROGRESS_DEADLINE: Duration = Duration::from_secs(600);
 
+/// Whether `service` is rolled out by a strategy (it configures `x-rollout` or
+/// `deploy.update_config`); other services are replaced as compose does.
+pub fn has_rollout(service: &ServiceSpec) -> bool {
+    service.extensions.contains_key(KEY) || service.update_config.is_some()
+}
+
+/// Checks every rollout setting of `service`, gates included; the error's text starts
+/// with the key (`x-rollout.steps[1]: ...`, `x-rollout.gates[0].url: ...`).
+pub fn check(service: &ServiceSpec) -> std::result::Result<(), String> {
+    let config = RolloutConfig::from_service(service).map_err(|e| e.to_string())?;
+    crate::gate::GateConfig::parse_list(&Value::Array(config.gates))
+        .map(|_| ())
+        .map_err(|e| format!("{KEY}.{e}"))
+}
+
 impl RolloutConfig {
     /// Reads the rollout settings of `service`.
     pub fn from_service(service: &ServiceSpec) -> Result<Self> {

@@ -282,3 +282,41 @@ fn commands_ulimits_hosts_and_limits_convert() {
     assert_eq!(update.delay, Some(std::time::Duration::from_secs(10)));
     assert_eq!(update.order.as_deref(), Some("start-first"));
 }
+
+#[test]
+fn a_bad_rollout_setting_fails_the_project_and_names_the_key() {
+    let d = Desired::new();
+    d.write(
+        "a/compose.yaml",
+        &one_service(
+            "    image: app\n    deploy:\n      replicas: 2\n    x-rollout:\n      steps: [1, 150%]\n",
+        ),
+    );
+    let text = err_text(&d.load(), "a");
+    assert!(
+        text.contains(":7:7: services.web.x-rollout.steps[1]: \"150%\" is over 100%"),
+        "{text}"
+    );
+    d.write(
+        "a/compose.yaml",
+        &one_service(
+            "    image: app\n    x-rollout:\n      gates:\n        - type: http\n          url: http://{ip}/\n          succeses: 2\n",
+        ),
+    );
+    let text = err_text(&d.load(), "a");
+    assert!(
+        text.contains("services.web.x-rollout.gates[0].succeses"),
+        "{text}"
+    );
+    d.write(
+        "a/compose.yaml",
+        &one_service(
+            "    image: app\n    deploy:\n      update_config:\n        order: sideways\n",
+        ),
+    );
+    let text = err_text(&d.load(), "a");
+    assert!(
+        text.contains("services.web.deploy.update_config.order: \"sideways\" is not allowed"),
+        "{text}"
+    );
+}
