@@ -140,7 +140,7 @@ fn write_json<T: Serialize>(dir: &Path, name: &str, value: &T) -> Result<()> {
 mod tests {
     use super::*;
     use crate::model::ProjectSpec;
-    use crate::rollout::record::{RevisionKey, HISTORY_LIMIT};
+    use crate::rollout::record::{HISTORY_LIMIT, RevisionKey};
     use std::collections::BTreeSet;
 
     fn key(n: u32) -> RevisionKey {
@@ -154,7 +154,10 @@ mod tests {
     fn history_round_trips_and_keeps_the_last_ten_but_never_a_pinned_one() {
         let dir = tempfile::tempdir().unwrap();
         let state = StateDir::new(dir.path(), "default");
-        assert_eq!(state.load_history("shop", "web").unwrap(), History::default());
+        assert_eq!(
+            state.load_history("shop", "web").unwrap(),
+            History::default()
+        );
         let mut history = History::default();
         let pinned = BTreeSet::from([1]);
         for n in 1..=12 {
@@ -164,13 +167,23 @@ mod tests {
         assert_eq!(history.entries.len(), HISTORY_LIMIT);
         let numbers: Vec<u64> = history.entries.iter().map(|e| e.number).collect();
         assert_eq!(numbers, vec![1, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
-        assert_eq!(history.record(key(5), "web:x", ProjectSpec::default(), 0, &pinned), 5);
+        assert_eq!(
+            history.record(key(5), "web:x", ProjectSpec::default(), 0, &pinned),
+            5
+        );
         state.save_history("shop", "web", &history).unwrap();
         assert_eq!(state.load_history("shop", "web").unwrap(), history);
         let file = dir.path().join("default/shop/web/history.json");
         let mode = fs::metadata(&file).unwrap().permissions();
-        assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777, 0o600);
-        assert!(!dir.path().join("default/shop/web/.history.json.tmp").exists());
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600
+        );
+        assert!(
+            !dir.path()
+                .join("default/shop/web/.history.json.tmp")
+                .exists()
+        );
     }
 
     #[test]

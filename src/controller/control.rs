@@ -198,7 +198,12 @@ impl<R: ContainerRuntime> ControlHandler<R> {
             rollouts
                 .save(project, name, &record)
                 .map_err(|e| e.to_string())?;
-            tracing::info!(event = format!("rollout_{done}"), project, service = name, "rollout {done} by the control socket");
+            tracing::info!(
+                event = format!("rollout_{done}"),
+                project,
+                service = name,
+                "rollout {done} by the control socket"
+            );
             let _ = self.shared.kick.send(project.to_owned());
             messages.push(format!(
                 "{project}/{name}: rollout of revision {} {done}",
@@ -291,7 +296,13 @@ impl<R: ContainerRuntime> ControlHandler<R> {
         rollouts
             .save(project, name, &undone)
             .map_err(|e| e.to_string())?;
-        tracing::info!(event = "rollout_undo", project, service = name, to, "rollout undo by the control socket");
+        tracing::info!(
+            event = "rollout_undo",
+            project,
+            service = name,
+            to,
+            "rollout undo by the control socket"
+        );
         let _ = self.shared.kick.send(project.to_owned());
         Ok(Response::Done {
             messages: vec![format!(
@@ -355,7 +366,10 @@ fn service_status(
         return status;
     };
     let now = now_ms();
-    let elapsed = r.finished_at_ms.unwrap_or(now).saturating_sub(r.started_at_ms);
+    let elapsed = r
+        .finished_at_ms
+        .unwrap_or(now)
+        .saturating_sub(r.started_at_ms);
     status.phase = Some(r.phase);
     status.step = (r.state.step + 1).min(steps);
     status.updated = (1..=replicas)

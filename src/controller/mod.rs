@@ -38,10 +38,10 @@ use crate::plan::{Plan, PlanContext};
 use crate::runtime::ContainerRuntime;
 use crate::state::StateDir;
 use crate::systemd::Notifier;
-use crate::webhook::Webhook;
-use rollouts::Rollouts;
 use crate::systemd::report::{Reporter, Summary};
+use crate::webhook::Webhook;
 use backoff::{CrashBackoff, CrashPolicy, ErrorBackoff};
+use rollouts::Rollouts;
 use scheduler::Scheduler;
 use view::{DesiredView, Reloaded};
 
@@ -441,6 +441,8 @@ impl RunningReflector {
 
 #[cfg(test)]
 mod convergence_tests;
+#[cfg(test)]
+mod rollout_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -34,8 +34,7 @@ use crate::plan::{self, Pin, Pins};
 use crate::rollout::observe::{self, revision_key};
 use crate::rollout::record::{GateReport, History, Phase, RevisionKey, RolloutRecord};
 use crate::rollout::{
-    self, Order, POLL, Readiness, RolloutAction, RolloutConfig, RolloutState, Step,
-    Verdicts,
+    self, Order, POLL, Readiness, RolloutAction, RolloutConfig, RolloutState, Step, Verdicts,
 };
 use crate::runtime::{self, ContainerRuntime};
 use crate::state::{self, StateDir};
@@ -213,7 +212,12 @@ impl Rollouts {
         if record.phase.is_final() || !record.failed_replicas.insert(number) {
             return Ok(());
         }
-        warn!(project, service, replica = number, "the new revision's container did not become ready");
+        warn!(
+            project,
+            service,
+            replica = number,
+            "the new revision's container did not become ready"
+        );
         self.save(project, service, &record)
     }
 
@@ -355,7 +359,12 @@ impl Rollouts {
                 old.reason = Some("superseded by a change of the desired state".to_owned());
                 old.finished_at_ms = Some(now_ms());
                 self.save(project, name, &old)?;
-                info!(project, service = name, revision = old.target_revision, "rollout superseded by a new desired revision");
+                info!(
+                    project,
+                    service = name,
+                    revision = old.target_revision,
+                    "rollout superseded by a new desired revision"
+                );
                 start.history.get(old.previous_revision)
             }
             None => {
@@ -493,7 +502,13 @@ impl Rollouts {
                 }
                 Step::AwaitPromotion { step } => {
                     if record.phase != Phase::AwaitingPromotion {
-                        info!(event = "rollout_awaiting_promotion", project, service = name, step = step + 1, "step passed; waiting for `composectl rollout promote`");
+                        info!(
+                            event = "rollout_awaiting_promotion",
+                            project,
+                            service = name,
+                            step = step + 1,
+                            "step passed; waiting for `composectl rollout promote`"
+                        );
                     }
                     record.phase = Phase::AwaitingPromotion;
                     break;
@@ -529,23 +544,49 @@ impl Rollouts {
         for action in actions {
             match action {
                 RolloutAction::Update { number, order } => {
-                    info!(event = "rollout_update", project, service = name, replica = number, revision = record.target_revision, "moving replica to the new revision");
+                    info!(
+                        event = "rollout_update",
+                        project,
+                        service = name,
+                        replica = number,
+                        revision = record.target_revision,
+                        "moving replica to the new revision"
+                    );
                     record.ordered_at_ms.insert(*number, elapsed_ms);
                     record.failed_replicas.remove(number);
                     record.order = *order;
                 }
                 RolloutAction::Revert { number, order } => {
-                    info!(event = "rollout_revert", project, service = name, replica = number, revision = record.previous_revision, "putting replica back on the previous revision");
+                    info!(
+                        event = "rollout_revert",
+                        project,
+                        service = name,
+                        replica = number,
+                        revision = record.previous_revision,
+                        "putting replica back on the previous revision"
+                    );
                     record.ordered_at_ms.insert(*number, elapsed_ms);
                     record.failed_replicas.remove(number);
                     record.order = *order;
                 }
                 RolloutAction::StartWindow => {
-                    info!(event = "rollout_window", project, service = name, step = record.state.step + 1, "monitor window started");
+                    info!(
+                        event = "rollout_window",
+                        project,
+                        service = name,
+                        step = record.state.step + 1,
+                        "monitor window started"
+                    );
                     self.live_gates(project, name).take();
                 }
                 RolloutAction::Advance { .. } => {
-                    info!(event = "rollout_step", project, service = name, step = record.state.step + 2, "step passed; next step");
+                    info!(
+                        event = "rollout_step",
+                        project,
+                        service = name,
+                        step = record.state.step + 2,
+                        "step passed; next step"
+                    );
                     record.gates.clear();
                 }
             }
@@ -786,8 +827,11 @@ impl LiveSlot<'_> {
 }
 
 /// Whether replica `n` of `view` runs the new revision and serves.
-pub fn is_new_ready(kept: &BTreeMap<u32, &ObservedContainer>, target: &RevisionKey, n: u32) -> bool {
-    kept.get(&n).is_some_and(|c| {
-        revision_key(c) == *target && observe::readiness(c) == Readiness::Ready
-    })
+pub fn is_new_ready(
+    kept: &BTreeMap<u32, &ObservedContainer>,
+    target: &RevisionKey,
+    n: u32,
+) -> bool {
+    kept.get(&n)
+        .is_some_and(|c| revision_key(c) == *target && observe::readiness(c) == Readiness::Ready)
 }

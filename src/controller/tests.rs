@@ -21,9 +21,10 @@ fn compose(replicas: u32, mode: &str) -> String {
     )
 }
 
-struct Running {
-    fake: FakeRuntime,
+pub(super) struct Running {
+    pub(super) fake: FakeRuntime,
     dir: tempfile::TempDir,
+    pub(super) state: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
     telemetry: Telemetry,
@@ -31,7 +32,7 @@ struct Running {
 
 impl Running {
     /// Starts the controller on a desired directory holding project `shop`.
-    async fn start(contents: &str, crash: CrashPolicy) -> Self {
+    pub(super) async fn start(contents: &str, crash: CrashPolicy) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("shop")).unwrap();
         std::fs::write(dir.path().join("shop/compose.yaml"), contents).unwrap();
@@ -41,6 +42,8 @@ impl Running {
         config.debounce = Duration::from_millis(50);
         config.resync = Duration::from_millis(300);
         config.crash = crash;
+        let state = tempfile::tempdir().unwrap();
+        config.state = crate::state::StateDir::new(state.path(), "default");
         let controller = Controller::new(Arc::new(fake.clone()), config);
         let telemetry = controller.telemetry().clone();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -55,13 +58,14 @@ impl Running {
         Self {
             fake,
             dir,
+            state,
             stop: Some(stop),
             task,
             telemetry,
         }
     }
 
-    fn running(&self) -> Vec<String> {
+    pub(super) fn running(&self) -> Vec<String> {
         let mut names: Vec<String> = self
             .fake
             .containers()
@@ -73,7 +77,7 @@ impl Running {
         names
     }
 
-    fn creates(&self) -> usize {
+    pub(super) fn creates(&self) -> usize {
         self.fake
             .calls()
             .iter()
@@ -86,7 +90,7 @@ impl Running {
     }
 
     /// Waits (real time, bounded) until `cond` holds.
-    async fn until(&self, what: &str, mut cond: impl FnMut(&Self) -> bool) {
+    pub(super) async fn until(&self, what: &str, mut cond: impl FnMut(&Self) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !cond(self) {
             assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -94,13 +98,13 @@ impl Running {
         }
     }
 
-    fn write(&self, contents: &str) {
+    pub(super) fn write(&self, contents: &str) {
         let tmp = self.dir.path().join("shop/.compose.yaml.tmp");
         std::fs::write(&tmp, contents).unwrap();
         std::fs::rename(tmp, self.dir.path().join("shop/compose.yaml")).unwrap();
     }
 
-    async fn stop(mut self) {
+    pub(super) async fn stop(mut self) {
         let _ = self.stop.take().unwrap().send(());
         self.task.await.unwrap();
     }

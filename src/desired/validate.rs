@@ -69,7 +69,9 @@ pub fn validate(cx: &mut Ctx, spec: &mut ProjectSpec, doc: &Node) {
                 node.as_ref(),
                 &cx.dir,
                 format!("{key}.{field}"),
-                format!("{message}; the service keeps running its current revision until this is fixed"),
+                format!(
+                    "{message}; the service keeps running its current revision until this is fixed"
+                ),
             );
         }
         if service.container_name.is_some() && service.replicas > 1 {

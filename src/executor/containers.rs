@@ -105,14 +105,17 @@ impl<R: ContainerRuntime> Executor<R> {
         let short = &old.id[..old.id.len().min(8)];
         request.name = format!("{name}-next-{short}");
         let id = self.create_started(&request, action).await?;
-        let judged = self.store.wait_for(|state| readiness(state.containers.get(&id)));
+        let judged = self
+            .store
+            .wait_for(|state| readiness(state.containers.get(&id)));
         let why = match tokio::time::timeout(self.wait_timeout, judged).await {
             Ok(Ok(())) => None,
             Ok(Err(why)) => Some(why),
             Err(_) => Some(format!("not ready after {:?}", self.wait_timeout)),
         };
         if let Some(why) = why {
-            self.stop_remove(project, action, &id, Duration::ZERO).await?;
+            self.stop_remove(project, action, &id, Duration::ZERO)
+                .await?;
             return Err(Error::StartFirstFailed {
                 action: action.to_string(),
                 service: service.to_owned(),
@@ -194,7 +197,8 @@ fn readiness(container: Option<&ObservedContainer>) -> Option<Result<(), String>
         }
         (ContainerState::Exited | ContainerState::Dead, _) => Some(Err(format!(
             "it exited with code {}",
-            c.exit_code.map_or("unknown".to_owned(), |code| code.to_string())
+            c.exit_code
+                .map_or("unknown".to_owned(), |code| code.to_string())
         ))),
         (ContainerState::Restarting, _) => Some(Err("it keeps restarting".to_owned())),
         _ => None,

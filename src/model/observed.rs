@@ -211,7 +211,10 @@ mod tests {
             previous_tag("127.0.0.1:5000/app:v2"),
             "127.0.0.1:5000/app:previous"
         );
-        assert_eq!(previous_tag("127.0.0.1:5000/app"), "127.0.0.1:5000/app:previous");
+        assert_eq!(
+            previous_tag("127.0.0.1:5000/app"),
+            "127.0.0.1:5000/app:previous"
+        );
         assert_eq!(previous_tag("app@sha256:abcd"), "app:previous");
     }
 

@@ -33,10 +33,7 @@ impl Summary {
         Self {
             create: count(|a| matches!(a, Action::Create { .. })),
             replace: count(|a| {
-                matches!(
-                    a,
-                    Action::Replace { .. } | Action::ReplaceStartFirst { .. }
-                )
+                matches!(a, Action::Replace { .. } | Action::ReplaceStartFirst { .. })
             }),
             remove: count(|a| matches!(a, Action::Remove { .. })),
             deferred: plan.deferred.len(),

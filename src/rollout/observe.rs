@@ -103,7 +103,12 @@ pub fn verdicts<'a>(gates: impl IntoIterator<Item = (&'a str, Verdict)>) -> Verd
 mod tests {
     use super::*;
 
-    fn container(number: u32, hash: &str, state: ContainerState, health: Option<Health>) -> ObservedContainer {
+    fn container(
+        number: u32,
+        hash: &str,
+        state: ContainerState,
+        health: Option<Health>,
+    ) -> ObservedContainer {
         ObservedContainer {
             id: format!("id{number}"),
             number,
@@ -142,7 +147,10 @@ mod tests {
         let wait = gate::Verdict::NotYet(gate::Evidence::new("3 requests"));
         let fail = gate::Verdict::Fail(gate::Evidence::new("ratio 0.2 > 0.05"));
         assert_eq!(combine(&[]).0, Verdict::NotYet);
-        assert_eq!(combine(&[(1, pass.clone()), (2, pass.clone())]).0, Verdict::Pass);
+        assert_eq!(
+            combine(&[(1, pass.clone()), (2, pass.clone())]).0,
+            Verdict::Pass
+        );
         assert_eq!(combine(&[(1, pass.clone()), (2, wait)]).0, Verdict::NotYet);
         let (verdict, evidence) = combine(&[(1, pass), (2, fail)]);
         assert_eq!(verdict, Verdict::Fail("replica 2: ratio 0.2 > 0.05".into()));

@@ -170,7 +170,9 @@ impl Drop for TestProject {
         self.remove_all("ps", &["-a", "-q"], &["rm", "-f", "-v"]);
         self.remove_all("network ls", &["-q"], &["network", "rm"]);
         self.remove_all("volume ls", &["-q"], &["volume", "rm", "-f"]);
-        let state = super::state_base().join(super::test_instance()).join(&self.name);
+        let state = super::state_base()
+            .join(super::test_instance())
+            .join(&self.name);
         let _ = std::fs::remove_dir_all(state);
     }
 }

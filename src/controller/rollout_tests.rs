@@ -1,0 +1,127 @@
+//! Rollouts through the whole loop on the fake engine: the driver, the planner's pins, the
+//! executor and the state directory together.
+
+use std::time::Duration;
+
+use super::backoff::CrashPolicy;
+use super::tests::Running;
+use crate::model::{ContainerState, Health};
+use crate::rollout::record::{History, Phase, RolloutRecord};
+use crate::runtime::fake::Call;
+
+fn canary(image: &str, mode: &str) -> String {
+    format!(
+        "services:\n  web:\n    image: {image}\n    healthcheck:\n      test: [CMD, check]\n    environment:\n      MODE: {mode}\n    deploy:\n      replicas: 3\n    x-rollout:\n      strategy: canary\n      steps: [1, 100%]\n      monitor: 300ms\n"
+    )
+}
+
+fn record(run: &Running) -> Option<RolloutRecord> {
+    let path = run.state.path().join("default/shop/web/rollout.json");
+    let bytes = std::fs::read(path).ok()?;
+    Some(serde_json::from_slice(&bytes).unwrap())
+}
+
+fn history(run: &Running) -> History {
+    let path = run.state.path().join("default/shop/web/history.json");
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn images(run: &Running) -> Vec<(String, String)> {
+    let mut all: Vec<(String, String)> = run
+        .fake
+        .containers()
+        .into_iter()
+        .filter(|c| c.state == ContainerState::Running)
+        .map(|c| (c.name, c.image_id))
+        .collect();
+    all.sort();
+    all
+}
+
+fn phase(run: &Running) -> Option<Phase> {
+    record(run).map(|r| r.phase)
+}
+
+#[tokio::test]
+async fn a_canary_moves_one_replica_first_then_the_rest_and_tags_previous() {
+    let run = Running::start(&canary("app:v1", "a"), CrashPolicy::default()).await;
+    run.until("three replicas", |r| r.running().len() == 3)
+        .await;
+    assert_eq!(record(&run), None, "a first deploy is not a rollout");
+    run.fake.add_image("app:v2", "sha256:bbbb");
+    run.fake.clear_calls();
+    run.write(&canary("app:v2", "a"));
+    run.until("the rollout completes", |r| {
+        phase(r) == Some(Phase::Complete)
+    })
+    .await;
+    let calls = run.fake.calls();
+    let tagged = calls.iter().position(|c| {
+        matches!(c, Call::Tag { image, reference } if image == "sha256:aaaa" && reference == "app:previous")
+    });
+    let creates: Vec<&str> = calls
+        .iter()
+        .filter_map(|c| match c {
+            Call::Create { name } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        creates,
+        vec!["shop-web-1", "shop-web-2", "shop-web-3"],
+        "{calls:?}"
+    );
+    let first_create = calls.iter().position(|c| matches!(c, Call::Create { .. }));
+    assert!(tagged.is_some() && tagged < first_create, "{calls:?}");
+    assert!(
+        images(&run).iter().all(|(_, id)| id == "sha256:bbbb"),
+        "{:?}",
+        images(&run)
+    );
+    let history = history(&run);
+    assert_eq!(history.entries.len(), 2);
+    assert_eq!(history.entries[0].image, "app:v1");
+    assert_eq!(history.entries[1].image, "app:v2");
+    run.stop().await;
+}
+
+#[tokio::test]
+async fn an_unhealthy_canary_goes_back_to_previous_and_is_not_retried() {
+    let run = Running::start(&canary("app:v1", "a"), CrashPolicy::default()).await;
+    run.fake.set_default_health(Some(Health::Healthy));
+    run.until("three replicas", |r| r.running().len() == 3)
+        .await;
+    run.fake.set_default_health(Some(Health::Unhealthy));
+    run.write(&canary("app:v1", "broken"));
+    run.until("the rollout rolls back", |r| {
+        phase(r) == Some(Phase::RolledBack)
+    })
+    .await;
+    run.fake.set_default_health(Some(Health::Healthy));
+    run.until("replica 1 healthy again on the old revision", |r| {
+        r.fake
+            .containers()
+            .iter()
+            .any(|c| c.name == "shop-web-1" && c.health == Some(Health::Healthy))
+    })
+    .await;
+    let failed = record(&run).unwrap();
+    assert!(failed.reason.unwrap().contains("replica 1 failed"));
+    assert!(history(&run).entries[1].failed_at.is_some());
+    // Held: the failed revision is not tried again while the desired state is unchanged.
+    run.fake.clear_calls();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(run.creates(), 0, "{:?}", run.fake.calls());
+    assert!(
+        run.fake.calls().iter().all(|c| !c.is_write()),
+        "{:?}",
+        run.fake.calls()
+    );
+    // A new desired revision ends the hold.
+    run.write(&canary("app:v1", "fixed"));
+    run.until("the next rollout completes", |r| {
+        record(r).is_some_and(|rec| rec.phase == Phase::Complete && rec.target_revision == 3)
+    })
+    .await;
+    run.stop().await;
+}
