@@ -253,7 +253,7 @@ mod tests {
     #[tokio::test]
     async fn no_controller_exits_1() {
         let dir = tempfile::tempdir().unwrap();
-        let code = run(args(pause()), "default", &dir.path().to_owned()).await;
+        let code = run(args(pause()), "default", dir.path()).await;
         assert_eq!(code, ExitCode::from(1));
     }
 
