@@ -474,7 +474,9 @@ impl Rollouts {
                     } else {
                         Phase::Progressing
                     };
-                    let gated = window_open && !gates.is_empty();
+                    let gated = record.state.window_started.is_some()
+                        && !record.state.rolling_back
+                        && !gates.is_empty();
                     requeue = Some(if gated { after.min(POLL) } else { after });
                     break;
                 }
