@@ -55,26 +55,38 @@ impl<R: ContainerRuntime> ControlHandler<R> {
         match request {
             Request::Status { selector } => self.status(&selector),
             Request::History { selector } => self.history(&selector),
-            Request::Pause { selector } => self.change(&selector, "paused", |r| {
-                r.state.paused = true;
-                r.phase = Phase::Paused;
-                r.reason = Some("paused by `rollout pause`".to_owned());
-            }),
-            Request::Resume { selector } => self.change(&selector, "resumed", |r| {
-                r.state.paused = false;
-                r.phase = Phase::Progressing;
-                r.reason = None;
-            }),
-            Request::Promote { selector } => self.change(&selector, "promoted", |r| {
-                r.state.promote_requested = true;
-            }),
-            Request::Abort { selector } => self.change(&selector, "aborted", |r| {
-                r.state.paused = false;
-                r.state.begin_rollback();
-                r.aborted = true;
-                r.phase = Phase::RollingBack;
-                r.reason = Some("aborted by `rollout abort`".to_owned());
-            }),
+            Request::Pause { selector } => {
+                self.change(&selector, "paused", |r| {
+                    r.state.paused = true;
+                    r.phase = Phase::Paused;
+                    r.reason = Some("paused by `rollout pause`".to_owned());
+                })
+                .await
+            }
+            Request::Resume { selector } => {
+                self.change(&selector, "resumed", |r| {
+                    r.state.paused = false;
+                    r.phase = Phase::Progressing;
+                    r.reason = None;
+                })
+                .await
+            }
+            Request::Promote { selector } => {
+                self.change(&selector, "promoted", |r| {
+                    r.state.promote_requested = true;
+                })
+                .await
+            }
+            Request::Abort { selector } => {
+                self.change(&selector, "aborted", |r| {
+                    r.state.paused = false;
+                    r.state.begin_rollback();
+                    r.aborted = true;
+                    r.phase = Phase::RollingBack;
+                    r.reason = Some("aborted by `rollout abort`".to_owned());
+                })
+                .await
+            }
             Request::Undo {
                 selector,
                 to_revision,
@@ -177,7 +189,7 @@ impl<R: ContainerRuntime> ControlHandler<R> {
     }
 
     /// Applies `change` to every selected rollout in progress, saves it and reconciles.
-    fn change(
+    async fn change(
         &self,
         selector: &Selector,
         done: &str,
@@ -187,6 +199,8 @@ impl<R: ContainerRuntime> ControlHandler<R> {
         for s in self.select(selector) {
             let (project, name) = (s.project.name.as_str(), s.service.name.as_str());
             let rollouts = &self.shared.rollouts;
+            let lock = rollouts.lock(project, name);
+            let _held = lock.lock().await;
             let Some(mut record) = rollouts.record(project, name).map_err(|e| e.to_string())?
             else {
                 continue;
@@ -223,6 +237,8 @@ impl<R: ContainerRuntime> ControlHandler<R> {
         let s = self.select_one(selector)?;
         let (project, name) = (s.project.name.as_str(), s.service.name.as_str());
         let rollouts = &self.shared.rollouts;
+        let lock = rollouts.lock(project, name);
+        let _held = lock.lock().await;
         let history = rollouts
             .state()
             .load_history(project, name)

@@ -165,7 +165,10 @@ async fn reconcile_untimed<R: ContainerRuntime>(
         service, number, ..
     }) = &executed
     {
-        shared.rollouts.replica_failed(&project, service, *number)?;
+        shared
+            .rollouts
+            .replica_failed(&project, service, *number)
+            .await?;
     }
     executed?;
     let outcome = Outcome {

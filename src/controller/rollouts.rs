@@ -93,6 +93,7 @@ type ServiceKey = (String, String);
 /// The rollouts of every service, with their records cached in memory.
 pub struct Rollouts {
     state: StateDir,
+    locks: Mutex<BTreeMap<ServiceKey, Arc<tokio::sync::Mutex<()>>>>,
     records: Mutex<BTreeMap<ServiceKey, Option<RolloutRecord>>>,
     live: Mutex<BTreeMap<ServiceKey, LiveGates>>,
     warned: Mutex<BTreeSet<ServiceKey>>,
@@ -157,6 +158,7 @@ impl Rollouts {
     pub fn new(state: StateDir, webhook: Option<Webhook>) -> Self {
         Self {
             state,
+            locks: Mutex::new(BTreeMap::new()),
             records: Mutex::new(BTreeMap::new()),
             live: Mutex::new(BTreeMap::new()),
             warned: Mutex::new(BTreeSet::new()),
@@ -167,6 +169,18 @@ impl Rollouts {
     /// The state directory.
     pub fn state(&self) -> &StateDir {
         &self.state
+    }
+
+    /// The lock a service's record is changed under: held by the driver for a whole drive
+    /// of the service and by control commands, so neither overwrites the other's change.
+    pub fn lock(&self, project: &str, service: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let key = (project.to_owned(), service.to_owned());
+        self.locks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(key)
+            .or_default()
+            .clone()
     }
 
     /// The record of a service (cached; read from disk the first time).
@@ -205,7 +219,9 @@ impl Rollouts {
 
     /// Records that the new container of replica `number` never became ready (a failed
     /// start-first replacement): the strategy sees a failed new replica next time.
-    pub fn replica_failed(&self, project: &str, service: &str, number: u32) -> Result<()> {
+    pub async fn replica_failed(&self, project: &str, service: &str, number: u32) -> Result<()> {
+        let lock = self.lock(project, service);
+        let _held = lock.lock().await;
         let Some(mut record) = self.record(project, service)? else {
             return Ok(());
         };
@@ -250,6 +266,8 @@ impl Rollouts {
     }
 
     async fn service<R: ContainerRuntime>(&self, ctx: &Ctx<'_, R>) -> Result<Drive> {
+        let lock = self.lock(&ctx.spec.name, &ctx.service.name);
+        let _held = lock.lock().await;
         let config = RolloutConfig::from_service(ctx.service).map_err(|e| ctx.config(e))?;
         let gates = GateConfig::parse_list(&Value::Array(config.gates.clone()))
             .map_err(|e| ctx.config(format!("x-rollout.{e}")))?;
