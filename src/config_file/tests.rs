@@ -56,6 +56,7 @@ fn every_setting_of_the_command_line_is_a_known_name() {
         "COMPOSECTL_CRASH_RESET",
         "COMPOSECTL_LISTEN",
         "COMPOSECTL_STATE_DIR",
+        "COMPOSECTL_WEBHOOK",
     ] {
         assert!(names.contains(name), "{name} missing from {names:?}");
     }
