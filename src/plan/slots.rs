@@ -117,7 +117,8 @@ pub fn kept_replicas<'a>(
         .collect()
 }
 
-/// The container to keep among several with one number: running and not unhealthy first,
+/// The container to keep among several with one number: running and healthy (or without
+/// a health check) first,
 /// then running, then the newest, then the highest ID (so the choice is deterministic).
 /// Two containers share a number after a controller was killed in the middle of a
 /// start-first replacement; the one that serves is kept.
@@ -128,7 +129,7 @@ fn best<'a>(group: &[&'a ObservedContainer]) -> &'a ObservedContainer {
         .max_by(|a, b| {
             let key = |c: &ObservedContainer| {
                 let running = c.state == ContainerState::Running;
-                let serves = running && c.health != Some(Health::Unhealthy);
+                let serves = running && matches!(c.health, None | Some(Health::Healthy));
                 (serves, running, c.created)
             };
             key(a).cmp(&key(b)).then_with(|| a.id.cmp(&b.id))
