@@ -87,7 +87,14 @@ async fn a_canary_moves_one_replica_first_then_the_rest_and_tags_previous() {
 
 #[tokio::test]
 async fn an_unhealthy_canary_goes_back_to_previous_and_is_not_retried() {
-    let run = Running::start(&canary("app:v1", "a"), CrashPolicy::default()).await;
+    // The reverted replica may come up while the fake still reports every new container
+    // unhealthy; a short crash backoff lets it be replaced quickly once health returns.
+    let quick = CrashPolicy {
+        initial: Duration::from_millis(100),
+        max: Duration::from_millis(200),
+        reset_after: Duration::from_secs(60),
+    };
+    let run = Running::start(&canary("app:v1", "a"), quick).await;
     run.fake.set_default_health(Some(Health::Healthy));
     run.until("three replicas", |r| r.running().len() == 3)
         .await;
