@@ -479,8 +479,11 @@ impl Rollouts {
         let verdicts = if window_open && !gates.is_empty() {
             self.evaluate(ctx, gates, kept, record).await
         } else {
+            // Not evaluated in this window yet: every gate is undecided, so a window
+            // that starts below (even one of zero length) waits for a real evaluation.
             self.live_gates(project, name).take();
-            Verdicts::default()
+            let names = gate_names(gates);
+            Verdicts::of(names.iter().map(|n| (n.as_str(), rollout::Verdict::NotYet)))
         };
         let mut requeue = None;
         for _ in 0..64 {
