@@ -71,12 +71,20 @@ pub fn state_base() -> std::path::PathBuf {
 /// one test never sees, let alone prunes, the projects of a test running beside it.
 pub fn test_instance() -> String {
     let thread = std::thread::current();
-    let name: String = thread
+    let mut name: String = thread
         .name()
         .unwrap_or("main")
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
+    // The instance names a directory that holds the control socket, whose path must fit
+    // in 108 bytes: long test names keep their start and get a hash of the whole.
+    if name.len() > 40 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        name.hash(&mut hasher);
+        name = format!("{}-{:08x}", &name[..31], hasher.finish() as u32);
+    }
     format!("test-{}-{name}", std::process::id())
 }
 
