@@ -476,3 +476,52 @@ fn pull_fetches_an_image_from_a_registry_and_a_missing_tag_is_an_error() {
         assert_eq!(rt.call_counts().writes["pull_image"], 2);
     });
 }
+
+#[tokio::test]
+async fn tag_image_moves_a_previous_tag_and_rename_gives_a_container_its_name() {
+    let v1 = common::demo_image("v1");
+    let v2 = common::demo_image("v2");
+    let rt = runtime().await;
+    let project = unique("tag");
+    let previous = format!("{project}-app:previous");
+    let images = rt.list_images().await.unwrap();
+    let id_of =
+        |images: &BTreeMap<String, String>, r: &str| images.get(&normalize_image_ref(r)).cloned();
+    let v1_id = id_of(&images, &v1).expect("v1 is local");
+    let v2_id = id_of(&images, &v2).expect("v2 is local");
+
+    rt.tag_image(&v1_id, &previous).await.expect("tagged by ID");
+    let images = rt.list_images().await.unwrap();
+    assert_eq!(id_of(&images, &previous), Some(v1_id.clone()));
+    rt.tag_image(&v2, &previous)
+        .await
+        .expect("moved by reference");
+    let images = rt.list_images().await.unwrap();
+    assert_eq!(id_of(&images, &previous), Some(v2_id));
+    let err = rt
+        .tag_image(
+            "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+            &previous,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+    docker(&["rmi", "--no-prune", &previous]);
+
+    let temporary = format!("{project}-web-1-next");
+    let name = format!("{project}-web-1");
+    let mut cleanup = Cleanup::default();
+    cleanup.containers.push(temporary.clone());
+    cleanup.containers.push(name.clone());
+    let id = rt
+        .create_container(&request(&temporary, &project, &v1, &[]))
+        .await
+        .expect("created");
+    rt.rename_container(&id, &name).await.expect("renamed");
+    let c = rt
+        .inspect_container(&id)
+        .await
+        .unwrap()
+        .expect("still there");
+    assert_eq!(c.name, name);
+}
