@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use common::{
-    Availability, ContainerInfo, Daemon, Sample, TestImages, TestProject, run_cli,
-    stays_unchanged, wait_until,
+    Availability, ContainerInfo, Daemon, Sample, TestImages, TestProject, run_cli, stays_unchanged,
+    wait_until,
 };
 use serde_json::Value;
 
@@ -420,7 +420,8 @@ fn manual_promotion_waits_and_promote_moves_the_rest() {
     // It waits for the promotion, not for time.
     let held = ids(&project);
     let kept = stays_unchanged(Duration::from_secs(6), || {
-        ids(&project) != held || try_status(&target).is_some_and(|s| phase(&s) != "awaiting_promotion")
+        ids(&project) != held
+            || try_status(&target).is_some_and(|s| phase(&s) != "awaiting_promotion")
     });
     assert!(
         kept,
@@ -476,7 +477,11 @@ fn abort_reverts_to_previous_and_is_not_retried() {
     assert_eq!(canary.image, previous, "{:#?}", short(&containers));
     let now = ids(&project);
     for n in [2, 3] {
-        assert_eq!(now[&replica(n)], before[&replica(n)], "replica {n} was replaced");
+        assert_eq!(
+            now[&replica(n)],
+            before[&replica(n)],
+            "replica {n} was replaced"
+        );
     }
 
     // The desired state still says v2: several resyncs (2 s) pass and nothing moves.
