@@ -103,7 +103,7 @@ impl<R: ContainerRuntime> Executor<R> {
         self.retag_pinned(plan, action, service, number).await?;
         let name = std::mem::take(&mut request.name);
         let short = &old.id[..old.id.len().min(8)];
-        request.name = format!("{name}-next-{short}");
+        request.name = format!("{name}{}{short}", crate::plan::TEMPORARY_INFIX);
         let id = self.create_started(&request, action).await?;
         let judged = self
             .store

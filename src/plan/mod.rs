@@ -46,7 +46,7 @@ mod tests;
 
 pub use action::{Action, ContainerRef, Deferred, Pin, Pins, Plan, Reason};
 pub use render::{Summary, render, render_many};
-pub use slots::kept_replicas;
+pub use slots::{TEMPORARY_INFIX, is_temporary_name, kept_replicas};
 
 /// What the planner needs besides the desired and observed states.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -117,11 +117,17 @@ pub fn kept_replicas<'a>(
         .collect()
 }
 
-/// The container to keep among several with one number: running and healthy (or without
-/// a health check) first,
-/// then running, then the newest, then the highest ID (so the choice is deterministic).
+/// The container to keep among several with one number: one that serves (running and
+/// healthy, or running without a health check) first, then one that may still serve
+/// (running, health not decided yet), then running, then the one under the replica's own
+/// name (not a start-first replacement's temporary `-next-` name), then the newest, then
+/// the highest ID (so the choice is deterministic).
+///
 /// Two containers share a number after a controller was killed in the middle of a
-/// start-first replacement; the one that serves is kept.
+/// start-first replacement: the old one still serves, the new one runs under its temporary
+/// name and may not be healthy yet. Keeping a new container that is still starting would
+/// remove the only one that serves; keeping the temporary name would leave the replica
+/// under a name nothing resolves. So the old one is kept, and the rollout replaces it again.
 fn best<'a>(group: &[&'a ObservedContainer]) -> &'a ObservedContainer {
     group
         .iter()
@@ -130,12 +136,24 @@ fn best<'a>(group: &[&'a ObservedContainer]) -> &'a ObservedContainer {
             let key = |c: &ObservedContainer| {
                 let running = c.state == ContainerState::Running;
                 let serves = running && matches!(c.health, None | Some(Health::Healthy));
-                (serves, running, c.created)
+                let may_serve = running && c.health != Some(Health::Unhealthy);
+                let own_name = !is_temporary_name(&c.name);
+                (serves, may_serve, running, own_name, c.created)
             };
             key(a).cmp(&key(b)).then_with(|| a.id.cmp(&b.id))
         })
         .expect("a slot group is never empty")
 }
+
+/// Whether `name` is the temporary name of a start-first replacement's new container
+/// (`<project>-<service>-<n>-next-<old id>`, see the executor).
+pub fn is_temporary_name(name: &str) -> bool {
+    name.contains(TEMPORARY_INFIX)
+}
+
+/// What the executor puts between a replica's name and the old container's short ID while
+/// a start-first replacement runs.
+pub const TEMPORARY_INFIX: &str = "-next-";
 
 /// A stable order for removals: by service, number, then ID.
 pub(super) fn removal_order(a: &ObservedContainer, b: &ObservedContainer) -> Ordering {

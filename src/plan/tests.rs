@@ -279,3 +279,40 @@ fn duplicates_keep_the_newest_when_none_runs() {
             if container.id == "shop-web-1-1"
     ));
 }
+
+/// The removals of a plan of `host` for `p`, by container ID.
+fn removed_ids(p: &ProjectSpec, host: &ObservedState) -> Vec<String> {
+    plan("shop", Some(p), host, &PlanContext::default())
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Remove { container, .. } => Some(container.id.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_killed_start_first_keeps_the_serving_replica_over_its_starting_replacement() {
+    let p = web(1);
+    // The replacement was started under its temporary name, then the controller died.
+    let host = observed()
+        .health(&p, "web", 1, Health::Healthy)
+        .with(&p, "web", 1, |c| {
+            c.health = Some(Health::Starting);
+            c.name = "shop-web-1-next-0123abcd".into();
+        });
+    assert_eq!(removed_ids(&p, &host), ["shop-web-1-1"]);
+}
+
+#[test]
+fn a_killed_start_first_keeps_the_replica_under_its_own_name_when_both_serve() {
+    let p = web(1);
+    let host = observed()
+        .health(&p, "web", 1, Health::Healthy)
+        .with(&p, "web", 1, |c| {
+            c.health = Some(Health::Healthy);
+            c.name = "shop-web-1-next-0123abcd".into();
+        });
+    assert_eq!(removed_ids(&p, &host), ["shop-web-1-1"]);
+}

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{TestProject, docker, run_cli};
 
@@ -89,6 +89,8 @@ pub struct Sample {
     pub containers: usize,
     /// Containers running `new_image`.
     pub on_new: usize,
+    /// When it was taken, since polling started.
+    pub at: Duration,
 }
 
 impl Availability {
@@ -104,6 +106,7 @@ impl Availability {
             let stop = stop.clone();
             let samples = samples.clone();
             std::thread::spawn(move || {
+                let started = Instant::now();
                 while !stop.load(Ordering::Relaxed) {
                     let out = std::process::Command::new("docker")
                         .args([
@@ -126,6 +129,7 @@ impl Availability {
                                 .iter()
                                 .filter(|l| l.split('|').next() == Some(new_image.as_str()))
                                 .count(),
+                            at: started.elapsed(),
                         };
                         samples.lock().unwrap().push(sample);
                     }

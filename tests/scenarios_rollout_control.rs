@@ -1,0 +1,575 @@
+//! End-to-end scenarios of rollout control and crash safety against the real engine and
+//! the real binary: `kill -9` of the controller in the middle of a stop-first canary and of
+//! a start-first rolling update (never two canaries, never fewer replicas serving than the
+//! order allows, no duplicate left behind), and `rollout pause`, `resume`, `promote`,
+//! `abort` and `undo`, each changing what runs as it says. The docker CLI is the oracle;
+//! `rollout status --json` says where the controller thinks it is.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use common::{
+    Availability, ContainerInfo, Daemon, Sample, TestImages, TestProject, run_cli, stays_unchanged,
+    wait_until,
+};
+use serde_json::Value;
+
+const SERVICE: &str = "app";
+const REPLICAS: usize = 3;
+
+/// The service `app` on `image`, with `extra` lines (indented by four spaces) under it.
+fn compose(image: &str, extra: &str) -> String {
+    format!(
+        "services:\n  {SERVICE}:\n    image: {image}\n    restart: \"no\"\n    stop_grace_period: 2s\n{extra}"
+    )
+}
+
+/// Three replicas rolled out as a canary of one replica, then the rest.
+fn canary(monitor: &str, promotion: &str) -> String {
+    format!(
+        "    deploy:\n      replicas: {REPLICAS}\n    x-rollout:\n      strategy: canary\n      steps: [1, \"100%\"]\n      monitor: {monitor}\n      promotion: {promotion}\n"
+    )
+}
+
+/// Three replicas rolled out one at a time, start-first (compose's `update_config`).
+fn rolling_start_first(monitor: &str) -> String {
+    format!(
+        "    deploy:\n      replicas: {REPLICAS}\n      update_config:\n        parallelism: 1\n        order: start-first\n        monitor: {monitor}\n"
+    )
+}
+
+fn target(project: &TestProject) -> String {
+    format!("{}/{SERVICE}", project.name())
+}
+
+/// The status of `target`'s rollout, or `None` while no controller answers.
+fn try_status(target: &str) -> Option<Value> {
+    let run = run_cli(&["rollout", "status", "--json", target]);
+    if run.code != Some(0) {
+        return None;
+    }
+    let json: Value = serde_json::from_str(run.stdout.trim()).ok()?;
+    json["services"].as_array()?.first().cloned()
+}
+
+/// Polls the status of `target` until `done` holds; panics after `timeout` with the last
+/// status and the daemon's log.
+fn wait_status(
+    daemon: &Daemon,
+    target: &str,
+    what: &str,
+    timeout: Duration,
+    mut done: impl FnMut(&Value) -> bool,
+) -> Value {
+    let mut last = None;
+    let ok = wait_until(timeout, Duration::from_millis(250), || {
+        last = try_status(target);
+        last.as_ref().is_some_and(&mut done)
+    });
+    assert!(
+        ok,
+        "{what}: not reached within {timeout:?}; last status {last:#?}\n---- daemon log ----\n{}",
+        daemon.log()
+    );
+    last.unwrap()
+}
+
+fn phase(status: &Value) -> &str {
+    status["phase"].as_str().unwrap_or("none")
+}
+
+/// Waits until the rollout of `target` is in `want`.
+fn wait_phase(daemon: &Daemon, target: &str, want: &str, timeout: Duration) -> Value {
+    wait_status(daemon, target, &format!("phase {want}"), timeout, |s| {
+        phase(s) == want
+    })
+}
+
+/// Runs `composectl rollout <verb> <target>` and asserts it succeeded.
+fn control(daemon: &Daemon, verb: &str, target: &str) -> String {
+    let run = run_cli(&["rollout", verb, target]);
+    assert_eq!(
+        run.code,
+        Some(0),
+        "rollout {verb} failed: {}\n---- daemon log ----\n{}",
+        run.all(),
+        daemon.log()
+    );
+    run.all()
+}
+
+fn short(containers: &[ContainerInfo]) -> Vec<String> {
+    containers
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {} {:?} {} {}",
+                c.name,
+                c.state,
+                c.health,
+                c.image,
+                &c.image_id[7..19]
+            )
+        })
+        .collect()
+}
+
+/// Whether `project` holds exactly replicas `1..=REPLICAS` of the service, each running,
+/// healthy and on `image_id`, and nothing else.
+fn all_on(project: &TestProject, image_id: &str) -> bool {
+    let containers = project.containers();
+    let names: Vec<String> = (1..=REPLICAS)
+        .map(|n| format!("{}-{SERVICE}-{n}", project.name()))
+        .collect();
+    containers.len() == REPLICAS
+        && containers.iter().zip(&names).all(|(c, name)| {
+            c.name == *name
+                && c.state == "running"
+                && c.health.as_deref() == Some("healthy")
+                && c.image_id == image_id
+        })
+}
+
+/// Waits until [`all_on`] holds; panics with what runs and the daemon's log.
+fn wait_all_on(daemon: &Daemon, project: &TestProject, image_id: &str, timeout: Duration) {
+    let ok = wait_until(timeout, Duration::from_millis(250), || {
+        all_on(project, image_id)
+    });
+    assert!(
+        ok,
+        "not every replica runs healthy on {image_id} within {timeout:?}: {:#?}\n---- daemon log ----\n{}",
+        short(&project.containers()),
+        daemon.log()
+    );
+}
+
+/// Replica number -> image ID of the service's containers.
+fn images_by_replica(project: &TestProject) -> BTreeMap<String, String> {
+    project
+        .containers()
+        .into_iter()
+        .map(|c| (c.name, c.image_id))
+        .collect()
+}
+
+/// Container name -> ID.
+fn ids(project: &TestProject) -> BTreeMap<String, String> {
+    project
+        .containers()
+        .into_iter()
+        .map(|c| (c.name, c.id))
+        .collect()
+}
+
+/// The project on v1 with `extra`, converged by a fresh daemon: every replica healthy.
+fn deploy_v1(project: &TestProject, images: &TestImages, extra: &str) -> Daemon {
+    project.write_compose(&compose(&images.image("v1"), extra));
+    let mut daemon = Daemon::start(project, &[]);
+    daemon.wait_ready();
+    let v1 = images.id_of("v1").expect("the v1 tag");
+    wait_all_on(&daemon, project, &v1, Duration::from_secs(90));
+    daemon
+}
+
+fn ids_of(images: &TestImages) -> (String, String) {
+    (
+        images.id_of("v1").expect("the v1 tag"),
+        images.id_of("v2").expect("the v2 tag"),
+    )
+}
+
+/// The lowest `serving` count of `samples`, with when it happened.
+fn min_serving(samples: &[Sample]) -> (usize, Duration) {
+    samples
+        .iter()
+        .map(|s| (s.serving, s.at))
+        .min()
+        .expect("at least one sample")
+}
+
+/// When the first sample with at least `n` containers on the new image was taken.
+fn first_with_new(samples: &[Sample], n: usize) -> Option<Duration> {
+    samples.iter().find(|s| s.on_new >= n).map(|s| s.at)
+}
+
+/// A compact timeline of the samples where something changed, for failure messages.
+fn timeline(samples: &[Sample]) -> String {
+    let mut out = Vec::new();
+    let mut last = None;
+    for s in samples {
+        let key = (s.serving, s.containers, s.on_new);
+        if last != Some(key) {
+            out.push(format!(
+                "{:>6.1}s serving {} containers {} on_new {}",
+                s.at.as_secs_f64(),
+                s.serving,
+                s.containers,
+                s.on_new
+            ));
+            last = Some(key);
+        }
+    }
+    out.join("\n")
+}
+
+#[test]
+fn stop_first_canary_survives_kill_9_in_its_window() {
+    let started = Instant::now();
+    let project = TestProject::new("rc-kill-canary");
+    let images = TestImages::new(&project);
+    let (_, v2) = ids_of(&images);
+    let target = target(&project);
+    let extra = canary("8s", "auto");
+    let daemon = deploy_v1(&project, &images, &extra);
+
+    let availability = Availability::start(&project, SERVICE, &images.image("v2"));
+    std::thread::sleep(Duration::from_millis(500));
+    project.write_compose(&compose(&images.image("v2"), &extra));
+    // In step 1's window, with time left in it.
+    let status = wait_status(
+        &daemon,
+        &target,
+        "step 1's window open",
+        Duration::from_secs(60),
+        |s| {
+            phase(s) == "progressing"
+                && s["step"] == 1
+                && s["window_left_ms"].as_u64().is_some_and(|ms| ms > 3000)
+        },
+    );
+    eprintln!("killing the daemon in step 1's window: {status}");
+    daemon.kill();
+    let on_v2 = project
+        .containers()
+        .iter()
+        .filter(|c| c.image_id == v2)
+        .count();
+    assert_eq!(on_v2, 1, "one canary when the daemon died");
+    std::thread::sleep(Duration::from_secs(1));
+
+    let mut daemon = Daemon::start(&project, &[]);
+    daemon.wait_ready();
+    let status = wait_phase(&daemon, &target, "complete", Duration::from_secs(120));
+    wait_all_on(&daemon, &project, &v2, Duration::from_secs(60));
+    std::thread::sleep(Duration::from_millis(500));
+    let samples = availability.stop();
+    let timeline = timeline(&samples);
+    eprintln!("availability:\n{timeline}");
+
+    assert_eq!(status["revision"], 2, "{status}");
+    assert_eq!(status["updated"], 3, "{status}");
+    let (lowest, at) = min_serving(&samples);
+    assert!(
+        lowest >= REPLICAS - 1,
+        "only {lowest} replicas served at {at:?}:\n{timeline}"
+    );
+    let most = samples.iter().map(|s| s.containers).max().unwrap();
+    assert!(
+        most <= REPLICAS,
+        "{most} containers at once (a duplicate):\n{timeline}"
+    );
+    let first = first_with_new(&samples, 1).expect("a canary was seen");
+    let second = first_with_new(&samples, 2).expect("a second replica on v2 was seen");
+    // The canary must have served its whole 8 s window (across the restart) before a
+    // second replica moved: never two canaries.
+    assert!(
+        second.saturating_sub(first) >= Duration::from_secs(8),
+        "the second replica moved {:?} after the canary appeared:\n{timeline}",
+        second.saturating_sub(first)
+    );
+    eprintln!("took {:?}", started.elapsed());
+}
+
+#[test]
+fn start_first_update_survives_kill_9_at_full_capacity() {
+    let started = Instant::now();
+    let project = TestProject::new("rc-kill-startfirst");
+    let images = TestImages::new(&project);
+    let (_, v2) = ids_of(&images);
+    let target = target(&project);
+    let extra = rolling_start_first("3s");
+    let daemon = deploy_v1(&project, &images, &extra);
+
+    let availability = Availability::start(&project, SERVICE, &images.image("v2"));
+    std::thread::sleep(Duration::from_millis(500));
+    project.write_compose(&compose(&images.image("v2"), &extra));
+    // Kill it while a replacement is in flight: the new container of replica 2 runs under
+    // its temporary name beside the old one.
+    let mut seen = Vec::new();
+    let in_flight = wait_until(Duration::from_secs(90), Duration::from_millis(50), || {
+        seen = project.containers();
+        seen.iter()
+            .any(|c| c.name.contains(&format!("-{SERVICE}-2-next-")))
+    });
+    assert!(
+        in_flight,
+        "no start-first replacement of replica 2 seen: {:#?}\n{}",
+        short(&seen),
+        daemon.log()
+    );
+    daemon.kill();
+    eprintln!(
+        "killed the daemon mid-replacement: {:#?}",
+        short(&project.containers())
+    );
+    std::thread::sleep(Duration::from_secs(1));
+
+    let mut daemon = Daemon::start(&project, &[]);
+    daemon.wait_ready();
+    let status = wait_phase(&daemon, &target, "complete", Duration::from_secs(120));
+    wait_all_on(&daemon, &project, &v2, Duration::from_secs(60));
+    std::thread::sleep(Duration::from_millis(500));
+    let samples = availability.stop();
+    let timeline = timeline(&samples);
+    eprintln!("availability:\n{timeline}");
+
+    assert_eq!(status["updated"], 3, "{status}");
+    let (lowest, at) = min_serving(&samples);
+    assert!(
+        lowest >= REPLICAS,
+        "only {lowest} replicas served at {at:?}:\n{timeline}"
+    );
+    // No leftover: exactly the three replica names (checked by all_on), and no stray
+    // container once it settled.
+    let settled = stays_unchanged(Duration::from_secs(4), || !all_on(&project, &v2));
+    assert!(
+        settled,
+        "it did not stay settled: {:#?}",
+        short(&project.containers())
+    );
+    eprintln!("took {:?}", started.elapsed());
+}
+
+#[test]
+fn pause_holds_a_canary_and_resume_completes_it() {
+    let started = Instant::now();
+    let project = TestProject::new("rc-pause");
+    let images = TestImages::new(&project);
+    let (v1, v2) = ids_of(&images);
+    let target = target(&project);
+    let extra = canary("4s", "auto");
+    let daemon = deploy_v1(&project, &images, &extra);
+
+    project.write_compose(&compose(&images.image("v2"), &extra));
+    wait_status(
+        &daemon,
+        &target,
+        "step 1's window open",
+        Duration::from_secs(60),
+        |s| phase(s) == "progressing" && s["window_left_ms"].as_u64().is_some(),
+    );
+    control(&daemon, "pause", &target);
+    let status = wait_phase(&daemon, &target, "paused", Duration::from_secs(10));
+    assert_eq!(status["step"], 1, "{status}");
+    let held = ids(&project);
+    let images_held = images_by_replica(&project);
+    assert_eq!(
+        images_held.values().filter(|id| **id == v2).count(),
+        1,
+        "one canary when paused: {images_held:?}"
+    );
+    // Well past the 4 s window: nothing moves, and it stays paused.
+    let mut last = None;
+    let kept = stays_unchanged(Duration::from_secs(10), || {
+        last = try_status(&target);
+        ids(&project) != held || last.as_ref().is_some_and(|s| phase(s) != "paused")
+    });
+    assert!(
+        kept,
+        "a paused rollout moved: {:#?} status {last:#?}\n{}",
+        short(&project.containers()),
+        daemon.log()
+    );
+
+    control(&daemon, "resume", &target);
+    wait_phase(&daemon, &target, "complete", Duration::from_secs(90));
+    wait_all_on(&daemon, &project, &v2, Duration::from_secs(60));
+    assert_eq!(images.id_of("previous").as_deref(), Some(v1.as_str()));
+    eprintln!("took {:?}", started.elapsed());
+}
+
+#[test]
+fn manual_promotion_waits_and_promote_moves_the_rest() {
+    let started = Instant::now();
+    let project = TestProject::new("rc-promote");
+    let images = TestImages::new(&project);
+    let (v1, v2) = ids_of(&images);
+    let target = target(&project);
+    let extra = canary("3s", "manual");
+    let daemon = deploy_v1(&project, &images, &extra);
+
+    project.write_compose(&compose(&images.image("v2"), &extra));
+    let status = wait_phase(
+        &daemon,
+        &target,
+        "awaiting_promotion",
+        Duration::from_secs(60),
+    );
+    assert_eq!(status["step"], 1, "{status}");
+    let replica = |n: u32| format!("{}-{SERVICE}-{n}", project.name());
+    let by_replica = images_by_replica(&project);
+    let expected: BTreeMap<String, String> = [
+        (replica(1), v2.clone()),
+        (replica(2), v1.clone()),
+        (replica(3), v1.clone()),
+    ]
+    .into();
+    assert_eq!(by_replica, expected, "only replica 1 on v2 after step 1");
+    // It waits for the promotion, not for time.
+    let held = ids(&project);
+    let kept = stays_unchanged(Duration::from_secs(6), || {
+        ids(&project) != held
+            || try_status(&target).is_some_and(|s| phase(&s) != "awaiting_promotion")
+    });
+    assert!(
+        kept,
+        "it moved without `rollout promote`: {:#?}",
+        short(&project.containers())
+    );
+
+    control(&daemon, "promote", &target);
+    let status = wait_phase(&daemon, &target, "complete", Duration::from_secs(90));
+    assert_eq!(status["updated"], 3, "{status}");
+    wait_all_on(&daemon, &project, &v2, Duration::from_secs(60));
+    assert_eq!(
+        ids(&project)[&replica(1)],
+        held[&replica(1)],
+        "promote replaced the canary itself"
+    );
+    eprintln!("took {:?}", started.elapsed());
+}
+
+#[test]
+fn abort_reverts_to_previous_and_is_not_retried() {
+    let started = Instant::now();
+    let project = TestProject::new("rc-abort");
+    let images = TestImages::new(&project);
+    let (v1, _) = ids_of(&images);
+    let target = target(&project);
+    let extra = canary("60s", "auto");
+    let daemon = deploy_v1(&project, &images, &extra);
+    let before = ids(&project);
+
+    project.write_compose(&compose(&images.image("v2"), &extra));
+    wait_status(
+        &daemon,
+        &target,
+        "step 1's window open",
+        Duration::from_secs(60),
+        |s| phase(s) == "progressing" && s["window_left_ms"].as_u64().is_some(),
+    );
+    control(&daemon, "abort", &target);
+    let status = wait_phase(&daemon, &target, "aborted", Duration::from_secs(60));
+    assert_eq!(status["updated"], 0, "{status}");
+    wait_all_on(&daemon, &project, &v1, Duration::from_secs(60));
+    assert_eq!(
+        images.id_of("previous").as_deref(),
+        Some(v1.as_str()),
+        ":previous is v1"
+    );
+    // The canary was put back on `:previous`; the others never moved.
+    let previous = images.image("previous");
+    let replica = |n: u32| format!("{}-{SERVICE}-{n}", project.name());
+    let containers = project.containers();
+    let canary = containers.iter().find(|c| c.name == replica(1)).unwrap();
+    assert_eq!(canary.image, previous, "{:#?}", short(&containers));
+    let now = ids(&project);
+    for n in [2, 3] {
+        assert_eq!(
+            now[&replica(n)],
+            before[&replica(n)],
+            "replica {n} was replaced"
+        );
+    }
+
+    // The desired state still says v2: several resyncs (2 s) pass and nothing moves.
+    let held = ids(&project);
+    let mut last = None;
+    let kept = stays_unchanged(Duration::from_secs(8), || {
+        last = try_status(&target);
+        ids(&project) != held || last.as_ref().is_some_and(|s| phase(s) != "aborted")
+    });
+    assert!(
+        kept,
+        "the aborted revision was retried: {:#?} status {last:#?}\n{}",
+        short(&project.containers()),
+        daemon.log()
+    );
+    eprintln!("took {:?}", started.elapsed());
+}
+
+#[test]
+fn undo_rolls_back_until_the_desired_state_changes() {
+    let started = Instant::now();
+    let project = TestProject::new("rc-undo");
+    let images = TestImages::new(&project);
+    let (v1, v2) = ids_of(&images);
+    let target = target(&project);
+    let extra = canary("2s", "auto");
+    let daemon = deploy_v1(&project, &images, &extra);
+
+    project.write_compose(&compose(&images.image("v2"), &extra));
+    wait_phase(&daemon, &target, "complete", Duration::from_secs(90));
+    wait_all_on(&daemon, &project, &v2, Duration::from_secs(60));
+
+    let out = control(&daemon, "undo", &target);
+    eprintln!("undo: {out}");
+    let status = wait_phase(&daemon, &target, "rolled_back", Duration::from_secs(90));
+    wait_all_on(&daemon, &project, &v1, Duration::from_secs(60));
+    assert_eq!(status["revision"], 2, "{status}");
+    assert_eq!(status["previous_revision"], 1, "{status}");
+    assert_eq!(images.id_of("previous").as_deref(), Some(v1.as_str()));
+
+    let run = run_cli(&["rollout", "history", "--json", &target]);
+    assert_eq!(run.code, Some(0), "rollout history failed: {}", run.all());
+    let history: Value = serde_json::from_str(run.stdout.trim())
+        .unwrap_or_else(|e| panic!("rollout history printed no JSON ({e}): {}", run.all()));
+    let revisions = history["history"]["revisions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no revisions in {history:#}"));
+    let listed: Vec<(u64, String, bool)> = revisions
+        .iter()
+        .map(|r| {
+            (
+                r["number"].as_u64().unwrap_or_default(),
+                r["image_id"].as_str().unwrap_or_default().to_owned(),
+                r["current"].as_bool().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        vec![(1, v1.clone(), true), (2, v2.clone(), false)],
+        "{history:#}"
+    );
+
+    // Held on v1 while the desired state is unchanged.
+    let held = ids(&project);
+    let kept = stays_unchanged(Duration::from_secs(6), || ids(&project) != held);
+    assert!(
+        kept,
+        "the undone revision was retried: {:#?}",
+        short(&project.containers())
+    );
+
+    // A new desired state (v2 with another environment) ends the hold: a new rollout.
+    let changed = format!("{extra}    environment:\n      GREETING: again\n");
+    project.write_compose(&compose(&images.image("v2"), &changed));
+    let status = wait_status(
+        &daemon,
+        &target,
+        "a new rollout completes",
+        Duration::from_secs(90),
+        |s| phase(s) == "complete" && s["revision"] == 3,
+    );
+    assert_eq!(status["updated"], 3, "{status}");
+    wait_all_on(&daemon, &project, &v2, Duration::from_secs(60));
+    let containers = project.containers();
+    for c in &containers {
+        let env = common::docker(&["inspect", "--format", "{{json .Config.Env}}", &c.id]);
+        assert!(env.contains("GREETING=again"), "{}: {env}", c.name);
+    }
+    eprintln!("took {:?}", started.elapsed());
+}
