@@ -218,6 +218,9 @@ impl<R: ContainerRuntime> Executor<R> {
                 self.replace_start_first(project, plan, action, container, service, *number)
                     .await
             }
+            Action::Rename { container, name } => {
+                self.rename(project, action, &container.id, name).await
+            }
             Action::Remove { container, .. } => {
                 let grace = self.grace_of(project, &container.id);
                 self.stop_remove(project, action, &container.id, grace)

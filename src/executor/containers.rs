@@ -176,6 +176,33 @@ impl<R: ContainerRuntime> Executor<R> {
         Ok(writes)
     }
 
+    /// Renames container `id` (a managed container of `project`) to `name`.
+    pub(super) async fn rename(
+        &self,
+        project: &ProjectSpec,
+        action: &Action,
+        id: &str,
+        name: &str,
+    ) -> Result<usize> {
+        match self.store.container(id) {
+            Some(known) if known.project == project.name => {}
+            Some(known) => {
+                return Err(Error::ForeignContainer {
+                    action: action.to_string(),
+                    id: id.to_owned(),
+                    owner: known.project,
+                });
+            }
+            None => return Ok(0),
+        }
+        self.runtime
+            .rename_container(id, name)
+            .await
+            .map_err(failed(action))?;
+        self.refresh(id, action).await?;
+        Ok(1)
+    }
+
     /// The stop grace period of the container `id`, from its service's spec.
     pub(super) fn grace_of(&self, project: &ProjectSpec, id: &str) -> Duration {
         self.store

@@ -111,6 +111,14 @@ pub enum Action {
         /// Why.
         reason: Reason,
     },
+    /// Give `container` its replica's name back (a start-first replacement interrupted
+    /// between removing the old container and renaming the new one).
+    Rename {
+        /// The container.
+        container: ContainerRef,
+        /// The replica's name.
+        name: String,
+    },
     /// Stop and remove `container`.
     Remove {
         /// The container removed.
@@ -253,6 +261,7 @@ impl fmt::Display for Action {
             Self::ReplaceStartFirst {
                 container, reason, ..
             } => write!(f, "replace {} start-first ({reason})", container.name),
+            Self::Rename { container, name } => write!(f, "rename {} to {name}", container.name),
             Self::Remove { container, reason } => write!(f, "remove {} ({reason})", container.name),
             Self::PruneNetworks => write!(f, "remove unused project networks"),
         }

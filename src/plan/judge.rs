@@ -50,6 +50,13 @@ pub(super) fn service(
             continue;
         };
         let Some(verdict) = judge(input, container) else {
+            let name = labels::container_name(&input.spec.name, input.service, number);
+            if container.name != name && super::slots::is_temporary_name(&container.name) {
+                actions.push(Action::Rename {
+                    container: container_ref(container),
+                    name,
+                });
+            }
             continue;
         };
         let start_first = !verdict.own_failure && input.ctx.start_first.contains(name);

@@ -174,6 +174,13 @@ fn apply(spec: Option<&ProjectSpec>, host: &mut ObservedState, plan: &Plan) {
             Action::Remove { container, .. } => {
                 take(host, &container.id);
             }
+            Action::Rename { container, name } => {
+                let c = host
+                    .containers
+                    .get_mut(&container.id)
+                    .expect("renames an observed container");
+                c.name.clone_from(name);
+            }
             Action::Create {
                 service, number, ..
             } => create(spec, host, service, *number, step),

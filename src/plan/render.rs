@@ -163,6 +163,9 @@ fn action_line(project: &str, action: &Action) -> (&'static str, String, String)
             container.name.clone(),
             format!("replace start-first ({reason})"),
         ),
+        Action::Rename { container, name } => {
+            ("~", container.name.clone(), format!("rename to {name}"))
+        }
         Action::Remove { container, reason } => {
             ("-", container.name.clone(), format!("remove ({reason})"))
         }

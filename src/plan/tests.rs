@@ -316,3 +316,32 @@ fn a_killed_start_first_keeps_the_replica_under_its_own_name_when_both_serve() {
         });
     assert_eq!(removed_ids(&p, &host), ["shop-web-1-1"]);
 }
+
+#[test]
+fn a_replica_left_under_its_temporary_name_gets_its_own_name_back() {
+    let p = web(1);
+    // Killed after the old container was removed and before the new one was renamed.
+    let host = observed().with(&p, "web", 1, |c| {
+        c.name = "shop-web-1-next-0123abcd".into();
+    });
+    let got = plan("shop", Some(&p), &host, &PlanContext::default());
+    assert_eq!(
+        got.actions,
+        vec![Action::Rename {
+            container: super::ContainerRef {
+                id: host.containers.keys().next().unwrap().clone(),
+                name: "shop-web-1-next-0123abcd".into(),
+            },
+            name: "shop-web-1".into(),
+        }]
+    );
+    assert!(
+        plan(
+            "shop",
+            Some(&p),
+            &observed().running(&p, "web", 1),
+            &PlanContext::default()
+        )
+        .is_empty()
+    );
+}
