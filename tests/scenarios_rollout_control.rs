@@ -163,6 +163,64 @@ fn ids(project: &TestProject) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Asserts that for `period` no container of `project` is replaced and (when `phase_held`
+/// names one) the rollout stays in that phase; `what` says what moving would mean.
+fn assert_held(
+    daemon: &Daemon,
+    project: &TestProject,
+    phase_held: Option<&str>,
+    period: Duration,
+    what: &str,
+) {
+    let target = target(project);
+    let held = ids(project);
+    let mut last = None;
+    let kept = stays_unchanged(period, || {
+        last = phase_held.and_then(|_| try_status(&target));
+        ids(project) != held || last.as_ref().is_some_and(|s| Some(phase(s)) != phase_held)
+    });
+    assert!(
+        kept,
+        "{what}: {:#?} status {last:#?}\n{}",
+        short(&project.containers()),
+        daemon.log()
+    );
+}
+
+/// What every test starts from: the project on v1 with `extra`, converged by a fresh
+/// daemon.
+struct Setup {
+    started: Instant,
+    project: TestProject,
+    images: TestImages,
+    v1: String,
+    v2: String,
+    target: String,
+    extra: String,
+    daemon: Daemon,
+}
+
+impl Setup {
+    fn deploy(prefix: &str, extra: String) -> Self {
+        let started = Instant::now();
+        let project = TestProject::new(prefix);
+        let images = TestImages::new(&project);
+        let (v1, v2) = ids_of(&images);
+        let target = target(&project);
+        let daemon = deploy_v1(&project, &images, &extra);
+        Self {
+            started,
+            project,
+            images,
+            v1,
+            v2,
+            target,
+            extra,
+            daemon,
+        }
+    }
+}
+
 /// The project on v1 with `extra`, converged by a fresh daemon: every replica healthy.
 fn deploy_v1(project: &TestProject, images: &TestImages, extra: &str) -> Daemon {
     project.write_compose(&compose(&images.image("v1"), extra));
@@ -216,13 +274,16 @@ fn timeline(samples: &[Sample]) -> String {
 
 #[test]
 fn stop_first_canary_survives_kill_9_in_its_window() {
-    let started = Instant::now();
-    let project = TestProject::new("rc-kill-canary");
-    let images = TestImages::new(&project);
-    let (_, v2) = ids_of(&images);
-    let target = target(&project);
-    let extra = canary("8s", "auto");
-    let daemon = deploy_v1(&project, &images, &extra);
+    let Setup {
+        started,
+        project,
+        images,
+        v1: _,
+        v2,
+        target,
+        extra,
+        daemon,
+    } = Setup::deploy("rc-kill-canary", canary("8s", "auto"));
 
     let availability = Availability::start(&project, SERVICE, &images.image("v2"));
     std::thread::sleep(Duration::from_millis(500));
@@ -284,13 +345,16 @@ fn stop_first_canary_survives_kill_9_in_its_window() {
 
 #[test]
 fn start_first_update_survives_kill_9_at_full_capacity() {
-    let started = Instant::now();
-    let project = TestProject::new("rc-kill-startfirst");
-    let images = TestImages::new(&project);
-    let (_, v2) = ids_of(&images);
-    let target = target(&project);
-    let extra = rolling_start_first("3s");
-    let daemon = deploy_v1(&project, &images, &extra);
+    let Setup {
+        started,
+        project,
+        images,
+        v1: _,
+        v2,
+        target,
+        extra,
+        daemon,
+    } = Setup::deploy("rc-kill-startfirst", rolling_start_first("3s"));
 
     let availability = Availability::start(&project, SERVICE, &images.image("v2"));
     std::thread::sleep(Duration::from_millis(500));
@@ -344,13 +408,16 @@ fn start_first_update_survives_kill_9_at_full_capacity() {
 
 #[test]
 fn pause_holds_a_canary_and_resume_completes_it() {
-    let started = Instant::now();
-    let project = TestProject::new("rc-pause");
-    let images = TestImages::new(&project);
-    let (v1, v2) = ids_of(&images);
-    let target = target(&project);
-    let extra = canary("4s", "auto");
-    let daemon = deploy_v1(&project, &images, &extra);
+    let Setup {
+        started,
+        project,
+        images,
+        v1,
+        v2,
+        target,
+        extra,
+        daemon,
+    } = Setup::deploy("rc-pause", canary("4s", "auto"));
 
     project.write_compose(&compose(&images.image("v2"), &extra));
     wait_status(
@@ -363,7 +430,6 @@ fn pause_holds_a_canary_and_resume_completes_it() {
     control(&daemon, "pause", &target);
     let status = wait_phase(&daemon, &target, "paused", Duration::from_secs(10));
     assert_eq!(status["step"], 1, "{status}");
-    let held = ids(&project);
     let images_held = images_by_replica(&project);
     assert_eq!(
         images_held.values().filter(|id| **id == v2).count(),
@@ -371,16 +437,12 @@ fn pause_holds_a_canary_and_resume_completes_it() {
         "one canary when paused: {images_held:?}"
     );
     // Well past the 4 s window: nothing moves, and it stays paused.
-    let mut last = None;
-    let kept = stays_unchanged(Duration::from_secs(10), || {
-        last = try_status(&target);
-        ids(&project) != held || last.as_ref().is_some_and(|s| phase(s) != "paused")
-    });
-    assert!(
-        kept,
-        "a paused rollout moved: {:#?} status {last:#?}\n{}",
-        short(&project.containers()),
-        daemon.log()
+    assert_held(
+        &daemon,
+        &project,
+        Some("paused"),
+        Duration::from_secs(10),
+        "a paused rollout moved",
     );
 
     control(&daemon, "resume", &target);
@@ -392,13 +454,16 @@ fn pause_holds_a_canary_and_resume_completes_it() {
 
 #[test]
 fn manual_promotion_waits_and_promote_moves_the_rest() {
-    let started = Instant::now();
-    let project = TestProject::new("rc-promote");
-    let images = TestImages::new(&project);
-    let (v1, v2) = ids_of(&images);
-    let target = target(&project);
-    let extra = canary("3s", "manual");
-    let daemon = deploy_v1(&project, &images, &extra);
+    let Setup {
+        started,
+        project,
+        images,
+        v1,
+        v2,
+        target,
+        extra,
+        daemon,
+    } = Setup::deploy("rc-promote", canary("3s", "manual"));
 
     project.write_compose(&compose(&images.image("v2"), &extra));
     let status = wait_phase(
@@ -419,14 +484,12 @@ fn manual_promotion_waits_and_promote_moves_the_rest() {
     assert_eq!(by_replica, expected, "only replica 1 on v2 after step 1");
     // It waits for the promotion, not for time.
     let held = ids(&project);
-    let kept = stays_unchanged(Duration::from_secs(6), || {
-        ids(&project) != held
-            || try_status(&target).is_some_and(|s| phase(&s) != "awaiting_promotion")
-    });
-    assert!(
-        kept,
-        "it moved without `rollout promote`: {:#?}",
-        short(&project.containers())
+    assert_held(
+        &daemon,
+        &project,
+        Some("awaiting_promotion"),
+        Duration::from_secs(6),
+        "it moved without `rollout promote`",
     );
 
     control(&daemon, "promote", &target);
@@ -443,13 +506,16 @@ fn manual_promotion_waits_and_promote_moves_the_rest() {
 
 #[test]
 fn abort_reverts_to_previous_and_is_not_retried() {
-    let started = Instant::now();
-    let project = TestProject::new("rc-abort");
-    let images = TestImages::new(&project);
-    let (v1, _) = ids_of(&images);
-    let target = target(&project);
-    let extra = canary("60s", "auto");
-    let daemon = deploy_v1(&project, &images, &extra);
+    let Setup {
+        started,
+        project,
+        images,
+        v1,
+        v2: _,
+        target,
+        extra,
+        daemon,
+    } = Setup::deploy("rc-abort", canary("60s", "auto"));
     let before = ids(&project);
 
     project.write_compose(&compose(&images.image("v2"), &extra));
@@ -485,30 +551,28 @@ fn abort_reverts_to_previous_and_is_not_retried() {
     }
 
     // The desired state still says v2: several resyncs (2 s) pass and nothing moves.
-    let held = ids(&project);
-    let mut last = None;
-    let kept = stays_unchanged(Duration::from_secs(8), || {
-        last = try_status(&target);
-        ids(&project) != held || last.as_ref().is_some_and(|s| phase(s) != "aborted")
-    });
-    assert!(
-        kept,
-        "the aborted revision was retried: {:#?} status {last:#?}\n{}",
-        short(&project.containers()),
-        daemon.log()
+    assert_held(
+        &daemon,
+        &project,
+        Some("aborted"),
+        Duration::from_secs(8),
+        "the aborted revision was retried",
     );
     eprintln!("took {:?}", started.elapsed());
 }
 
 #[test]
 fn undo_rolls_back_until_the_desired_state_changes() {
-    let started = Instant::now();
-    let project = TestProject::new("rc-undo");
-    let images = TestImages::new(&project);
-    let (v1, v2) = ids_of(&images);
-    let target = target(&project);
-    let extra = canary("2s", "auto");
-    let daemon = deploy_v1(&project, &images, &extra);
+    let Setup {
+        started,
+        project,
+        images,
+        v1,
+        v2,
+        target,
+        extra,
+        daemon,
+    } = Setup::deploy("rc-undo", canary("2s", "auto"));
 
     project.write_compose(&compose(&images.image("v2"), &extra));
     wait_phase(&daemon, &target, "complete", Duration::from_secs(90));
@@ -546,12 +610,12 @@ fn undo_rolls_back_until_the_desired_state_changes() {
     );
 
     // Held on v1 while the desired state is unchanged.
-    let held = ids(&project);
-    let kept = stays_unchanged(Duration::from_secs(6), || ids(&project) != held);
-    assert!(
-        kept,
-        "the undone revision was retried: {:#?}",
-        short(&project.containers())
+    assert_held(
+        &daemon,
+        &project,
+        None,
+        Duration::from_secs(6),
+        "the undone revision was retried",
     );
 
     // A new desired state (v2 with another environment) ends the hold: a new rollout.

@@ -184,22 +184,12 @@ mod tests {
     fn status(phase: Option<Phase>) -> Response {
         Response::Status {
             services: vec![ServiceStatus {
-                project: "shop".into(),
-                service: "web".into(),
-                strategy: "canary".into(),
                 phase,
-                step: 1,
-                steps: 2,
-                replicas: 3,
-                updated: 1,
-                revision: Some(4),
-                image: "shop/web:1.5".into(),
-                previous_revision: Some(3),
-                previous_image: Some("shop/web:previous".into()),
                 reason: Some("gate http failed".into()),
                 gates: Vec::new(),
                 window_left_ms: None,
                 elapsed_ms: None,
+                ..ServiceStatus::example()
             }],
         }
     }

@@ -190,3 +190,42 @@ pub struct RevisionLine {
     /// The replicas run it now.
     pub current: bool,
 }
+
+#[cfg(test)]
+impl ServiceStatus {
+    /// A canary in step 1 of 2 with one replica updated, an HTTP gate that passed and a
+    /// Prometheus gate not decided yet: the fixture of the control module's tests.
+    pub fn example() -> Self {
+        Self {
+            project: "shop".into(),
+            service: "web".into(),
+            strategy: "canary".into(),
+            phase: Some(Phase::Progressing),
+            step: 1,
+            steps: 2,
+            replicas: 3,
+            updated: 1,
+            revision: Some(4),
+            image: "shop/web:1.5".into(),
+            previous_revision: Some(3),
+            previous_image: Some("shop/web:previous".into()),
+            reason: None,
+            gates: vec![
+                GateReport {
+                    name: "http".into(),
+                    kind: "http".into(),
+                    verdict: "pass".into(),
+                    evidence: "3 consecutive 200s from http://172.18.0.3:8080/healthz".into(),
+                },
+                GateReport {
+                    name: "prometheus".into(),
+                    kind: "prometheus".into(),
+                    verdict: "not yet".into(),
+                    evidence: "5xx ratio 0.00 <= 0.05 (evaluation 4 of 6)".into(),
+                },
+            ],
+            window_left_ms: Some(42_000),
+            elapsed_ms: Some(78_000),
+        }
+    }
+}

@@ -566,27 +566,27 @@ impl Rollouts {
         let (project, name) = (ctx.spec.name.as_str(), ctx.service.name.as_str());
         for action in actions {
             match action {
-                RolloutAction::Update { number, order } => {
+                RolloutAction::Update { number, order }
+                | RolloutAction::Revert { number, order } => {
+                    let (event, revision, what) = match action {
+                        RolloutAction::Update { .. } => (
+                            "rollout_update",
+                            record.target_revision,
+                            "moving replica to the new revision",
+                        ),
+                        _ => (
+                            "rollout_revert",
+                            record.previous_revision,
+                            "putting replica back on the previous revision",
+                        ),
+                    };
                     info!(
-                        event = "rollout_update",
+                        event,
                         project,
                         service = name,
                         replica = number,
-                        revision = record.target_revision,
-                        "moving replica to the new revision"
-                    );
-                    record.ordered_at_ms.insert(*number, elapsed_ms);
-                    record.failed_replicas.remove(number);
-                    record.order = *order;
-                }
-                RolloutAction::Revert { number, order } => {
-                    info!(
-                        event = "rollout_revert",
-                        project,
-                        service = name,
-                        replica = number,
-                        revision = record.previous_revision,
-                        "putting replica back on the previous revision"
+                        revision,
+                        "{what}"
                     );
                     record.ordered_at_ms.insert(*number, elapsed_ms);
                     record.failed_replicas.remove(number);

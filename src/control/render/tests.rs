@@ -2,37 +2,7 @@ use super::*;
 use crate::rollout::record::{GateReport, Phase};
 
 fn canary() -> ServiceStatus {
-    ServiceStatus {
-        project: "shop".into(),
-        service: "web".into(),
-        strategy: "canary".into(),
-        phase: Some(Phase::Progressing),
-        step: 1,
-        steps: 2,
-        replicas: 3,
-        updated: 1,
-        revision: Some(4),
-        image: "shop/web:1.5".into(),
-        previous_revision: Some(3),
-        previous_image: Some("shop/web:previous".into()),
-        reason: None,
-        gates: vec![
-            GateReport {
-                name: "http".into(),
-                kind: "http".into(),
-                verdict: "pass".into(),
-                evidence: "3 consecutive 200s from http://172.18.0.3:8080/healthz".into(),
-            },
-            GateReport {
-                name: "prometheus".into(),
-                kind: "prometheus".into(),
-                verdict: "not yet".into(),
-                evidence: "5xx ratio 0.00 <= 0.05 (evaluation 4 of 6)".into(),
-            },
-        ],
-        window_left_ms: Some(42_000),
-        elapsed_ms: Some(78_000),
-    }
+    ServiceStatus::example()
 }
 
 #[test]

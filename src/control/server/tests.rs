@@ -7,37 +7,22 @@ use tokio::sync::oneshot;
 use super::*;
 use crate::control::protocol::{Selector, ServiceStatus};
 use crate::control::{Error, HandlerFuture, client};
-use crate::rollout::record::{GateReport, Phase};
 
 /// Answers status requests with a fixed status and records every request.
 struct FakeHandler {
     seen: Mutex<Vec<Request>>,
 }
 
+/// Asks the server at `path` for the status of every service.
+async fn ask_status(path: &std::path::Path) -> Result<Response, Error> {
+    let request = Request::Status {
+        selector: Selector::default(),
+    };
+    client::request(path, &request).await
+}
+
 fn sample_status() -> ServiceStatus {
-    ServiceStatus {
-        project: "shop".into(),
-        service: "web".into(),
-        strategy: "canary".into(),
-        phase: Some(Phase::Progressing),
-        step: 1,
-        steps: 2,
-        replicas: 3,
-        updated: 1,
-        revision: Some(4),
-        image: "shop/web:1.5".into(),
-        previous_revision: Some(3),
-        previous_image: Some("shop/web:previous".into()),
-        reason: None,
-        gates: vec![GateReport {
-            name: "http".into(),
-            kind: "http".into(),
-            verdict: "pass".into(),
-            evidence: "3 consecutive 200s".into(),
-        }],
-        window_left_ms: Some(42_000),
-        elapsed_ms: Some(18_000),
-    }
+    ServiceStatus::example()
 }
 
 impl Handler for FakeHandler {
@@ -169,14 +154,7 @@ async fn a_stale_socket_is_replaced() {
     drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
     assert!(path.exists(), "the stale socket file stays behind");
     let running = start_at(dir, path);
-    let response = client::request(
-        &running.path,
-        &Request::Status {
-            selector: Selector::default(),
-        },
-    )
-    .await
-    .unwrap();
+    let response = ask_status(&running.path).await.unwrap();
     assert!(matches!(response, Response::Status { .. }), "{response:?}");
 }
 
@@ -193,14 +171,7 @@ async fn a_live_socket_makes_bind_fail() {
     );
     assert!(message.contains("--state-dir or --instance"), "{message}");
     // The first server still serves.
-    let response = client::request(
-        &running.path,
-        &Request::Status {
-            selector: Selector::default(),
-        },
-    )
-    .await
-    .unwrap();
+    let response = ask_status(&running.path).await.unwrap();
     assert!(matches!(response, Response::Status { .. }));
 }
 
@@ -221,14 +192,7 @@ async fn shutdown_removes_the_socket_file() {
     running.stop.send(()).unwrap();
     running.task.await.unwrap();
     assert!(!running.path.exists());
-    let err = client::request(
-        &running.path,
-        &Request::Status {
-            selector: Selector::default(),
-        },
-    )
-    .await
-    .unwrap_err();
+    let err = ask_status(&running.path).await.unwrap_err();
     assert!(matches!(err, Error::NotRunning { .. }), "{err:?}");
 }
 
@@ -236,14 +200,7 @@ async fn shutdown_removes_the_socket_file() {
 async fn a_missing_socket_asks_whether_the_controller_runs() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(crate::control::SOCKET_NAME);
-    let err = client::request(
-        &path,
-        &Request::Status {
-            selector: Selector::default(),
-        },
-    )
-    .await
-    .unwrap_err();
+    let err = ask_status(&path).await.unwrap_err();
     let message = err.to_string();
     assert!(
         message.contains("is `composectl run` running with the same --state-dir/--instance?"),
