@@ -58,10 +58,20 @@ impl Scenario {
     /// Starts 3 replicas of `v1` (with `env`) of `project` under `rollout` and waits until
     /// all serve.
     fn start(project: TestProject, env: &[(&str, &str)], rollout: Value) -> Self {
+        Self::start_with(project, env, rollout, &[])
+    }
+
+    /// [`Self::start`] with extra daemon flags.
+    fn start_with(
+        project: TestProject,
+        env: &[(&str, &str)],
+        rollout: Value,
+        flags: &[&str],
+    ) -> Self {
         demo_image("v1");
         let images = TestImages::new(&project);
         project.write_compose(&compose(&images.image("v1"), env, &rollout));
-        let mut daemon = Daemon::start(&project, &[]);
+        let mut daemon = Daemon::start(&project, flags);
         daemon.wait_ready();
         let scenario = Self {
             daemon,
@@ -681,7 +691,10 @@ fn canary_moves_replica_1_alone_through_its_window_then_promotes_all_3() {
 fn sick_canary_is_rolled_back_to_previous_and_not_retried() {
     let started = Instant::now();
     let gates = json!([{"type": "docker_health"}]);
-    let scenario = Scenario::start(TestProject::new("ro-canary-sick"), &[], canary("5s", gates));
+    let (hook, posted) = webhook_receiver();
+    let project = TestProject::new("ro-canary-sick");
+    let flags = ["--webhook", hook.as_str()];
+    let scenario = Scenario::start_with(project, &[], canary("5s", gates), &flags);
     let originals = scenario.replicas();
     let recorder = EventRecorder::start(&scenario.project);
     scenario.deploy_v2(&[("HEALTH", "fail")]);
@@ -703,8 +716,61 @@ fn sick_canary_is_rolled_back_to_previous_and_not_retried() {
         vec![scenario.name(1), scenario.name(1)],
         "only replica 1 is created: the canary, then its revert"
     );
+    // The webhook heard about it.
+    let body = posted
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the webhook was posted to");
+    let event: Value = serde_json::from_str(&body).expect("a JSON body");
+    assert_eq!(event["event"], "rolled_back", "{event}");
+    assert_eq!(event["project"], scenario.project.name(), "{event}");
+    assert_eq!(event["service"], "app", "{event}");
+    assert_eq!(
+        (
+            event["revision"].as_u64(),
+            event["previous_revision"].as_u64()
+        ),
+        (Some(2), Some(1))
+    );
+    assert!(
+        event["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("replica 1 failed"),
+        "{event}"
+    );
     assert_held(&scenario, Duration::from_secs(15));
     eprintln!("took {:?}", started.elapsed());
+}
+
+/// A one-shot HTTP receiver on loopback: its URL, and the body of the first POST.
+fn webhook_receiver() -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok((stream, _)) = listener.accept() else {
+            return;
+        };
+        let mut reader = BufReader::new(stream);
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                break;
+            }
+            if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; length];
+        let _ = reader.read_exact(&mut body);
+        let _ = reader
+            .get_mut()
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        let _ = tx.send(String::from_utf8_lossy(&body).into_owned());
+    });
+    (url, rx)
 }
 
 /// Starts 3 replicas of v1 under a canary (4 s windows) gated by `gates` (built for the
