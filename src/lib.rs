@@ -25,10 +25,12 @@
 //! [`control`] is the local control API (a root-only unix socket) behind `composectl rollout
 //! ...`; [`webhook`] posts rollout outcomes; [`timefmt`] formats timestamps and durations.
 //!
-//! Rollouts are being built: [`rollout`] holds the strategies (recreate, rolling, canary) as
-//! pure state machines and [`gate`] the health gates (Docker health, HTTP, Prometheus,
-//! scrape, exec). Neither is wired into the loop yet; drift is still a plain stop-first
-//! replacement.
+//! Rollouts: [`rollout`] holds the strategies (recreate, rolling, canary) as pure state
+//! machines and [`gate`] the health gates (Docker health, HTTP, Prometheus, scrape, exec).
+//! Before each plan, [`controller::rollouts`] runs them for every service with a rollout
+//! config, keeps the rollout record and revision history in [`state`], and pins the replica
+//! slots that stay on the previous revision; the planner converges each slot to its pinned
+//! revision, so updates, reverts and heals go through one mechanism.
 
 pub mod app;
 pub mod cli;
