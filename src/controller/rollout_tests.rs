@@ -132,3 +132,60 @@ async fn an_unhealthy_canary_goes_back_to_previous_and_is_not_retried() {
     .await;
     run.stop().await;
 }
+
+/// Two replicas per step, each step waiting for `rollout promote`.
+fn manual_canary(image: &str) -> String {
+    canary(image, "a")
+        .replace("steps: [1, 100%]", "steps: [2, 100%]")
+        .replace("monitor: 300ms", "monitor: 100ms\n      promotion: manual")
+}
+
+#[tokio::test]
+async fn a_new_revision_mid_rollout_moves_the_canary_on_and_leaves_the_rest_alone() {
+    let run = Running::start(&manual_canary("app:v1"), CrashPolicy::default()).await;
+    run.until("three replicas", |r| r.running().len() == 3)
+        .await;
+    run.fake.add_image("app:v2", "sha256:bbbb");
+    run.fake.add_image("app:v3", "sha256:cccc");
+    run.write(&manual_canary("app:v2"));
+    run.until("the canary waits for promotion", |r| {
+        phase(r) == Some(Phase::AwaitingPromotion)
+    })
+    .await;
+    run.fake.clear_calls();
+    run.write(&manual_canary("app:v3"));
+    run.until("the v3 canary waits for promotion", |r| {
+        record(r)
+            .is_some_and(|rec| rec.phase == Phase::AwaitingPromotion && rec.target_revision == 3)
+    })
+    .await;
+    let creates: Vec<String> = run
+        .fake
+        .calls()
+        .into_iter()
+        .filter_map(|c| match c {
+            Call::Create { name } => Some(name),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        creates,
+        vec!["shop-web-1", "shop-web-2"],
+        "both canaries moved from v2 to v3 directly, one at a time, none back to v1 first"
+    );
+    let by_name = images(&run);
+    assert_eq!(
+        by_name,
+        vec![
+            ("shop-web-1".to_owned(), "sha256:cccc".to_owned()),
+            ("shop-web-2".to_owned(), "sha256:cccc".to_owned()),
+            ("shop-web-3".to_owned(), "sha256:aaaa".to_owned()),
+        ]
+    );
+    let record = record(&run).unwrap();
+    assert_eq!(
+        record.previous_revision, 1,
+        "rollbacks still go to the stable v1"
+    );
+    run.stop().await;
+}

@@ -327,7 +327,7 @@ impl Rollouts {
         };
         ctx.telemetry.set_rollout_step(project, name, step);
         Ok(Drive {
-            pins: pins(&record, &history, ctx.service),
+            pins: pins(&record, &history, ctx.service, &kept),
             start_first: (record.order == Order::StartFirst && record.phase != Phase::Complete)
                 .then(|| name.to_owned())
                 .into_iter()
@@ -771,28 +771,52 @@ fn overdue(
     }
 }
 
-/// The slots a record holds on the previous revision: those the rollout has not moved
-/// (or moved back), and every slot once it rolled back or was aborted.
-fn pins(record: &RolloutRecord, history: &History, service: &ServiceSpec) -> Pins {
+/// The slots a record holds on an earlier revision. A slot the rollout has not reached yet
+/// keeps the revision it runs (when the history knows it: a rollout never touches a
+/// replica before its turn, even one left on a superseded revision); a slot moved back, or
+/// every slot once the rollout rolled back or was aborted, is held on the previous
+/// revision.
+fn pins(
+    record: &RolloutRecord,
+    history: &History,
+    service: &ServiceSpec,
+    kept: &BTreeMap<u32, &ObservedContainer>,
+) -> Pins {
     let Some(previous) = history.get(record.previous_revision) else {
         return Pins::new();
     };
-    let held = |n: &u32| match record.phase {
-        Phase::Complete => false,
-        Phase::RolledBack | Phase::Aborted => true,
-        _ => !record.state.updated.contains(n),
+    let to_previous = || Pin {
+        revision: previous.number,
+        spec: previous.spec.clone(),
+        image_id: previous.key.image_id.clone(),
+        run_image: record.previous_image.clone(),
+    };
+    let pin = |n: u32| -> Option<Pin> {
+        match record.phase {
+            Phase::Complete => None,
+            Phase::RolledBack | Phase::Aborted => Some(to_previous()),
+            _ if record.state.updated.contains(&n) => None,
+            _ if record.state.rolling_back => Some(to_previous()),
+            _ => {
+                let running = kept
+                    .get(&n)
+                    .map(|c| revision_key(c))
+                    .filter(|key| *key != record.target)
+                    .and_then(|key| history.find(&key));
+                Some(match running {
+                    Some(entry) if entry.number != previous.number => Pin {
+                        revision: entry.number,
+                        spec: entry.spec.clone(),
+                        image_id: entry.key.image_id.clone(),
+                        run_image: entry.key.image_id.clone(),
+                    },
+                    _ => to_previous(),
+                })
+            }
+        }
     };
     (1..=service.replicas)
-        .filter(held)
-        .map(|n| {
-            let pin = Pin {
-                revision: previous.number,
-                spec: previous.spec.clone(),
-                image_id: previous.key.image_id.clone(),
-                run_image: record.previous_image.clone(),
-            };
-            ((service.name.clone(), n), pin)
-        })
+        .filter_map(|n| pin(n).map(|p| ((service.name.clone(), n), p)))
         .collect()
 }
 

@@ -43,7 +43,7 @@ impl<R: ContainerRuntime> Executor<R> {
 
     /// Points a pinned slot's `:previous` tag at the pinned image again before a create
     /// (another service of the same repository may have moved it since). One write when
-    /// the slot is pinned, none otherwise.
+    /// the slot is pinned to a tag, none otherwise.
     async fn retag_pinned(
         &self,
         plan: &Plan,
@@ -54,6 +54,10 @@ impl<R: ContainerRuntime> Executor<R> {
         let Some(pin) = plan.pins.get(&(service.to_owned(), number)) else {
             return Ok(0);
         };
+        if pin.run_image == pin.image_id {
+            // Created from the image ID itself: there is no tag to point.
+            return Ok(0);
+        }
         self.runtime
             .tag_image(&pin.image_id, &pin.run_image)
             .await

@@ -38,7 +38,8 @@ pub struct Pin {
     pub spec: ProjectSpec,
     /// The image ID the revision runs.
     pub image_id: String,
-    /// The reference containers are created from (the `:previous` tag of that image).
+    /// The reference containers are created from: the `:previous` tag of that image, or
+    /// the image ID itself for a revision no tag is kept for.
     pub run_image: String,
 }
 
