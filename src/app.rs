@@ -182,6 +182,20 @@ async fn plan(runtime: Arc<DockerRuntime>, args: DesiredArgs) -> ExitCode {
     }
     let plans = controller.plan_all();
     print!("{}", plan::render_many(&plans));
+    for (service, strategy) in controller.rollout_strategies() {
+        let (project, name) = service.split_once('/').unwrap_or(("", &service));
+        let replaced = plans.iter().filter(|p| p.project == project).any(|p| {
+            p.actions.iter().any(|a| {
+                matches!(a, plan::Action::Replace { service, reason, .. }
+                    if service == name && matches!(reason, plan::Reason::ConfigDrift { .. } | plan::Reason::ImageChanged { .. }))
+            })
+        });
+        if replaced {
+            println!(
+                "note: {service} rolls out by its {strategy} strategy: `composectl run` replaces these replicas step by step, watched by its gates, and rolls back on a failure"
+            );
+        }
+    }
     if let Err(err) = controller.load_errors() {
         eprintln!("error: {err}");
         return ExitCode::from(EXIT_ERROR);

@@ -182,6 +182,23 @@ impl<R: ContainerRuntime> Controller<R> {
             .collect()
     }
 
+    /// `project/service` and strategy of every desired service with a rollout config.
+    pub fn rollout_strategies(&self) -> Vec<(String, String)> {
+        let view = self.shared.view.lock().expect("view lock");
+        let mut found = Vec::new();
+        for project in view.projects() {
+            let view::Target::Spec(spec) = view.target(&project) else {
+                continue;
+            };
+            for service in spec.services.values().filter(|s| rollouts::has_rollout(s)) {
+                let strategy = crate::rollout::RolloutConfig::from_service(service)
+                    .map_or("rollout", |c| c.strategy);
+                found.push((format!("{project}/{}", service.name), strategy.to_owned()));
+            }
+        }
+        found
+    }
+
     /// Converges every project once, in project order, ignoring crash backoff. Returns the
     /// plans carried out; fails listing every project that failed. Needs a [`Self::reload`]
     /// first; the store is fed by a reflector for the duration, so waits for
