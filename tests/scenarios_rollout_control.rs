@@ -637,3 +637,31 @@ fn undo_rolls_back_until_the_desired_state_changes() {
     }
     eprintln!("took {:?}", started.elapsed());
 }
+
+#[test]
+fn plan_says_a_rollout_service_is_replaced_step_by_step() {
+    let project = TestProject::new("rc-plan");
+    let images = TestImages::new(&project);
+    let extra = canary("5s", "auto");
+    project.write_compose(&compose(&images.image("v1"), &extra));
+    let dir = project.dir().display().to_string();
+    let applied = run_cli(&["apply", "--once", "--desired", &dir]);
+    assert_eq!(applied.code, Some(0), "{}", applied.all());
+    project.write_compose(&compose(&images.image("v2"), &extra));
+    let planned = run_cli(&["plan", "--desired", &dir]);
+    assert_eq!(planned.code, Some(2), "{}", planned.all());
+    let note = format!(
+        "note: {} rolls out by its canary strategy",
+        target(&project)
+    );
+    assert!(planned.stdout.contains(&note), "{}", planned.all());
+    // Planning changed nothing: the first deploy is still what runs.
+    let v1 = images.id_of("v1").unwrap();
+    let containers = project.containers();
+    assert_eq!(containers.len(), REPLICAS, "{:#?}", short(&containers));
+    assert!(
+        containers.iter().all(|c| c.image_id == v1),
+        "{:#?}",
+        short(&containers)
+    );
+}
