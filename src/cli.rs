@@ -104,7 +104,8 @@ pub struct RolloutArgs {
 #[derive(Debug, Subcommand)]
 pub enum RolloutCommand {
     /// Where the rollouts stand: phase, step, replicas updated, gates and their evidence.
-    /// With --watch, exits 1 if a watched rollout ends rolled back or aborted.
+    /// With --watch (at least 3 s, so a change just made to the desired files is seen),
+    /// exits 1 if a watched rollout ends rolled back or aborted.
     Status(RolloutStatusArgs),
     /// Hold the rollouts where they are.
     Pause(TargetArgs),

@@ -16,6 +16,10 @@ use crate::cli::{RolloutArgs, RolloutCommand};
 const EXIT_ERROR: u8 = 1;
 /// How often `status --watch` asks.
 const WATCH_PERIOD: Duration = Duration::from_secs(1);
+/// How long `status --watch` watches at least: a change to the desired files made just
+/// before reaches the controller after its debounce, and until then the status still
+/// shows the rollout before it as over.
+const WATCH_AT_LEAST: Duration = Duration::from_secs(3);
 /// Clears an ANSI terminal and puts the cursor home.
 const CLEAR: &str = "\x1b[H\x1b[2J";
 
@@ -87,6 +91,7 @@ async fn watch(socket: &Path, selector: Selector, json: bool) -> ExitCode {
     let request = Request::Status { selector };
     let mut shown: Option<Vec<ServiceStatus>> = None;
     let mut tick = tokio::time::interval(WATCH_PERIOD);
+    let started = tokio::time::Instant::now();
     loop {
         tick.tick().await;
         let services = match client::request(socket, &request).await {
@@ -115,7 +120,7 @@ async fn watch(socket: &Path, selector: Selector, json: bool) -> ExitCode {
         }
         let _ = out.flush();
         drop(out);
-        if render::all_settled(&services) {
+        if render::all_settled(&services) && started.elapsed() >= WATCH_AT_LEAST {
             return watch_outcome(&services);
         }
     }

@@ -150,7 +150,23 @@ impl<R: ContainerRuntime> ControlHandler<R> {
                 .map_err(|e| e.to_string())?;
             let config = RolloutConfig::from_service(&s.service).map_err(|e| e.to_string())?;
             let kept = kept_replicas(&observed, project, name);
-            services.push(service_status(s, &config, record.as_ref(), &kept));
+            let mut status = service_status(s, &config, record.as_ref(), &kept);
+            let desired = observed.image_id(&s.service.image).map(|id| RevisionKey {
+                config_hash: hash::config_hash(&s.project, &s.service),
+                image_id: id.to_owned(),
+            });
+            let started = record
+                .as_ref()
+                .is_some_and(|r| Some(&r.target) == desired.as_ref());
+            let behind = kept.values().any(|c| Some(revision_key(c)) != desired);
+            if !started && behind {
+                status.phase = Some(Phase::Pending);
+                status.reason = Some(
+                    "the desired state changed; the rollout starts at the next reconcile"
+                        .to_owned(),
+                );
+            }
+            services.push(status);
         }
         Ok(Response::Status { services })
     }

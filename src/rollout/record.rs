@@ -99,6 +99,10 @@ impl History {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
+    /// The desired revision differs from what runs and its rollout has not started yet
+    /// (the controller starts it at its next reconcile). Shown by `rollout status`, never
+    /// recorded.
+    Pending,
     /// Moving replicas to the new revision.
     Progressing,
     /// Held by `rollout pause` or by `failure_action: pause`.
@@ -126,6 +130,7 @@ impl Phase {
     /// The name `rollout status` prints.
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Pending => "pending",
             Self::Progressing => "progressing",
             Self::Paused => "paused",
             Self::AwaitingPromotion => "awaiting promotion",
