@@ -160,11 +160,16 @@ impl<R: ContainerRuntime> ControlHandler<R> {
                 .is_some_and(|r| Some(&r.target) == desired.as_ref());
             let behind = kept.values().any(|c| Some(revision_key(c)) != desired);
             if !started && behind {
-                status.phase = Some(Phase::Pending);
-                status.reason = Some(
-                    "the desired state changed; the rollout starts at the next reconcile"
-                        .to_owned(),
-                );
+                // What the status shows is about the next rollout, not the one before it.
+                status = ServiceStatus {
+                    phase: Some(Phase::Pending),
+                    updated: 0,
+                    reason: Some(
+                        "the desired state changed; the rollout starts at the next reconcile"
+                            .to_owned(),
+                    ),
+                    ..service_status(s, &config, None, &BTreeMap::new())
+                };
             }
             services.push(status);
         }
