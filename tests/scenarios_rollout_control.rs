@@ -665,3 +665,50 @@ fn plan_says_a_rollout_service_is_replaced_step_by_step() {
         short(&containers)
     );
 }
+
+/// compose's own `update_config`, which plain `docker compose` ignores off Swarm: one
+/// replica at a time, and a failure rolls back.
+fn rolling_with_rollback() -> String {
+    format!(
+        "    deploy:\n      replicas: {REPLICAS}\n      update_config:\n        parallelism: 1\n        monitor: 2s\n        failure_action: rollback\n"
+    )
+}
+
+#[test]
+fn update_config_failure_action_rollback_puts_the_first_replica_back() {
+    let Setup {
+        started,
+        project,
+        images,
+        v1,
+        v2: _,
+        target,
+        extra,
+        daemon,
+    } = Setup::deploy("rc-rolling-fail", rolling_with_rollback());
+    let before = ids(&project);
+
+    let sick = format!("{extra}    environment:\n      HEALTH: fail\n");
+    project.write_compose(&compose(&images.image("v2"), &sick));
+    let status = wait_phase(&daemon, &target, "rolled_back", Duration::from_secs(90));
+    assert_eq!(status["strategy"], "rolling", "{status}");
+    wait_all_on(&daemon, &project, &v1, Duration::from_secs(60));
+    assert_eq!(images.id_of("previous").as_deref(), Some(v1.as_str()));
+    let now = ids(&project);
+    let replica = |n: u32| format!("{}-{SERVICE}-{n}", project.name());
+    for n in [2, 3] {
+        assert_eq!(
+            now[&replica(n)],
+            before[&replica(n)],
+            "replica {n} was replaced"
+        );
+    }
+    assert_held(
+        &daemon,
+        &project,
+        Some("rolled_back"),
+        Duration::from_secs(6),
+        "the failed revision was retried",
+    );
+    eprintln!("took {:?}", started.elapsed());
+}
