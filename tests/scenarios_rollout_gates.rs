@@ -606,7 +606,14 @@ fn canary_moves_replica_1_alone_through_its_window_then_promotes_all_3() {
         "type": "http", "url": "http://{ip}:{port}/healthz",
         "expect_status": 200, "timeout": "2s", "successes": 3, "failures": 2,
     }]);
-    let scenario = Scenario::start(TestProject::new("ro-canary-ok"), &[], canary("6s", gates));
+    let listen = SocketAddr::from(([127, 0, 0, 1], common::free_port()));
+    let listen_text = listen.to_string();
+    let scenario = Scenario::start_with(
+        TestProject::new("ro-canary-ok"),
+        &[],
+        canary("6s", gates),
+        &["--listen", listen_text.as_str()],
+    );
     let originals = scenario.replicas();
     let (v1, v2) = (
         scenario.images.id_of("v1").unwrap(),
@@ -684,6 +691,24 @@ fn canary_moves_replica_1_alone_through_its_window_then_promotes_all_3() {
     );
     let most = samples.iter().map(|(_, r)| on_v2(r).len()).max().unwrap();
     assert_eq!(most, 3);
+    // The metrics counted the rollout and the gate's evaluations.
+    let (_, metrics) = common::http_get(listen, "/metrics").expect("/metrics answers");
+    let project = scenario.project.name();
+    let promoted = format!(
+        "composectl_rollouts_total{{project=\"{project}\",service=\"app\",outcome=\"promoted\"}} 1"
+    );
+    assert!(metrics.contains(&promoted), "{metrics}");
+    let passes = format!(
+        "composectl_gate_evaluations_total{{project=\"{project}\",service=\"app\",gate=\"http\",verdict=\"pass\"}} "
+    );
+    let count = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(passes.as_str()))
+        .and_then(|v| v.trim().parse::<f64>().ok());
+    assert!(
+        count.is_some_and(|c| c >= 3.0),
+        "http gate passes: {count:?}\n{metrics}"
+    );
     eprintln!("took {:?}", started.elapsed());
 }
 
@@ -693,7 +718,9 @@ fn sick_canary_is_rolled_back_to_previous_and_not_retried() {
     let gates = json!([{"type": "docker_health"}]);
     let (hook, posted) = webhook_receiver();
     let project = TestProject::new("ro-canary-sick");
-    let flags = ["--webhook", hook.as_str()];
+    let listen = SocketAddr::from(([127, 0, 0, 1], common::free_port()));
+    let listen_text = listen.to_string();
+    let flags = ["--webhook", hook.as_str(), "--listen", listen_text.as_str()];
     let scenario = Scenario::start_with(project, &[], canary("5s", gates), &flags);
     let originals = scenario.replicas();
     let recorder = EventRecorder::start(&scenario.project);
