@@ -8,7 +8,7 @@
 //! gate) rolls back every updated replica: there is never more than one step in flight
 //! and never a second canary before the first one passed.
 
-use super::config::{CanaryConfig, RolloutConfig};
+use super::config::{CanaryConfig, RolloutConfig, UpdatePolicy};
 use super::walk::{Tolerance, Walk};
 use super::{Order, ReplicaView, RolloutState, Step, Strategy, Verdicts};
 
@@ -19,8 +19,8 @@ pub struct Canary {
     pub config: CanaryConfig,
     /// Order of updates inside a step (`update_config.order`).
     pub order: Order,
-    /// Order of reverts (`rollback_config.order`).
-    pub rollback_order: Order,
+    /// How reverts run (`rollback_config`: order and parallelism).
+    pub rollback: UpdatePolicy,
 }
 
 /// Registers the canary strategy.
@@ -28,7 +28,7 @@ pub fn build(config: &RolloutConfig) -> Box<dyn Strategy> {
     Box::new(Canary {
         config: config.canary.clone(),
         order: config.update.order,
-        rollback_order: config.rollback.order,
+        rollback: config.rollback,
     })
 }
 
@@ -59,7 +59,7 @@ impl Strategy for Canary {
             delay: std::time::Duration::ZERO,
             promotion: self.config.promotion,
             tolerance: Tolerance::None,
-            rollback_order: self.rollback_order,
+            rollback: self.rollback,
         };
         walk.next(state, observed, verdicts)
     }

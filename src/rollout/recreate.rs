@@ -1,7 +1,7 @@
 //! Recreate: stop every replica, start them all on the new revision (compose's own
 //! behaviour). A replica that fails on the new revision rolls the service back.
 
-use super::config::RolloutConfig;
+use super::config::{RolloutConfig, UpdatePolicy};
 use super::walk::revert;
 use super::{Order, POLL, Readiness, ReplicaView, Revision, RolloutAction, RolloutState, Step};
 use super::{Strategy, Verdicts};
@@ -9,14 +9,14 @@ use super::{Strategy, Verdicts};
 /// The recreate strategy.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recreate {
-    /// Order of reverts (`rollback_config.order`).
-    pub rollback_order: Order,
+    /// How reverts run (`rollback_config`: order and parallelism).
+    pub rollback: UpdatePolicy,
 }
 
 /// Registers the recreate strategy.
 pub fn build(config: &RolloutConfig) -> Box<dyn Strategy> {
     Box::new(Recreate {
-        rollback_order: config.rollback.order,
+        rollback: config.rollback,
     })
 }
 
@@ -26,7 +26,7 @@ impl Strategy for Recreate {
             return Step::Pause("paused by `rollout pause`".to_string());
         }
         if state.rolling_back {
-            return revert(state, observed, self.rollback_order);
+            return revert(state, observed, &self.rollback);
         }
         let pending: Vec<RolloutAction> = (1..=state.replicas)
             .filter(|n| !state.updated.contains(n))

@@ -10,22 +10,22 @@
 
 use super::config::{Promotion, RolloutConfig, UpdatePolicy};
 use super::walk::{Tolerance, Walk};
-use super::{Order, ReplicaView, RolloutState, Step, Strategy, Verdicts};
+use super::{ReplicaView, RolloutState, Step, Strategy, Verdicts};
 
 /// The rolling strategy.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rolling {
     /// `deploy.update_config`.
     pub update: UpdatePolicy,
-    /// Order of reverts (`rollback_config.order`).
-    pub rollback_order: Order,
+    /// How reverts run (`rollback_config`: order and parallelism).
+    pub rollback: UpdatePolicy,
 }
 
 /// Registers the rolling strategy.
 pub fn build(config: &RolloutConfig) -> Box<dyn Strategy> {
     Box::new(Rolling {
         update: config.update,
-        rollback_order: config.rollback.order,
+        rollback: config.rollback,
     })
 }
 
@@ -51,7 +51,7 @@ impl Strategy for Rolling {
             delay: self.update.delay,
             promotion: Promotion::Auto,
             tolerance: Tolerance::Ratio(self.update.failure_action, self.update.max_failure_ratio),
-            rollback_order: self.rollback_order,
+            rollback: self.rollback,
         };
         walk.next(state, observed, verdicts)
     }

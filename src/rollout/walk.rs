@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use super::config::{FailureAction, Promotion};
+use super::config::{FailureAction, Promotion, UpdatePolicy};
 use super::{Order, POLL, Readiness, ReplicaView, Revision, RolloutAction, RolloutState, Step};
 use super::{Verdict, Verdicts};
 
@@ -39,8 +39,8 @@ pub struct Walk {
     pub promotion: Promotion,
     /// Failure handling.
     pub tolerance: Tolerance,
-    /// Order of reverts.
-    pub rollback_order: Order,
+    /// How reverts run (`rollback_config`: order and parallelism).
+    pub rollback: UpdatePolicy,
 }
 
 enum Judgement {
@@ -57,7 +57,7 @@ impl Walk {
             return Step::Pause("paused by `rollout pause`".to_string());
         }
         if st.rolling_back {
-            return revert(st, view, self.rollback_order);
+            return revert(st, view, &self.rollback);
         }
         let Some(last) = self.targets.len().checked_sub(1) else {
             return Step::Done;
@@ -170,7 +170,10 @@ fn update(st: &RolloutState, view: &ReplicaView, to: u32, order: Order) -> Optio
 }
 
 /// The rollback walk: revert every updated replica, then wait for all to settle.
-pub fn revert(st: &RolloutState, view: &ReplicaView, order: Order) -> Step {
+/// Stop-first reverts one replica at a time; start-first reverts up to the policy's
+/// `parallelism` replicas at once (0: all).
+pub fn revert(st: &RolloutState, view: &ReplicaView, policy: &UpdatePolicy) -> Step {
+    let order = policy.order;
     let Some(first) = st.updated.first().copied() else {
         return if in_flight(st, view) {
             Step::Wait(POLL)
@@ -179,12 +182,22 @@ pub fn revert(st: &RolloutState, view: &ReplicaView, order: Order) -> Step {
         };
     };
     match order {
-        Order::StartFirst => Step::Act(
-            st.updated
-                .iter()
-                .map(|&number| RolloutAction::Revert { number, order })
-                .collect(),
-        ),
+        Order::StartFirst => {
+            let allowed = match policy.parallelism {
+                0 => st.updated.len(),
+                n => (n as usize).saturating_sub(busy(st, view)),
+            };
+            if allowed == 0 {
+                return Step::Wait(POLL);
+            }
+            Step::Act(
+                st.updated
+                    .iter()
+                    .take(allowed)
+                    .map(|&number| RolloutAction::Revert { number, order })
+                    .collect(),
+            )
+        }
         Order::StopFirst if in_flight(st, view) => Step::Wait(POLL),
         Order::StopFirst => Step::Act(vec![RolloutAction::Revert {
             number: first,
@@ -193,17 +206,26 @@ pub fn revert(st: &RolloutState, view: &ReplicaView, order: Order) -> Step {
     }
 }
 
+/// How many replicas are between revisions or not yet decided.
+fn busy(st: &RolloutState, view: &ReplicaView) -> usize {
+    (1..=st.replicas)
+        .filter(|n| !settled(view, *n, intended(st, *n)))
+        .count()
+}
+
+/// The revision the state intends replica `n` to run.
+fn intended(st: &RolloutState, n: u32) -> Revision {
+    if st.updated.contains(&n) {
+        Revision::New
+    } else {
+        Revision::Old
+    }
+}
+
 /// Whether any replica is between revisions or not yet decided (absent, starting, or not
 /// yet on the revision the state intends for it).
 pub fn in_flight(st: &RolloutState, view: &ReplicaView) -> bool {
-    (1..=st.replicas).any(|n| {
-        let intended = if st.updated.contains(&n) {
-            Revision::New
-        } else {
-            Revision::Old
-        };
-        !settled(view, n, intended)
-    })
+    busy(st, view) > 0
 }
 
 /// Whether replica `n` runs `revision` and is ready or failed.

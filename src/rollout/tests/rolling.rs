@@ -53,7 +53,7 @@ fn batches_follow_parallelism() {
         );
         let rolling = Rolling {
             update: config.update,
-            rollback_order: Order::StopFirst,
+            rollback: crate::rollout::UpdatePolicy::default(),
         };
         assert_eq!(
             rolling.targets(replicas),
@@ -161,30 +161,52 @@ fn stop_first_batch_is_replaced_one_replica_at_a_time() {
     );
 }
 
-#[test]
-fn rollback_config_order_drives_the_reverts() {
+/// The times of the reverts of a rolling update whose third batch fails, under
+/// `rollback_config` with `order` and `parallelism`.
+fn revert_times(order: &str, parallelism: Option<u32>) -> Vec<Duration> {
     let mut update_config = update(1, "stop-first", "rollback", 0.0);
     update_config.monitor = Some(S(1));
     let mut service = crate::model::spec::ServiceSpec::new("app", "app:2");
     service.replicas = 3;
     service.update_config = Some(update_config);
     service.rollback_config = Some(UpdateConfig {
-        order: Some("start-first".into()),
+        order: Some(order.into()),
+        parallelism,
         ..UpdateConfig::default()
     });
     let config = crate::rollout::RolloutConfig::from_service(&service).unwrap();
     let mut sim = Sim::new(strategy(&config), 3);
     sim.bad.insert(3);
     sim.run_to_end().expect("a rollback");
-    let reverts: Vec<_> = sim
-        .acts
+    sim.acts
         .iter()
         .filter(|(_, a)| matches!(a, crate::rollout::RolloutAction::Revert { .. }))
-        .collect();
-    assert_eq!(reverts.len(), 3);
+        .map(|(t, _)| *t)
+        .collect()
+}
+
+#[test]
+fn rollback_config_order_and_parallelism_drive_the_reverts() {
+    let together = revert_times("start-first", Some(0));
+    assert_eq!(together.len(), 3);
     assert!(
-        reverts.iter().all(|(t, _)| *t == reverts[0].0),
-        "start-first reverts go together"
+        together.iter().all(|t| *t == together[0]),
+        "start-first with parallelism 0 reverts all together: {together:?}"
+    );
+    let one_by_one = revert_times("start-first", None);
+    assert_eq!(one_by_one.len(), 3);
+    assert!(
+        one_by_one.windows(2).all(|w| w[0] < w[1]),
+        "start-first with Swarm's default parallelism 1 reverts one at a time: {one_by_one:?}"
+    );
+    let two = revert_times("start-first", Some(2));
+    assert_eq!(two.len(), 3);
+    assert_eq!(two[0], two[1], "two at once: {two:?}");
+    assert!(two[1] < two[2], "then the third: {two:?}");
+    let stop_first = revert_times("stop-first", Some(0));
+    assert!(
+        stop_first.windows(2).all(|w| w[0] < w[1]),
+        "stop-first always reverts one at a time: {stop_first:?}"
     );
 }
 
