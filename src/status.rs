@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::metrics::{ControllerState, ProjectRecord, Telemetry, unix_seconds};
 use crate::model::{Health, ObservedContainer, hash};
+use crate::rollout::record::Phase;
 
 /// Hex digits of a container ID shown in the document (as `docker ps` shows them).
 const SHORT_ID: usize = 12;
@@ -56,6 +57,27 @@ pub struct ServiceStatus {
     pub crash_backoff_seconds: f64,
     /// Observed containers by replica number.
     pub replicas: Vec<ReplicaStatus>,
+    /// Its latest rollout, when it has had one (`composectl rollout status` has the
+    /// gates and the window).
+    pub rollout: Option<RolloutSummary>,
+}
+
+/// Where a service's latest rollout stands.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RolloutSummary {
+    /// `progressing`, `paused`, `awaiting_promotion`, `rolling_back`, `complete`,
+    /// `rolled_back` or `aborted`.
+    pub phase: Phase,
+    /// The strategy.
+    pub strategy: String,
+    /// The current step, from 1.
+    pub step: usize,
+    /// The revision rolled out (history number).
+    pub revision: u64,
+    /// The revision rollbacks restore.
+    pub previous_revision: u64,
+    /// Why it paused, rolled back or was aborted.
+    pub reason: Option<String>,
 }
 
 /// One container.
@@ -116,6 +138,18 @@ fn project(state: &ControllerState, record: Option<&ProjectRecord>, name: &str) 
             .replicas
             .push(replica(container));
     }
+    for ((project, service), record) in &state.rollouts {
+        if let (true, Some(status)) = (project == name, services.get_mut(service.as_str())) {
+            status.rollout = Some(RolloutSummary {
+                phase: record.phase,
+                strategy: record.strategy.clone(),
+                step: record.state.step + 1,
+                revision: record.target_revision,
+                previous_revision: record.previous_revision,
+                reason: record.reason.clone(),
+            });
+        }
+    }
     for ((project, service, _), delay) in &state.crash_delays {
         if let (true, Some(status)) = (project == name, services.get_mut(service.as_str())) {
             status.crash_backoff_seconds = status.crash_backoff_seconds.max(delay.as_secs_f64());
@@ -145,6 +179,7 @@ fn service_status(name: &str, desired_replicas: Option<u32>) -> ServiceStatus {
         desired_replicas,
         crash_backoff_seconds: 0.0,
         replicas: Vec::new(),
+        rollout: None,
     }
 }
 

@@ -195,6 +195,15 @@ impl Rollouts {
         Ok(loaded)
     }
 
+    /// Every record read or written so far, by (project, service).
+    pub fn cached(&self) -> BTreeMap<ServiceKey, RolloutRecord> {
+        let records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
+        records
+            .iter()
+            .filter_map(|(key, record)| Some((key.clone(), record.clone()?)))
+            .collect()
+    }
+
     /// Caches a record without writing it (what changes every evaluation: gate evidence).
     fn cache(&self, project: &str, service: &str, record: &RolloutRecord) {
         let key = (project.to_owned(), service.to_owned());

@@ -33,6 +33,7 @@ impl<R: ContainerRuntime> StateSource for SharedSource<R> {
             load_errors,
             root_error,
             crash_delays,
+            rollouts: shared.rollouts.cached(),
         })
     }
 

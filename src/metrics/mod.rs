@@ -62,6 +62,8 @@ pub struct ControllerState {
     pub root_error: Option<String>,
     /// Current crash backoff delay of every replica slot in backoff.
     pub crash_delays: Vec<(Slot, Duration)>,
+    /// The rollout record of every service that has one, by (project, service).
+    pub rollouts: BTreeMap<(String, String), crate::rollout::record::RolloutRecord>,
 }
 
 /// The controller, as seen from the metrics: implemented by the controller over its

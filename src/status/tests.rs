@@ -139,3 +139,45 @@ fn an_unreadable_desired_directory_makes_every_project_invalid() {
         "healthy"
     );
 }
+
+#[test]
+fn a_service_with_a_rollout_shows_its_phase_step_and_revisions() {
+    use crate::rollout::record::{Phase, RevisionKey, RolloutRecord};
+    use crate::rollout::{Order, RolloutState};
+    let mut state = state();
+    let record = RolloutRecord {
+        strategy: "canary".into(),
+        target: RevisionKey::default(),
+        target_revision: 4,
+        previous_revision: 3,
+        previous_image: "shop/web:previous".into(),
+        started_at_ms: 0,
+        finished_at_ms: Some(1),
+        state: RolloutState::new(2),
+        phase: Phase::RolledBack,
+        reason: Some("gate http failed".into()),
+        failed_replicas: Default::default(),
+        ordered_at_ms: Default::default(),
+        gates: Vec::new(),
+        aborted: false,
+        order: Order::StopFirst,
+    };
+    state.rollouts.insert(("shop".into(), "web".into()), record);
+    let status = build(&state, &BTreeMap::new(), true);
+    let shop = find(&status, "shop");
+    let web = shop.services.iter().find(|s| s.name == "web").unwrap();
+    let rollout = web.rollout.as_ref().expect("web had a rollout");
+    assert_eq!(
+        (
+            rollout.phase,
+            rollout.step,
+            rollout.revision,
+            rollout.previous_revision
+        ),
+        (Phase::RolledBack, 1, 4, 3)
+    );
+    let json = serde_json::to_value(&status).unwrap();
+    let web_json = &json["projects"][2]["services"][2]["rollout"];
+    assert_eq!(web_json["phase"], "rolled_back", "{json}");
+    assert!(shop.services[0].rollout.is_none(), "db never had one");
+}
