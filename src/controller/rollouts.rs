@@ -409,10 +409,22 @@ impl Rollouts {
             return Ok(None);
         };
         let previous_image = previous_tag(&previous.image);
-        ctx.runtime
+        let tagged = ctx
+            .runtime
             .tag_image(&previous.key.image_id, &previous_image)
-            .await
-            .map_err(|e| ctx.runtime_error(e))?;
+            .await;
+        match tagged {
+            Ok(()) => {}
+            Err(runtime::Error::NotFound { .. }) => {
+                return Err(ctx.config(format!(
+                    "the image the replicas run ({}, revision {} of {}) is no longer on this host, \
+                     so a rollout would have nothing to roll back to; pull or rebuild {} so the \
+                     rollout can start",
+                    previous.key.image_id, previous.number, previous.image, previous.image
+                )));
+            }
+            Err(e) => return Err(ctx.runtime_error(e)),
+        }
         let mut state = RolloutState::new(ctx.service.replicas);
         state.updated = start
             .kept
