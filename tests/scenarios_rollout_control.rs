@@ -712,3 +712,37 @@ fn update_config_failure_action_rollback_puts_the_first_replica_back() {
     );
     eprintln!("took {:?}", started.elapsed());
 }
+
+#[test]
+fn recreate_replaces_every_replica_and_rolls_them_all_back_on_a_failure() {
+    let recreate = format!(
+        "    deploy:\n      replicas: {REPLICAS}\n    x-rollout:\n      strategy: recreate\n"
+    );
+    let Setup {
+        started,
+        project,
+        images,
+        v1,
+        v2,
+        target,
+        extra,
+        daemon,
+    } = Setup::deploy("rc-recreate", recreate);
+
+    project.write_compose(&compose(&images.image("v2"), &extra));
+    let status = wait_phase(&daemon, &target, "complete", Duration::from_secs(90));
+    assert_eq!(status["strategy"], "recreate", "{status}");
+    wait_all_on(&daemon, &project, &v2, Duration::from_secs(60));
+
+    let sick = format!("{extra}    environment:\n      HEALTH: fail\n");
+    project.write_compose(&compose(&images.image("v1"), &sick));
+    wait_phase(&daemon, &target, "rolled_back", Duration::from_secs(90));
+    wait_all_on(&daemon, &project, &v2, Duration::from_secs(60));
+    assert_eq!(
+        images.id_of("previous").as_deref(),
+        Some(v2.as_str()),
+        ":previous is the revision that ran before: v2"
+    );
+    assert_ne!(v1, v2);
+    eprintln!("took {:?}", started.elapsed());
+}
