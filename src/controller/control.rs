@@ -65,6 +65,11 @@ impl<R: ContainerRuntime> ControlHandler<R> {
             }
             Request::Resume { selector } => {
                 self.change(&selector, "resumed", |r| {
+                    // Held by `failure_action: pause` rather than by `rollout pause`:
+                    // resuming accepts the failures and carries on.
+                    if r.phase == Phase::Paused && !r.state.paused {
+                        r.state.promote_requested = true;
+                    }
                     r.state.paused = false;
                     r.phase = Phase::Progressing;
                     r.reason = None;

@@ -166,8 +166,9 @@ pub struct RolloutState {
     pub elapsed: Duration,
     /// The user paused the rollout (`rollout pause`): the rollout record.
     pub paused: bool,
-    /// The user promoted the current step (`rollout promote`): the rollout record;
-    /// cleared when the step advances.
+    /// The user promoted the current step (`rollout promote`, or `rollout resume` of a
+    /// rollout that `failure_action: pause` held): the rollout record; cleared when the
+    /// step advances. It also carries the step past its tolerated failures.
     pub promote_requested: bool,
     /// Replica failures tolerated so far (rolling's `max_failure_ratio`): the rollout
     /// record.

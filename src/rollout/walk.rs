@@ -143,6 +143,11 @@ impl Walk {
             }
         };
         Judgement::Stop(match action {
+            // `rollout resume` (or `promote`) after such a pause carries on past the
+            // failures, as re-running `docker service update` does in Swarm.
+            FailureAction::Pause if st.promote_requested => {
+                return Judgement::Carry { failed: count };
+            }
             FailureAction::Pause => Step::Pause(reason),
             _ => Step::RollBack(reason),
         })

@@ -101,6 +101,33 @@ fn after_failed_batch(action: &str, ratio: f64) -> Step {
 }
 
 #[test]
+fn resuming_a_failure_pause_carries_on_past_the_failures() {
+    let rolling = rolling(4, update(1, "stop-first", "pause", 0.0));
+    let mut state = RolloutState {
+        replicas: 4,
+        updated: [1].into(),
+        window_started: Some(S(5)),
+        elapsed: S(60),
+        ..RolloutState::default()
+    };
+    let view = view(&[
+        (1, New, Failed),
+        (2, Old, Ready),
+        (3, Old, Ready),
+        (4, Old, Ready),
+    ]);
+    assert!(matches!(
+        rolling.next(&state, &view, &Verdicts::default()),
+        Step::Pause(_)
+    ));
+    state.promote_requested = true;
+    assert_eq!(
+        rolling.next(&state, &view, &Verdicts::default()),
+        Step::Act(vec![Advance { failed: 1 }])
+    );
+}
+
+#[test]
 fn failure_actions_table() {
     let reason = "replica 1 failed on the new revision".to_string();
     let cases = [
