@@ -187,8 +187,7 @@ impl<R: ContainerRuntime> ControlHandler<R> {
         let history = self
             .shared
             .rollouts
-            .state()
-            .load_history(project, name)
+            .history(project, name)
             .map_err(|e| e.to_string())?;
         let observed = self.shared.store.snapshot();
         let current = running(&kept_replicas(&observed, project, name));
@@ -265,10 +264,7 @@ impl<R: ContainerRuntime> ControlHandler<R> {
         let rollouts = &self.shared.rollouts;
         let lock = rollouts.lock(project, name);
         let _held = lock.lock().await;
-        let history = rollouts
-            .state()
-            .load_history(project, name)
-            .map_err(|e| e.to_string())?;
+        let history = rollouts.history(project, name).map_err(|e| e.to_string())?;
         let observed = self.shared.store.snapshot();
         let image_id = observed.image_id(&s.service.image).ok_or_else(|| {
             format!(

@@ -95,6 +95,7 @@ pub struct Rollouts {
     state: StateDir,
     locks: Mutex<BTreeMap<ServiceKey, Arc<tokio::sync::Mutex<()>>>>,
     records: Mutex<BTreeMap<ServiceKey, Option<RolloutRecord>>>,
+    histories: Mutex<BTreeMap<ServiceKey, History>>,
     live: Mutex<BTreeMap<ServiceKey, LiveGates>>,
     warned: Mutex<BTreeSet<ServiceKey>>,
     webhook: Option<Webhook>,
@@ -160,15 +161,11 @@ impl Rollouts {
             state,
             locks: Mutex::new(BTreeMap::new()),
             records: Mutex::new(BTreeMap::new()),
+            histories: Mutex::new(BTreeMap::new()),
             live: Mutex::new(BTreeMap::new()),
             warned: Mutex::new(BTreeSet::new()),
             webhook,
         }
-    }
-
-    /// The state directory.
-    pub fn state(&self) -> &StateDir {
-        &self.state
     }
 
     /// The lock a service's record is changed under: held by the driver for a whole drive
@@ -193,6 +190,32 @@ impl Rollouts {
         let loaded = self.state.load_record(project, service)?;
         records.insert(key, loaded.clone());
         Ok(loaded)
+    }
+
+    /// The revision history of a service (cached; read from disk the first time).
+    pub fn history(&self, project: &str, service: &str) -> Result<History> {
+        let key = (project.to_owned(), service.to_owned());
+        let mut histories = self
+            .histories
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(cached) = histories.get(&key) {
+            return Ok(cached.clone());
+        }
+        let loaded = self.state.load_history(project, service)?;
+        histories.insert(key, loaded.clone());
+        Ok(loaded)
+    }
+
+    /// Writes a service's revision history (atomically) and caches it.
+    fn save_history(&self, project: &str, service: &str, history: &History) -> Result<()> {
+        self.state.save_history(project, service, history)?;
+        let key = (project.to_owned(), service.to_owned());
+        self.histories
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, history.clone());
+        Ok(())
     }
 
     /// Every record read or written so far, by (project, service).
@@ -289,7 +312,7 @@ impl Rollouts {
         let kept = plan::kept_replicas(&observed, &ctx.spec.name, &ctx.service.name);
         let (project, name) = (ctx.spec.name.as_str(), ctx.service.name.as_str());
         let existing = self.record(project, name)?;
-        let mut history = self.state.load_history(project, name)?;
+        let mut history = self.history(project, name)?;
         let keep: BTreeSet<u64> = existing
             .iter()
             .flat_map(|r| [r.target_revision, r.previous_revision])
@@ -300,7 +323,7 @@ impl Rollouts {
         let one = one_service(ctx.spec, ctx.service);
         let target_revision = history.record(target.clone(), image, one, now / 1000, &keep);
         if history != before {
-            self.state.save_history(project, name, &history)?;
+            self.save_history(project, name, &history)?;
         }
         let record = match existing {
             Some(record) if record.target == target => record,
@@ -534,7 +557,7 @@ impl Rollouts {
                     {
                         entry.failed_at = Some(now_ms() / 1000);
                     }
-                    self.state.save_history(project, name, history)?;
+                    self.save_history(project, name, history)?;
                 }
                 Step::Pause(reason) => {
                     if record.phase != Phase::Paused {
