@@ -154,6 +154,24 @@ fn images_by_replica(project: &TestProject) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The name of replica `n` of the service.
+fn replica_name(project: &TestProject, n: u32) -> String {
+    format!("{}-{SERVICE}-{n}", project.name())
+}
+
+/// Asserts that replicas 2 and 3 still run the containers they ran in `before`.
+fn assert_2_and_3_untouched(project: &TestProject, before: &BTreeMap<String, String>) {
+    let now = ids(project);
+    for n in [2, 3] {
+        let name = replica_name(project, n);
+        assert_eq!(
+            now.get(&name),
+            before.get(&name),
+            "replica {n} was replaced"
+        );
+    }
+}
+
 /// Container name -> ID.
 fn ids(project: &TestProject) -> BTreeMap<String, String> {
     project
@@ -473,7 +491,7 @@ fn manual_promotion_waits_and_promote_moves_the_rest() {
         Duration::from_secs(60),
     );
     assert_eq!(status["step"], 1, "{status}");
-    let replica = |n: u32| format!("{}-{SERVICE}-{n}", project.name());
+    let replica = |n: u32| replica_name(&project, n);
     let by_replica = images_by_replica(&project);
     let expected: BTreeMap<String, String> = [
         (replica(1), v2.clone()),
@@ -537,18 +555,11 @@ fn abort_reverts_to_previous_and_is_not_retried() {
     );
     // The canary was put back on `:previous`; the others never moved.
     let previous = images.image("previous");
-    let replica = |n: u32| format!("{}-{SERVICE}-{n}", project.name());
+    let replica = |n: u32| replica_name(&project, n);
     let containers = project.containers();
     let canary = containers.iter().find(|c| c.name == replica(1)).unwrap();
     assert_eq!(canary.image, previous, "{:#?}", short(&containers));
-    let now = ids(&project);
-    for n in [2, 3] {
-        assert_eq!(
-            now[&replica(n)],
-            before[&replica(n)],
-            "replica {n} was replaced"
-        );
-    }
+    assert_2_and_3_untouched(&project, &before);
 
     // The desired state still says v2: several resyncs (2 s) pass and nothing moves.
     assert_held(
@@ -694,15 +705,7 @@ fn update_config_failure_action_rollback_puts_the_first_replica_back() {
     assert_eq!(status["strategy"], "rolling", "{status}");
     wait_all_on(&daemon, &project, &v1, Duration::from_secs(60));
     assert_eq!(images.id_of("previous").as_deref(), Some(v1.as_str()));
-    let now = ids(&project);
-    let replica = |n: u32| format!("{}-{SERVICE}-{n}", project.name());
-    for n in [2, 3] {
-        assert_eq!(
-            now[&replica(n)],
-            before[&replica(n)],
-            "replica {n} was replaced"
-        );
-    }
+    assert_2_and_3_untouched(&project, &before);
     assert_held(
         &daemon,
         &project,
@@ -762,7 +765,7 @@ fn failure_action_pause_holds_and_resume_carries_on_one_batch() {
         extra,
         daemon,
     } = Setup::deploy("rc-failpause", pausing);
-    let replica = |n: u32| format!("{}-{SERVICE}-{n}", project.name());
+    let replica = |n: u32| replica_name(&project, n);
     let before = ids(&project);
 
     let sick = format!("{extra}    environment:\n      HEALTH: fail\n");
@@ -773,14 +776,7 @@ fn failure_action_pause_holds_and_resume_carries_on_one_batch() {
     assert_eq!(status["step"], 1, "{status}");
     // Held: replicas 2 and 3 stay on v1 (replica 1 may be healed on v2 meanwhile).
     std::thread::sleep(Duration::from_secs(5));
-    let now = ids(&project);
-    for n in [2, 3] {
-        assert_eq!(
-            now[&replica(n)],
-            before[&replica(n)],
-            "replica {n} moved while paused"
-        );
-    }
+    assert_2_and_3_untouched(&project, &before);
 
     control(&daemon, "resume", &target);
     let status = wait_status(

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::reconcile::Shared;
-use super::rollouts::{has_rollout, is_new_ready, now_ms};
+use super::rollouts::{has_rollout, is_new_ready, most_run, now_ms};
 use super::view::Target;
 use crate::control::protocol::{HistoryView, RevisionLine, ServiceStatus};
 use crate::control::{Handler, HandlerFuture, Request, Response, Selector};
@@ -190,7 +190,7 @@ impl<R: ContainerRuntime> ControlHandler<R> {
             .history(project, name)
             .map_err(|e| e.to_string())?;
         let observed = self.shared.store.snapshot();
-        let current = running(&kept_replicas(&observed, project, name));
+        let current = most_run(&kept_replicas(&observed, project, name), None);
         let revisions = history
             .entries
             .iter()
@@ -355,18 +355,6 @@ fn no_match(selector: &Selector) -> String {
     format!(
         "no service with a rollout config (x-rollout or deploy.update_config) matches {selector}"
     )
-}
-
-/// The revision most replicas run.
-fn running(kept: &BTreeMap<u32, &ObservedContainer>) -> Option<RevisionKey> {
-    let mut counts: BTreeMap<RevisionKey, usize> = BTreeMap::new();
-    for c in kept.values() {
-        *counts.entry(revision_key(c)).or_default() += 1;
-    }
-    counts
-        .into_iter()
-        .max_by_key(|(_, n)| *n)
-        .map(|(key, _)| key)
 }
 
 /// One service's status line.

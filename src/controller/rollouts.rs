@@ -136,15 +136,15 @@ pub fn gate_names(gates: &[GateConfig]) -> Vec<String> {
         .collect()
 }
 
-/// The revision most replicas run, other than `target`.
-fn running_other(
+/// The revision most replicas run, leaving out `except` when given.
+pub fn most_run(
     kept: &BTreeMap<u32, &ObservedContainer>,
-    target: &RevisionKey,
+    except: Option<&RevisionKey>,
 ) -> Option<RevisionKey> {
     let mut counts: BTreeMap<RevisionKey, usize> = BTreeMap::new();
     for c in kept.values() {
         let key = revision_key(c);
-        if key != *target {
+        if Some(&key) != except {
             *counts.entry(key).or_default() += 1;
         }
     }
@@ -418,7 +418,7 @@ impl Rollouts {
                 start.history.get(old.previous_revision)
             }
             None => {
-                let Some(running) = running_other(start.kept, &start.target) else {
+                let Some(running) = most_run(start.kept, Some(&start.target)) else {
                     return Ok(None);
                 };
                 let found = start.history.find(&running);
@@ -802,11 +802,7 @@ fn overdue(
                 .get(n)
                 .is_some_and(|at| elapsed_ms.saturating_sub(*at) > deadline_ms)
         })
-        .filter(|n| {
-            !kept.get(n).is_some_and(|c| {
-                revision_key(c) == record.target && observe::readiness(c) == Readiness::Ready
-            })
-        })
+        .filter(|n| !is_new_ready(kept, &record.target, *n))
         .collect();
     for number in late {
         if record.failed_replicas.insert(number) {

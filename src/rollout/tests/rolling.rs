@@ -82,8 +82,8 @@ fn start_first_batch_is_updated_together_and_waits_for_delay_between_batches() {
 }
 
 /// Replica 1 failed on the new revision, its batch's window is over.
-fn after_failed_batch(action: &str, ratio: f64) -> Step {
-    let rolling = rolling(4, update(1, "stop-first", action, ratio));
+/// 4 replicas, the first batch (replica 1) updated and failed, its window over.
+fn failed_first_batch() -> (RolloutState, crate::rollout::ReplicaView) {
     let state = RolloutState {
         replicas: 4,
         updated: [1].into(),
@@ -97,25 +97,19 @@ fn after_failed_batch(action: &str, ratio: f64) -> Step {
         (3, Old, Ready),
         (4, Old, Ready),
     ]);
+    (state, view)
+}
+
+fn after_failed_batch(action: &str, ratio: f64) -> Step {
+    let rolling = rolling(4, update(1, "stop-first", action, ratio));
+    let (state, view) = failed_first_batch();
     rolling.next(&state, &view, &Verdicts::default())
 }
 
 #[test]
 fn resuming_a_failure_pause_carries_on_past_the_failures() {
     let rolling = rolling(4, update(1, "stop-first", "pause", 0.0));
-    let mut state = RolloutState {
-        replicas: 4,
-        updated: [1].into(),
-        window_started: Some(S(5)),
-        elapsed: S(60),
-        ..RolloutState::default()
-    };
-    let view = view(&[
-        (1, New, Failed),
-        (2, Old, Ready),
-        (3, Old, Ready),
-        (4, Old, Ready),
-    ]);
+    let (mut state, view) = failed_first_batch();
     assert!(matches!(
         rolling.next(&state, &view, &Verdicts::default()),
         Step::Pause(_)
