@@ -77,7 +77,10 @@ async fn dispatch(cli: Cli) -> ExitCode {
         }
         Command::Validate(args) => validate(&args),
         Command::Healthcheck(args) => healthcheck(&args).await,
-        Command::Plan(args) => engine.with(|rt| plan(rt, args)).await,
+        Command::Plan(args) => {
+            let state = engine.state();
+            engine.with(|rt| plan(rt, args, state)).await
+        }
         Command::Apply(args) => {
             let state = engine.state();
             engine.with(|rt| apply(rt, args, state)).await
@@ -173,9 +176,11 @@ async fn healthcheck(args: &HealthcheckArgs) -> ExitCode {
     }
 }
 
-async fn plan(runtime: Arc<DockerRuntime>, args: DesiredArgs) -> ExitCode {
-    let controller = Controller::new(runtime, Config::new(&args.desired));
-    controller.reload();
+async fn plan(runtime: Arc<DockerRuntime>, args: DesiredArgs, state: StateDir) -> ExitCode {
+    let mut config = Config::new(&args.desired);
+    config.state = state;
+    let controller = Controller::new(runtime, config);
+    controller.reload().await;
     if let Err(err) = controller.relist().await {
         error!("{err}");
         return ExitCode::from(EXIT_ERROR);
@@ -211,8 +216,9 @@ async fn apply(runtime: Arc<DockerRuntime>, args: ApplyArgs, state: StateDir) ->
     let mut config = Config::new(&args.desired.desired);
     config.state = state;
     config.wait_timeout = args.wait_timeout;
+    config.adopt = args.adopt;
     let controller = Controller::new(runtime, config);
-    controller.reload();
+    controller.reload().await;
     match controller.apply_once().await {
         Ok(plans) => {
             print!("{}", plan::render_many(&plans));
@@ -247,6 +253,9 @@ async fn run_daemon(runtime: Arc<DockerRuntime>, args: RunArgs, state: StateDir)
     };
     config.resync = args.resync;
     config.debounce = args.debounce;
+    config.adopt = args.adopt;
+    config.removal_grace = args.removal_grace;
+    config.load_timeout = args.load_timeout;
     config.wait_timeout = args.wait_timeout;
     config.crash = CrashPolicy {
         initial: args.crash_backoff,

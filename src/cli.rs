@@ -215,6 +215,11 @@ pub struct ApplyArgs {
     /// Longest wait for a `depends_on` condition.
     #[arg(long, env = "COMPOSECTL_WAIT_TIMEOUT", default_value = "120s", value_parser = parse_duration)]
     pub wait_timeout: Duration,
+    /// Prune every project of this instance that the desired directory does not hold, also
+    /// those another desired directory deployed (by default only projects loaded from this
+    /// directory are ever pruned; the others are left running and reported).
+    #[arg(long, env = "COMPOSECTL_ADOPT")]
+    pub adopt: bool,
 }
 
 /// `run` settings.
@@ -250,6 +255,19 @@ pub struct RunArgs {
     /// back or aborted.
     #[arg(long, env = "COMPOSECTL_WEBHOOK")]
     pub webhook: Option<String>,
+    /// Prune every project of this instance that the desired directory does not hold, also
+    /// those another desired directory deployed (by default only projects loaded from this
+    /// directory are ever pruned; the others are left running and reported).
+    #[arg(long, env = "COMPOSECTL_ADOPT")]
+    pub adopt: bool,
+    /// How long a project's directory must stay gone (seen by two loads) before the
+    /// project is pruned; a project found again meanwhile keeps running.
+    #[arg(long, env = "COMPOSECTL_REMOVAL_GRACE", default_value = "5s", value_parser = parse_duration)]
+    pub removal_grace: Duration,
+    /// Longest time one project's files may take to load (a hung mount fails that project
+    /// only, which keeps its last good state).
+    #[arg(long, env = "COMPOSECTL_LOAD_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub load_timeout: Duration,
 }
 
 /// Parses `500ms`, `30s`, `1m30s`, `2h` (compose's duration format).

@@ -137,6 +137,8 @@ pub struct Report {
     pub done: Vec<Action>,
     /// Runtime write calls made.
     pub writes: usize,
+    /// The plan was stopped before its end because it was no longer wanted.
+    pub cancelled: bool,
 }
 
 /// Carries plans out. Cheap to share: the runtime is behind an `Arc`, the store is a handle.
@@ -166,6 +168,17 @@ impl<R: ContainerRuntime> Executor<R> {
     /// Carries out `plan` for `project` (for a removed project: a spec with only the name).
     /// Stops at the first failing action.
     pub async fn execute(&self, project: &ProjectSpec, plan: &Plan) -> Result<Report> {
+        self.execute_while(project, plan, || true).await
+    }
+
+    /// Like [`Self::execute`], asking `proceed` before each action and stopping (with
+    /// [`Report::cancelled`]) when it says no: a prune stops when the project comes back.
+    pub async fn execute_while(
+        &self,
+        project: &ProjectSpec,
+        plan: &Plan,
+        proceed: impl Fn() -> bool,
+    ) -> Result<Report> {
         if plan.project != project.name {
             return Err(Error::ProjectMismatch {
                 plan: plan.project.clone(),
@@ -174,6 +187,10 @@ impl<R: ContainerRuntime> Executor<R> {
         }
         let mut report = Report::default();
         for action in &plan.actions {
+            if !proceed() {
+                report.cancelled = true;
+                break;
+            }
             info!(project = %project.name, %action, "executing");
             report.writes += self.act(project, plan, action).await?;
             report.done.push(action.clone());

@@ -4,7 +4,8 @@
 //! file, never a torn one.
 //!
 //! Layout: `<state-dir>/<instance>/<project>/<service>/{rollout.json,history.json}`, plus
-//! the control socket at `<state-dir>/<instance>/control.sock`. Directories are created
+//! the control socket at `<state-dir>/<instance>/control.sock` and the instance's
+//! [`Ownership`] record at `<state-dir>/<instance>/ownership.json`. Directories are created
 //! with mode 0700: the records name images and revisions, and only root drives rollouts.
 
 use std::fs;
@@ -19,6 +20,17 @@ use crate::rollout::record::{History, RolloutRecord};
 
 const RECORD: &str = "rollout.json";
 const HISTORY: &str = "history.json";
+const OWNERSHIP: &str = "ownership.json";
+
+/// Which desired directory an instance serves, and the projects it loaded from there: the
+/// only projects it ever prunes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, Serialize)]
+pub struct Ownership {
+    /// The desired directory (absolute, symlinks resolved).
+    pub desired_dir: PathBuf,
+    /// Projects loaded from it and not pruned completely yet.
+    pub projects: std::collections::BTreeSet<String>,
+}
 
 /// Errors reading or writing the state directory; each names the file.
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +97,16 @@ impl StateDir {
     /// Writes the revision history of `project`/`service` atomically.
     pub fn save_history(&self, project: &str, service: &str, history: &History) -> Result<()> {
         write_json(&self.service_dir(project, service), HISTORY, history)
+    }
+
+    /// The instance's ownership record (`None` before the first save).
+    pub fn load_ownership(&self) -> Result<Option<Ownership>> {
+        read_json(&self.root.join(OWNERSHIP))
+    }
+
+    /// Saves the instance's ownership record.
+    pub fn save_ownership(&self, ownership: &Ownership) -> Result<()> {
+        write_json(&self.root, OWNERSHIP, ownership)
     }
 }
 
@@ -196,5 +218,18 @@ mod tests {
         assert!(err.contains("i/p/s/rollout.json"), "{err}");
         assert!(err.contains("move it away"), "{err}");
         assert_eq!(state.load_record("p", "other").unwrap(), None);
+    }
+
+    #[test]
+    fn the_ownership_record_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::new(dir.path(), "i");
+        assert_eq!(state.load_ownership().unwrap(), None);
+        let ownership = Ownership {
+            desired_dir: "/srv/desired".into(),
+            projects: ["shop".to_owned(), "blog".to_owned()].into(),
+        };
+        state.save_ownership(&ownership).unwrap();
+        assert_eq!(state.load_ownership().unwrap(), Some(ownership));
     }
 }

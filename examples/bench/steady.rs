@@ -50,7 +50,7 @@ pub async fn in_process(stack: &Stack, runs: usize) -> Result<Passes> {
     let runtime = DockerRuntime::connect_with(DEFAULT_HOST).await?;
     let runtime = Arc::new(runtime.with_instance(&stack.instance));
     let controller = Controller::new(runtime.clone(), Config::new(stack.desired_dir()));
-    controller.reload();
+    controller.reload().await;
     controller.load_errors()?;
     let mut passes = Passes::default();
     for run in 0..=runs {

@@ -11,6 +11,7 @@
 
 pub mod backoff;
 mod control;
+mod ownership;
 mod reconcile;
 pub mod rollouts;
 pub mod scheduler;
@@ -30,6 +31,7 @@ use tracing::{Instrument, error, info, info_span, warn};
 
 pub use reconcile::{Outcome, Shared};
 
+use crate::desired::bounded::BoundedLoader;
 use crate::desired::{self, HostEnv};
 use crate::executor::Executor;
 use crate::metrics::Telemetry;
@@ -81,6 +83,13 @@ pub struct Config {
     pub state: StateDir,
     /// Where rollout outcomes are posted, if anywhere.
     pub webhook: Option<Webhook>,
+    /// How long a project must stay gone, across two loads, before it is pruned.
+    pub removal_grace: Duration,
+    /// Prune every project of this instance that the desired directory does not hold,
+    /// including projects loaded from another desired directory (`--adopt`).
+    pub adopt: bool,
+    /// How long one project's load may take.
+    pub load_timeout: Duration,
 }
 
 impl Config {
@@ -98,6 +107,9 @@ impl Config {
                 crate::model::labels::DEFAULT_INSTANCE,
             ),
             webhook: None,
+            removal_grace: view::DEFAULT_REMOVAL_GRACE,
+            adopt: false,
+            load_timeout: desired::bounded::DEFAULT_LOAD_TIMEOUT,
         }
     }
 }
@@ -109,6 +121,8 @@ pub struct Controller<R> {
     config: Config,
     notifier: Notifier,
     kicks: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
+    loader: BoundedLoader,
+    ownership: ownership::Keeper,
 }
 
 impl<R: ContainerRuntime> Controller<R> {
@@ -118,11 +132,13 @@ impl<R: ContainerRuntime> Controller<R> {
         let executor =
             Executor::new(runtime.clone(), store.clone()).with_wait_timeout(config.wait_timeout);
         let (kick, kicks) = mpsc::unbounded_channel();
+        let ownership = ownership::Keeper::open(&config.state, &config.desired_dir);
+        let view = DesiredView::new(ownership.owned(), config.adopt, config.removal_grace);
         let shared = Arc::new(Shared {
             runtime: runtime.clone(),
             store,
             executor,
-            view: Mutex::new(DesiredView::default()),
+            view: Mutex::new(view),
             crash: Mutex::new(CrashBackoff::new(config.crash)),
             telemetry: Telemetry::new(),
             rollouts: Rollouts::new(config.state.clone(), config.webhook.clone()),
@@ -133,9 +149,11 @@ impl<R: ContainerRuntime> Controller<R> {
         Self {
             runtime,
             shared,
+            loader: BoundedLoader::new(config.load_timeout),
             config,
             notifier: Notifier::disabled(),
             kicks: Mutex::new(Some(kicks)),
+            ownership,
         }
     }
 
@@ -161,9 +179,39 @@ impl<R: ContainerRuntime> Controller<R> {
         &self.shared.telemetry
     }
 
-    /// Reloads the desired directory into the view and logs what changed.
-    pub fn reload(&self) -> Reloaded {
-        reload(&self.shared, &self.config)
+    /// Reloads the desired directory into the view (off the runtime, bounded in time) and
+    /// logs what changed.
+    pub async fn reload(&self) -> Reloaded {
+        let load = self
+            .loader
+            .load_dir(&self.config.desired_dir, HostEnv)
+            .await;
+        reload(&self.shared, load)
+    }
+
+    /// Records which projects this instance owns, once the engine has been listed (a
+    /// project is forgotten only when it is neither desired nor running), and warns about
+    /// projects of this instance that another desired directory deployed.
+    fn keep_ownership(&self) {
+        if !self.shared.store.is_ready() {
+            return;
+        }
+        let running: BTreeSet<String> = self
+            .shared
+            .store
+            .snapshot()
+            .projects()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let mut view = self.shared.view.lock().expect("view lock");
+        view.forget_pruned(&running);
+        let foreign: Vec<&String> = running
+            .iter()
+            .filter(|p| view.target(p) == view::Target::Foreign)
+            .collect();
+        self.ownership.warn_foreign(&foreign, &self.config.desired_dir);
+        self.ownership.save(view.owned());
     }
 
     /// Lists the engine once into the store.
@@ -208,7 +256,12 @@ impl<R: ContainerRuntime> Controller<R> {
         let reflector = self.start_reflector(changes);
         let ready = tokio::time::timeout(self.config.wait_timeout, self.wait_ready()).await;
         let result = match ready {
-            Ok(()) => self.apply_all().await,
+            Ok(()) => {
+                self.keep_ownership();
+                let applied = self.apply_all().await;
+                self.keep_ownership();
+                applied
+            }
             Err(_) => Err(Error::Projects(vec![format!(
                 "the engine could not be listed within {:?}",
                 self.config.wait_timeout
@@ -293,7 +346,7 @@ impl<R: ContainerRuntime> Controller<R> {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<()> {
         let (_watcher, mut reloads) =
             desired::watch::watch(&self.config.desired_dir, self.config.debounce)?;
-        self.reload();
+        let mut confirm = self.reload().await.confirm_in.map(|d| Instant::now() + d);
         let (changes_tx, mut changes) = mpsc::unbounded_channel();
         let reflector = self.start_reflector(changes_tx);
         let mut resync =
@@ -313,9 +366,14 @@ impl<R: ContainerRuntime> Controller<R> {
             .take()
             .expect("run is called once");
         tokio::pin!(shutdown);
+        let mut listed = false;
         loop {
             if systemd.is_listing() && self.shared.store.is_ready() {
                 systemd.listed(Instant::now(), || self.summary());
+            }
+            if !listed && self.shared.store.is_ready() {
+                listed = true;
+                self.keep_ownership();
             }
             let next = scheduler
                 .next_deadline()
@@ -323,7 +381,13 @@ impl<R: ContainerRuntime> Controller<R> {
             tokio::select! {
                 () = &mut shutdown => break,
                 Some(()) = reloads.recv() => {
-                    self.reload();
+                    confirm = self.reload().await.confirm_in.map(|d| Instant::now() + d);
+                    self.keep_ownership();
+                    self.schedule_all(&mut scheduler);
+                }
+                () = sleep_until(confirm.unwrap_or_else(far_future)), if confirm.is_some() => {
+                    confirm = self.reload().await.confirm_in.map(|d| Instant::now() + d);
+                    self.keep_ownership();
                     self.schedule_all(&mut scheduler);
                 }
                 Some(project) = kicks.recv() => scheduler.schedule(&project, Instant::now()),
@@ -335,7 +399,8 @@ impl<R: ContainerRuntime> Controller<R> {
                     if let Err(err) = self.relist().await {
                         warn!(error = %err, "periodic relist failed; the reflector retries");
                     }
-                    self.reload();
+                    confirm = self.reload().await.confirm_in.map(|d| Instant::now() + d);
+                    self.keep_ownership();
                     self.schedule_all(&mut scheduler);
                 }
                 _ = heartbeat.tick(), if systemd.is_enabled() => {
@@ -409,8 +474,7 @@ fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86_400)
 }
 
-fn reload<R>(shared: &Shared<R>, config: &Config) -> Reloaded {
-    let load = desired::load_dir(&config.desired_dir, &HostEnv);
+fn reload<R>(shared: &Shared<R>, load: desired::Result<desired::LoadReport>) -> Reloaded {
     let warnings: Vec<(String, String)> = load
         .iter()
         .flat_map(|report| &report.projects)
@@ -423,7 +487,7 @@ fn reload<R>(shared: &Shared<R>, config: &Config) -> Reloaded {
         })
         .collect();
     let mut view = shared.view.lock().expect("view lock");
-    let reloaded = view.apply(load);
+    let reloaded = view.apply(load, Instant::now());
     shared.telemetry.record_load(&view);
     if let Some(err) = view.root_error() {
         error!("desired state not loaded, keeping the last good state: {err}");
@@ -437,8 +501,19 @@ fn reload<R>(shared: &Shared<R>, config: &Config) -> Reloaded {
             warn!(project = %project, "{warning}");
         }
     }
+    for project in &reloaded.pending_removal {
+        warn!(
+            project = %project,
+            confirm_in = ?reloaded.confirm_in,
+            "project no longer found in the desired directory; it keeps running, and is \
+             removed only if the next load agrees"
+        );
+    }
+    for project in &reloaded.restored {
+        info!(project = %project, "project found again; its removal is cancelled");
+    }
     for project in &reloaded.removed {
-        info!(project = %project, "project removed from the desired directory");
+        info!(project = %project, "project removed from the desired directory; pruning it");
     }
     reloaded
 }

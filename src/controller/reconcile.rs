@@ -56,7 +56,7 @@ pub fn plan_project<R>(
     let view = shared.view.lock().expect("view lock");
     let observed = shared.store.snapshot();
     let spec = match view.target(project) {
-        Target::Frozen => return None,
+        Target::Frozen | Target::Foreign => return None,
         Target::Spec(spec) => spec.clone(),
         Target::Absent => ProjectSpec {
             name: project.to_owned(),
@@ -157,7 +157,20 @@ async fn reconcile_untimed<R: ContainerRuntime>(
     info!(actions = plan.actions.len(), "converging");
     record_crash_replacements(&shared, &plan, now);
     let steady = shared.telemetry.converged_revision(&project).as_ref() == Some(&revision);
-    let executed = shared.executor.execute(&spec, &plan).await;
+    let pruning = is_absent(&shared, &project);
+    let still_wanted = || !pruning || is_absent(&shared, &project);
+    let executed = shared
+        .executor
+        .execute_while(&spec, &plan, still_wanted)
+        .await;
+    if let Ok(report) = &executed
+        && report.cancelled
+    {
+        info!(
+            done = report.done.len(),
+            "the project is back in the desired directory; its removal is cancelled"
+        );
+    }
     shared
         .telemetry
         .record_plan(&plan, steady, executed.is_ok());
@@ -178,6 +191,12 @@ async fn reconcile_untimed<R: ContainerRuntime>(
     Ok((outcome, revision))
 }
 
+/// True while `project` is to be pruned.
+fn is_absent<R>(shared: &Shared<R>, project: &str) -> bool {
+    let view = shared.view.lock().expect("view lock");
+    view.target(project) == Target::Absent
+}
+
 /// Runs the rollouts of the project's desired spec (none for a frozen or removed
 /// project).
 async fn drive_rollouts<R: ContainerRuntime>(
@@ -188,7 +207,9 @@ async fn drive_rollouts<R: ContainerRuntime>(
         let view = shared.view.lock().expect("view lock");
         match view.target(project) {
             Target::Spec(spec) => spec.clone(),
-            Target::Frozen | Target::Absent => return Ok(rollouts::Drive::default()),
+            Target::Frozen | Target::Absent | Target::Foreign => {
+                return Ok(rollouts::Drive::default());
+            }
         }
     };
     let drive = shared

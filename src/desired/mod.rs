@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use crate::model::spec::ProjectSpec;
 
+pub mod bounded;
 pub mod convert;
 pub mod envfile;
 pub mod interpolate;
@@ -61,6 +62,11 @@ impl Env for BTreeMap<String, String> {
 pub struct LoadReport {
     /// Every project found, by normalized project name, loaded or failed.
     pub projects: BTreeMap<String, ProjectLoad>,
+    /// Where each project of [`Self::projects`] comes from: its directory, or its file at
+    /// the top of the desired directory.
+    pub sources: BTreeMap<String, PathBuf>,
+    /// Subdirectories holding no compose file (see [`layout::Discovery::bare_dirs`]).
+    pub bare_dirs: Vec<PathBuf>,
 }
 
 /// The outcome of loading one project.
@@ -164,6 +170,15 @@ pub enum Error {
     /// The project has one or more problems; all of them are listed.
     #[error("{}", display_all(.0))]
     Invalid(Vec<Diagnostic>),
+    /// Loading took longer than the timeout (a file on a hung mount); the project keeps
+    /// its last good state.
+    #[error("{}: loading took longer than {after:?} (is a file on a hung mount?); the project keeps its last good state; check the filesystem the files are on", path.display())]
+    Timeout {
+        /// The project's directory or file (or the desired directory itself).
+        path: PathBuf,
+        /// The timeout.
+        after: std::time::Duration,
+    },
     /// Two sources produce the same project name; neither is loaded.
     #[error("project `{name}` is defined twice, by {} and {}; rename a directory or set a different top-level `name:`", first.display(), second.display())]
     DuplicateProject {
@@ -189,17 +204,20 @@ fn display_all(diagnostics: &[Diagnostic]) -> String {
 /// Fails only when `root` itself cannot be read; a project that fails to load is reported
 /// in [`LoadReport::projects`] and does not affect the others.
 pub fn load_dir(root: &Path, env: &dyn Env) -> Result<LoadReport> {
-    let sources = layout::discover(root).map_err(|source| Error::RootUnreadable {
+    let found = layout::discover(root).map_err(|source| Error::RootUnreadable {
         path: root.to_path_buf(),
         source,
     })?;
     let mut loads: Vec<(String, PathBuf, ProjectLoad)> = Vec::new();
-    for (dir_name, source) in sources {
+    for (dir_name, source) in found.projects {
         let (name, load) = project::load_named(&dir_name, &source, env);
         loads.push((name, source.path().to_path_buf(), load));
     }
+    let (projects, sources) = project::reject_duplicates(loads);
     Ok(LoadReport {
-        projects: project::reject_duplicates(loads),
+        projects,
+        sources,
+        bare_dirs: found.bare_dirs,
     })
 }
 

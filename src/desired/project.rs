@@ -162,10 +162,11 @@ fn active_profiles(lookup: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
         .collect()
 }
 
-/// Builds the report map; two sources with the same name both fail.
+/// Builds the report's maps (loads and sources by name); two sources with the same name
+/// both fail, under the first source.
 pub fn reject_duplicates(
     loads: Vec<(String, PathBuf, ProjectLoad)>,
-) -> BTreeMap<String, ProjectLoad> {
+) -> (BTreeMap<String, ProjectLoad>, BTreeMap<String, PathBuf>) {
     let mut out: BTreeMap<String, (PathBuf, ProjectLoad)> = BTreeMap::new();
     for (name, path, load) in loads {
         match out.remove(&name) {
@@ -182,7 +183,11 @@ pub fn reject_duplicates(
             }
         }
     }
-    out.into_iter()
-        .map(|(name, (_, load))| (name, load))
-        .collect()
+    let mut projects = BTreeMap::new();
+    let mut sources = BTreeMap::new();
+    for (name, (path, load)) in out {
+        sources.insert(name.clone(), path);
+        projects.insert(name, load);
+    }
+    (projects, sources)
 }

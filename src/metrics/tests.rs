@@ -229,7 +229,7 @@ fn view_with(projects: &[(&str, bool)]) -> DesiredView {
         report.projects.insert((*name).into(), load);
     }
     let mut view = DesiredView::default();
-    view.apply(Ok(report));
+    view.apply(Ok(report), tokio::time::Instant::now());
     view
 }
 
