@@ -210,7 +210,8 @@ impl<R: ContainerRuntime> Controller<R> {
             .iter()
             .filter(|p| view.target(p) == view::Target::Foreign)
             .collect();
-        self.ownership.warn_foreign(&foreign, &self.config.desired_dir);
+        self.ownership
+            .warn_foreign(&foreign, &self.config.desired_dir);
         self.ownership.save(view.owned());
     }
 

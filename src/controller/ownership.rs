@@ -114,7 +114,10 @@ mod tests {
         let b = tempfile::tempdir().unwrap();
         let state = StateDir::new(state_dir.path(), "i");
         let keeper = Keeper::open(&state, a.path());
-        assert!(keeper.owned().is_empty(), "nothing is owned before the first record");
+        assert!(
+            keeper.owned().is_empty(),
+            "nothing is owned before the first record"
+        );
         keeper.save(&["shop".to_owned()].into());
         let again = Keeper::open(&state, a.path());
         assert_eq!(again.owned(), ["shop".to_owned()].into());

@@ -148,7 +148,12 @@ impl DesiredView {
             }
             present.insert(name);
         }
-        for name in self.known().difference(&present).cloned().collect::<Vec<_>>() {
+        for name in self
+            .known()
+            .difference(&present)
+            .cloned()
+            .collect::<Vec<_>>()
+        {
             if let Some(dir) = self.bare_dir_of(&name, &report.bare_dirs) {
                 let text = format!(
                     "{}: no compose file any more (compose.yaml, compose.yml, \

@@ -86,13 +86,19 @@ impl Clock {
 fn a_project_that_breaks_keeps_its_last_known_good_spec() {
     let t = Clock::new();
     let mut view = DesiredView::default();
-    view.apply(report(vec![("shop", good(spec("shop", "app:v1")))]), t.at(0));
+    view.apply(
+        report(vec![("shop", good(spec("shop", "app:v1")))]),
+        t.at(0),
+    );
     let reloaded = view.apply(report(vec![("shop", broken("shop"))]), t.at(1));
     assert_eq!(reloaded.failed.len(), 1);
     assert!(reloaded.failed[0].1.contains("compose.yaml:3"));
     assert_eq!(view.target("shop"), Target::Spec(&spec("shop", "app:v1")));
     assert!(!view.is_valid());
-    let reloaded = view.apply(report(vec![("shop", good(spec("shop", "app:v2")))]), t.at(2));
+    let reloaded = view.apply(
+        report(vec![("shop", good(spec("shop", "app:v2")))]),
+        t.at(2),
+    );
     assert_eq!(reloaded.changed, vec!["shop"]);
     assert_eq!(view.target("shop"), Target::Spec(&spec("shop", "app:v2")));
     assert!(view.is_valid());
@@ -147,9 +153,15 @@ fn a_removed_project_is_pruned_only_when_a_second_load_after_the_grace_agrees() 
     assert_eq!(first.pending_removal, vec!["shop"]);
     assert!(first.removed.is_empty());
     assert_eq!(first.confirm_in, Some(GRACE));
-    assert!(matches!(view.target("shop"), Target::Spec(_)), "still running");
+    assert!(
+        matches!(view.target("shop"), Target::Spec(_)),
+        "still running"
+    );
     let early = view.apply(blog_only(), t.at(3));
-    assert!(early.removed.is_empty(), "a second load within the grace does not confirm");
+    assert!(
+        early.removed.is_empty(),
+        "a second load within the grace does not confirm"
+    );
     assert_eq!(early.confirm_in, Some(Duration::from_secs(3)));
     let confirmed = view.apply(blog_only(), t.at(6));
     assert_eq!(confirmed.removed, vec!["shop"]);
@@ -157,7 +169,10 @@ fn a_removed_project_is_pruned_only_when_a_second_load_after_the_grace_agrees() 
     assert_eq!(confirmed.confirm_in, None);
     assert_eq!(view.target("shop"), Target::Absent);
     let later = view.apply(blog_only(), t.at(20));
-    assert!(later.pending_removal.is_empty(), "a confirmed removal is not pending again");
+    assert!(
+        later.pending_removal.is_empty(),
+        "a confirmed removal is not pending again"
+    );
     assert_eq!(view.target("shop"), Target::Absent);
 }
 
@@ -175,7 +190,11 @@ fn a_project_found_again_before_the_confirmation_is_never_removed() {
     assert_eq!(reloaded.restored, vec!["shop"]);
     assert!(reloaded.changed.is_empty(), "the same spec: nothing to do");
     let after = view.apply(blog_only(), t.at(10));
-    assert_eq!(after.pending_removal, vec!["shop"], "missing again starts over");
+    assert_eq!(
+        after.pending_removal,
+        vec!["shop"],
+        "missing again starts over"
+    );
     assert!(after.removed.is_empty());
 }
 
@@ -193,7 +212,10 @@ fn a_missing_compose_file_in_a_directory_that_exists_keeps_the_project() {
         assert!(matches!(view.target("shop"), Target::Spec(_)));
     }
     let error = &view.errors()["shop"];
-    assert!(error.contains("/srv/desired/shop: no compose file"), "{error}");
+    assert!(
+        error.contains("/srv/desired/shop: no compose file"),
+        "{error}"
+    );
     assert!(error.contains("delete the directory"), "{error}");
 }
 
@@ -271,13 +293,20 @@ fn an_owned_project_gone_while_composectl_was_down_is_pruned_after_the_confirmat
     let mut view = DesiredView::new(owned, false, GRACE);
     let first = view.apply(blog_only(), t.at(0));
     assert_eq!(first.pending_removal, vec!["shop"]);
-    assert_eq!(view.target("shop"), Target::Frozen, "not pruned on the first load");
+    assert_eq!(
+        view.target("shop"),
+        Target::Frozen,
+        "not pruned on the first load"
+    );
     let confirmed = view.apply(blog_only(), t.at(5));
     assert_eq!(confirmed.removed, vec!["shop"]);
     assert_eq!(view.target("shop"), Target::Absent);
     let running: BTreeSet<String> = ["shop".to_owned(), "blog".to_owned()].into();
     assert!(!view.forget_pruned(&running), "still running: still owned");
-    assert!(view.forget_pruned(&["blog".to_owned()].into()), "pruned: forgotten");
+    assert!(
+        view.forget_pruned(&["blog".to_owned()].into()),
+        "pruned: forgotten"
+    );
     assert_eq!(view.target("shop"), Target::Foreign);
     assert_eq!(view.owned(), &["blog".to_owned()].into());
 }
