@@ -106,7 +106,7 @@ fn corpus() -> Vec<Bad> {
         ),
         bad(
             "half-written file",
-            compose(good("v1")[..40].to_owned()),
+            compose(good("v1").split_once("VERSION: \"v").unwrap().0.to_owned() + "VERSION: \"v"),
             &["compose.yaml"],
         ),
         bad(

@@ -111,7 +111,11 @@ impl DesiredView {
     /// Applies one load of the desired directory, made at `now`.
     pub fn apply(&mut self, load: Result<LoadReport, desired::Error>, now: Instant) -> Reloaded {
         let report = match load {
-            Ok(report) if report.projects.is_empty() && !self.specs.is_empty() => {
+            Ok(report)
+                if report.projects.is_empty()
+                    && !self.specs.is_empty()
+                    && !self.any_bare(&report.bare_dirs) =>
+            {
                 self.root_error = Some(
                     "the desired directory holds no project any more; keeping every project \
                      as it is (remove projects one by one, not all at once)"
@@ -179,6 +183,14 @@ impl DesiredView {
             .map(|since| (*since + self.removal_grace).saturating_duration_since(now))
             .min();
         reloaded
+    }
+
+    /// True when a known project's directory is among `bare_dirs` (it lost its compose
+    /// file: a project error, not an empty desired directory).
+    fn any_bare(&self, bare_dirs: &[PathBuf]) -> bool {
+        self.known()
+            .iter()
+            .any(|name| self.bare_dir_of(name, bare_dirs).is_some())
     }
 
     /// The project last known from `source`, if any.

@@ -310,3 +310,15 @@ fn an_owned_project_gone_while_composectl_was_down_is_pruned_after_the_confirmat
     assert_eq!(view.target("shop"), Target::Foreign);
     assert_eq!(view.owned(), &["blog".to_owned()].into());
 }
+
+#[test]
+fn the_only_project_losing_its_compose_file_is_its_error_not_an_empty_directory() {
+    let t = Clock::new();
+    let mut view = DesiredView::default();
+    view.apply(report(vec![("shop", good(spec("shop", "a:1")))]), t.at(0));
+    let reloaded = view.apply(report_from(vec![], &["shop"]), t.at(1));
+    assert_eq!(view.root_error(), None);
+    assert_eq!(reloaded.failed.len(), 1);
+    assert!(view.errors()["shop"].contains("no compose file"));
+    assert!(matches!(view.target("shop"), Target::Spec(_)));
+}
