@@ -363,6 +363,42 @@ async fn a_removed_project_is_torn_down_and_its_unused_networks_pruned() {
 }
 
 #[tokio::test]
+async fn a_prune_stops_before_its_next_action_once_it_is_no_longer_wanted() {
+    let fake = FakeRuntime::new();
+    let project = shop();
+    let first = fake.add_managed(&project, &project.services["web"], 1);
+    let second = fake.add_managed(&project, &project.services["web"], 2);
+    let (_store, executor) = setup(&fake).await;
+    let gone = ProjectSpec {
+        name: "shop".into(),
+        ..ProjectSpec::default()
+    };
+    let remove = |id: &str, number: u32| Action::Remove {
+        container: ContainerRef {
+            id: id.to_owned(),
+            name: format!("shop-web-{number}"),
+        },
+        reason: Reason::ProjectRemoved,
+    };
+    let actions = vec![remove(&first, 1), remove(&second, 2), Action::PruneNetworks];
+    let asked = std::cell::Cell::new(0);
+    let still_wanted = || {
+        asked.set(asked.get() + 1);
+        asked.get() == 1
+    };
+
+    let report = executor
+        .execute_while(&gone, &plan(actions), still_wanted)
+        .await
+        .unwrap();
+
+    assert!(report.cancelled);
+    assert_eq!(report.done.len(), 1);
+    assert!(fake.container(&first).is_none());
+    assert!(fake.container(&second).is_some(), "the project came back: kept");
+}
+
+#[tokio::test]
 async fn a_plan_for_another_project_is_refused() {
     let fake = FakeRuntime::new();
     let (_store, executor) = setup(&fake).await;
