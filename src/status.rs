@@ -38,6 +38,12 @@ pub struct ProjectStatus {
     pub revision: Option<String>,
     /// The current load error, if any.
     pub load_error: Option<String>,
+    /// No longer found in the desired directory; removed only if the next load, after
+    /// the removal grace, agrees (it keeps running meanwhile).
+    pub pending_removal: bool,
+    /// Runs under this instance but was not loaded from this desired directory: left
+    /// alone, never pruned (restart with `--adopt` to prune it).
+    pub foreign: bool,
     /// The error of the last reconcile, while it is the latest outcome.
     pub last_error: Option<String>,
     /// When the last reconcile succeeded (Unix seconds).
@@ -167,6 +173,8 @@ fn project(state: &ControllerState, record: Option<&ProjectRecord>, name: &str) 
         valid: load_error.is_none() && state.root_error.is_none(),
         revision: spec.map(hash::revision),
         load_error,
+        pending_removal: state.pending_removals.contains(name),
+        foreign: state.foreign.contains(name),
         last_error: record.and_then(|r| r.last_error.clone()),
         last_successful_reconcile: record.and_then(|r| r.last_success).map(unix_seconds),
         services,

@@ -576,8 +576,12 @@ fn an_instance_pointed_at_another_directory_prunes_nothing_until_told_to_adopt()
     drop(daemon);
 
     // The same instance (the test's), now serving another directory.
-    let (daemon, _) = start(&second, &[]);
+    let (daemon, addr) = start(&second, &[]);
     wait_for_running(&second, &second_names);
+    let foreign = wait_until(Duration::from_secs(10), Duration::from_millis(200), || {
+        project_status(addr, first.name()).is_some_and(|p| p["foreign"] == true)
+    });
+    assert!(foreign, "/status does not say the first project is foreign");
     let untouched = stays_unchanged(Duration::from_secs(5), || ids_by_name(&first) != first_ids);
     assert!(
         untouched,

@@ -5,6 +5,7 @@
 use std::sync::Weak;
 
 use super::reconcile::Shared;
+use super::view::Target;
 use crate::metrics::{ControllerState, StateSource};
 use crate::runtime::ContainerRuntime;
 
@@ -14,10 +15,19 @@ pub(super) struct SharedSource<R>(pub(super) Weak<Shared<R>>);
 impl<R: ContainerRuntime> StateSource for SharedSource<R> {
     fn state(&self) -> Option<ControllerState> {
         let shared = self.0.upgrade()?;
-        let (specs, load_errors, root_error) = {
+        let observed = shared.store.snapshot();
+        let (specs, load_errors, root_error, pending_removals, foreign) = {
             let view = shared.view.lock().unwrap_or_else(|e| e.into_inner());
             let root_error = view.root_error().map(str::to_owned);
-            (view.specs().clone(), view.errors().clone(), root_error)
+            let pending = view.pending_removals().map(str::to_owned).collect();
+            let foreign = observed
+                .projects()
+                .into_iter()
+                .filter(|p| view.target(p) == Target::Foreign)
+                .map(str::to_owned)
+                .collect();
+            let (specs, errors) = (view.specs().clone(), view.errors().clone());
+            (specs, errors, root_error, pending, foreign)
         };
         let crash_delays = {
             let crash = shared.crash.lock().unwrap_or_else(|e| e.into_inner());
@@ -27,13 +37,15 @@ impl<R: ContainerRuntime> StateSource for SharedSource<R> {
                 .collect()
         };
         Some(ControllerState {
-            observed: shared.store.snapshot(),
+            observed,
             store_ready: shared.store.is_ready(),
             specs,
             load_errors,
             root_error,
             crash_delays,
             rollouts: shared.rollouts.cached(),
+            pending_removals,
+            foreign,
         })
     }
 

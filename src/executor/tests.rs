@@ -395,7 +395,10 @@ async fn a_prune_stops_before_its_next_action_once_it_is_no_longer_wanted() {
     assert!(report.cancelled);
     assert_eq!(report.done.len(), 1);
     assert!(fake.container(&first).is_none());
-    assert!(fake.container(&second).is_some(), "the project came back: kept");
+    assert!(
+        fake.container(&second).is_some(),
+        "the project came back: kept"
+    );
 }
 
 #[tokio::test]

@@ -64,6 +64,12 @@ pub struct ControllerState {
     pub crash_delays: Vec<(Slot, Duration)>,
     /// The rollout record of every service that has one, by (project, service).
     pub rollouts: BTreeMap<(String, String), crate::rollout::record::RolloutRecord>,
+    /// Projects no longer found in the desired directory whose removal waits for its
+    /// confirmation (they keep running meanwhile).
+    pub pending_removals: std::collections::BTreeSet<String>,
+    /// Projects of this instance that were not loaded from this desired directory: left
+    /// alone, never pruned (unless `--adopt`).
+    pub foreign: std::collections::BTreeSet<String>,
 }
 
 /// The controller, as seen from the metrics: implemented by the controller over its
