@@ -201,6 +201,12 @@ async fn plan(runtime: Arc<DockerRuntime>, args: DesiredArgs, state: StateDir) -
             );
         }
     }
+    for project in controller.foreign_projects() {
+        println!(
+            "note: project {project} runs under this instance but was not loaded from {}: left alone, never pruned (`run --adopt` prunes it)",
+            args.desired.display()
+        );
+    }
     if let Err(err) = controller.load_errors() {
         eprintln!("error: {err}");
         return ExitCode::from(EXIT_ERROR);

@@ -593,6 +593,16 @@ fn an_instance_pointed_at_another_directory_prunes_nothing_until_told_to_adopt()
     assert!(log.contains("--adopt"), "{log}");
     assert_eq!(ids_by_name(&first), first_ids);
     drop(daemon);
+    let desired = second.dir().display().to_string();
+    let plan = common::run_cli(&["plan", "--desired", &desired]);
+    assert!(
+        plan.stdout.contains(&format!(
+            "note: project {} runs under this instance but was not loaded",
+            first.name()
+        )),
+        "{}",
+        plan.all()
+    );
 
     let (daemon, _) = start(&second, &["--adopt"]);
     let pruned = wait_until(Duration::from_secs(30), Duration::from_millis(250), || {

@@ -231,6 +231,19 @@ impl<R: ContainerRuntime> Controller<R> {
             .collect()
     }
 
+    /// Projects of this instance that run but were not loaded from this desired directory
+    /// (never pruned unless `--adopt`). Needs a [`Self::reload`] and a [`Self::relist`].
+    pub fn foreign_projects(&self) -> Vec<String> {
+        let view = self.shared.view.lock().expect("view lock");
+        let observed = self.shared.store.snapshot();
+        observed
+            .projects()
+            .into_iter()
+            .filter(|p| view.target(p) == view::Target::Foreign)
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// `project/service` and strategy of every desired service with a rollout config.
     pub fn rollout_strategies(&self) -> Vec<(String, String)> {
         let view = self.shared.view.lock().expect("view lock");
