@@ -7,7 +7,7 @@
 //! tested without a socket as well as through one.
 //!
 //! Clients cannot take the descriptors the reconcile loop needs: at most
-//! [`MAX_CONNECTIONS`] connections are served at once (more wait in the listen backlog,
+//! [`MAX_CONNECTIONS`] connections are served at once (up to 1024 more wait in the listen backlog,
 //! see [`crate::accept`]), a connection that sends no request head within
 //! [`HEADER_TIMEOUT`] is closed (a keep-alive connection idle that long too), and so is one
 //! that reads nothing of its response for [`WRITE_TIMEOUT`].
@@ -24,7 +24,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tracing::debug;
 
 use crate::accept::{self, Limits, Slots, WriteTimeout};
@@ -43,6 +43,10 @@ pub const MAX_CONNECTIONS: usize = 64;
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// A connection that reads nothing of its response for this long is closed.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections the kernel completes and queues while every slot is taken (capped by
+/// `net.core.somaxconn`). std's and tokio's 128 would turn a burst of a few hundred
+/// clients into dropped SYNs and retransmits seconds apart; queued, each waits its turn.
+const BACKLOG: u32 = 1024;
 /// The limits [`Server::bind`] serves with.
 pub const LIMITS: Limits = Limits {
     max_connections: MAX_CONNECTIONS,
@@ -80,9 +84,7 @@ impl Server {
     /// Binds `addr` (port 0 picks a free port, see [`Server::local_addr`]), to serve with
     /// [`LIMITS`].
     pub async fn bind(addr: SocketAddr, telemetry: Telemetry) -> Result<Self> {
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| Error::Bind { addr, source })?;
+        let listener = listen(addr).map_err(|source| Error::Bind { addr, source })?;
         Ok(Self {
             listener,
             telemetry,
@@ -127,6 +129,18 @@ impl Server {
         .await;
         open.shutdown().await;
     }
+}
+
+/// A listening socket on `addr` with a backlog of [`BACKLOG`].
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    // As std and tokio do: a restarted daemon rebinds its port at once.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
 }
 
 async fn serve(
