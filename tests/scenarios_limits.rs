@@ -1,16 +1,22 @@
 //! End-to-end scenario of `composectl run` under a connection flood, against the real
-//! engine: with its descriptor limit lowered to 256, the daemon is held by ~1,500 idle TCP
-//! connections to its HTTP port and ~100 to its control socket, more than it has
-//! descriptors. While they are held it still heals a killed replica and converges a change
-//! of the desired state (its connection caps keep the descriptors the loop needs); once
-//! they close, `/healthz` answers at once. The docker CLI is the oracle.
+//! engine: with its descriptor limit lowered to 256, the daemon faces clients that keep
+//! ~1,500 idle TCP connections to its HTTP port and 100 to its control socket open
+//! (reconnecting whenever one is closed), far more than it has descriptors. While they
+//! hold on, it still heals a killed replica and converges a change of the desired state:
+//! its connection caps leave the loop its descriptors. Once they close, `/healthz`
+//! answers at once. The docker CLI is the oracle.
 
 mod common;
 
-use std::net::{SocketAddr, TcpStream};
-use std::os::unix::net::UnixStream;
+use std::future::Future;
+use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 use common::{
     Daemon, TestProject, demo_image, docker, free_port, http_get, ids_by_name, replica_names,
@@ -66,40 +72,101 @@ fn raise_own_limit() {
     set_nofile(hard, hard).expect("cannot raise the test's own descriptor limit");
 }
 
-/// Opens up to `count` idle connections to `addr`, all at once (the daemon accepts only a
-/// few and its listen backlog holds about a thousand; a connection the kernel does not
-/// complete within 3 s is given up). Returns the established ones.
-fn hold_tcp(addr: SocketAddr, count: usize) -> Vec<TcpStream> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let mut connecting = tokio::task::JoinSet::new();
-        for _ in 0..count {
-            connecting.spawn(tokio::time::timeout(
-                Duration::from_secs(3),
-                tokio::net::TcpStream::connect(addr),
-            ));
-        }
-        let mut held = Vec::new();
-        while let Some(joined) = connecting.join_next().await {
-            if let Ok(Ok(stream)) = joined.unwrap() {
-                held.push(stream.into_std().unwrap());
-            }
-        }
-        held
-    })
+/// Clients that keep up to `count` idle connections open: each reconnects as soon as the
+/// daemon closes its connection or a connect fails, until the flood stops. So the daemon
+/// faces the same pressure for the whole scenario, as with a client that leaks
+/// connections, not one burst that its timeouts clear.
+struct Flood {
+    open: Arc<AtomicUsize>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
-/// Opens `count` idle connections to the control socket at `path`.
-fn hold_unix(path: &std::path::Path, count: usize) -> Vec<UnixStream> {
-    (0..count)
-        .map(|i| {
-            UnixStream::connect(path)
-                .unwrap_or_else(|e| panic!("control connection {i} to {}: {e}", path.display()))
-        })
-        .collect()
+impl Flood {
+    /// Idle TCP connections to `addr`.
+    fn tcp(addr: SocketAddr, count: usize) -> Self {
+        Self::start(count, move || tokio::net::TcpStream::connect(addr))
+    }
+
+    /// Idle connections to the unix socket at `path`.
+    fn unix(path: PathBuf, count: usize) -> Self {
+        Self::start(count, move || tokio::net::UnixStream::connect(path.clone()))
+    }
+
+    fn start<C, F, S>(count: usize, connect: C) -> Self
+    where
+        C: Fn() -> F + Clone + Send + 'static,
+        F: Future<Output = std::io::Result<S>> + Send + 'static,
+        S: AsyncRead + Unpin + Send + 'static,
+    {
+        let open = Arc::new(AtomicUsize::new(0));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let counter = open.clone();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let mut clients = tokio::task::JoinSet::new();
+                for _ in 0..count {
+                    clients.spawn(hold(connect.clone(), counter.clone()));
+                }
+                let _ = stopped.await;
+                // Dropping the set aborts every client and closes its connection.
+            });
+        });
+        Self {
+            open,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// Connections established now (accepted, or queued in the daemon's backlog).
+    fn open(&self) -> usize {
+        self.open.load(Ordering::SeqCst)
+    }
+
+    /// Closes every connection.
+    fn stop(mut self) {
+        self.halt();
+    }
+
+    fn halt(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Flood {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+/// One client of a [`Flood`]: connects, sends nothing, waits until the peer closes, again.
+async fn hold<C, F, S>(connect: C, open: Arc<AtomicUsize>)
+where
+    C: Fn() -> F,
+    F: Future<Output = std::io::Result<S>>,
+    S: AsyncRead + Unpin,
+{
+    loop {
+        match tokio::time::timeout(Duration::from_secs(3), connect()).await {
+            Ok(Ok(mut stream)) => {
+                open.fetch_add(1, Ordering::SeqCst);
+                let mut buf = [0; 256];
+                while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
+                open.fetch_sub(1, Ordering::SeqCst);
+            }
+            // The backlog is full: the kernel dropped the SYN. Try again.
+            Err(_) => {}
+            Ok(Err(_)) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
 }
 
 /// The open descriptors of process `pid`.
@@ -137,27 +204,32 @@ fn the_loop_heals_and_converges_while_idle_clients_hold_more_connections_than_it
     daemon.wait_ready();
     let names = replica_names(&project, "web", &[1, 2]);
     wait_for_running(&project, &names);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", daemon.pid())).unwrap();
     assert!(
-        daemon.log().contains("(RLIMIT_NOFILE) is 256"),
-        "the daemon does not run with the lowered limit:\n{}",
-        daemon.log()
+        limits
+            .lines()
+            .any(|l| l.starts_with("Max open files") && l.contains(" 256 ")),
+        "the daemon does not run with the lowered limit:\n{limits}"
     );
     let socket = state_base().join(test_instance()).join("control.sock");
 
-    let started = Instant::now();
-    let tcp = hold_tcp(addr, HTTP_CLIENTS);
-    let unix = hold_unix(&socket, CONTROL_CLIENTS);
-    eprintln!(
-        "holding {} TCP and {} control connections (opened in {:?}); the daemon has {} descriptors open",
-        tcp.len(),
-        unix.len(),
-        started.elapsed(),
-        open_fds(daemon.pid())
-    );
+    let tcp = Flood::tcp(addr, HTTP_CLIENTS);
+    let control = Flood::unix(socket, CONTROL_CLIENTS);
+    let flooded = wait_until(Duration::from_secs(15), Duration::from_millis(100), || {
+        tcp.open() > DAEMON_NOFILE as usize && control.open() == CONTROL_CLIENTS
+    });
     assert!(
-        tcp.len() > 2 * DAEMON_NOFILE as usize,
-        "only {} connections established: too few to exhaust the daemon's descriptors",
-        tcp.len()
+        flooded,
+        "only {} TCP and {} control connections established: too few to exhaust the \
+         daemon's descriptors",
+        tcp.open(),
+        control.open()
+    );
+    eprintln!(
+        "holding {} TCP and {} control connections; the daemon has {} descriptors open",
+        tcp.open(),
+        control.open(),
+        open_fds(daemon.pid())
     );
 
     // A killed replica is replaced while the connections are held.
@@ -200,8 +272,8 @@ fn the_loop_heals_and_converges_while_idle_clients_hold_more_connections_than_it
     );
 
     // Once the clients are gone, the daemon answers at once.
-    drop(tcp);
-    drop(unix);
+    tcp.stop();
+    control.stop();
     let closed = Instant::now();
     let healthy = wait_until(Duration::from_secs(2), Duration::from_millis(50), || {
         http_get(addr, "/healthz").is_ok_and(|(status, _)| status == 200)
@@ -216,5 +288,9 @@ fn the_loop_heals_and_converges_while_idle_clients_hold_more_connections_than_it
     assert!(
         !log.contains("Too many open files"),
         "the daemon ran out of descriptors:\n{log}"
+    );
+    assert!(
+        log.contains("the file descriptor limit (RLIMIT_NOFILE) is 256"),
+        "the daemon did not log its descriptor limit:\n{log}"
     );
 }
