@@ -146,6 +146,35 @@ mod tests {
         assert_eq!(current().unwrap(), after);
     }
 
+    #[tokio::test]
+    async fn a_child_starts_with_the_soft_limit_found_before_the_raise() {
+        let start = current().unwrap();
+        let low = start.hard.min(1024);
+        let lowered = libc::rlimit {
+            rlim_cur: narrow(low),
+            rlim_max: narrow(start.hard),
+        };
+        // SAFETY: `lowered` is a valid rlimit; setrlimit only reads it.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lowered) }, 0);
+        let (_, raised) = raise().unwrap();
+        assert_eq!(raised.soft, start.hard);
+
+        let mut command = tokio::process::Command::new("sh");
+        command.args(["-c", "ulimit -n"]);
+        restore_in_child(&mut command);
+        let output = command.output().await.unwrap();
+        let child_soft: u64 = String::from_utf8_lossy(&output.stdout)
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(child_soft, low);
+        assert_eq!(
+            current().unwrap().soft,
+            start.hard,
+            "the daemon keeps its limit"
+        );
+    }
+
     #[test]
     fn a_failed_raise_names_both_limits() {
         let err = Error::Raise {
