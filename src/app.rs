@@ -2,8 +2,8 @@
 //!
 //! `validate`, `healthcheck` and `rollout ...` (which talks to a running controller over its
 //! control socket, see [`crate::control::command`]) need no engine. `plan` and `apply --once` load, list the engine once and
-//! plan (and execute); `run` starts the controller and stops it on SIGTERM or SIGINT,
-//! letting in-flight reconciles finish.
+//! plan (and execute); `run` raises the descriptor limit ([`crate::fdlimit`]), starts the
+//! controller and stops it on SIGTERM or SIGINT, letting in-flight reconciles finish.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -17,6 +17,7 @@ use crate::control;
 use crate::controller::backoff::CrashPolicy;
 use crate::controller::{Config, Controller};
 use crate::desired::{self, HostEnv};
+use crate::fdlimit;
 use crate::healthcheck;
 use crate::http;
 use crate::plan;
@@ -238,6 +239,7 @@ async fn apply(runtime: Arc<DockerRuntime>, args: ApplyArgs, state: StateDir) ->
 }
 
 async fn run_daemon(runtime: Arc<DockerRuntime>, args: RunArgs, state: StateDir) -> ExitCode {
+    raise_fd_limit();
     let mut config = Config::new(&args.desired.desired);
     config.state = state;
     if let Some(url) = &args.webhook {
@@ -297,6 +299,24 @@ async fn run_daemon(runtime: Arc<DockerRuntime>, args: RunArgs, state: StateDir)
             error!("{err}");
             ExitCode::from(EXIT_ERROR)
         }
+    }
+}
+
+/// Raises the descriptor limit for the daemon and says where it ends; a failure is a warning,
+/// never the end of the start.
+fn raise_fd_limit() {
+    match fdlimit::raise() {
+        Ok((before, after)) if before.soft != after.soft => info!(
+            limit = after.soft,
+            "raised the file descriptor limit (RLIMIT_NOFILE) from {} to the hard limit {}",
+            before.soft,
+            after.soft
+        ),
+        Ok((_, after)) => info!(
+            limit = after.soft,
+            "the file descriptor limit (RLIMIT_NOFILE) is {}", after.soft
+        ),
+        Err(err) => warn!("{err}"),
     }
 }
 

@@ -3,8 +3,14 @@
 //! `/status` (JSON, see [`crate::status`]).
 //!
 //! Served with hyper's HTTP/1 server (already in the build through bollard), which gives
-//! keep-alive, pipelining and a header read timeout for free. Routing is a plain function,
-//! [`respond`], so every route is tested without a socket as well as through one.
+//! keep-alive and pipelining. Routing is a plain function, [`respond`], so every route is
+//! tested without a socket as well as through one.
+//!
+//! Clients cannot take the descriptors the reconcile loop needs: at most
+//! [`MAX_CONNECTIONS`] connections are served at once (up to 1024 more wait in the listen backlog,
+//! see [`crate::accept`]), a connection that sends no request head within
+//! [`HEADER_TIMEOUT`] is closed (a keep-alive connection idle that long too), and so is one
+//! that reads nothing of its response for [`WRITE_TIMEOUT`].
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -18,19 +24,35 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
-use tokio::task::JoinSet;
-use tracing::{debug, warn};
+use tokio::net::{TcpListener, TcpSocket};
+use tracing::debug;
 
+use crate::accept::{self, Limits, Slots, WriteTimeout};
 use crate::metrics::Telemetry;
 use crate::status;
 
 /// Content type of `/metrics`.
 pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-/// A client that sends no complete request head within this time is dropped.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// Pause after a failed accept (out of file descriptors), so the loop does not spin.
-const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// Connections served at once. Prometheus keeps one open, a health check opens one now and
+/// then; 64 leaves room for them and for people with curl, while bounding the descriptors
+/// clients can take (the daemon's whole need stays in the hundreds, see
+/// `systemd/composectl.service`, `LimitNOFILE=`).
+pub const MAX_CONNECTIONS: usize = 64;
+/// A connection that sends no complete request head within this time is closed: a slow
+/// client, and a keep-alive connection idle this long after its last response.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection that reads nothing of its response for this long is closed.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections the kernel completes and queues while every slot is taken (capped by
+/// `net.core.somaxconn`). std's and tokio's 128 would turn a burst of a few hundred
+/// clients into dropped SYNs and retransmits seconds apart; queued, each waits its turn.
+const BACKLOG: u32 = 1024;
+/// The limits [`Server::bind`] serves with.
+pub const LIMITS: Limits = Limits {
+    max_connections: MAX_CONNECTIONS,
+    read_timeout: HEADER_TIMEOUT,
+    write_timeout: WRITE_TIMEOUT,
+};
 
 /// Errors of the HTTP server.
 #[derive(Debug, thiserror::Error)]
@@ -54,18 +76,35 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub struct Server {
     listener: TcpListener,
     telemetry: Telemetry,
+    limits: Limits,
+    slots: Slots,
 }
 
 impl Server {
-    /// Binds `addr` (port 0 picks a free port, see [`Server::local_addr`]).
+    /// Binds `addr` (port 0 picks a free port, see [`Server::local_addr`]), to serve with
+    /// [`LIMITS`].
     pub async fn bind(addr: SocketAddr, telemetry: Telemetry) -> Result<Self> {
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| Error::Bind { addr, source })?;
+        let listener = listen(addr).map_err(|source| Error::Bind { addr, source })?;
         Ok(Self {
             listener,
             telemetry,
+            limits: LIMITS,
+            slots: Slots::new(LIMITS.max_connections),
         })
+    }
+
+    /// The same server with other limits (tests use small ones).
+    pub fn with_limits(self, limits: Limits) -> Self {
+        Self {
+            slots: Slots::new(limits.max_connections),
+            limits,
+            ..self
+        }
+    }
+
+    /// The connection slots, to see how many connections are open.
+    pub fn slots(&self) -> Slots {
+        self.slots.clone()
     }
 
     /// The address actually bound.
@@ -75,38 +114,49 @@ impl Server {
             .expect("a bound TCP listener has an address")
     }
 
-    /// Serves until `shutdown` resolves; open connections are dropped then.
+    /// Serves until `shutdown` resolves, each connection in its own task; open connections
+    /// are dropped then.
     pub async fn run(self, shutdown: impl Future) {
-        tokio::pin!(shutdown);
-        let mut connections = JoinSet::new();
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => break,
-                accepted = self.listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        let telemetry = self.telemetry.clone();
-                        connections.spawn(serve(stream, peer, telemetry));
-                    }
-                    Err(error) => {
-                        warn!(%error, "accepting an HTTP connection failed");
-                        tokio::time::sleep(ACCEPT_PAUSE).await;
-                    }
-                },
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            }
-        }
-        connections.shutdown().await;
+        let Self {
+            listener,
+            telemetry,
+            limits,
+            slots,
+        } = self;
+        let mut open = accept::run(&listener, &slots, "http", shutdown, |(stream, peer)| {
+            serve(stream, peer, telemetry.clone(), limits)
+        })
+        .await;
+        open.shutdown().await;
     }
 }
 
-async fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, telemetry: Telemetry) {
+/// A listening socket on `addr` with a backlog of [`BACKLOG`].
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    // As std and tokio do: a restarted daemon rebinds its port at once.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
+async fn serve(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    telemetry: Telemetry,
+    limits: Limits,
+) {
     let service = service_fn(move |request: Request<Incoming>| {
         let response = respond(&telemetry, request.method(), request.uri().path());
         async move { Ok::<_, Infallible>(response) }
     });
+    let stream = WriteTimeout::new(stream, limits.write_timeout);
     let served = http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
+        .header_read_timeout(limits.read_timeout)
         .serve_connection(TokioIo::new(stream), service)
         .await;
     if let Err(error) = served {

@@ -18,7 +18,9 @@
 //!
 //! [`metrics`] records what the loop does (Prometheus), [`status`] describes the host as the
 //! controller sees it, and [`http`] serves both; [`systemd`] tells systemd how the loop is
-//! doing (readiness, status line, watchdog). [`cli`] and [`app`] wire it all into the
+//! doing (readiness, status line, watchdog). [`accept`] bounds what the HTTP and control
+//! clients can take from the daemon (connections, descriptors, time), and [`fdlimit`]
+//! raises the daemon's descriptor limit at start. [`cli`] and [`app`] wire it all into the
 //! `composectl` binary; [`config_file`] reads the optional config file, [`healthcheck`] is
 //! the client for a container `HEALTHCHECK`.
 //!
@@ -32,6 +34,7 @@
 //! slots that stay on the previous revision; the planner converges each slot to its pinned
 //! revision, so updates, reverts and heals go through one mechanism.
 
+pub mod accept;
 pub mod app;
 pub mod cli;
 pub mod config_file;
@@ -39,6 +42,7 @@ pub mod control;
 pub mod controller;
 pub mod desired;
 pub mod executor;
+pub mod fdlimit;
 pub mod gate;
 pub mod healthcheck;
 pub mod http;

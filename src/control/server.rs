@@ -1,6 +1,11 @@
 //! The controller's side of the control socket: binding it safely (one controller per
 //! state directory, stale sockets replaced, root-only permissions) and serving one JSON
 //! request line per connection to a [`Handler`].
+//!
+//! Clients cannot take the descriptors the reconcile loop needs: at most
+//! [`MAX_CONNECTIONS`] connections are served at once (more wait in the listen backlog,
+//! see [`crate::accept`]); a client that sends no complete request line within
+//! [`READ_TIMEOUT`], or reads nothing of the answer for [`WRITE_TIMEOUT`], is dropped.
 
 use std::future::Future;
 use std::io::ErrorKind;
@@ -11,25 +16,36 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::task::JoinSet;
 use tracing::{debug, warn};
 
 use super::{Error, Handler, Request, Response, Result};
+use crate::accept::{self, Limits, Slots};
 
 /// The longest request line read.
 pub const MAX_REQUEST: usize = 64 << 10;
+/// Connections served at once: `composectl rollout ...` opens one per command, so 16 is
+/// plenty for people and scripts while bounding the descriptors clients can take.
+pub const MAX_CONNECTIONS: usize = 16;
 /// A client that sends no complete request line within this time is dropped.
-const READ_TIMEOUT: Duration = Duration::from_secs(10);
+pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A client that has not taken its whole answer within this time is dropped.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The limits [`Server::bind`] serves with.
+pub const LIMITS: Limits = Limits {
+    max_connections: MAX_CONNECTIONS,
+    read_timeout: READ_TIMEOUT,
+    write_timeout: WRITE_TIMEOUT,
+};
 /// How long requests still being handled may finish after shutdown.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
-/// Pause after a failed accept (out of file descriptors), so the loop does not spin.
-const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
 /// A bound, not yet serving, control socket.
 #[derive(Debug)]
 pub struct Server {
     listener: UnixListener,
     path: PathBuf,
+    limits: Limits,
+    slots: Slots,
 }
 
 impl Server {
@@ -38,7 +54,7 @@ impl Server {
     /// Creates the parent directory (mode 0700) if it is missing. If `path` exists and a
     /// controller answers on it, fails with [`Error::InUse`]; if nothing answers (the
     /// socket of a killed controller), replaces it. The socket file is made mode 0600: only
-    /// root (the daemon's user) can talk to the controller.
+    /// root (the daemon's user) can talk to the controller. It serves with [`LIMITS`].
     pub fn bind(path: &Path) -> Result<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::DirBuilder::new()
@@ -105,7 +121,18 @@ impl Server {
         Ok(Self {
             listener,
             path: path.to_owned(),
+            limits: LIMITS,
+            slots: Slots::new(LIMITS.max_connections),
         })
+    }
+
+    /// The same server with other limits (tests use small ones).
+    pub fn with_limits(self, limits: Limits) -> Self {
+        Self {
+            slots: Slots::new(limits.max_connections),
+            limits,
+            ..self
+        }
     }
 
     /// The socket's path.
@@ -113,26 +140,20 @@ impl Server {
         &self.path
     }
 
+    /// The connection slots, to see how many connections are open.
+    pub fn slots(&self) -> Slots {
+        self.slots.clone()
+    }
+
     /// Serves until `shutdown` resolves, each connection in its own task; then lets
     /// requests being handled finish (a few seconds at most) and removes the socket file.
     pub async fn run(self, handler: Arc<dyn Handler>, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        let mut connections = JoinSet::new();
-        loop {
-            tokio::select! {
-                () = &mut shutdown => break,
-                accepted = self.listener.accept() => match accepted {
-                    Ok((stream, _)) => {
-                        connections.spawn(serve(stream, handler.clone()));
-                    }
-                    Err(error) => {
-                        warn!(%error, path = %self.path.display(), "accepting a control connection failed");
-                        tokio::time::sleep(ACCEPT_PAUSE).await;
-                    }
-                },
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            }
-        }
+        let limits = self.limits;
+        let mut connections =
+            accept::run(&self.listener, &self.slots, "control", shutdown, |stream| {
+                serve(stream, handler.clone(), limits)
+            })
+            .await;
         drop(self.listener);
         if let Err(error) = std::fs::remove_file(&self.path)
             && error.kind() != ErrorKind::NotFound
@@ -150,32 +171,37 @@ impl Server {
 }
 
 /// Reads one request line, answers it, closes.
-async fn serve(stream: UnixStream, handler: Arc<dyn Handler>) {
+async fn serve(stream: UnixStream, handler: Arc<dyn Handler>, limits: Limits) {
     let (read, mut write) = stream.into_split();
     let mut line = Vec::new();
     let mut reader = BufReader::new(read).take(MAX_REQUEST as u64 + 1);
-    let response =
-        match tokio::time::timeout(READ_TIMEOUT, reader.read_until(b'\n', &mut line)).await {
-            Err(_) => {
-                debug!("a control client sent no request in time");
-                return;
-            }
-            Ok(Err(error)) => {
-                debug!(%error, "reading a control request failed");
-                return;
-            }
-            Ok(Ok(0)) => return,
-            Ok(Ok(_)) => match parse(&line) {
-                Ok(request) => handler.handle(request).await,
-                Err(message) => Response::Error { message },
-            },
-        };
+    let read = tokio::time::timeout(limits.read_timeout, reader.read_until(b'\n', &mut line));
+    let response = match read.await {
+        Err(_) => {
+            debug!("a control client sent no request in time");
+            return;
+        }
+        Ok(Err(error)) => {
+            debug!(%error, "reading a control request failed");
+            return;
+        }
+        Ok(Ok(0)) => return,
+        Ok(Ok(_)) => match parse(&line) {
+            Ok(request) => handler.handle(request).await,
+            Err(message) => Response::Error { message },
+        },
+    };
     let mut answer = serde_json::to_vec(&response).expect("a response serializes");
     answer.push(b'\n');
-    if let Err(error) = write.write_all(&answer).await {
-        debug!(%error, "writing a control response failed");
+    let written = tokio::time::timeout(limits.write_timeout, async {
+        write.write_all(&answer).await?;
+        write.shutdown().await
+    });
+    match written.await {
+        Err(_) => debug!("a control client took no answer in time"),
+        Ok(Err(error)) => debug!(%error, "writing a control response failed"),
+        Ok(Ok(())) => {}
     }
-    let _ = write.shutdown().await;
 }
 
 /// The request in `line`, or a message saying what is wrong with it.

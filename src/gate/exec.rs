@@ -3,7 +3,8 @@
 //! the command wrote to stderr; a command that outlives `timeout` is killed and fails. A
 //! command that cannot be started fails too (a typo in the program must not pass).
 //! Stdin is closed; stdout is discarded. The command inherits composectl's environment,
-//! which is never logged.
+//! which is never logged, and the descriptor limit composectl started with (see
+//! [`crate::fdlimit`]).
 
 use std::process::Stdio;
 
@@ -11,6 +12,7 @@ use tokio::process::Command;
 
 use super::config::ExecConfig;
 use super::{Evidence, Gate, GateFuture, Target, Verdict, template};
+use crate::fdlimit;
 
 /// The gate; stateless.
 #[derive(Debug)]
@@ -36,13 +38,15 @@ impl ExecGate {
             Err(e) => return Verdict::NotYet(Evidence::new(e.to_string())),
         };
         let program = &argv[0];
-        let child = Command::new(program)
+        let mut command = Command::new(program);
+        command
             .args(&argv[1..])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn();
+            .kill_on_drop(true);
+        fdlimit::restore_in_child(&mut command);
+        let child = command.spawn();
         let child = match child {
             Ok(child) => child,
             Err(e) => return Verdict::Fail(Evidence::new(format!("cannot run {program}: {e}"))),

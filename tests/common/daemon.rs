@@ -5,7 +5,7 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -37,8 +37,23 @@ impl Daemon {
         Self::start_dir(project.dir(), flags)
     }
 
+    /// Starts the daemon like [`Daemon::start`], letting `customize` change the command
+    /// before it is spawned (a `pre_exec` hook that lowers a resource limit, say).
+    pub fn start_with(
+        project: &TestProject,
+        flags: &[&str],
+        customize: impl FnOnce(&mut Command),
+    ) -> Self {
+        Self::start_dir_with(project.dir(), flags, customize)
+    }
+
     /// Starts the daemon on the desired directory `dir` with `flags`.
     pub fn start_dir(dir: &Path, flags: &[&str]) -> Self {
+        Self::start_dir_with(dir, flags, |_| {})
+    }
+
+    /// Starts the daemon on `dir` with `flags`, after `customize` has changed the command.
+    fn start_dir_with(dir: &Path, flags: &[&str], customize: impl FnOnce(&mut Command)) -> Self {
         // The log lives outside the desired directory, which the daemon watches.
         let log = tempfile::Builder::new()
             .prefix("composectl-daemon-")
@@ -59,6 +74,7 @@ impl Daemon {
             .env("NO_COLOR", "1")
             .stdout(Stdio::from(stdout))
             .stderr(Stdio::from(stderr));
+        customize(&mut command);
         let child = command.spawn().expect("cannot start composectl run");
         Self {
             child: Some(child),

@@ -85,6 +85,7 @@ fn the_units_carry_the_promised_settings() {
         ("composectl.service", "Wants=docker.service"),
         ("composectl.service", "ProtectSystem=strict"),
         ("composectl.service", "NoNewPrivileges=yes"),
+        ("composectl.service", "LimitNOFILE=8192"),
         (
             "composectl.service",
             "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",

@@ -33,6 +33,12 @@ impl Handler for FakeHandler {
                 Request::Status { .. } => Response::Status {
                     services: vec![sample_status()],
                 },
+                // An answer far larger than the socket buffers, for the write timeout.
+                Request::Promote { selector } if selector.project.as_deref() == Some("huge") => {
+                    Response::Done {
+                        messages: vec!["x".repeat(16 << 20)],
+                    }
+                }
                 other => Response::Done {
                     messages: vec![format!("{other:?}")],
                 },
@@ -51,7 +57,19 @@ struct Running {
 }
 
 fn start_at(dir: tempfile::TempDir, path: PathBuf) -> Running {
-    let server = Server::bind(&path).expect("binds");
+    start_limited_at(dir, path, LIMITS).0
+}
+
+/// A served socket with `limits`, and its slots.
+fn start_limited(limits: Limits) -> (Running, Slots) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("default").join(crate::control::SOCKET_NAME);
+    start_limited_at(dir, path, limits)
+}
+
+fn start_limited_at(dir: tempfile::TempDir, path: PathBuf, limits: Limits) -> (Running, Slots) {
+    let server = Server::bind(&path).expect("binds").with_limits(limits);
+    let slots = server.slots();
     let handler = Arc::new(FakeHandler {
         seen: Mutex::new(Vec::new()),
     });
@@ -59,13 +77,35 @@ fn start_at(dir: tempfile::TempDir, path: PathBuf) -> Running {
     let task = tokio::spawn(server.run(handler.clone(), async {
         let _ = stopped.await;
     }));
-    Running {
+    let running = Running {
         _dir: dir,
         path,
         handler,
         stop,
         task,
+    };
+    (running, slots)
+}
+
+/// Small limits: `max_connections` slots, and a `timeout` for reading and for writing.
+fn small(max_connections: usize, timeout: Duration) -> Limits {
+    Limits {
+        max_connections,
+        read_timeout: timeout,
+        write_timeout: timeout,
     }
+}
+
+/// Polls `condition` every 10 ms for up to `within`; true once it holds.
+async fn eventually(within: Duration, condition: impl Fn() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    while std::time::Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    condition()
 }
 
 fn start() -> Running {
@@ -218,4 +258,65 @@ fn permission_denied_says_to_run_as_root() {
         err.to_string()
             .contains("the control socket is readable by root only: run as root (sudo)")
     );
+}
+
+#[tokio::test]
+async fn control_connections_beyond_the_cap_wait_until_a_slot_frees() {
+    let (running, slots) = start_limited(small(2, Duration::from_secs(60)));
+    let mut idle = Vec::new();
+    for _ in 0..2 + 50 {
+        idle.push(UnixStream::connect(&running.path).await.unwrap());
+    }
+    assert!(eventually(Duration::from_secs(5), || slots.open() == 2).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(slots.open(), 2, "the server holds no more than its cap");
+
+    let path = running.path.clone();
+    let waiting = tokio::spawn(async move { ask_status(&path).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !waiting.is_finished(),
+        "answered while every slot was taken"
+    );
+
+    drop(idle);
+    let answered = tokio::time::timeout(Duration::from_secs(5), waiting).await;
+    let response = answered.expect("no answer after the slots freed").unwrap();
+    assert!(
+        matches!(response, Ok(Response::Status { .. })),
+        "{response:?}"
+    );
+    assert!(eventually(Duration::from_secs(5), || slots.open() == 0).await);
+}
+
+#[tokio::test]
+async fn a_control_client_that_sends_nothing_is_dropped_after_the_read_timeout() {
+    let timeout = Duration::from_millis(300);
+    let (running, slots) = start_limited(small(2, timeout));
+    let mut stream = UnixStream::connect(&running.path).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "the idle client was not dropped");
+    assert!(started.elapsed() >= timeout - Duration::from_millis(50));
+    assert!(rest.is_empty(), "an answer to nothing: {rest:?}");
+    assert!(eventually(Duration::from_secs(1), || slots.open() == 0).await);
+}
+
+#[tokio::test]
+async fn a_control_client_that_reads_no_answer_is_dropped_after_the_write_timeout() {
+    let (running, slots) = start_limited(small(2, Duration::from_millis(300)));
+    let mut stream = UnixStream::connect(&running.path).await.unwrap();
+    let request = Request::Promote {
+        selector: Selector::parse("huge/web"),
+    };
+    let mut line = serde_json::to_vec(&request).unwrap();
+    line.push(b'\n');
+    stream.write_all(&line).await.unwrap();
+    assert!(eventually(Duration::from_secs(5), || slots.open() == 1).await);
+    assert!(
+        eventually(Duration::from_secs(5), || slots.open() == 0).await,
+        "the client still holds its slot"
+    );
+    drop(stream);
 }
