@@ -123,7 +123,7 @@ impl Engine {
 }
 
 fn validate(args: &DesiredArgs) -> ExitCode {
-    let report = match desired::load_dir(&args.desired, &HostEnv) {
+    let report = match desired::load_dir_with(&args.desired, &HostEnv, &args.limits()) {
         Ok(report) => report,
         Err(err) => {
             eprintln!("error: {err}");
@@ -174,7 +174,9 @@ async fn healthcheck(args: &HealthcheckArgs) -> ExitCode {
 }
 
 async fn plan(runtime: Arc<DockerRuntime>, args: DesiredArgs) -> ExitCode {
-    let controller = Controller::new(runtime, Config::new(&args.desired));
+    let mut config = Config::new(&args.desired);
+    config.limits = args.limits();
+    let controller = Controller::new(runtime, config);
     controller.reload();
     if let Err(err) = controller.relist().await {
         error!("{err}");
@@ -210,6 +212,7 @@ async fn plan(runtime: Arc<DockerRuntime>, args: DesiredArgs) -> ExitCode {
 async fn apply(runtime: Arc<DockerRuntime>, args: ApplyArgs, state: StateDir) -> ExitCode {
     let mut config = Config::new(&args.desired.desired);
     config.state = state;
+    config.limits = args.desired.limits();
     config.wait_timeout = args.wait_timeout;
     let controller = Controller::new(runtime, config);
     controller.reload();
@@ -228,6 +231,7 @@ async fn apply(runtime: Arc<DockerRuntime>, args: ApplyArgs, state: StateDir) ->
 async fn run_daemon(runtime: Arc<DockerRuntime>, args: RunArgs, state: StateDir) -> ExitCode {
     let mut config = Config::new(&args.desired.desired);
     config.state = state;
+    config.limits = args.desired.limits();
     if let Some(url) = &args.webhook {
         match Webhook::new(url) {
             Ok(webhook) => config.webhook = Some(webhook),

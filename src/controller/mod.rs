@@ -81,6 +81,8 @@ pub struct Config {
     pub state: StateDir,
     /// Where rollout outcomes are posted, if anywhere.
     pub webhook: Option<Webhook>,
+    /// File-size limits of the loader.
+    pub limits: desired::Limits,
 }
 
 impl Config {
@@ -98,6 +100,7 @@ impl Config {
                 crate::model::labels::DEFAULT_INSTANCE,
             ),
             webhook: None,
+            limits: desired::Limits::default(),
         }
     }
 }
@@ -410,7 +413,7 @@ fn far_future() -> Instant {
 }
 
 fn reload<R>(shared: &Shared<R>, config: &Config) -> Reloaded {
-    let load = desired::load_dir(&config.desired_dir, &HostEnv);
+    let load = desired::load_dir_with(&config.desired_dir, &HostEnv, &config.limits);
     let warnings: Vec<(String, String)> = load
         .iter()
         .flat_map(|report| &report.projects)
