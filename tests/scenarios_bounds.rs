@@ -99,7 +99,10 @@ fn the_daemon_is_not_stalled_by_a_fifo_env_file_and_runs_the_other_projects() {
     let project = TestProject::new("bd-daemon");
     project.write_compose(&web(""));
     let stalled = format!("{}-fifo", project.name());
-    project.write(&format!("{stalled}/compose.yaml"), &web("    env_file: pipe.env\n"));
+    project.write(
+        &format!("{stalled}/compose.yaml"),
+        &web("    env_file: pipe.env\n"),
+    );
     mkfifo(&project.path(&format!("{stalled}/pipe.env")));
 
     let mut daemon = Daemon::start(&project, &[]);

@@ -84,7 +84,10 @@ fn a_top_level_compose_file_that_is_a_fifo_fails_at_once() {
     mkfifo(&d.root().join("shop.yaml"));
     let report = load_within(&d, Duration::from_secs(1));
     let text = err_text(&report, "shop");
-    assert!(text.contains("shop.yaml") && text.contains("FIFO"), "{text}");
+    assert!(
+        text.contains("shop.yaml") && text.contains("FIFO"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -128,7 +131,10 @@ fn a_symlink_loop_as_compose_file_or_env_file_is_named_as_one() {
 fn a_compose_file_over_the_limit_is_refused_and_accepted_with_the_limit_raised() {
     let d = Desired::new();
     let padding = format!("# {}\n", "x".repeat(1022)).repeat(2 * 1024);
-    d.write("shop/compose.yaml", &format!("{}{padding}", one_service(IMAGE)));
+    d.write(
+        "shop/compose.yaml",
+        &format!("{}{padding}", one_service(IMAGE)),
+    );
     let text = err_text(&d.load(), "shop");
     assert!(text.contains("compose.yaml"), "{text}");
     assert!(text.contains("1048576 bytes"), "{text}");
@@ -161,7 +167,10 @@ fn a_compose_file_that_is_not_utf8_is_refused_without_quoting_it() {
     let full = d.root().join("shop.yaml");
     std::fs::write(&full, b"services:\n  web:\n    image: caf\xe9\n").unwrap();
     let text = err_text(&d.load(), "shop");
-    assert!(text.contains("not UTF-8") && text.contains("line 3"), "{text}");
+    assert!(
+        text.contains("not UTF-8") && text.contains("line 3"),
+        "{text}"
+    );
     assert!(!text.contains("caf"), "{text}");
 }
 
@@ -230,7 +239,8 @@ fn aliased_mapping_keys_count_towards_the_alias_budget() {
 fn a_large_string_aliased_many_times_is_refused() {
     let big = "y".repeat(512 * 1024);
     let refs = vec!["*big"; 100].join(", ");
-    let text = format!("x-big: &big {big}\nx-many: [{refs}]\nservices:\n  web:\n    image: nginx\n");
+    let text =
+        format!("x-big: &big {big}\nx-many: [{refs}]\nservices:\n  web:\n    image: nginx\n");
     let d = Desired::new();
     d.write("shop.yaml", &text);
     let report = load_within(&d, Duration::from_secs(2));
@@ -243,10 +253,17 @@ fn a_large_string_aliased_many_times_is_refused() {
 fn deep_nesting_is_refused_without_a_crash() {
     let deep_block = format!("x-deep:\n  {}x\n", "- ".repeat(100_000));
     let deep_flow = format!("x-deep: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
-    let deep_map = format!("x-deep: {}a{}\n", "{a: ".repeat(100_000), "}".repeat(100_000));
+    let deep_map = format!(
+        "x-deep: {}a{}\n",
+        "{a: ".repeat(100_000),
+        "}".repeat(100_000)
+    );
     for (i, deep) in [deep_block, deep_flow, deep_map].iter().enumerate() {
         let d = Desired::new();
-        d.write("shop.yaml", &format!("{deep}services:\n  web:\n    image: nginx\n"));
+        d.write(
+            "shop.yaml",
+            &format!("{deep}services:\n  web:\n    image: nginx\n"),
+        );
         let report = load_within(&d, Duration::from_secs(2));
         let text = err_text(&report, "shop");
         assert!(text.contains("shop.yaml:"), "case {i}: {text}");
@@ -262,7 +279,10 @@ fn nesting_within_the_depth_limit_loads() {
     let levels = MAX_YAML_DEPTH - 2;
     let deep = format!("x-deep:\n  {}x\n", "- ".repeat(levels));
     let d = Desired::new();
-    d.write("shop.yaml", &format!("{deep}services:\n  web:\n    image: nginx\n"));
+    d.write(
+        "shop.yaml",
+        &format!("{deep}services:\n  web:\n    image: nginx\n"),
+    );
     ok(&d.load(), "shop");
 }
 
@@ -290,16 +310,15 @@ fn a_doubling_dotenv_is_refused() {
     d.write("shop/.env", &env);
     let report = load_within(&d, Duration::from_secs(5));
     let text = err_text(&report, "shop");
-    assert!(text.contains(".env") && text.contains("more than"), "{text}");
+    assert!(
+        text.contains(".env") && text.contains("more than"),
+        "{text}"
+    );
 }
 
 #[test]
 fn deeply_nested_defaults_are_refused() {
-    let template = format!(
-        "{}x{}",
-        "${A:-".repeat(100_000),
-        "}".repeat(100_000)
-    );
+    let template = format!("{}x{}", "${A:-".repeat(100_000), "}".repeat(100_000));
     let d = Desired::new();
     d.write(
         "shop/compose.yaml",
@@ -307,7 +326,10 @@ fn deeply_nested_defaults_are_refused() {
     );
     let report = load_within(&d, Duration::from_secs(5));
     let text = err_text(&report, "shop");
-    assert!(text.contains("services.web.hostname") && text.contains("nests deeper"), "{text}");
+    assert!(
+        text.contains("services.web.hostname") && text.contains("nests deeper"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -367,4 +389,54 @@ fn too_many_services_are_refused() {
     d.write("shop/compose.yaml", &format!("services:\n{services}"));
     let text = err_text(&d.load(), "shop");
     assert!(text.contains(&MAX_SERVICES.to_string()), "{text}");
+}
+
+#[test]
+fn wide_maps_merge_in_linear_time() {
+    let keys: String = (0..50_000).map(|i| format!("  k{i}: {i}\n")).collect();
+    let d = Desired::new();
+    d.write(
+        "shop/compose.yaml",
+        &format!("{}x-wide:\n{keys}", one_service(IMAGE)),
+    );
+    d.write("shop/compose.override.yaml", &format!("x-wide:\n{keys}"));
+    ok(&load_within(&d, Duration::from_secs(5)), "shop");
+}
+
+#[test]
+fn long_lists_of_dependencies_mounts_and_env_lines_load_in_linear_time() {
+    let deps: String = (0..20_000).map(|i| format!("      - s{i}\n")).collect();
+    let mounts = "      - data:/data\n".repeat(20_000);
+    let d = Desired::new();
+    d.write(
+        "shop/compose.yaml",
+        &one_service(&format!(
+            "{IMAGE}    env_file: a.env\n    depends_on:\n{deps}    volumes:\n{mounts}"
+        )),
+    );
+    let env: String = (0..100_000)
+        .map(|i| format!("K{i}=$K{}\n", i / 2))
+        .collect();
+    d.write("shop/a.env", &env);
+    let report = load_within(&d, Duration::from_secs(5));
+    assert!(err_text(&report, "shop").contains("`s19999` is not a service"));
+}
+
+#[test]
+fn a_dependency_chain_through_every_allowed_service_loads_on_a_small_stack() {
+    let chain: String = (0..MAX_SERVICES - 1)
+        .map(|i| format!("  s{i}:\n{IMAGE}    depends_on: [s{}]\n", i + 1))
+        .collect();
+    let d = Desired::new();
+    d.write(
+        "shop/compose.yaml",
+        &format!("services:\n{chain}  s{}:\n{IMAGE}", MAX_SERVICES - 1),
+    );
+    let services = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || ok(&d.load(), "shop").spec.services.len())
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(services, MAX_SERVICES);
 }
