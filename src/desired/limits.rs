@@ -20,9 +20,12 @@
 //! | [`MAX_PROJECT_ENV_BYTES`] | 16 MiB | one large env file copied into every service |
 //! | [`MAX_INTERPOLATION_DEPTH`] | 16 | `${A:-${A:-${A:-...}}}` recursing |
 //! | [`MAX_INTERPOLATED_BYTES`] | 16 MiB per file | `B=${A}${A}`, `C=${B}${B}`, ... doubling |
+//! | [`MAX_DURATION`] | 365 days | `monitor: 99999999999h` overflowing a deadline (a panic) |
 //!
 //! A project over a bound fails to load with a message naming the file, the line, the key
 //! and the bound; its last good version keeps running.
+
+use std::time::Duration;
 
 /// The default of both file-size limits: 1 MiB.
 pub const DEFAULT_FILE_BYTES: u64 = 1024 * 1024;
@@ -63,6 +66,11 @@ pub const MAX_INTERPOLATION_DEPTH: usize = 16;
 /// Most bytes that variables may substitute into one file (a compose file, `.env` or an
 /// `env_file`), counting every substitution.
 pub const MAX_INTERPOLATED_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The longest duration accepted anywhere (compose durations, `x-rollout`, the command
+/// line): a year. Deadlines are computed by adding durations to the current time; far
+/// beyond this they overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
 /// File-size limits of the loader, set by `--max-compose-file-size` and
 /// `--max-env-file-size`.
