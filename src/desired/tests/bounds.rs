@@ -440,3 +440,20 @@ fn a_dependency_chain_through_every_allowed_service_loads_on_a_small_stack() {
         .unwrap();
     assert_eq!(services, MAX_SERVICES);
 }
+
+#[test]
+fn anchors_nested_inside_each_other_are_refused_before_copying_the_data_per_level() {
+    // Each anchored node is copied once; nested anchors copy the inner list once per level.
+    let depth = 60;
+    let inner = format!("[{}]", vec!["a"; 5_000].join(","));
+    let opens: String = (0..depth).map(|i| format!("&a{i} [")).collect();
+    let text = format!(
+        "x: {opens}{inner}{}\nservices:\n  web:\n    image: nginx\n",
+        "]".repeat(depth)
+    );
+    let d = Desired::new();
+    d.write("shop.yaml", &text);
+    let report = load_within(&d, Duration::from_secs(2));
+    let message = err_text(&report, "shop");
+    assert!(message.contains("anchors (`&name`) nested"), "{message}");
+}

@@ -1,6 +1,9 @@
 //! Bounds on the shape of a YAML document, checked on the parser's events before the tree
 //! is built: nesting depth ([`MAX_YAML_DEPTH`]) and what alias expansion may produce
-//! ([`MAX_ALIAS_NODES`] nodes, [`MAX_ALIAS_BYTES`] bytes of scalar text).
+//! ([`MAX_ALIAS_NODES`] nodes, [`MAX_ALIAS_BYTES`] bytes of scalar text). The tree builder
+//! also copies every anchored node once (to resolve its aliases later), so anchors nested
+//! inside each other copy the innermost data once per level: those copies have the same
+//! budget, counted separately.
 //!
 //! The guard sees every event before the tree builder does, so a "billion laughs" document
 //! (nested anchors whose aliases multiply) is refused at the alias that would cross the
@@ -49,6 +52,8 @@ pub(super) struct Guard {
     anchors: HashMap<usize, Size>,
     alias_nodes: u64,
     alias_bytes: u64,
+    anchored_nodes: u64,
+    anchored_bytes: u64,
 }
 
 impl Guard {
@@ -59,6 +64,11 @@ impl Guard {
             line: span.start.line(),
             column: span.start.col() + 1,
             message,
+        };
+        let anchors_over = || {
+            refuse(format!(
+                "anchors (`&name`) nested inside each other copy more than {MAX_ALIAS_NODES} nodes or {MAX_ALIAS_BYTES} bytes; anchor fewer nested nodes"
+            ))
         };
         match event {
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
@@ -81,7 +91,9 @@ impl Guard {
                         height: frame.size.height + 1,
                         ..frame.size
                     };
-                    self.done(frame.anchor, size);
+                    if !self.done(frame.anchor, size) {
+                        return Err(anchors_over());
+                    }
                 }
             }
             Event::Scalar(text, _, anchor, _) => {
@@ -90,7 +102,9 @@ impl Guard {
                     bytes: text.len() as u64,
                     height: 0,
                 };
-                self.done(*anchor, size);
+                if !self.done(*anchor, size) {
+                    return Err(anchors_over());
+                }
             }
             Event::Alias(id) => {
                 // An unknown anchor is reported by the tree builder.
@@ -127,12 +141,16 @@ impl Guard {
     }
 
     /// A node of `size` is complete: remember it under its anchor, count it in its parent.
-    fn done(&mut self, anchor: usize, size: Size) {
+    /// False when the copy made for its anchor is over the budget.
+    fn done(&mut self, anchor: usize, size: Size) -> bool {
         if anchor > 0 {
             self.anchors.insert(anchor, size);
+            self.anchored_nodes = self.anchored_nodes.saturating_add(size.nodes);
+            self.anchored_bytes = self.anchored_bytes.saturating_add(size.bytes);
         }
         if let Some(parent) = self.open.last_mut() {
             parent.size.add(size);
         }
+        self.anchored_nodes <= MAX_ALIAS_NODES as u64 && self.anchored_bytes <= MAX_ALIAS_BYTES
     }
 }
