@@ -154,3 +154,36 @@ impl Guard {
         self.anchored_nodes <= MAX_ALIAS_NODES as u64 && self.anchored_bytes <= MAX_ALIAS_BYTES
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::desired::limits::{MAX_ALIAS_NODES, MAX_YAML_DEPTH};
+    use crate::desired::yaml::parse;
+
+    fn nested(levels: usize) -> String {
+        format!("{}x{}", "[".repeat(levels), "]".repeat(levels))
+    }
+
+    #[test]
+    fn nesting_up_to_the_limit_parses_and_one_level_more_does_not() {
+        assert!(parse(&nested(MAX_YAML_DEPTH), Path::new("t.yaml")).is_ok());
+        let err = parse(&nested(MAX_YAML_DEPTH + 1), Path::new("t.yaml")).unwrap_err();
+        assert!(err.message.contains("nests deeper"), "{err}");
+        assert_eq!((err.line, err.column), (1, MAX_YAML_DEPTH + 1));
+    }
+
+    #[test]
+    fn aliases_may_expand_to_the_budget_and_not_one_node_more() {
+        // An anchored list of 999 scalars is 1,000 nodes; each alias copies all of them.
+        let items = vec!["a"; 999].join(", ");
+        let aliases = |n: usize| vec!["*l"; n].join(", ");
+        let fits = MAX_ALIAS_NODES / 1_000;
+        let text = format!("l: &l [{items}]\nm: [{}]\n", aliases(fits));
+        assert!(parse(&text, Path::new("t.yaml")).is_ok());
+        let text = format!("l: &l [{items}]\nm: [{}, *l]\n", aliases(fits));
+        let err = parse(&text, Path::new("t.yaml")).unwrap_err();
+        assert!(err.message.contains("billion laughs"), "{err}");
+    }
+}
