@@ -156,8 +156,9 @@ pub enum Error {
     /// UTF-8 (the message names the file and what to do).
     #[error(transparent)]
     Read(#[from] read::Error),
-    /// A file is not valid YAML (often a half-written file during `git pull`).
-    #[error("{}:{line}:{column}: invalid YAML: {message}; fix the syntax (the last good version keeps running)", file.display())]
+    /// A file is not valid YAML (often a half-written file during `git pull`), or its shape
+    /// is over a bound (nesting depth, alias expansion; see [`limits`]).
+    #[error("{}:{line}:{column}: invalid YAML: {message}; fix the file (the last good version keeps running)", file.display())]
     Yaml {
         /// The file.
         file: PathBuf,

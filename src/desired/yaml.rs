@@ -2,7 +2,7 @@
 //!
 //! A compose file is parsed into an own marked tree ([`Node`]) that every later stage reads:
 //! each node knows its file, line and column, aliases are already expanded (saphyr does that
-//! while loading; [`guard`] bounds the nesting depth and what aliases may expand to, before
+//! while loading; `guard` bounds the nesting depth and what aliases may expand to, before
 //! the tree is built, against "billion laughs" and stack-exhausting inputs), and YAML merge keys
 //! (`<<: *anchor` and `<<: [*a, *b]`, which compose files use with `x-` anchors) are
 //! resolved here. Scalars follow the YAML 1.2 core schema; a quoted scalar is always a string.
