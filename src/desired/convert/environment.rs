@@ -67,9 +67,13 @@ pub fn environment(
         }
     }
     let bytes: u64 = out.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum();
+    let before = cx.env_bytes;
     cx.env_bytes = cx.env_bytes.saturating_add(bytes);
     if cx.env_bytes > MAX_PROJECT_ENV_BYTES {
-        let at = environment.or(env_file);
+        // Reported once, at the service that crosses the bound.
+        let at = environment
+            .or(env_file)
+            .filter(|_| before <= MAX_PROJECT_ENV_BYTES);
         if let Some(node) = at {
             let message = format!(
                 "the services' environments add up to more than {MAX_PROJECT_ENV_BYTES} bytes; use smaller env files or list them in fewer services"

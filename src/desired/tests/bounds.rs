@@ -457,3 +457,19 @@ fn anchors_nested_inside_each_other_are_refused_before_copying_the_data_per_leve
     let message = err_text(&report, "shop");
     assert!(message.contains("anchors (`&name`) nested"), "{message}");
 }
+
+#[test]
+fn the_project_environment_bound_is_reported_once() {
+    let d = Desired::new();
+    let services: String = (0..40)
+        .map(|i| format!("  s{i}:\n{IMAGE}    env_file: big.env\n"))
+        .collect();
+    d.write("shop/compose.yaml", &format!("services:\n{services}"));
+    d.write("shop/big.env", &format!("BIG={}\n", "v".repeat(1_000_000)));
+    let report = d.load();
+    let Error::Invalid(problems) = err(&report, "shop") else {
+        panic!("not a list of problems");
+    };
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].key, "services.s16");
+}
