@@ -127,7 +127,7 @@ impl Engine {
 }
 
 fn validate(args: &DesiredArgs) -> ExitCode {
-    let report = match desired::load_dir(&args.desired, &HostEnv) {
+    let report = match desired::load_dir_with(&args.desired, &HostEnv, &args.limits()) {
         Ok(report) => report,
         Err(err) => {
             eprintln!("error: {err}");
@@ -180,6 +180,7 @@ async fn healthcheck(args: &HealthcheckArgs) -> ExitCode {
 async fn plan(runtime: Arc<DockerRuntime>, args: DesiredArgs, state: StateDir) -> ExitCode {
     let mut config = Config::new(&args.desired);
     config.state = state;
+    config.limits = args.limits();
     let controller = Controller::new(runtime, config);
     controller.reload().await;
     if let Err(err) = controller.relist().await {
@@ -222,6 +223,7 @@ async fn plan(runtime: Arc<DockerRuntime>, args: DesiredArgs, state: StateDir) -
 async fn apply(runtime: Arc<DockerRuntime>, args: ApplyArgs, state: StateDir) -> ExitCode {
     let mut config = Config::new(&args.desired.desired);
     config.state = state;
+    config.limits = args.desired.limits();
     config.wait_timeout = args.wait_timeout;
     config.adopt = args.adopt;
     let controller = Controller::new(runtime, config);
@@ -242,6 +244,7 @@ async fn run_daemon(runtime: Arc<DockerRuntime>, args: RunArgs, state: StateDir)
     raise_fd_limit();
     let mut config = Config::new(&args.desired.desired);
     config.state = state;
+    config.limits = args.desired.limits();
     if let Some(url) = &args.webhook {
         match Webhook::new(url) {
             Ok(webhook) => config.webhook = Some(webhook),

@@ -12,6 +12,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::control::Selector;
+use crate::desired::Limits;
 
 /// Keeps this Docker host equal to a directory of compose files.
 #[derive(Debug, Parser)]
@@ -201,6 +202,36 @@ pub struct DesiredArgs {
         default_value = "/srv/desired"
     )]
     pub desired: PathBuf,
+    /// The largest compose (or override) file read, in bytes or with a unit (`512K`,
+    /// `4MiB`); a larger file fails its project, which keeps its last good version.
+    #[arg(
+        long,
+        env = "COMPOSECTL_MAX_COMPOSE_FILE_SIZE",
+        default_value = "1MiB",
+        value_name = "SIZE",
+        value_parser = parse_file_size
+    )]
+    pub max_compose_file_size: u64,
+    /// The largest `.env` or `env_file` read, in bytes or with a unit (`512K`, `4MiB`); a
+    /// larger file fails its project, which keeps its last good version.
+    #[arg(
+        long,
+        env = "COMPOSECTL_MAX_ENV_FILE_SIZE",
+        default_value = "1MiB",
+        value_name = "SIZE",
+        value_parser = parse_file_size
+    )]
+    pub max_env_file_size: u64,
+}
+
+impl DesiredArgs {
+    /// The loader's file-size limits these settings ask for.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            compose_file_bytes: self.max_compose_file_size,
+            env_file_bytes: self.max_env_file_size,
+        }
+    }
 }
 
 /// `apply` settings.
@@ -270,6 +301,11 @@ pub struct RunArgs {
     pub load_timeout: Duration,
 }
 
+/// Parses a file size: bytes, or a number with `K`, `M`, `G` (`KiB`, `MiB`, `GiB`); not 0.
+pub fn parse_file_size(text: &str) -> Result<u64, String> {
+    crate::desired::limits::parse_file_size(text)
+}
+
 /// Parses `500ms`, `30s`, `1m30s`, `2h` (compose's duration format).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     crate::desired::parse_duration(text).map_err(|err| format!("{text:?} {err}"))
@@ -322,6 +358,53 @@ mod tests {
         assert!(
             matches!(args.command, RolloutCommand::Pause(TargetArgs { target }) if target == Selector::parse("shop/"))
         );
+    }
+
+    fn desired_args(args: &[&str]) -> Result<DesiredArgs, clap::Error> {
+        let cli = Cli::try_parse_from(["composectl", "validate"].iter().chain(args))?;
+        match cli.command {
+            Command::Validate(args) => Ok(args),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn file_size_limits_default_to_one_mebibyte_and_take_units() {
+        let limits = desired_args(&[]).unwrap().limits();
+        assert_eq!(limits, Limits::default());
+        let args = desired_args(&[
+            "--max-compose-file-size",
+            "4MiB",
+            "--max-env-file-size",
+            "512K",
+        ])
+        .unwrap();
+        assert_eq!(args.limits().compose_file_bytes, 4 << 20);
+        assert_eq!(args.limits().env_file_bytes, 512 << 10);
+        for bad in ["0", "lots", "1.5M"] {
+            assert!(
+                desired_args(&["--max-compose-file-size", bad]).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn file_size_limits_reach_plan_apply_and_run() {
+        for args in [
+            &["plan", "--max-env-file-size", "2M"][..],
+            &["apply", "--once", "--max-env-file-size", "2M"],
+            &["run", "--max-env-file-size", "2M"],
+        ] {
+            let cli = Cli::try_parse_from(["composectl"].iter().chain(args)).unwrap();
+            let desired = match &cli.command {
+                Command::Plan(d) => d,
+                Command::Apply(a) => &a.desired,
+                Command::Run(r) => &r.desired,
+                other => panic!("parsed as {other:?}"),
+            };
+            assert_eq!(desired.limits().env_file_bytes, 2 << 20, "{args:?}");
+        }
     }
 
     #[test]

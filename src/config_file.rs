@@ -12,7 +12,8 @@
 //! would; an unknown `COMPOSECTL_*` name is a typo and only warned about.
 //!
 //! This module decides what to fill in ([`load`]); the binary sets the variables at the
-//! start of `main`, before any thread exists.
+//! start of `main`, before any thread exists. The file is read like the loader's files
+//! ([`crate::desired::read`]): a regular file of at most [`CONFIG_FILE_BYTES`].
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -20,7 +21,8 @@ use std::path::{Path, PathBuf};
 use clap::ArgMatches;
 use clap::parser::ValueSource;
 
-use crate::desired::envfile;
+use crate::desired::limits::CONFIG_FILE_BYTES;
+use crate::desired::{envfile, read};
 
 /// The config file read when neither `--config` nor `COMPOSECTL_CONFIG` names one, and only
 /// if it exists.
@@ -38,13 +40,14 @@ pub enum Error {
         /// The named path.
         path: PathBuf,
     },
-    /// The file exists but cannot be read.
-    #[error("config file {}: cannot read it: {source}", path.display())]
+    /// The file exists but cannot be read: not a regular file, larger than
+    /// [`CONFIG_FILE_BYTES`], not UTF-8, or an I/O error (the message names the file).
+    #[error("config file {source}")]
     Read {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// Why it cannot be read.
+        source: read::Error,
     },
     /// A line is not `KEY=VALUE`, or a value's interpolation failed (names the line).
     #[error("config file {}: {source}", path.display())]
@@ -117,9 +120,14 @@ fn read(source: &Source) -> Result<Option<(PathBuf, String)>> {
         Source::Explicit(path) => (path, true),
         Source::Default(path) => (path, false),
     };
-    match std::fs::read_to_string(path) {
+    let max = read::Max {
+        bytes: CONFIG_FILE_BYTES,
+        what: "config file",
+        raise_with: None,
+    };
+    match read::read_text(path, max) {
         Ok(text) => Ok(Some((path.clone(), text))),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+        Err(err) if err.is_not_found() => {
             if explicit {
                 Err(Error::NotFound { path: path.clone() })
             } else {

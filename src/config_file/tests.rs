@@ -199,3 +199,26 @@ fn help_documents_the_config_file_with_its_default_and_env_name() {
         "{help}"
     );
 }
+
+#[test]
+fn a_config_file_that_is_a_fifo_or_too_large_fails_at_once_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("composectl.env");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let started = std::time::Instant::now();
+    let err = load_with_env(&fifo, &[]).unwrap_err();
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    let text = err.to_string();
+    assert!(
+        text.contains("composectl.env") && text.contains("FIFO"),
+        "{text}"
+    );
+
+    let (_dir, big) = config(&"A=1\n".repeat(300_000));
+    let text = load_with_env(&big, &[]).unwrap_err().to_string();
+    assert!(text.contains("over the limit"), "{text}");
+}

@@ -90,6 +90,8 @@ pub struct Config {
     pub adopt: bool,
     /// How long one project's load may take.
     pub load_timeout: Duration,
+    /// File-size limits of the loader.
+    pub limits: desired::Limits,
 }
 
 impl Config {
@@ -110,6 +112,7 @@ impl Config {
             removal_grace: view::DEFAULT_REMOVAL_GRACE,
             adopt: false,
             load_timeout: desired::bounded::DEFAULT_LOAD_TIMEOUT,
+            limits: desired::Limits::default(),
         }
     }
 }
@@ -149,7 +152,7 @@ impl<R: ContainerRuntime> Controller<R> {
         Self {
             runtime,
             shared,
-            loader: BoundedLoader::new(config.load_timeout),
+            loader: BoundedLoader::new(config.load_timeout, config.limits),
             config,
             notifier: Notifier::disabled(),
             kicks: Mutex::new(Some(kicks)),

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{Env, Error, LoadReport, ProjectLoad, Result, layout, project};
+use super::{Env, Error, LoadReport, Limits, ProjectLoad, Result, layout, project};
 
 /// How long one project's load (or the directory listing) may take by default.
 pub const DEFAULT_LOAD_TIMEOUT: Duration = Duration::from_secs(10);
@@ -21,20 +21,23 @@ pub const DEFAULT_LOAD_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct BoundedLoader {
     timeout: Duration,
+    limits: Limits,
     hanging: Arc<Mutex<BTreeSet<PathBuf>>>,
 }
 
 impl Default for BoundedLoader {
     fn default() -> Self {
-        Self::new(DEFAULT_LOAD_TIMEOUT)
+        Self::new(DEFAULT_LOAD_TIMEOUT, Limits::default())
     }
 }
 
 impl BoundedLoader {
-    /// A loader giving each project (and the directory listing) `timeout`.
-    pub fn new(timeout: Duration) -> Self {
+    /// A loader giving each project (and the directory listing) `timeout`, reading no
+    /// file larger than `limits` allow.
+    pub fn new(timeout: Duration, limits: Limits) -> Self {
         Self {
             timeout,
+            limits,
             hanging: Arc::default(),
         }
     }
@@ -63,10 +66,11 @@ impl BoundedLoader {
         for (dir_name, source) in found.projects {
             let path = source.path().to_path_buf();
             let env = env.clone();
+            let limits = self.limits;
             let name = layout::normalize_name(&dir_name);
             let loaded = self
                 .run(path.clone(), move || {
-                    project::load_named(&dir_name, &source, &env)
+                    project::load_named(&dir_name, &source, &env, &limits)
                 })
                 .await;
             let (name, load) = loaded.unwrap_or_else(|| (name, Err(self.timed_out(&path))));
@@ -124,7 +128,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_hanging_load_fails_its_project_only_and_is_not_started_again() {
-        let loader = BoundedLoader::new(Duration::from_millis(100));
+        let loader = BoundedLoader::new(Duration::from_millis(100), Limits::default());
         let (release, released) = std::sync::mpsc::channel::<()>();
         let path = PathBuf::from("/srv/desired/hung");
         let first = loader

@@ -6,6 +6,8 @@
 //! double-quoted values are interpolated (earlier keys of the same file first, then the
 //! given lookup). A bare `KEY` takes the lookup's value and is left out when that is unset.
 
+use std::collections::HashMap;
+
 use super::interpolate;
 
 /// A problem in an env file.
@@ -54,7 +56,8 @@ pub fn parse(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Vec<
 /// Like [`parse`], and says on which line each variable is set.
 pub fn parse_entries(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Entry>> {
     let lines: Vec<&str> = text.lines().collect();
-    let mut vars: Vec<Entry> = Vec::new();
+    let mut vars = Vars::default();
+    let mut budget = interpolate::Budget::default();
     let mut i = 0;
     while i < lines.len() {
         let line_no = i + 1;
@@ -67,18 +70,22 @@ pub fn parse_entries(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Res
         let Some((key, raw)) = line.split_once('=') else {
             let key = line.trim_end();
             check_key(key, line_no)?;
-            if let Some(value) = lookup_in(&vars, lookup, key) {
-                set(&mut vars, key, value, line_no);
+            if let Some(value) = vars.lookup(lookup, key) {
+                vars.set(key, value, line_no);
             }
             continue;
         };
         let key = key.trim_end();
         check_key(key, line_no)?;
-        let (value, used) = value_of(raw.trim_start(), &lines[i..], line_no, &vars, lookup)?;
+        let scope = Scope {
+            vars: &vars,
+            lookup,
+        };
+        let (value, used) = value_of(raw.trim_start(), &lines[i..], line_no, &scope, &mut budget)?;
         i += used;
-        set(&mut vars, key, value, line_no);
+        vars.set(key, value, line_no);
     }
-    Ok(vars)
+    Ok(vars.into_entries())
 }
 
 fn check_key(key: &str, line: usize) -> Result<()> {
@@ -96,25 +103,46 @@ fn check_key(key: &str, line: usize) -> Result<()> {
     }
 }
 
-fn set(vars: &mut Vec<Entry>, key: &str, value: String, line: usize) {
-    vars.retain(|entry| entry.key != key);
-    vars.push(Entry {
-        key: key.to_string(),
-        value,
-        line,
-    });
+/// The variables set so far, in the order of their last definition; setting and looking
+/// up are O(1), so a file of many lines costs linear time.
+#[derive(Default)]
+struct Vars {
+    /// Entries in definition order; a redefined variable leaves `None` behind.
+    entries: Vec<Option<Entry>>,
+    /// Where each variable's current entry is.
+    index: HashMap<String, usize>,
 }
 
-fn lookup_in(
-    vars: &[Entry],
-    lookup: &dyn Fn(&str) -> Option<String>,
-    name: &str,
-) -> Option<String> {
-    vars.iter()
-        .rev()
-        .find(|entry| entry.key == name)
-        .map(|entry| entry.value.clone())
-        .or_else(|| lookup(name))
+impl Vars {
+    fn set(&mut self, key: &str, value: String, line: usize) {
+        if let Some(old) = self.index.insert(key.to_string(), self.entries.len()) {
+            self.entries[old] = None;
+        }
+        self.entries.push(Some(Entry {
+            key: key.to_string(),
+            value,
+            line,
+        }));
+    }
+
+    /// The variable's value in this file, else the lookup's.
+    fn lookup(&self, outer: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+        self.index
+            .get(name)
+            .and_then(|i| self.entries[*i].as_ref())
+            .map(|entry| entry.value.clone())
+            .or_else(|| outer(name))
+    }
+
+    fn into_entries(self) -> Vec<Entry> {
+        self.entries.into_iter().flatten().collect()
+    }
+}
+
+/// What a value's `${VAR}`s see: the file's earlier variables, then the lookup.
+struct Scope<'a> {
+    vars: &'a Vars,
+    lookup: &'a dyn Fn(&str) -> Option<String>,
 }
 
 /// The value starting at `raw`; `rest` are the following lines (for multi-line quotes).
@@ -123,12 +151,12 @@ fn value_of(
     raw: &str,
     rest: &[&str],
     line: usize,
-    vars: &[Entry],
-    lookup: &dyn Fn(&str) -> Option<String>,
+    scope: &Scope<'_>,
+    budget: &mut interpolate::Budget,
 ) -> Result<(String, usize)> {
-    let expand = |text: &str| {
-        let scoped = |name: &str| lookup_in(vars, lookup, name);
-        interpolate::interpolate(text, &scoped)
+    let mut expand = |text: &str| {
+        let scoped = |name: &str| scope.vars.lookup(scope.lookup, name);
+        interpolate::interpolate_within(text, &scoped, budget)
             .map(|done| done.value)
             .map_err(|source| Error::Interpolation { line, source })
     };

@@ -7,6 +7,7 @@
 //! valid substitution is an error. Errors and warnings name variables, never their values.
 
 use super::Diagnostic;
+use super::limits::{MAX_INTERPOLATED_BYTES, MAX_INTERPOLATION_DEPTH};
 use super::yaml::{Node, Value};
 
 /// A problem in one template.
@@ -32,6 +33,16 @@ pub enum Error {
         /// What is wrong.
         reason: &'static str,
     },
+    /// Defaults nested deeper than [`MAX_INTERPOLATION_DEPTH`].
+    #[error(
+        "`${{...}}` nests deeper than {MAX_INTERPOLATION_DEPTH} levels (in a default or alternative value); nest less"
+    )]
+    TooDeep,
+    /// The substitutions of one file add up to more than [`MAX_INTERPOLATED_BYTES`].
+    #[error(
+        "variables substitute more than {MAX_INTERPOLATED_BYTES} bytes into this file (a variable built from others that doubles at each step?); use shorter values"
+    )]
+    TooLarge,
 }
 
 /// Result alias of this module.
@@ -46,47 +57,170 @@ pub struct Interpolated {
     pub unset: Vec<String>,
 }
 
-/// Interpolates `template` with `lookup`.
+/// How many bytes variables may still substitute; one per file (see
+/// [`MAX_INTERPOLATED_BYTES`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    remaining: u64,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Self {
+            remaining: MAX_INTERPOLATED_BYTES,
+        }
+    }
+}
+
+impl Budget {
+    /// Takes `bytes` from the budget; an error when there are not that many left.
+    fn spend(&mut self, bytes: usize) -> Result<()> {
+        self.remaining = self
+            .remaining
+            .checked_sub(bytes as u64)
+            .ok_or(Error::TooLarge)?;
+        Ok(())
+    }
+}
+
+/// Interpolates `template` with `lookup`, with a budget of its own.
 pub fn interpolate(
     template: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Interpolated> {
-    let chars: Vec<char> = template.chars().collect();
-    let mut out = Interpolated::default();
-    let mut i = 0;
-    while i < chars.len() {
-        if chars[i] != '$' {
-            out.value.push(chars[i]);
-            i += 1;
-            continue;
-        }
-        i = substitute(&chars, i, lookup, &mut out)?;
-    }
-    Ok(out)
+    interpolate_within(template, lookup, &mut Budget::default())
 }
 
-/// Handles the `$` at `start`; returns the index after what it consumed.
-fn substitute(
-    chars: &[char],
-    start: usize,
+/// Interpolates `template` with `lookup`, taking what variables substitute from `budget`
+/// (shared by every template of one file).
+pub fn interpolate_within(
+    template: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
-    out: &mut Interpolated,
-) -> Result<usize> {
-    match chars.get(start + 1) {
-        Some('$') => {
-            out.value.push('$');
-            Ok(start + 2)
+    budget: &mut Budget,
+) -> Result<Interpolated> {
+    let mut cx = Subst {
+        lookup,
+        budget,
+        out: Interpolated::default(),
+    };
+    cx.template(template, 0)?;
+    Ok(cx.out)
+}
+
+/// One interpolation in progress.
+struct Subst<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    budget: &'a mut Budget,
+    out: Interpolated,
+}
+
+impl Subst<'_> {
+    /// Appends `template` (at nesting `depth`) to the output.
+    fn template(&mut self, template: &str, depth: usize) -> Result<()> {
+        if depth > MAX_INTERPOLATION_DEPTH {
+            return Err(Error::TooDeep);
         }
-        Some('{') => braced(chars, start, lookup, out),
-        Some(c) if is_name_start(*c) => {
-            let end = name_end(chars, start + 1);
-            let name: String = chars[start + 1..end].iter().collect();
-            resolve_plain(&name, lookup, out);
-            Ok(end)
+        let chars: Vec<char> = template.chars().collect();
+        let mut i = 0;
+        while i < chars.len() {
+            if chars[i] != '$' {
+                self.out.value.push(chars[i]);
+                i += 1;
+                continue;
+            }
+            i = self.substitute(&chars, i, depth)?;
         }
-        _ => {
-            out.value.push('$');
-            Ok(start + 1)
+        Ok(())
+    }
+
+    /// Handles the `$` at `start`; returns the index after what it consumed.
+    fn substitute(&mut self, chars: &[char], start: usize, depth: usize) -> Result<usize> {
+        match chars.get(start + 1) {
+            Some('$') => {
+                self.out.value.push('$');
+                Ok(start + 2)
+            }
+            Some('{') => self.braced(chars, start, depth),
+            Some(c) if is_name_start(*c) => {
+                let end = name_end(chars, start + 1);
+                let name: String = chars[start + 1..end].iter().collect();
+                self.resolve_plain(&name)?;
+                Ok(end)
+            }
+            _ => {
+                self.out.value.push('$');
+                Ok(start + 1)
+            }
+        }
+    }
+
+    fn push_value(&mut self, value: &str) -> Result<()> {
+        self.budget.spend(value.len())?;
+        self.out.value.push_str(value);
+        Ok(())
+    }
+
+    fn resolve_plain(&mut self, name: &str) -> Result<()> {
+        match (self.lookup)(name) {
+            Some(value) => self.push_value(&value),
+            None => {
+                self.out.unset.push(name.to_string());
+                Ok(())
+            }
+        }
+    }
+
+    /// `${...}` starting at the `$` at `start`.
+    fn braced(&mut self, chars: &[char], start: usize, depth: usize) -> Result<usize> {
+        let invalid = |reason| Error::Invalid {
+            offset: start,
+            reason,
+        };
+        let name_start = start + 2;
+        if !chars.get(name_start).is_some_and(|c| is_name_start(*c)) {
+            return Err(invalid("`${` must be followed by a variable name"));
+        }
+        let name_stop = name_end(chars, name_start);
+        let name: String = chars[name_start..name_stop].iter().collect();
+        let close =
+            matching_brace(chars, name_stop).ok_or(invalid("`${` is never closed by `}`"))?;
+        let rest: String = chars[name_stop..close].iter().collect();
+        if rest.is_empty() {
+            self.resolve_plain(&name)?;
+            return Ok(close + 1);
+        }
+        let (op, arg) = split_operator(&rest).ok_or(invalid(
+            "expected `}`, `:-`, `-`, `:?`, `?`, `:+` or `+` after the name",
+        ))?;
+        self.apply(op, &name, arg, depth)?;
+        Ok(close + 1)
+    }
+
+    fn apply(&mut self, op: &str, name: &str, arg: &str, depth: usize) -> Result<()> {
+        let value = (self.lookup)(name);
+        let empty = value.as_deref().is_none_or(str::is_empty);
+        let use_arg = match op {
+            ":-" => empty,
+            "-" => value.is_none(),
+            ":+" => !empty,
+            "+" => value.is_some(),
+            _ => {
+                let missing = if op == ":?" { empty } else { value.is_none() };
+                if missing {
+                    return Err(Error::Required {
+                        name: name.to_string(),
+                        message: arg.to_string(),
+                    });
+                }
+                false
+            }
+        };
+        if use_arg {
+            self.template(arg, depth + 1)
+        } else if !op.contains('+') {
+            self.push_value(value.as_deref().unwrap_or_default())
+        } else {
+            Ok(())
         }
     }
 }
@@ -101,43 +235,6 @@ fn name_end(chars: &[char], from: usize) -> usize {
         end += 1;
     }
     end
-}
-
-fn resolve_plain(name: &str, lookup: &dyn Fn(&str) -> Option<String>, out: &mut Interpolated) {
-    match lookup(name) {
-        Some(value) => out.value.push_str(&value),
-        None => out.unset.push(name.to_string()),
-    }
-}
-
-/// `${...}` starting at the `$` at `start`.
-fn braced(
-    chars: &[char],
-    start: usize,
-    lookup: &dyn Fn(&str) -> Option<String>,
-    out: &mut Interpolated,
-) -> Result<usize> {
-    let invalid = |reason| Error::Invalid {
-        offset: start,
-        reason,
-    };
-    let name_start = start + 2;
-    if !chars.get(name_start).is_some_and(|c| is_name_start(*c)) {
-        return Err(invalid("`${` must be followed by a variable name"));
-    }
-    let name_stop = name_end(chars, name_start);
-    let name: String = chars[name_start..name_stop].iter().collect();
-    let close = matching_brace(chars, name_stop).ok_or(invalid("`${` is never closed by `}`"))?;
-    let rest: String = chars[name_stop..close].iter().collect();
-    if rest.is_empty() {
-        resolve_plain(&name, lookup, out);
-        return Ok(close + 1);
-    }
-    let (op, arg) = split_operator(&rest).ok_or(invalid(
-        "expected `}`, `:-`, `-`, `:?`, `?`, `:+` or `+` after the name",
-    ))?;
-    apply(op, &name, arg, lookup, out)?;
-    Ok(close + 1)
 }
 
 /// The index of the `}` closing a `${` whose body starts at `from`, honouring nested `${}`.
@@ -166,41 +263,6 @@ fn split_operator(rest: &str) -> Option<(&'static str, &str)> {
         .find_map(|op| rest.strip_prefix(op).map(|arg| (op, arg)))
 }
 
-fn apply(
-    op: &str,
-    name: &str,
-    arg: &str,
-    lookup: &dyn Fn(&str) -> Option<String>,
-    out: &mut Interpolated,
-) -> Result<()> {
-    let value = lookup(name);
-    let empty = value.as_deref().is_none_or(str::is_empty);
-    let use_arg = match op {
-        ":-" => empty,
-        "-" => value.is_none(),
-        ":+" => !empty,
-        "+" => value.is_some(),
-        _ => {
-            let missing = if op == ":?" { empty } else { value.is_none() };
-            if missing {
-                return Err(Error::Required {
-                    name: name.to_string(),
-                    message: arg.to_string(),
-                });
-            }
-            false
-        }
-    };
-    if use_arg {
-        let nested = interpolate(arg, lookup)?;
-        out.value.push_str(&nested.value);
-        out.unset.extend(nested.unset);
-    } else if !op.contains('+') {
-        out.value.push_str(value.as_deref().unwrap_or_default());
-    }
-    Ok(())
-}
-
 /// Interpolates every scalar string value of `node` in place.
 ///
 /// `key` is the path of `node` (`""` for the document). Unset variables become warnings,
@@ -212,9 +274,33 @@ pub fn interpolate_tree(
     warnings: &mut Vec<Diagnostic>,
     errors: &mut Vec<Diagnostic>,
 ) {
+    let mut budget = Budget::default();
+    let mut out = Findings {
+        warnings,
+        errors,
+        over_budget: false,
+    };
+    tree(node, key, lookup, &mut budget, &mut out);
+}
+
+/// Where [`tree`] puts what it finds.
+struct Findings<'a> {
+    warnings: &'a mut Vec<Diagnostic>,
+    errors: &'a mut Vec<Diagnostic>,
+    /// Whether the budget ran out (reported once, at the first value over it).
+    over_budget: bool,
+}
+
+fn tree(
+    node: &mut Node,
+    key: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    budget: &mut Budget,
+    out: &mut Findings<'_>,
+) {
     let (file, line, column) = (node.file.clone(), node.line, node.column);
     match &mut node.value {
-        Value::Str(text) if text.contains('$') => match interpolate(text, lookup) {
+        Value::Str(text) if text.contains('$') => match interpolate_within(text, lookup, budget) {
             Ok(done) => {
                 node.interpolated = true;
                 *text = done.value;
@@ -222,14 +308,20 @@ pub fn interpolate_tree(
                     let message = format!(
                         "variable {name} is not set, using an empty string; set it in the environment or .env, or write ${{{name}:-default}}"
                     );
-                    warnings.push(located(&file, line, column, key, message));
+                    out.warnings
+                        .push(located(&file, line, column, key, message));
                 }
             }
-            Err(e) => errors.push(located(&file, line, column, key, e.to_string())),
+            Err(Error::TooLarge) if out.over_budget => {}
+            Err(e) => {
+                out.over_budget |= e == Error::TooLarge;
+                out.errors
+                    .push(located(&file, line, column, key, e.to_string()));
+            }
         },
         Value::Seq(items) => {
             for (i, item) in items.iter_mut().enumerate() {
-                interpolate_tree(item, &format!("{key}[{i}]"), lookup, warnings, errors);
+                tree(item, &format!("{key}[{i}]"), lookup, budget, out);
             }
         }
         Value::Map(entries) => {
@@ -239,7 +331,7 @@ pub fn interpolate_tree(
                 } else {
                     format!("{key}.{}", k.name)
                 };
-                interpolate_tree(v, &path, lookup, warnings, errors);
+                tree(v, &path, lookup, budget, out);
             }
         }
         _ => {}

@@ -12,6 +12,8 @@
 //! Mounts and ports that end up twice are resolved later: a later mount with the same target
 //! wins, identical ports are kept once.
 
+use std::collections::HashMap;
+
 use super::yaml::{Key, Node, Value};
 
 /// Service fields whose sequences the override replaces instead of extending.
@@ -70,22 +72,35 @@ fn merge_maps(
     over: Vec<(Key, Node)>,
     path: &[&str],
 ) -> Vec<(Key, Node)> {
+    // Keys are unique in each map; the index keeps merging linear in the number of keys.
+    let mut index: HashMap<String, usize> = base
+        .iter()
+        .enumerate()
+        .map(|(i, (k, _))| (k.name.clone(), i))
+        .collect();
     for (key, value) in over {
-        match base.iter().position(|(k, _)| k.name == key.name) {
-            Some(i) => {
-                let (k, old) = base.remove(i);
+        match index.get(&key.name) {
+            Some(&i) => {
+                let old = std::mem::replace(&mut base[i].1, placeholder(&value));
                 let mut child = path.to_vec();
                 child.push(&key.name);
-                let merged = merge_at(old, value, &child);
-                base.insert(i, (k, merged));
+                base[i].1 = merge_at(old, value, &child);
             }
-            None => base.push((key, value)),
+            None => {
+                index.insert(key.name.clone(), base.len());
+                base.push((key, value));
+            }
         }
     }
     base
 }
 
 /// `services.<name>.<field>` → `Some(field)`.
+/// A null node standing in while a value is moved out to be merged.
+fn placeholder(like: &Node) -> Node {
+    over_position(&like.file, like.line, like.column)
+}
+
 fn service_field<'a>(path: &[&'a str]) -> Option<&'a str> {
     match path {
         ["services", _, field] => Some(field),

@@ -7,6 +7,10 @@
 //! and [`validate`] checks cross references (depends_on, container_name with replicas).
 //! [`watch`] turns file changes in the directory into one debounced reload signal.
 //!
+//! Every file is read through [`read`] (regular files only, at most a limit of bytes) and
+//! every count the files control is bounded: [`limits`] lists the bounds, and
+//! [`load_dir_with`] takes the file-size ones ([`Limits`]).
+//!
 //! A project either loads completely ([`Loaded`], maybe with warnings) or fails with every
 //! problem found ([`Error::Invalid`]); one broken project never hides the others. Messages
 //! name the file, line and key path and say what to do; they never contain an interpolated
@@ -23,8 +27,10 @@ pub mod convert;
 pub mod envfile;
 pub mod interpolate;
 pub mod layout;
+pub mod limits;
 pub mod merge;
 pub mod project;
+pub mod read;
 pub mod validate;
 pub mod watch;
 pub mod yaml;
@@ -34,6 +40,11 @@ mod tests;
 
 pub use convert::units::parse_duration;
 pub use layout::ProjectSource;
+pub use limits::{
+    Limits, MAX_ALIAS_BYTES, MAX_ALIAS_NODES, MAX_DURATION, MAX_ENV_FILES_PER_SERVICE,
+    MAX_INTERPOLATED_BYTES, MAX_INTERPOLATION_DEPTH, MAX_PORTS_PER_SERVICE, MAX_PROJECT_ENV_BYTES,
+    MAX_REPLICAS, MAX_SERVICES, MAX_YAML_DEPTH,
+};
 
 /// A source of variables for interpolation (the process environment in production).
 pub trait Env {
@@ -147,16 +158,13 @@ pub enum Error {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// A file of the project cannot be read.
-    #[error("cannot read {}: {source}; check that it exists and is readable", file.display())]
-    Io {
-        /// The file.
-        file: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// A file is not valid YAML (often a half-written file during `git pull`).
-    #[error("{}:{line}:{column}: invalid YAML: {message}; fix the syntax (the last good version keeps running)", file.display())]
+    /// A file of the project cannot be read: missing, not a regular file, too large, not
+    /// UTF-8 (the message names the file and what to do).
+    #[error(transparent)]
+    Read(#[from] read::Error),
+    /// A file is not valid YAML (often a half-written file during `git pull`), or its shape
+    /// is over a bound (nesting depth, alias expansion; see [`limits`]).
+    #[error("{}:{line}:{column}: invalid YAML: {message}; fix the file (the last good version keeps running)", file.display())]
     Yaml {
         /// The file.
         file: PathBuf,
@@ -199,18 +207,26 @@ fn display_all(diagnostics: &[Diagnostic]) -> String {
     lines.join("\n")
 }
 
-/// Loads every project under `root`.
+/// Loads every project under `root`, with the default [`Limits`].
 ///
 /// Fails only when `root` itself cannot be read; a project that fails to load is reported
 /// in [`LoadReport::projects`] and does not affect the others.
 pub fn load_dir(root: &Path, env: &dyn Env) -> Result<LoadReport> {
+    load_dir_with(root, env, &Limits::default())
+}
+
+/// Loads every project under `root`, reading no file larger than `limits` allow.
+///
+/// Fails only when `root` itself cannot be read; a project that fails to load is reported
+/// in [`LoadReport::projects`] and does not affect the others.
+pub fn load_dir_with(root: &Path, env: &dyn Env, limits: &Limits) -> Result<LoadReport> {
     let found = layout::discover(root).map_err(|source| Error::RootUnreadable {
         path: root.to_path_buf(),
         source,
     })?;
     let mut loads: Vec<(String, PathBuf, ProjectLoad)> = Vec::new();
     for (dir_name, source) in found.projects {
-        let (name, load) = project::load_named(&dir_name, &source, env);
+        let (name, load) = project::load_named(&dir_name, &source, env, limits);
         loads.push((name, source.path().to_path_buf(), load));
     }
     let (projects, sources) = project::reject_duplicates(loads);
@@ -221,7 +237,18 @@ pub fn load_dir(root: &Path, env: &dyn Env) -> Result<LoadReport> {
     })
 }
 
-/// Loads one project; `name` is the directory (or file stem) name, before normalization.
+/// Loads one project with the default [`Limits`]; `name` is the directory (or file stem)
+/// name, before normalization.
 pub fn load_project(name: &str, source: &ProjectSource, env: &dyn Env) -> Result<Loaded> {
-    project::load(name, source, env)
+    load_project_with(name, source, env, &Limits::default())
+}
+
+/// Loads one project, reading no file larger than `limits` allow.
+pub fn load_project_with(
+    name: &str,
+    source: &ProjectSource,
+    env: &dyn Env,
+    limits: &Limits,
+) -> Result<Loaded> {
+    project::load(name, source, env, limits)
 }

@@ -8,13 +8,18 @@ use std::path::{Path, PathBuf};
 use super::convert::{self, Ctx};
 use super::yaml::Node;
 use super::{
-    Diagnostic, Env, Error, Loaded, ProjectLoad, Result, envfile, interpolate, layout, merge,
-    validate, yaml,
+    Diagnostic, Env, Error, Limits, Loaded, ProjectLoad, Result, envfile, interpolate, layout,
+    merge, read, validate, yaml,
 };
 
-/// Loads the project `dir_name` from `source`.
-pub fn load(dir_name: &str, source: &layout::ProjectSource, env: &dyn Env) -> Result<Loaded> {
-    load_named(dir_name, source, env).1
+/// Loads the project `dir_name` from `source`, reading no file larger than `limits` allow.
+pub fn load(
+    dir_name: &str,
+    source: &layout::ProjectSource,
+    env: &dyn Env,
+    limits: &Limits,
+) -> Result<Loaded> {
+    load_named(dir_name, source, env, limits).1
 }
 
 /// Like [`load`], also returning the project's final name (the top-level `name:` when the
@@ -24,9 +29,10 @@ pub fn load_named(
     dir_name: &str,
     source: &layout::ProjectSource,
     env: &dyn Env,
+    limits: &Limits,
 ) -> (String, Result<Loaded>) {
     let mut name = layout::normalize_name(dir_name);
-    let result = load_into(dir_name, source, env, &mut name);
+    let result = load_into(dir_name, source, env, limits, &mut name);
     (name, result)
 }
 
@@ -34,17 +40,18 @@ fn load_into(
     dir_name: &str,
     source: &layout::ProjectSource,
     env: &dyn Env,
+    limits: &Limits,
     final_name: &mut String,
 ) -> Result<Loaded> {
     let working_dir = absolute(&source.working_dir());
-    let dotenv = read_dotenv(&source.working_dir(), env)?;
+    let dotenv = read_dotenv(&source.working_dir(), env, limits)?;
     let lookup = |name: &str| env.var(name).or_else(|| dotenv.get(name).cloned());
     let mut warnings = Vec::new();
     let mut errors = Vec::new();
     let files = layout::compose_files(source);
     let mut doc: Option<Node> = None;
     for file in &files {
-        let Some(mut node) = read_compose(file)? else {
+        let Some(mut node) = read_compose(file, limits)? else {
             errors.push(Diagnostic::file(file, "the file is empty; write the project's `services:` (or wait for the write to finish)"));
             continue;
         };
@@ -78,6 +85,9 @@ fn load_into(
         dir: working_dir.clone(),
         home: env.var("HOME").map(PathBuf::from),
         lookup: &lookup,
+        limits: *limits,
+        env_files: BTreeMap::new(),
+        env_bytes: 0,
         volumes: BTreeMap::new(),
         networks: BTreeMap::new(),
         inactive: Default::default(),
@@ -100,11 +110,8 @@ fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
-fn read_compose(file: &Path) -> Result<Option<Node>> {
-    let text = std::fs::read_to_string(file).map_err(|source| Error::Io {
-        file: file.to_path_buf(),
-        source,
-    })?;
+fn read_compose(file: &Path, limits: &Limits) -> Result<Option<Node>> {
+    let text = read::read_text(file, limits.compose())?;
     yaml::parse(&text, file).map_err(|e| Error::Yaml {
         file: file.to_path_buf(),
         line: e.line,
@@ -114,12 +121,12 @@ fn read_compose(file: &Path) -> Result<Option<Node>> {
 }
 
 /// The project directory's `.env`, interpolated against the environment; missing is empty.
-fn read_dotenv(dir: &Path, env: &dyn Env) -> Result<BTreeMap<String, String>> {
+fn read_dotenv(dir: &Path, env: &dyn Env, limits: &Limits) -> Result<BTreeMap<String, String>> {
     let file = dir.join(".env");
-    let text = match std::fs::read_to_string(&file) {
+    let text = match read::read_text(&file, limits.env()) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
-        Err(source) => return Err(Error::Io { file, source }),
+        Err(e) if e.is_not_found() => return Ok(BTreeMap::new()),
+        Err(e) => return Err(e.into()),
     };
     let lookup = |name: &str| env.var(name);
     envfile::parse(&text, &lookup)

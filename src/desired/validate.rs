@@ -5,7 +5,7 @@
 //! Undeclared networks and volumes are caught during conversion, where the declared ones
 //! are known; everything here needs the whole project.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::Diagnostic;
 use super::convert::Ctx;
@@ -15,11 +15,11 @@ use crate::model::spec::ProjectSpec;
 /// Checks `spec` (converted from `doc`), recording problems in `cx`.
 pub fn validate(cx: &mut Ctx, spec: &mut ProjectSpec, doc: &Node) {
     let services = doc.get("services");
-    let at = |service: &str, field: &str| -> Option<Node> {
+    let at = |service: &str, field: &str| -> Option<&Node> {
         let node = services?.get(service)?;
-        Some(node.get(field).unwrap_or(node).clone())
+        Some(node.get(field).unwrap_or(node))
     };
-    let names: Vec<String> = spec.services.keys().cloned().collect();
+    let names: BTreeSet<String> = spec.services.keys().cloned().collect();
     for name in &names {
         let service = spec
             .services
@@ -27,8 +27,8 @@ pub fn validate(cx: &mut Ctx, spec: &mut ProjectSpec, doc: &Node) {
             .expect("name comes from the map");
         let key = format!("services.{name}");
         let depends = std::mem::take(&mut service.depends_on);
+        let node = at(name, "depends_on");
         for (dependency, condition) in depends {
-            let node = at(name, "depends_on");
             if names.contains(&dependency) {
                 service.depends_on.insert(dependency, condition);
             } else if cx.inactive.contains(&dependency) {
@@ -37,7 +37,7 @@ pub fn validate(cx: &mut Ctx, spec: &mut ProjectSpec, doc: &Node) {
                 );
                 push(
                     &mut cx.warnings,
-                    node.as_ref(),
+                    node,
                     &cx.dir,
                     format!("{key}.depends_on"),
                     message,
@@ -48,7 +48,7 @@ pub fn validate(cx: &mut Ctx, spec: &mut ProjectSpec, doc: &Node) {
                 );
                 push(
                     &mut cx.errors,
-                    node.as_ref(),
+                    node,
                     &cx.dir,
                     format!("{key}.depends_on"),
                     message,
@@ -66,7 +66,7 @@ pub fn validate(cx: &mut Ctx, spec: &mut ProjectSpec, doc: &Node) {
             };
             push(
                 &mut cx.errors,
-                node.as_ref(),
+                node,
                 &cx.dir,
                 format!("{key}.{field}"),
                 format!(
@@ -81,7 +81,7 @@ pub fn validate(cx: &mut Ctx, spec: &mut ProjectSpec, doc: &Node) {
             );
             push(
                 &mut cx.errors,
-                at(name, "container_name").as_ref(),
+                at(name, "container_name"),
                 &cx.dir,
                 format!("{key}.container_name"),
                 message,
@@ -96,7 +96,7 @@ pub fn validate(cx: &mut Ctx, spec: &mut ProjectSpec, doc: &Node) {
         );
         push(
             &mut cx.errors,
-            at(&first, "depends_on").as_ref(),
+            at(&first, "depends_on"),
             &cx.dir,
             format!("services.{first}.depends_on"),
             message,

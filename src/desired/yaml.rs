@@ -2,16 +2,20 @@
 //!
 //! A compose file is parsed into an own marked tree ([`Node`]) that every later stage reads:
 //! each node knows its file, line and column, aliases are already expanded (saphyr does that
-//! while loading, with a node budget against "billion laughs" inputs), and YAML merge keys
+//! while loading; `guard` bounds the nesting depth and what aliases may expand to, before
+//! the tree is built, against "billion laughs" and stack-exhausting inputs), and YAML merge keys
 //! (`<<: *anchor` and `<<: [*a, *b]`, which compose files use with `x-` anchors) are
 //! resolved here. Scalars follow the YAML 1.2 core schema; a quoted scalar is always a string.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
 use saphyr::{MarkedYaml, Scalar, ScalarStyle, Tag, YamlData, YamlLoader};
-use saphyr_parser::Parser;
+use saphyr_parser::{Parser, SpannedEventReceiver};
+
+mod guard;
 
 /// A problem found while reading YAML text.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -153,17 +157,24 @@ pub fn parse(text: &str, file: &Path) -> Result<Option<Node>> {
 }
 
 fn load_documents(text: &str) -> Result<Vec<MarkedYaml<'_>>> {
+    // The events are pulled one by one (`Parser::load` recurses once per nesting level) and
+    // each passes the guard before the tree builder sees it.
     let mut parser = Parser::new_from_str(text);
     let mut loader: YamlLoader<'_, MarkedYaml<'_>> = YamlLoader::default();
     loader.early_parse(false);
-    let scan_error = |e: saphyr::ScanError| Error {
+    let mut guard = guard::Guard::default();
+    let scan_error = |e: &saphyr::ScanError| Error {
         line: e.marker().line(),
         column: e.marker().col() + 1,
         message: e.info().to_string(),
     };
-    parser.load(&mut loader, true).map_err(scan_error)?;
-    if let Some(e) = loader.error() {
-        return Err(scan_error(e.clone()));
+    while let Some(next) = parser.next_event() {
+        let (event, span) = next.map_err(|e| scan_error(&e))?;
+        guard.check(&event, span)?;
+        loader.on_event(event, span);
+        if let Some(e) = loader.error() {
+            return Err(scan_error(e));
+        }
     }
     Ok(loader.into_documents())
 }
@@ -267,8 +278,9 @@ fn mapping(raw: Vec<(Node, Node)>) -> Result<Vec<(Key, Node)>> {
         };
         entries.push((key, value));
     }
+    let mut seen: HashSet<String> = entries.iter().map(|(k, _)| k.name.clone()).collect();
     for (key, value) in merged {
-        if !entries.iter().any(|(k, _)| k.name == key.name) {
+        if seen.insert(key.name.clone()) {
             entries.push((key, value));
         }
     }

@@ -5,18 +5,19 @@ use std::collections::BTreeMap;
 
 use super::Ctx;
 use super::fields::{self, check_keys, child, index, quoted_literal};
+use crate::desired::limits::MAX_REPLICAS;
 use crate::desired::yaml::{Node, Value};
 use crate::model::spec::{
     DependsOn, Healthcheck, Logging, RestartPolicy, ServiceSpec, Ulimit, UpdateConfig,
 };
 
-/// `deploy.replicas`, else legacy `scale`, else 1; both set and different is an error.
+/// `deploy.replicas`, else legacy `scale`, else 1; both set and different is an error, and
+/// so is more than [`MAX_REPLICAS`].
 pub fn replicas(cx: &mut Ctx, service: &Node, key: &str) -> u32 {
     let scale_node = service.get("scale");
-    let scale = scale_node.and_then(|n| fields::int::<u32>(cx, n, &child(key, "scale")));
+    let scale = scale_node.and_then(|n| replica_count(cx, n, &child(key, "scale")));
     let replicas_node = service.get("deploy").and_then(|d| d.get("replicas"));
-    let replicas =
-        replicas_node.and_then(|n| fields::int::<u32>(cx, n, &child(key, "deploy.replicas")));
+    let replicas = replicas_node.and_then(|n| replica_count(cx, n, &child(key, "deploy.replicas")));
     if let (Some(s), Some(r), Some(node)) = (scale, replicas, scale_node)
         && s != r
     {
@@ -27,6 +28,19 @@ pub fn replicas(cx: &mut Ctx, service: &Node, key: &str) -> u32 {
         );
     }
     replicas.or(scale).unwrap_or(1)
+}
+
+/// A replica count of at most [`MAX_REPLICAS`].
+fn replica_count(cx: &mut Ctx, node: &Node, key: &str) -> Option<u32> {
+    let count = fields::int::<u32>(cx, node, key)?;
+    if count > MAX_REPLICAS {
+        let message = format!(
+            "more than {MAX_REPLICAS} replicas, the most a service may have (each is a container composectl plans and watches); use at most {MAX_REPLICAS}"
+        );
+        cx.error(node, key, message);
+        return None;
+    }
+    Some(count)
 }
 
 const DEPLOY_KEYS: &[&str] = &[

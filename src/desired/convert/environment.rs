@@ -5,13 +5,30 @@
 //! `environment` is a `KEY=VALUE` list or a mapping; a key without a value takes the
 //! variable's value (environment over `.env`) and is left out when that is unset. Numbers
 //! and booleans become their text. Values are never put into messages.
+//!
+//! Each env file is read once per load however many services list it, a service lists at
+//! most [`MAX_ENV_FILES_PER_SERVICE`], and the environments of all services of a project
+//! add up to at most [`MAX_PROJECT_ENV_BYTES`].
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::Ctx;
 use super::fields::{self, child, index};
-use crate::desired::envfile;
+use crate::desired::limits::{MAX_ENV_FILES_PER_SERVICE, MAX_PROJECT_ENV_BYTES};
 use crate::desired::yaml::{Node, Value};
+use crate::desired::{envfile, read};
+
+/// One env file as read (each is read once per load, see [`Ctx::env_files`]).
+#[derive(Debug, Clone)]
+pub enum EnvFile {
+    /// Its variables, in file order.
+    Vars(Arc<Vec<(String, String)>>),
+    /// It does not exist (fine when it is not required).
+    Missing(String),
+    /// It cannot be used: the message says why (never a value).
+    Failed(String),
+}
 
 /// The merged environment of a service.
 pub fn environment(
@@ -22,8 +39,19 @@ pub fn environment(
 ) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     if let Some(node) = env_file {
-        for (file, required, at) in env_files(cx, node, &child(key, "env_file")) {
-            out.extend(read_env_file(cx, &file, required, &at));
+        let files = env_files(cx, node, &child(key, "env_file"));
+        if files.len() > MAX_ENV_FILES_PER_SERVICE {
+            let message = format!(
+                "{} env files listed, more than the {MAX_ENV_FILES_PER_SERVICE} a service may have; merge some of them",
+                files.len()
+            );
+            cx.error(node, &child(key, "env_file"), message);
+            return out;
+        }
+        for (file, required, at) in files {
+            if let Some(vars) = read_env_file(cx, &file, required, &at) {
+                out.extend(vars.iter().cloned());
+            }
         }
     }
     if let Some(node) = environment {
@@ -37,6 +65,22 @@ pub fn environment(
                 }
             }
         }
+    }
+    let bytes: u64 = out.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum();
+    let before = cx.env_bytes;
+    cx.env_bytes = cx.env_bytes.saturating_add(bytes);
+    if cx.env_bytes > MAX_PROJECT_ENV_BYTES {
+        // Reported once, at the service that crosses the bound.
+        let at = environment
+            .or(env_file)
+            .filter(|_| before <= MAX_PROJECT_ENV_BYTES);
+        if let Some(node) = at {
+            let message = format!(
+                "the services' environments add up to more than {MAX_PROJECT_ENV_BYTES} bytes; use smaller env files or list them in fewer services"
+            );
+            cx.error(node, key, message);
+        }
+        return BTreeMap::new();
     }
     out
 }
@@ -75,30 +119,39 @@ fn env_files(cx: &mut Ctx, node: &Node, key: &str) -> Vec<(String, bool, (Node, 
     out
 }
 
+/// The variables of the env file `file` (relative to the project directory), read once
+/// per load; `None` when it is missing and not required, or failed (recorded in `cx`).
 fn read_env_file(
     cx: &mut Ctx,
     file: &str,
     required: bool,
     (node, key): &(Node, String),
-) -> Vec<(String, String)> {
+) -> Option<Arc<Vec<(String, String)>>> {
     let absolute = super::mounts::absolute(cx, file);
-    let text = match std::fs::read_to_string(&absolute) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Vec::new(),
-        Err(e) => {
-            let message = format!(
-                "env file {} cannot be read ({e}); create it, fix the path, or mark it `required: false`",
-                absolute.display()
-            );
-            cx.error(node, key, message);
-            return Vec::new();
+    if !cx.env_files.contains_key(&absolute) {
+        let read = load_env_file(cx, &absolute);
+        cx.env_files.insert(absolute.clone(), read);
+    }
+    let problem = match cx.env_files.get(&absolute)? {
+        EnvFile::Vars(vars) => return Some(vars.clone()),
+        EnvFile::Missing(_) if !required => return None,
+        EnvFile::Missing(message) => {
+            format!("{message}, or mark the entry `required: false`")
         }
+        EnvFile::Failed(message) => message.clone(),
+    };
+    cx.error(node, key, problem);
+    None
+}
+
+fn load_env_file(cx: &Ctx, absolute: &std::path::Path) -> EnvFile {
+    let text = match read::read_text(absolute, cx.limits.env()) {
+        Ok(text) => text,
+        Err(e) if e.is_not_found() => return EnvFile::Missing(format!("env file {e}")),
+        Err(e) => return EnvFile::Failed(format!("env file {e}")),
     };
     match envfile::parse(&text, cx.lookup) {
-        Ok(vars) => vars,
-        Err(e) => {
-            cx.error(node, key, format!("env file {}: {e}", absolute.display()));
-            Vec::new()
-        }
+        Ok(vars) => EnvFile::Vars(Arc::new(vars)),
+        Err(e) => EnvFile::Failed(format!("env file {}: {e}", absolute.display())),
     }
 }

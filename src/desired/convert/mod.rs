@@ -8,8 +8,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use super::Diagnostic;
+use super::limits::MAX_SERVICES;
 use super::yaml::Node;
+use super::{Diagnostic, Limits};
 use crate::model::spec::{NetworkSpec, ProjectSpec, VolumeSpec};
 
 pub mod deploy;
@@ -32,6 +33,13 @@ pub struct Ctx<'a> {
     pub home: Option<PathBuf>,
     /// Variables (the environment over `.env`), for bare `environment` keys and env files.
     pub lookup: &'a dyn Fn(&str) -> Option<String>,
+    /// File-size limits, for `env_file`s.
+    pub limits: Limits,
+    /// Every `env_file` read so far, by absolute path: each is read once per load.
+    pub env_files: BTreeMap<PathBuf, environment::EnvFile>,
+    /// Bytes of environment given to the services so far (see
+    /// [`super::limits::MAX_PROJECT_ENV_BYTES`]).
+    pub env_bytes: u64,
     /// Top-level volumes, by key.
     pub volumes: BTreeMap<String, VolumeSpec>,
     /// Top-level networks, by key.
@@ -96,7 +104,16 @@ pub fn project(cx: &mut Ctx, doc: &Node, profiles: &[String]) -> ProjectSpec {
         );
         return spec;
     };
-    for (key, node) in fields::map(cx, services, "services") {
+    let entries = fields::map(cx, services, "services");
+    if entries.len() > MAX_SERVICES {
+        let message = format!(
+            "{} services, more than the {MAX_SERVICES} a project may have; split the project",
+            entries.len()
+        );
+        cx.error(services, "services", message);
+        return spec;
+    }
+    for (key, node) in entries {
         let path = child("services", &key.name);
         if !service::is_active(cx, node, &path, profiles) {
             cx.inactive.insert(key.name.clone());

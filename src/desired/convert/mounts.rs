@@ -6,6 +6,7 @@
 //! bind.create_host_path, volume.nocopy, tmpfs.size}`. When two mounts share a target (an
 //! override file adding one), the later wins.
 
+use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
 
 use super::Ctx;
@@ -41,12 +42,22 @@ pub fn volumes(cx: &mut Ctx, node: &Node, key: &str) -> Vec<MountSpec> {
                 None
             }
         };
-        if let Some(mount) = mount {
-            out.retain(|m| m.target != mount.target);
-            out.push(mount);
-        }
+        out.extend(mount);
     }
-    out
+    last_per_target(out)
+}
+
+/// Keeps the last mount of each target, in the order of those last mounts (a later entry
+/// for the same target replaces an earlier one); linear in the number of mounts.
+fn last_per_target(mounts: Vec<MountSpec>) -> Vec<MountSpec> {
+    let mut seen = HashSet::new();
+    let mut kept: Vec<MountSpec> = mounts
+        .into_iter()
+        .rev()
+        .filter(|m| seen.insert(m.target.clone()))
+        .collect();
+    kept.reverse();
+    kept
 }
 
 fn short(cx: &mut Ctx, node: &Node, key: &str, text: &str) -> Option<MountSpec> {

@@ -3,10 +3,14 @@
 //! Short: `[HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL]`, where ports may be ranges of
 //! equal length (`8000-8001:80-81`), the host IP may be IPv6 in brackets
 //! (`[::1]:8080:80`) and an empty host port lets Docker choose (`127.0.0.1::80`). Long:
-//! `{target, published, host_ip, protocol, mode}`. Identical entries are kept once.
+//! `{target, published, host_ip, protocol, mode}`. Identical entries are kept once. A
+//! service has at most [`MAX_PORTS_PER_SERVICE`] mappings once ranges are expanded.
+
+use std::collections::BTreeSet;
 
 use super::Ctx;
 use super::fields::{self, check_keys, child, index, quoted_literal};
+use crate::desired::limits::MAX_PORTS_PER_SERVICE;
 use crate::desired::yaml::{Node, Value};
 use crate::model::spec::PortSpec;
 
@@ -27,6 +31,11 @@ pub enum Error {
     /// A protocol other than tcp, udp or sctp.
     #[error("has an unknown protocol; use /tcp, /udp or /sctp")]
     Protocol,
+    /// A range longer than a service may publish.
+    #[error(
+        "has a range of more than {MAX_PORTS_PER_SERVICE} ports, the most a service may map; map a shorter range"
+    )]
+    TooMany,
 }
 
 /// Result alias of this module.
@@ -43,6 +52,7 @@ pub fn ports(cx: &mut Ctx, node: &Node, key: &str) -> Vec<PortSpec> {
         return Vec::new();
     };
     let mut out: Vec<PortSpec> = Vec::new();
+    let mut seen: BTreeSet<PortSpec> = BTreeSet::new();
     for (i, item) in items.iter().enumerate() {
         let path = index(key, i);
         let specs = match &item.value {
@@ -67,9 +77,16 @@ pub fn ports(cx: &mut Ctx, node: &Node, key: &str) -> Vec<PortSpec> {
             }
         };
         for spec in specs {
-            if !out.contains(&spec) {
+            if seen.insert(spec.clone()) {
                 out.push(spec);
             }
+        }
+        if out.len() > MAX_PORTS_PER_SERVICE {
+            let message = format!(
+                "more than {MAX_PORTS_PER_SERVICE} port mappings (ranges count each port), the most a service may have; map fewer ports"
+            );
+            cx.error(item, &path, message);
+            return Vec::new();
         }
     }
     out
@@ -144,6 +161,9 @@ fn range(text: &str) -> Result<Vec<u16>> {
             let (low, high) = (port(low)?, port(high)?);
             if low > high {
                 return Err(Error::Port);
+            }
+            if usize::from(high - low) >= MAX_PORTS_PER_SERVICE {
+                return Err(Error::TooMany);
             }
             Ok((low..=high).collect())
         }
@@ -270,6 +290,8 @@ mod tests {
             ("80/icmp", Error::Protocol),
             ("1:2:3:4", Error::Shape),
             ("[::1:80", Error::Shape),
+            ("1-65535", Error::TooMany),
+            ("1000-3000:1000-3000", Error::TooMany),
         ];
         for (text, want) in cases {
             assert_eq!(parse_short(text).unwrap_err(), want, "{text}");

@@ -5,9 +5,12 @@
 //! `10s`. A bare number is rejected (except `0`): compose reads `interval: 10` as an error
 //! too. Sizes follow docker's `RAMInBytes`: a byte count, or a number with `k`, `m`, `g`,
 //! `t` or `p` (optionally followed by `i` and/or `b`, any case), all binary multiples:
-//! `768m`, `1g`, `512mb`, `1.5gb`, `2k`.
+//! `768m`, `1g`, `512mb`, `1.5gb`, `2k`. A duration is at most [`MAX_DURATION`] (a year), so
+//! deadlines computed from it (`now + monitor + delay`) cannot overflow.
 
 use std::time::Duration;
+
+use crate::desired::limits::MAX_DURATION;
 
 /// A malformed duration or size.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,6 +24,11 @@ pub enum Error {
     /// Not a size.
     #[error("is not a size; write bytes or a number with a unit such as 512m or 1.5g")]
     Size,
+    /// A duration longer than [`MAX_DURATION`].
+    #[error(
+        "is longer than a year (365d), the longest duration composectl accepts; write a shorter one"
+    )]
+    TooLong,
 }
 
 /// Result alias of this module.
@@ -51,6 +59,9 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
             .unwrap_or(rest.len());
         total += number * unit_seconds(&rest[..unit_len])?;
         rest = &rest[unit_len..];
+    }
+    if total > MAX_DURATION.as_secs_f64() {
+        return Err(Error::TooLong);
     }
     Duration::try_from_secs_f64(total).map_err(|_| Error::Duration)
 }
@@ -130,6 +141,11 @@ mod tests {
             ("10 s", Err(Error::Duration)),
             ("-5s", Err(Error::Duration)),
             ("5y", Err(Error::Duration)),
+            ("52w", Ok(Duration::from_secs(52 * 604_800))),
+            ("365d", Ok(Duration::from_secs(365 * 86_400))),
+            ("366d", Err(Error::TooLong)),
+            ("99999999999999999999h", Err(Error::TooLong)),
+            ("1e308s", Err(Error::Duration)),
         ];
         for (text, want) in cases {
             assert_eq!(&parse_duration(text), want, "{text:?}");

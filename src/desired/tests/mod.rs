@@ -3,8 +3,12 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{Error, LoadReport, Loaded, load_dir};
+use super::{
+    Error, LoadReport, Loaded, MAX_ENV_FILES_PER_SERVICE, MAX_PORTS_PER_SERVICE, MAX_REPLICAS,
+    MAX_SERVICES, MAX_YAML_DEPTH, load_dir,
+};
 
+mod bounds;
 mod fixture;
 mod projects;
 mod services;
