@@ -317,7 +317,10 @@ fn corpus() -> Vec<Bad> {
         ),
         bad(
             "override file invalid",
-            write("compose.override.yaml", "services:\n  web: [\n".into()),
+            Box::new(|dir: &Path| {
+                compose(good("v1"))(dir);
+                write("compose.override.yaml", "services:\n  web: [\n".into())(dir);
+            }),
             &["compose.override.yaml"],
         ),
         bad(

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{Env, Error, LoadReport, Limits, ProjectLoad, Result, layout, project};
+use super::{Env, Error, Limits, LoadReport, ProjectLoad, Result, layout, project};
 
 /// How long one project's load (or the directory listing) may take by default.
 pub const DEFAULT_LOAD_TIMEOUT: Duration = Duration::from_secs(10);
