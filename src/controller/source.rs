@@ -1,5 +1,5 @@
 //! The controller as a [`StateSource`] for metrics and `/status`: copies of the store, the
-//! desired view and the crash backoff, read at scrape time. It holds the shared state
+//! desired view, the crash backoff and the engine's outages, read at scrape time. It holds the shared state
 //! weakly, so the telemetry (which the shared state owns) keeps nothing alive.
 
 use std::sync::Weak;
@@ -34,6 +34,7 @@ impl<R: ContainerRuntime> StateSource for SharedSource<R> {
             root_error,
             crash_delays,
             rollouts: shared.rollouts.cached(),
+            engine: shared.store.outages().summary(),
         })
     }
 
@@ -41,5 +42,11 @@ impl<R: ContainerRuntime> StateSource for SharedSource<R> {
         self.0
             .upgrade()
             .is_some_and(|shared| shared.store.is_ready())
+    }
+
+    fn engine_reachable(&self) -> bool {
+        self.0
+            .upgrade()
+            .is_none_or(|shared| !shared.store.is_engine_away())
     }
 }

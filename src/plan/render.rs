@@ -163,6 +163,13 @@ fn action_line(project: &str, action: &Action) -> (&'static str, String, String)
             container.name.clone(),
             format!("replace start-first ({reason})"),
         ),
+        Action::Start {
+            container, reason, ..
+        } => (
+            "~",
+            container.name.clone(),
+            format!("start again ({reason})"),
+        ),
         Action::Rename { container, name } => {
             ("~", container.name.clone(), format!("rename to {name}"))
         }
@@ -190,6 +197,17 @@ fn action_line(project: &str, action: &Action) -> (&'static str, String, String)
 }
 
 fn deferred_line(project: &str, d: &Deferred) -> (&'static str, String, String) {
+    if d.is_left_to_engine() {
+        return (
+            "!",
+            default_name(project, &d.service, d.number),
+            format!(
+                "left to the engine's restart policy, start in {} ({})",
+                human_duration(d.retry_in),
+                d.reason
+            ),
+        );
+    }
     (
         "!",
         default_name(project, &d.service, d.number),

@@ -23,8 +23,10 @@ use super::{
 };
 use crate::model::labels;
 use crate::model::observed::normalize_image_ref;
+use crate::model::spec::RestartPolicy;
 use crate::model::spec::{NetworkSpec, ProjectSpec, ServiceSpec, VolumeSpec};
-use crate::model::{Health, ObservedContainer};
+use crate::model::{ContainerState, Health, ObservedContainer};
+use crate::observed::WallClock;
 
 mod calls;
 mod engine;
@@ -96,13 +98,14 @@ impl FakeRuntime {
         let observed = ObservedContainer {
             id: id.clone(),
             name: name.to_owned(),
-            state: crate::model::ContainerState::Running,
+            state: ContainerState::Running,
             ..ObservedContainer::default()
         };
         let container = FakeContainer {
             observed,
             managed: false,
             has_healthcheck: false,
+            restart: RestartPolicy::No,
         };
         engine.containers.insert(id.clone(), container);
         id
@@ -161,6 +164,49 @@ impl FakeRuntime {
         self.engine()
             .set_health(id, health)
             .unwrap_or_else(|e| panic!("set_health: {e}"));
+    }
+
+    /// Stamps exits with `clock` from now on (the system clock by default), so a test can
+    /// share one clock between the fake and the store.
+    pub fn set_clock(&self, clock: WallClock) {
+        self.engine().clock = clock;
+    }
+
+    /// The engine goes away, as dockerd 20.10 shuts down: its API refuses every call from
+    /// now on, every running container exits with `exit_code` (emitting `die`, which
+    /// nobody can inspect any more), and every event stream ends with an error.
+    pub fn engine_down(&self, exit_code: i64) {
+        let mut engine = self.engine();
+        engine.down = true;
+        let running: Vec<String> = engine
+            .containers
+            .iter()
+            .filter(|(_, c)| c.observed.state == ContainerState::Running)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in running {
+            let _ = engine.exit(&id, exit_code);
+        }
+        drop(engine);
+        self.disconnect_events();
+    }
+
+    /// The engine comes back and answers again. With `apply_restart_policies`, it first
+    /// starts the containers whose restart policy is `always` or `unless-stopped` (as
+    /// after a graceful restart; after a SIGKILL dockerd 20.10 restarts only `always`).
+    pub fn engine_up(&self, apply_restart_policies: &[RestartPolicy]) {
+        let mut engine = self.engine();
+        let restarted: Vec<String> = engine
+            .containers
+            .iter()
+            .filter(|(_, c)| c.observed.state == ContainerState::Exited)
+            .filter(|(_, c)| apply_restart_policies.contains(&c.restart))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in restarted {
+            let _ = engine.start(&id);
+        }
+        engine.down = false;
     }
 
     /// Ends every open event stream with an `Unavailable` error, as a dropped connection.
