@@ -495,6 +495,8 @@ impl RunningReflector {
 #[cfg(test)]
 mod convergence_tests;
 #[cfg(test)]
+mod engine_tests;
+#[cfg(test)]
 mod rollout_tests;
 #[cfg(test)]
 mod tests;

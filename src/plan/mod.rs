@@ -36,6 +36,8 @@ mod resources;
 mod slots;
 
 #[cfg(test)]
+mod engine_tests;
+#[cfg(test)]
 mod fixtures;
 #[cfg(test)]
 mod order_tests;

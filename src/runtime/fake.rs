@@ -5,7 +5,8 @@
 //!
 //! Tests drive it from the outside with [`FakeRuntime::kill`],
 //! [`FakeRuntime::remove_by_hand`], [`FakeRuntime::set_health`], [`FakeRuntime::add_image`],
-//! [`FakeRuntime::fail_next`] and [`FakeRuntime::disconnect_events`], and read it back with
+//! [`FakeRuntime::fail_next`], [`FakeRuntime::disconnect_events`] and the engine's own
+//! restarts ([`FakeRuntime::engine_down`], [`FakeRuntime::engine_up`]), and read it back with
 //! [`FakeRuntime::calls`], [`FakeRuntime::container`] and friends.
 //!
 //! The fake's own test controls panic on misuse (an unknown container), as a test
@@ -191,16 +192,16 @@ impl FakeRuntime {
         self.disconnect_events();
     }
 
-    /// The engine comes back and answers again. With `apply_restart_policies`, it first
-    /// starts the containers whose restart policy is `always` or `unless-stopped` (as
-    /// after a graceful restart; after a SIGKILL dockerd 20.10 restarts only `always`).
-    pub fn engine_up(&self, apply_restart_policies: &[RestartPolicy]) {
+    /// The engine comes back and answers again, after starting the exited containers whose
+    /// restart policy is in `restarts` (after a graceful restart dockerd 20.10 starts
+    /// `always` and `unless-stopped` ones, after a SIGKILL only `always` ones).
+    pub fn engine_up(&self, restarts: &[RestartPolicy]) {
         let mut engine = self.engine();
         let restarted: Vec<String> = engine
             .containers
             .iter()
             .filter(|(_, c)| c.observed.state == ContainerState::Exited)
-            .filter(|(_, c)| apply_restart_policies.contains(&c.restart))
+            .filter(|(_, c)| restarts.contains(&c.restart))
             .map(|(id, _)| id.clone())
             .collect();
         for id in restarted {
@@ -257,7 +258,13 @@ impl ContainerRuntime for FakeRuntime {
     async fn list_containers(&self) -> Result<Vec<ObservedContainer>> {
         let mut engine = self.engine();
         engine.record(Op::ListContainers, Call::ListContainers)?;
-        Ok(engine.managed().cloned().collect())
+        // Like Docker's list: no finish time and no OOM flag (an inspect has them).
+        let listed = engine.managed().cloned().map(|mut c| {
+            c.finished_at = None;
+            c.oom_killed = false;
+            c
+        });
+        Ok(listed.collect())
     }
 
     async fn inspect_container(&self, id: &str) -> Result<Option<ObservedContainer>> {
