@@ -39,6 +39,12 @@ impl Daemon {
 
     /// Starts the daemon on the desired directory `dir` with `flags`.
     pub fn start_dir(dir: &Path, flags: &[&str]) -> Self {
+        Self::start_dir_env(dir, flags, &[])
+    }
+
+    /// [`Self::start_dir`] with `env` added to the daemon's environment (`DOCKER_HOST` of
+    /// a [`super::PrivateEngine`], for one).
+    pub fn start_dir_env(dir: &Path, flags: &[&str], env: &[(&str, &str)]) -> Self {
         // The log lives outside the desired directory, which the daemon watches.
         let log = tempfile::Builder::new()
             .prefix("composectl-daemon-")
@@ -56,6 +62,7 @@ impl Daemon {
         }
         command
             .args(flags)
+            .envs(env.iter().copied())
             .env("NO_COLOR", "1")
             .stdout(Stdio::from(stdout))
             .stderr(Stdio::from(stderr));
