@@ -816,7 +816,7 @@ impl Rollouts {
 
 /// Time the rollout started at `started_ms` has been running at `now_ms` (wall clock),
 /// leaving out the time the engine was away: the rollout's clock stops meanwhile.
-fn rollout_elapsed_ms(outages: &Outages, started_ms: u64, now_ms: u64) -> u64 {
+pub(super) fn rollout_elapsed_ms(outages: &Outages, started_ms: u64, now_ms: u64) -> u64 {
     let wall = |ms: u64| i64::try_from(ms).unwrap_or(i64::MAX);
     let away = outages.downtime(wall(started_ms), wall(now_ms));
     now_ms
