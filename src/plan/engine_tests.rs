@@ -173,3 +173,37 @@ fn planning_again_after_the_starts_changes_nothing() {
     }
     assert!(plan("shop", Some(&p), &host, &ctx).is_empty());
 }
+
+#[test]
+fn the_plan_output_says_what_is_started_again_and_what_is_left_to_the_engine() {
+    let p = project("shop")
+        .service(restarting("web", RestartPolicy::No))
+        .service(restarting("cache", RestartPolicy::UnlessStopped));
+    let host = observed().exited(&p, "web", 1, 0).exited(&p, "cache", 1, 0);
+    let ctx = PlanContext {
+        engine: EngineContext {
+            stopped: stopped_all_but(&host, &[]),
+            restart_grace: Some(Duration::from_secs(8)),
+        },
+        ..PlanContext::default()
+    };
+    let text = super::render(&plan("shop", Some(&p), &host, &ctx));
+    assert!(
+        text.contains("shop-web-1    start again (exited while the Docker engine was away)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "shop-cache-1  left to the engine's restart policy, start in 8s (exited while the \
+             Docker engine was away)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "Plan: 0 to create, 0 to replace, 0 to remove, 1 to start again. 1 left to the \
+             engine's restart policy for now."
+        ),
+        "{text}"
+    );
+}
