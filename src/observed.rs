@@ -128,6 +128,17 @@ impl Store {
         self.outages_mut().is_away()
     }
 
+    /// IDs of `project`'s containers that are down because the engine went away (see
+    /// [`Outages::stopped`]).
+    pub fn stopped_by_engine(&self, project: &str) -> std::collections::BTreeSet<String> {
+        let outages = self.outages();
+        self.read()
+            .project(project)
+            .filter(|c| outages.stopped(c))
+            .map(|c| c.id.clone())
+            .collect()
+    }
+
     /// Records that the engine's event stream was lost (now, by the store's clock); true
     /// when this starts an outage. Waiters on [`Store::changed`] wake up.
     pub fn engine_lost(&self) -> bool {

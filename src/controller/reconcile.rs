@@ -217,15 +217,9 @@ async fn drive_rollouts<R: ContainerRuntime>(
 /// What the engine's outages mean for planning `project` at `now`: the containers it
 /// stopped by going away, and the grace its restart policies still have.
 fn engine_context(store: &Store, project: &str, now: Instant) -> EngineContext {
-    let outages = store.outages();
-    let observed = store.snapshot();
     EngineContext {
-        stopped: observed
-            .project(project)
-            .filter(|c| outages.stopped(c))
-            .map(|c| c.id.clone())
-            .collect(),
-        restart_grace: outages.restart_grace(now),
+        stopped: store.stopped_by_engine(project),
+        restart_grace: store.outages().restart_grace(now),
     }
 }
 
