@@ -97,6 +97,13 @@ pub enum Error {
         /// What it did instead.
         why: String,
     },
+    /// The engine went away while the action waited (for a dependency, or for a
+    /// start-first container to be ready); nothing is judged by it.
+    #[error("{action}: the Docker engine went away while waiting; retried once it is back")]
+    EngineAway {
+        /// The action, as displayed in plans.
+        action: String,
+    },
     /// The action names a service, network or volume the project does not define.
     #[error("{action}: the project has no {kind} {key}")]
     UnknownKey {
@@ -235,6 +242,7 @@ impl<R: ContainerRuntime> Executor<R> {
                 self.replace_start_first(project, plan, action, container, service, *number)
                     .await
             }
+            Action::Start { container, .. } => self.start(project, action, &container.id).await,
             Action::Rename { container, name } => {
                 self.rename(project, action, &container.id, name).await
             }

@@ -1,5 +1,6 @@
 //! The daemon's HTTP endpoints: `/metrics` (OpenMetrics text), `/healthz` (alive),
-//! `/readyz` (the first desired load and the first full list of the engine are done) and
+//! `/readyz` (the first desired load and the first full list of the engine are done, and
+//! the engine is reachable now) and
 //! `/status` (JSON, see [`crate::status`]).
 //!
 //! Served with hyper's HTTP/1 server (already in the build through bollard), which gives
@@ -173,6 +174,10 @@ pub fn respond(telemetry: &Telemetry, method: &Method, path: &str) -> Response<F
         "/metrics" => with_type(StatusCode::OK, OPENMETRICS, telemetry.encode()),
         "/healthz" => text(StatusCode::OK, "ok\n"),
         "/readyz" if telemetry.is_ready() => text(StatusCode::OK, "ready\n"),
+        "/readyz" if !telemetry.engine_reachable() => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the Docker engine is unreachable (its event stream is lost); waiting for it to come back\n",
+        ),
         "/readyz" => text(
             StatusCode::SERVICE_UNAVAILABLE,
             "not ready: waiting for the first desired load and the first list of the engine\n",

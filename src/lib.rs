@@ -7,7 +7,10 @@
 //!    that fails keeps its last-known-good spec; [`desired::watch`] turns file changes into
 //!    one debounced reload.
 //! 2. [`observed`] mirrors the engine: one label-filtered list, then the event stream; every
-//!    reconnect relists and swaps the whole store.
+//!    reconnect relists and swaps the whole store. It also knows the engine's outages
+//!    ([`observed::engine`]): while the engine is away nothing is decided, and an exit it
+//!    caused is no failure (no crash backoff, no gate verdict, no rollback; the container
+//!    is started again in place).
 //! 3. [`plan`] is pure: `plan(desired, observed, context) -> Plan`, every action with its
 //!    reason. Planning the result of a plan again yields nothing.
 //! 4. [`executor`] carries a plan out through [`runtime::ContainerRuntime`], the only

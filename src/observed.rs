@@ -1,24 +1,30 @@
 //! The observed store: composectl's in-memory mirror of the engine (managed containers and
-//! local image tags), and the [`Reflector`] that keeps it current.
+//! local image tags), the [`Reflector`] that keeps it current, and the engine's outages
+//! ([`engine`]: when the engine was away, and which exits it caused).
 //!
 //! The store is written by two parties only: the reflector (one full [`relist`] after every
-//! (re)connection, then one update per engine event) and the executor (which upserts what it
-//! just created so the next plan sees it before the event arrives). Planners read consistent
-//! [`Store::snapshot`]s; waiters watch [`Store::changed`] instead of polling.
+//! (re)connection, then one update per engine event; it also records when the stream is
+//! lost and when the engine is back) and the executor (which upserts what it just created so
+//! the next plan sees it before the event arrives). Planners read consistent
+//! [`Store::snapshot`]s and [`Store::outages`]; waiters watch [`Store::changed`] instead of
+//! polling.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use crate::model::{ContainerState, ObservedContainer, ObservedState};
 use crate::runtime::{self, ContainerRuntime};
 
+pub mod engine;
 mod reflector;
 #[cfg(test)]
 mod tests;
 
+pub use engine::{EngineSummary, Outage, Outages, WallClock};
 pub use reflector::{Reconnects, Reflector, StreamUp};
 
 /// Errors of the observed store's engine reads.
@@ -61,6 +67,10 @@ struct Shared {
     version: watch::Sender<u64>,
     /// Container ID -> store version of its last upsert or remove.
     touched: Mutex<BTreeMap<String, u64>>,
+    /// The engine's outages.
+    outages: Mutex<Outages>,
+    /// The wall clock outages and exits are compared on.
+    clock: WallClock,
 }
 
 /// The observed state, shared: cheap to clone, every clone sees the same content.
@@ -76,8 +86,13 @@ impl Default for Store {
 }
 
 impl Store {
-    /// An empty store, not ready until the first [`Store::replace`].
+    /// An empty store, not ready until the first [`Store::replace`], on the system clock.
     pub fn new() -> Self {
+        Self::with_clock(WallClock::system())
+    }
+
+    /// An empty store whose outages are timed by `clock`.
+    pub fn with_clock(clock: WallClock) -> Self {
         let (version, _) = watch::channel(0);
         Self {
             shared: Arc::new(Shared {
@@ -85,8 +100,64 @@ impl Store {
                 ready: AtomicBool::new(false),
                 version,
                 touched: Mutex::new(BTreeMap::new()),
+                outages: Mutex::new(Outages::new()),
+                clock,
             }),
         }
+    }
+
+    /// The wall clock the store times outages by.
+    pub fn clock(&self) -> &WallClock {
+        &self.shared.clock
+    }
+
+    fn outages_mut(&self) -> std::sync::MutexGuard<'_, Outages> {
+        self.shared
+            .outages
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A copy of the engine's outages.
+    pub fn outages(&self) -> Outages {
+        self.outages_mut().clone()
+    }
+
+    /// True while the engine is away (its event stream lost, no relist since).
+    pub fn is_engine_away(&self) -> bool {
+        self.outages_mut().is_away()
+    }
+
+    /// IDs of `project`'s containers that are down because the engine went away (see
+    /// [`Outages::stopped`]).
+    pub fn stopped_by_engine(&self, project: &str) -> std::collections::BTreeSet<String> {
+        let outages = self.outages();
+        self.read()
+            .project(project)
+            .filter(|c| outages.stopped(c))
+            .map(|c| c.id.clone())
+            .collect()
+    }
+
+    /// Records that the engine's event stream was lost (now, by the store's clock); true
+    /// when this starts an outage. Waiters on [`Store::changed`] wake up.
+    pub fn engine_lost(&self) -> bool {
+        let now_ms = self.shared.clock.now_ms();
+        let started = self.outages_mut().lost(now_ms);
+        if started {
+            self.bump();
+        }
+        started
+    }
+
+    /// Records that a relist succeeded at `now`; the outage this ends, if one was going on.
+    pub fn engine_back(&self, now: Instant) -> Option<Outage> {
+        let now_ms = self.shared.clock.now_ms();
+        let ended = self.outages_mut().back(now, now_ms);
+        if ended.is_some() {
+            self.bump();
+        }
+        ended
     }
 
     fn read(&self) -> RwLockReadGuard<'_, ObservedState> {
@@ -219,6 +290,22 @@ impl Store {
         self.bump();
     }
 
+    /// Like [`Store::wait_for`], but gives up (`None`) as soon as the engine is away: what
+    /// is waited for may not come while it is, and what the store showed meanwhile may be
+    /// the engine's own shutdown.
+    pub async fn wait_while_engine_up<T>(
+        &self,
+        mut check: impl FnMut(&ObservedState) -> Option<T>,
+    ) -> Option<T> {
+        self.wait_for(|state| {
+            if self.is_engine_away() {
+                return Some(None);
+            }
+            check(state).map(Some)
+        })
+        .await
+    }
+
     /// A receiver whose value (a version number) changes on every change to the store.
     pub fn changed(&self) -> watch::Receiver<u64> {
         self.shared.version.subscribe()
@@ -251,12 +338,36 @@ fn is_stale(known: Option<&ObservedContainer>, incoming: &ObservedContainer) -> 
         && known.is_some_and(|k| k.state != ContainerState::Created)
 }
 
-/// Lists managed containers and local images (two reads), then swaps them into `store`.
+/// Lists managed containers and local images (two reads), inspects the containers that do
+/// not run (a list has no finish time, which tells an exit the engine caused; see
+/// [`engine`]), then swaps them into `store`.
 pub async fn relist<R: ContainerRuntime>(runtime: &R, store: &Store) -> Result<()> {
     let listed_at = store.version();
-    let containers = runtime.list_containers().await.map_err(Error::Relist)?;
+    let listed = runtime.list_containers().await.map_err(Error::Relist)?;
     let images = runtime.list_images().await.map_err(Error::Relist)?;
-    let containers = containers.into_iter().map(|c| (c.id.clone(), c)).collect();
+    let mut containers = BTreeMap::new();
+    for container in listed {
+        let container = if needs_inspect(&container) {
+            let inspected = runtime.inspect_container(&container.id).await;
+            match inspected.map_err(Error::Relist)? {
+                Some(inspected) => inspected,
+                // Removed since the list.
+                None => continue,
+            }
+        } else {
+            container
+        };
+        containers.insert(container.id.clone(), container);
+    }
     store.replace_listed(ObservedState { containers, images }, listed_at);
     Ok(())
+}
+
+/// Whether a listed container lacks what only an inspect gives: the finish time of an
+/// exited or dead container.
+fn needs_inspect(container: &ObservedContainer) -> bool {
+    matches!(
+        container.state,
+        ContainerState::Exited | ContainerState::Dead
+    ) && container.finished_at.is_none()
 }

@@ -17,12 +17,29 @@ const SHORT_ID: usize = 12;
 /// The whole document.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Status {
-    /// True after the first desired load and the first full list of the engine.
+    /// True after the first desired load and the first full list of the engine, while the
+    /// engine is reachable.
     pub ready: bool,
+    /// The Docker engine as the controller sees it.
+    pub engine: EngineStatus,
     /// The error that kept the whole desired directory from loading, if any.
     pub desired_error: Option<String>,
     /// Projects by name.
     pub projects: Vec<ProjectStatus>,
+}
+
+/// The Docker engine: reachable or not, and its outages so far.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EngineStatus {
+    /// False while its event stream is lost (a restart or crash of dockerd): nothing is
+    /// decided then, and exits it causes are not counted as failures.
+    pub reachable: bool,
+    /// Since when it is unreachable (Unix seconds), while it is.
+    pub unreachable_since: Option<f64>,
+    /// How often it came back after being unreachable.
+    pub returns: u64,
+    /// When it last came back (Unix seconds).
+    pub last_return: Option<f64>,
 }
 
 /// One project.
@@ -123,8 +140,16 @@ pub fn build(
         .into_iter()
         .map(|name| project(state, records.get(name), name))
         .collect();
+    let seconds = |ms: i64| ms as f64 / 1000.0;
+    let engine = EngineStatus {
+        reachable: state.engine.reachable(),
+        unreachable_since: state.engine.unreachable_since_ms.map(seconds),
+        returns: state.engine.returns,
+        last_return: state.engine.last_return_ms.map(seconds),
+    };
     Status {
         ready,
+        engine,
         desired_error: state.root_error.clone(),
         projects,
     }

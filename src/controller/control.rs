@@ -8,12 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::reconcile::Shared;
-use super::rollouts::{has_rollout, is_new_ready, most_run, now_ms};
+use super::rollouts::{has_rollout, is_new_ready, most_run, now_ms, rollout_elapsed_ms};
 use super::view::Target;
 use crate::control::protocol::{HistoryView, RevisionLine, ServiceStatus};
 use crate::control::{Handler, HandlerFuture, Request, Response, Selector};
 use crate::model::spec::{ProjectSpec, ServiceSpec};
 use crate::model::{ObservedContainer, hash, previous_tag};
+use crate::observed::Outages;
 use crate::plan::kept_replicas;
 use crate::rollout::observe::revision_key;
 use crate::rollout::record::{Phase, RevisionKey, RolloutRecord};
@@ -155,7 +156,8 @@ impl<R: ContainerRuntime> ControlHandler<R> {
                 .map_err(|e| e.to_string())?;
             let config = RolloutConfig::from_service(&s.service).map_err(|e| e.to_string())?;
             let kept = kept_replicas(&observed, project, name);
-            let mut status = service_status(s, &config, record.as_ref(), &kept);
+            let outages = self.shared.store.outages();
+            let mut status = service_status(s, &config, record.as_ref(), &kept, &outages);
             let desired = observed.image_id(&s.service.image).map(|id| RevisionKey {
                 config_hash: hash::config_hash(&s.project, &s.service),
                 image_id: id.to_owned(),
@@ -173,7 +175,7 @@ impl<R: ContainerRuntime> ControlHandler<R> {
                         "the desired state changed; the rollout starts at the next reconcile"
                             .to_owned(),
                     ),
-                    ..service_status(s, &config, None, &BTreeMap::new())
+                    ..service_status(s, &config, None, &BTreeMap::new(), &outages)
                 };
             }
             services.push(status);
@@ -357,12 +359,14 @@ fn no_match(selector: &Selector) -> String {
     )
 }
 
-/// One service's status line.
+/// One service's status line (the window left leaves out the time the engine was away, as
+/// the driver does).
 fn service_status(
     s: &Selected,
     config: &RolloutConfig,
     record: Option<&RolloutRecord>,
     kept: &BTreeMap<u32, &ObservedContainer>,
+    outages: &Outages,
 ) -> ServiceStatus {
     let strategy = rollout::strategy(config);
     let replicas = s.service.replicas;
@@ -408,7 +412,8 @@ fn service_status(
     status.gates.clone_from(&r.gates);
     status.elapsed_ms = Some(elapsed);
     if let (Some(started), false) = (r.state.window_started, r.phase.is_final()) {
-        let since = Duration::from_millis(elapsed).saturating_sub(started);
+        let active = rollout_elapsed_ms(outages, r.started_at_ms, now);
+        let since = Duration::from_millis(active).saturating_sub(started);
         let left = strategy.monitor().saturating_sub(since);
         status.window_left_ms = Some(u64::try_from(left.as_millis()).unwrap_or(u64::MAX));
     }

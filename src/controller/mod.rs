@@ -8,6 +8,12 @@
 //! the project's [`backoff::ErrorBackoff`]; replicas that keep dying wait out their
 //! [`backoff::CrashBackoff`]. Nothing is reconciled before the first full list of the
 //! engine, so a controller restart never creates what already runs.
+//!
+//! While the engine is away (see [`crate::observed::engine`]) reconciles decide nothing;
+//! when it is back, the error backoff built up meanwhile is forgotten and every project is
+//! reconciled at once. What the engine stopped is started again in place, without crash
+//! backoff, and rollouts neither count the outage toward their windows nor judge replicas
+//! by it.
 
 pub mod backoff;
 mod control;
@@ -35,7 +41,7 @@ use crate::desired::bounded::BoundedLoader;
 use crate::desired::{self, HostEnv};
 use crate::executor::Executor;
 use crate::metrics::Telemetry;
-use crate::observed::{self, Change, Reflector, Store};
+use crate::observed::{self, Change, Reflector, Store, WallClock};
 use crate::plan::{Plan, PlanContext};
 use crate::runtime::ContainerRuntime;
 use crate::state::StateDir;
@@ -131,7 +137,13 @@ pub struct Controller<R> {
 impl<R: ContainerRuntime> Controller<R> {
     /// A controller acting through `runtime`.
     pub fn new(runtime: Arc<R>, config: Config) -> Self {
-        let store = Store::new();
+        Self::with_clock(runtime, config, WallClock::system())
+    }
+
+    /// A controller acting through `runtime` that times the engine's outages and its
+    /// rollouts by `clock` (tests pass one that follows tokio's paused clock).
+    pub fn with_clock(runtime: Arc<R>, config: Config, clock: WallClock) -> Self {
+        let store = Store::with_clock(clock);
         let executor =
             Executor::new(runtime.clone(), store.clone()).with_wait_timeout(config.wait_timeout);
         let (kick, kicks) = mpsc::unbounded_channel();
@@ -371,6 +383,7 @@ impl<R: ContainerRuntime> Controller<R> {
         resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut scheduler = Scheduler::new();
         let mut errors = ErrorBackoff::default();
+        let mut engine_returns = EngineReturns::of(&self.shared.store);
         let mut running: JoinSet<(String, std::result::Result<Outcome, reconcile::Error>)> =
             JoinSet::new();
         let mut systemd = Reporter::new(self.notifier.clone());
@@ -410,7 +423,15 @@ impl<R: ContainerRuntime> Controller<R> {
                 Some(project) = kicks.recv() => scheduler.schedule(&project, Instant::now()),
                 Some(change) = changes.recv() => match change {
                     Change::Project(project) => scheduler.schedule(&project, Instant::now()),
-                    Change::All => self.schedule_all(&mut scheduler),
+                    Change::All => {
+                        if engine_returns.update(&self.shared.store) {
+                            // What failed while the engine was away says nothing about the
+                            // projects: retry them all now, not after the grown backoff.
+                            errors = ErrorBackoff::default();
+                            info!("the Docker engine is back; reconciling every project now");
+                        }
+                        self.schedule_all(&mut scheduler);
+                    }
                 },
                 _ = resync.tick() => {
                     if let Err(err) = self.relist().await {
@@ -487,6 +508,21 @@ impl<R: ContainerRuntime> Controller<R> {
     }
 }
 
+/// How many times the engine came back, as the loop last saw it.
+struct EngineReturns(u64);
+
+impl EngineReturns {
+    fn of(store: &Store) -> Self {
+        Self(store.outages().returns())
+    }
+
+    /// True when the engine came back since the last call.
+    fn update(&mut self, store: &Store) -> bool {
+        let now = store.outages().returns();
+        std::mem::replace(&mut self.0, now) != now
+    }
+}
+
 fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86_400)
 }
@@ -550,6 +586,8 @@ impl RunningReflector {
 
 #[cfg(test)]
 mod convergence_tests;
+#[cfg(test)]
+mod engine_tests;
 #[cfg(test)]
 mod rollout_tests;
 #[cfg(test)]

@@ -14,7 +14,7 @@ use crate::executor::{self, Executor};
 use crate::metrics::Telemetry;
 use crate::model::{ProjectSpec, hash};
 use crate::observed::Store;
-use crate::plan::{self, Action, Plan, PlanContext, Reason};
+use crate::plan::{self, Action, EngineContext, Plan, PlanContext, Reason};
 use crate::runtime::ContainerRuntime;
 
 /// Everything a reconcile reads and writes, shared between reconcile tasks.
@@ -77,6 +77,10 @@ pub enum Error {
     /// A rollout could not decide (nothing was changed).
     #[error(transparent)]
     Rollout(#[from] rollouts::Error),
+    /// The Docker engine is away (its event stream lost): nothing is decided until it is
+    /// back, and then every project is reconciled at once.
+    #[error("the Docker engine is unreachable; waiting for it to come back")]
+    EngineAway,
 }
 
 /// Reconciles one project once, recording its duration, result, drift and heals. The
@@ -105,10 +109,14 @@ async fn reconcile_untimed<R: ContainerRuntime>(
 ) -> Result<(Outcome, String), Error> {
     let project = project.to_owned();
     let now = Instant::now();
+    if shared.store.is_engine_away() {
+        return Err(Error::EngineAway);
+    }
     let drive = drive_rollouts(&shared, &project).await?;
     let ctx = PlanContext {
         pins: drive.pins,
         start_first: drive.start_first,
+        engine: engine_context(&shared.store, &project, now),
         crash_backoff: if use_crash_backoff {
             shared
                 .crash
@@ -138,7 +146,15 @@ async fn reconcile_untimed<R: ContainerRuntime>(
         .map(|d| d.retry_in)
         .chain(drive.requeue_after)
         .min();
-    for deferred in &plan.deferred {
+    for deferred in plan.deferred.iter().filter(|d| d.is_left_to_engine()) {
+        info!(
+            service = %deferred.service,
+            number = deferred.number,
+            retry_in = ?deferred.retry_in,
+            "stopped while the Docker engine was away; left to its restart policy for now"
+        );
+    }
+    for deferred in plan.deferred.iter().filter(|d| !d.is_left_to_engine()) {
         warn!(
             service = %deferred.service,
             number = deferred.number,
@@ -219,8 +235,18 @@ async fn drive_rollouts<R: ContainerRuntime>(
     Ok(drive)
 }
 
+/// What the engine's outages mean for planning `project` at `now`: the containers it
+/// stopped by going away, and the grace its restart policies still have.
+fn engine_context(store: &Store, project: &str, now: Instant) -> EngineContext {
+    EngineContext {
+        stopped: store.stopped_by_engine(project),
+        restart_grace: store.outages().restart_grace(now),
+    }
+}
+
 /// Every replacement caused by the container's own failure counts toward its slot's
-/// crash backoff.
+/// crash backoff. A container the engine stopped by going away is planned with
+/// [`Reason::EngineStopped`] (or started in place), so it never counts.
 fn record_crash_replacements<R>(shared: &Shared<R>, plan: &Plan, now: Instant) {
     let mut crash = shared.crash.lock().expect("crash lock");
     for action in &plan.actions {

@@ -17,6 +17,12 @@
 //!
 //! Everything a rollout needs survives a controller restart: the record and history are
 //! files ([`crate::state`]); gates restart their window's evidence from scratch.
+//!
+//! The engine going away is not the new revision's failure (see
+//! [`crate::observed::engine`]): the rollout's clock (its windows and progress deadlines)
+//! stops while the engine is away, replicas the engine stopped read as starting (never
+//! failed) until they are started again, their progress deadline starts over, no gate
+//! judges them, and a drive during which the engine went away decides nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -29,7 +35,7 @@ use crate::gate::{self, Gate, GateConfig};
 use crate::metrics::Telemetry;
 use crate::model::spec::{ProjectSpec, ServiceSpec};
 use crate::model::{ObservedContainer, hash, previous_tag};
-use crate::observed::Store;
+use crate::observed::{Outages, Store};
 use crate::plan::{self, Pin, Pins};
 use crate::rollout::observe::{self, revision_key};
 use crate::rollout::record::{GateReport, History, Phase, RevisionKey, RolloutRecord};
@@ -318,7 +324,7 @@ impl Rollouts {
             .flat_map(|r| [r.target_revision, r.previous_revision])
             .collect();
         let before = history.clone();
-        let now = now_ms();
+        let now = ctx.now_ms();
         let image = &ctx.service.image;
         let one = one_service(ctx.spec, ctx.service);
         let target_revision = history.record(target.clone(), image, one, now / 1000, &keep);
@@ -407,7 +413,7 @@ impl Rollouts {
                 let mut old = old.clone();
                 old.phase = Phase::Aborted;
                 old.reason = Some("superseded by a change of the desired state".to_owned());
-                old.finished_at_ms = Some(now_ms());
+                old.finished_at_ms = Some(ctx.now_ms());
                 self.save(project, name, &old)?;
                 info!(
                     project,
@@ -461,7 +467,7 @@ impl Rollouts {
             target_revision: start.target_revision,
             previous_revision: previous.number,
             previous_image: previous_image.clone(),
-            started_at_ms: now_ms(),
+            started_at_ms: ctx.now_ms(),
             finished_at_ms: None,
             state,
             phase: Phase::Progressing,
@@ -514,14 +520,41 @@ impl Rollouts {
         let (project, name) = (ctx.spec.name.as_str(), ctx.service.name.as_str());
         let strategy = rollout::strategy(config);
         let original = record.clone();
+        let outages = ctx.store.outages();
         record.state.replicas = ctx.service.replicas;
-        let elapsed_ms = now_ms().saturating_sub(record.started_at_ms);
+        let elapsed_ms = rollout_elapsed_ms(&outages, record.started_at_ms, ctx.now_ms());
         record.state.elapsed = Duration::from_millis(elapsed_ms);
+        let stopped: BTreeSet<u32> = kept
+            .iter()
+            .filter(|(_, c)| outages.stopped(c))
+            .map(|(n, _)| *n)
+            .collect();
+        for number in &stopped {
+            // Its progress deadline starts over once it is started again.
+            if let Some(at) = record.ordered_at_ms.get_mut(number) {
+                *at = elapsed_ms;
+            }
+        }
         overdue(record, kept, config.progress_deadline, elapsed_ms);
-        let view = observe::replica_view(kept, &record.target, &record.failed_replicas);
+        let mut view = observe::replica_view(kept, &record.target, &record.failed_replicas);
+        for number in stopped
+            .iter()
+            .filter(|n| !record.failed_replicas.contains(n))
+        {
+            if let Some(replica) = view.replicas.get_mut(number) {
+                replica.readiness = Readiness::Starting;
+            }
+        }
         let window_open = record.state.window_started.is_some() && !record.state.rolling_back;
         let verdicts = if window_open && !gates.is_empty() {
-            self.evaluate(ctx, gates, kept, record).await
+            let verdicts = self.evaluate(ctx, gates, kept, &stopped, record).await;
+            if ctx.store.is_engine_away() || ctx.store.outages().returns() != outages.returns() {
+                // The engine went away while the gates looked: what they saw may be its
+                // shutdown. Decide nothing; the drive after its return looks again.
+                *record = original;
+                return Ok(Some(POLL));
+            }
+            verdicts
         } else {
             // Not evaluated in this window yet: every gate is undecided, so a window
             // that starts below (even one of zero length) waits for a real evaluation.
@@ -555,7 +588,7 @@ impl Rollouts {
                         .iter_mut()
                         .find(|e| e.number == record.target_revision)
                     {
-                        entry.failed_at = Some(now_ms() / 1000);
+                        entry.failed_at = Some(ctx.now_ms() / 1000);
                     }
                     self.save_history(project, name, history)?;
                 }
@@ -670,7 +703,7 @@ impl Rollouts {
             (true, true) => (Phase::Aborted, "aborted", EventKind::Aborted),
         };
         record.phase = phase;
-        record.finished_at_ms = Some(now_ms());
+        record.finished_at_ms = Some(ctx.now_ms());
         self.live_gates(project, name).take();
         ctx.telemetry.record_rollout(project, name, outcome);
         info!(
@@ -707,12 +740,14 @@ impl Rollouts {
     }
 
     /// Evaluates every gate once on every replica of the current step that runs the new
-    /// revision; records the reports on `record` and counts the evaluations.
+    /// revision (but those in `stopped`, down because the engine went away); records the
+    /// reports on `record` and counts the evaluations.
     async fn evaluate<R: ContainerRuntime>(
         &self,
         ctx: &Ctx<'_, R>,
         configs: &[GateConfig],
         kept: &BTreeMap<u32, &ObservedContainer>,
+        stopped: &BTreeSet<u32>,
         record: &mut RolloutRecord,
     ) -> Verdicts {
         let (project, name) = (ctx.spec.name.as_str(), ctx.service.name.as_str());
@@ -729,7 +764,7 @@ impl Rollouts {
         let mut per_gate: Vec<Vec<(u32, gate::Verdict)>> = vec![Vec::new(); configs.len()];
         for &number in &record.state.updated {
             let Some(c) = kept.get(&number) else { continue };
-            if revision_key(c) != record.target {
+            if revision_key(c) != record.target || stopped.contains(&number) {
                 continue;
             }
             let gates = live.replicas.entry(number).or_insert_with(|| {
@@ -777,6 +812,16 @@ impl Rollouts {
         record.gates = reports;
         Verdicts::of(verdicts)
     }
+}
+
+/// Time the rollout started at `started_ms` has been running at `now_ms` (wall clock),
+/// leaving out the time the engine was away: the rollout's clock stops meanwhile.
+pub(super) fn rollout_elapsed_ms(outages: &Outages, started_ms: u64, now_ms: u64) -> u64 {
+    let wall = |ms: u64| i64::try_from(ms).unwrap_or(i64::MAX);
+    let away = outages.downtime(wall(started_ms), wall(now_ms));
+    now_ms
+        .saturating_sub(started_ms)
+        .saturating_sub(u64::try_from(away.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Marks replicas ordered onto the new revision that are not ready past the deadline as
@@ -870,6 +915,11 @@ struct Ctx<'a, R> {
 }
 
 impl<R> Ctx<'_, R> {
+    /// Now, in milliseconds since the epoch, by the store's (injected) clock.
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.store.clock().now_ms()).unwrap_or(0)
+    }
+
     fn config(&self, message: impl ToString) -> Error {
         Error::Config {
             project: self.spec.name.clone(),

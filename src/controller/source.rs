@@ -1,5 +1,5 @@
 //! The controller as a [`StateSource`] for metrics and `/status`: copies of the store, the
-//! desired view and the crash backoff, read at scrape time. It holds the shared state
+//! desired view, the crash backoff and the engine's outages, read at scrape time. It holds the shared state
 //! weakly, so the telemetry (which the shared state owns) keeps nothing alive.
 
 use std::sync::Weak;
@@ -46,6 +46,7 @@ impl<R: ContainerRuntime> StateSource for SharedSource<R> {
             rollouts: shared.rollouts.cached(),
             pending_removals,
             foreign,
+            engine: shared.store.outages().summary(),
         })
     }
 
@@ -53,5 +54,11 @@ impl<R: ContainerRuntime> StateSource for SharedSource<R> {
         self.0
             .upgrade()
             .is_some_and(|shared| shared.store.is_ready())
+    }
+
+    fn engine_reachable(&self) -> bool {
+        self.0
+            .upgrade()
+            .is_none_or(|shared| !shared.store.is_engine_away())
     }
 }

@@ -11,6 +11,7 @@ use super::backoff::CrashPolicy;
 use super::{Config, Controller};
 use crate::metrics::Telemetry;
 use crate::model::ContainerState;
+use crate::observed::WallClock;
 use crate::runtime::fake::{Call, FakeRuntime};
 
 const IMAGE: &str = "app:v1";
@@ -27,24 +28,37 @@ pub(super) struct Running {
     pub(super) state: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
-    telemetry: Telemetry,
+    pub(super) telemetry: Telemetry,
 }
 
 impl Running {
     /// Starts the controller on a desired directory holding project `shop`.
     pub(super) async fn start(contents: &str, crash: CrashPolicy) -> Self {
+        let resync = Duration::from_millis(300);
+        Self::start_with_clock(contents, crash, resync, WallClock::system()).await
+    }
+
+    /// [`Self::start`] with a `resync` period and the controller and the fake engine on
+    /// `clock`.
+    pub(super) async fn start_with_clock(
+        contents: &str,
+        crash: CrashPolicy,
+        resync: Duration,
+        clock: WallClock,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("shop")).unwrap();
         std::fs::write(dir.path().join("shop/compose.yaml"), contents).unwrap();
         let fake = FakeRuntime::new();
+        fake.set_clock(clock.clone());
         fake.add_image(IMAGE, "sha256:aaaa");
         let mut config = Config::new(dir.path());
         config.debounce = Duration::from_millis(50);
-        config.resync = Duration::from_millis(300);
+        config.resync = resync;
         config.crash = crash;
         let state = tempfile::tempdir().unwrap();
         config.state = crate::state::StateDir::new(state.path(), "default");
-        let controller = Controller::new(Arc::new(fake.clone()), config);
+        let controller = Controller::with_clock(Arc::new(fake.clone()), config, clock);
         let telemetry = controller.telemetry().clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {

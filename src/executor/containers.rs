@@ -1,5 +1,5 @@
-//! Container actions: create (and start), stop and remove, with the safety checks that keep
-//! the executor's hands off containers it does not manage.
+//! Container actions: create (and start), start again in place, stop and remove, with the
+//! safety checks that keep the executor's hands off containers it does not manage.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -111,10 +111,15 @@ impl<R: ContainerRuntime> Executor<R> {
         let id = self.create_started(&request, action).await?;
         let judged = self
             .store
-            .wait_for(|state| readiness(state.containers.get(&id)));
+            .wait_while_engine_up(|state| readiness(state.containers.get(&id)));
         let why = match tokio::time::timeout(self.wait_timeout, judged).await {
-            Ok(Ok(())) => None,
-            Ok(Err(why)) => Some(why),
+            Ok(Some(Ok(()))) => None,
+            Ok(Some(Err(why))) => Some(why),
+            Ok(None) => {
+                return Err(Error::EngineAway {
+                    action: action.to_string(),
+                });
+            }
             Err(_) => Some(format!("not ready after {:?}", self.wait_timeout)),
         };
         if let Some(why) = why {
@@ -201,6 +206,33 @@ impl<R: ContainerRuntime> Executor<R> {
         }
         self.runtime
             .rename_container(id, name)
+            .await
+            .map_err(failed(action))?;
+        self.refresh(id, action).await?;
+        Ok(1)
+    }
+
+    /// Starts container `id` (a managed container of `project` the engine stopped) again,
+    /// in place, and records it in the store.
+    pub(super) async fn start(
+        &self,
+        project: &ProjectSpec,
+        action: &Action,
+        id: &str,
+    ) -> Result<usize> {
+        match self.store.container(id) {
+            Some(known) if known.project == project.name => {}
+            Some(known) => {
+                return Err(Error::ForeignContainer {
+                    action: action.to_string(),
+                    id: id.to_owned(),
+                    owner: known.project,
+                });
+            }
+            None => return Ok(0),
+        }
+        self.runtime
+            .start_container(id)
             .await
             .map_err(failed(action))?;
         self.refresh(id, action).await?;

@@ -1,5 +1,6 @@
 //! `WaitFor`: waiting until a dependency meets its `depends_on` condition, driven by the
-//! store's change notifications (no polling) and bounded by the executor's wait timeout.
+//! store's change notifications (no polling) and bounded by the executor's wait timeout;
+//! given up as soon as the engine goes away.
 
 use tracing::info;
 
@@ -93,7 +94,7 @@ impl<R: ContainerRuntime> Executor<R> {
         dependency: &str,
         condition: DependsOn,
     ) -> Result<usize> {
-        let judged = self.store.wait_for(|state| {
+        let judged = self.store.wait_while_engine_up(|state| {
             match verdict(state, &project.name, dependency, condition) {
                 Verdict::Pending => None,
                 decided => Some(decided),
@@ -105,6 +106,11 @@ impl<R: ContainerRuntime> Executor<R> {
                 dependency: dependency.to_owned(),
                 condition,
                 timeout: self.wait_timeout,
+            });
+        };
+        let Some(decided) = decided else {
+            return Err(Error::EngineAway {
+                action: format!("wait for {dependency} (before {service})"),
             });
         };
         match decided {

@@ -130,6 +130,23 @@ fn status_is_unavailable_until_the_controller_attaches() {
     assert_eq!(response.status(), StatusCode::OK);
 }
 
+#[test]
+fn readyz_says_the_engine_is_unreachable_while_it_is_and_healthz_stays_ok() {
+    let telemetry = Telemetry::new();
+    telemetry.record_load(&DesiredView::default());
+    let mut state = sample_state();
+    state.engine.unreachable_since_ms = Some(1_800_000_000_000);
+    telemetry.attach_state(Fixed(state));
+    let response = respond(&telemetry, &Method::GET, "/readyz");
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = format!("{:?}", response.body());
+    assert!(body.contains("Docker engine is unreachable"), "{body}");
+    let response = respond(&telemetry, &Method::GET, "/healthz");
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = respond(&telemetry, &Method::GET, "/status");
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
 #[tokio::test]
 async fn a_taken_address_is_an_error_naming_it() {
     let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -54,6 +54,8 @@ pub enum DriftReason {
     NotRunning,
     /// [`Reason::Unhealthy`].
     Unhealthy,
+    /// [`Reason::EngineStopped`].
+    EngineStopped,
     /// [`Reason::ConfigDrift`].
     Config,
     /// [`Reason::ImageChanged`].
@@ -78,6 +80,7 @@ impl DriftReason {
             Self::Exited => "exited",
             Self::NotRunning => "not_running",
             Self::Unhealthy => "unhealthy",
+            Self::EngineStopped => "engine_stopped",
             Self::Config => "config",
             Self::Image => "image",
             Self::ImageMissing => "image_missing",
@@ -106,6 +109,7 @@ impl From<&Reason> for DriftReason {
             Reason::Exited { .. } => Self::Exited,
             Reason::NotRunning { .. } => Self::NotRunning,
             Reason::Unhealthy => Self::Unhealthy,
+            Reason::EngineStopped { .. } => Self::EngineStopped,
             Reason::ConfigDrift { .. } => Self::Config,
             Reason::ImageChanged { .. } => Self::Image,
             Reason::ImageMissing => Self::ImageMissing,
@@ -253,6 +257,9 @@ pub fn count_plan(plan: &Plan, steady: bool) -> PlanCounts {
                 service, reason, ..
             }
             | Action::ReplaceStartFirst {
+                service, reason, ..
+            }
+            | Action::Start {
                 service, reason, ..
             } => (Some(service), reason),
             Action::Remove { reason, .. } => (None, reason),

@@ -29,7 +29,7 @@ use prometheus_client::registry::Registry;
 use crate::controller::backoff::Slot;
 use crate::controller::view::DesiredView;
 use crate::model::{ObservedState, ProjectSpec};
-use crate::observed::{Reconnects, StreamUp};
+use crate::observed::{EngineSummary, Reconnects, StreamUp};
 use crate::plan::Plan;
 use crate::runtime::docker::stats::ApiStats;
 use labels::{
@@ -70,6 +70,8 @@ pub struct ControllerState {
     /// Projects of this instance that were not loaded from this desired directory: left
     /// alone, never pruned (unless `--adopt`).
     pub foreign: std::collections::BTreeSet<String>,
+    /// Whether the engine is reachable, and its outages so far.
+    pub engine: EngineSummary,
 }
 
 /// The controller, as seen from the metrics: implemented by the controller over its
@@ -79,6 +81,10 @@ pub trait StateSource: Send + Sync + 'static {
     fn state(&self) -> Option<ControllerState>;
     /// True once the store holds a full list (cheaper than [`StateSource::state`]).
     fn store_ready(&self) -> bool;
+    /// False while the engine is away (its event stream lost); true by default.
+    fn engine_reachable(&self) -> bool {
+        true
+    }
 }
 
 /// What the telemetry remembers of each project's reconciles, for `/status`.
@@ -380,7 +386,8 @@ impl Telemetry {
         text
     }
 
-    /// True after the first load of the desired directory and the store's first full list.
+    /// True after the first load of the desired directory and the store's first full list,
+    /// while the engine is reachable.
     pub fn is_ready(&self) -> bool {
         self.inner.desired_loaded.load(Ordering::Acquire)
             && self
@@ -388,7 +395,16 @@ impl Telemetry {
                 .sources
                 .state
                 .get()
-                .is_some_and(|s| s.store_ready())
+                .is_some_and(|s| s.store_ready() && s.engine_reachable())
+    }
+
+    /// False while the controller's engine is away (true before a controller attached).
+    pub fn engine_reachable(&self) -> bool {
+        self.inner
+            .sources
+            .state
+            .get()
+            .is_none_or(|s| s.engine_reachable())
     }
 
     /// The controller's state and the per-project records, for `/status`; `None` before

@@ -299,6 +299,10 @@ impl StateSource for Fixed {
     fn store_ready(&self) -> bool {
         self.0.store_ready
     }
+
+    fn engine_reachable(&self) -> bool {
+        self.0.engine.reachable()
+    }
 }
 
 /// One desired project `shop` (service `web`), two exited web replicas in crash backoff
@@ -405,4 +409,22 @@ fn ready_needs_the_first_load_and_the_first_full_list() {
     assert!(!unlisted.is_ready(), "the store has not listed");
     t.attach_state(Fixed(sample_state()));
     assert!(t.is_ready());
+}
+
+#[test]
+fn not_ready_while_the_engine_is_away_and_ready_again_when_it_is_back() {
+    let away = Telemetry::new();
+    away.record_load(&view_with(&[("shop", true)]));
+    let mut state = sample_state();
+    state.engine.unreachable_since_ms = Some(1_800_000_000_000);
+    away.attach_state(Fixed(state.clone()));
+    assert!(!away.is_ready(), "listed once, but the engine is away");
+    assert!(!away.engine_reachable());
+    let back = Telemetry::new();
+    back.record_load(&view_with(&[("shop", true)]));
+    state.engine.unreachable_since_ms = None;
+    state.engine.returns = 1;
+    back.attach_state(Fixed(state));
+    assert!(back.is_ready());
+    assert!(back.engine_reachable());
 }

@@ -39,6 +39,9 @@ pub struct ObservedContainer {
     pub exit_code: Option<i64>,
     /// The kernel OOM-killed the last run (known after an inspect, false from a list).
     pub oom_killed: bool,
+    /// When the last run ended (`State.FinishedAt`), milliseconds since the epoch: known
+    /// after an inspect of an exited or dead container, `None` otherwise.
+    pub finished_at: Option<i64>,
     /// Creation time, seconds since the epoch.
     pub created: i64,
     /// Docker network names the container is attached to.

@@ -11,6 +11,12 @@
 //! It subscribes to events *before* listing, so nothing that happens between the list and
 //! the watch is lost (the stream buffers it; applying an event twice is harmless because
 //! every event re-reads the container). Every reconnection relists and swaps the whole store.
+//!
+//! Losing the stream of an engine it had listed starts an outage in the store
+//! ([`Store::engine_lost`]); the next successful relist ends it ([`Store::engine_back`]).
+//! A failed refresh after an event counts as a loss too: dockerd closes its API before it
+//! stops the containers, so the `kill` and `die` events of its own shutdown arrive while
+//! nothing can be inspected any more.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -161,6 +167,13 @@ impl<R: ContainerRuntime> Reflector<R> {
                         containers = self.store.container_count(),
                         "observed store relisted"
                     );
+                    if let Some(outage) = self.store.engine_back(Instant::now()) {
+                        let away_ms = outage.back_ms.saturating_sub(outage.lost_ms);
+                        info!(
+                            away_ms,
+                            "the Docker engine is back; exits it caused while away are not failures"
+                        );
+                    }
                     self.up.set(true);
                     self.send(Change::All);
                     let since = Instant::now();
@@ -235,10 +248,12 @@ impl<R: ContainerRuntime> Reflector<R> {
         Ok(project.map_or(Change::All, Change::Project))
     }
 
-    /// Counts a reconnection and picks the delay (starting over after a healthy stream).
+    /// Counts a reconnection, starts an outage, and picks the delay (starting over after a
+    /// healthy stream).
     fn reconnect(&mut self, error: &Error, since: Instant) -> State {
         self.reconnects.increment();
         self.up.set(false);
+        self.store.engine_lost();
         if since.elapsed() >= HEALTHY_AFTER {
             self.backoff = backoff();
         }

@@ -31,7 +31,10 @@ struct Harness {
 }
 
 fn start(fake: &FakeRuntime) -> Harness {
-    let store = Store::new();
+    start_with(fake, Store::new())
+}
+
+fn start_with(fake: &FakeRuntime, store: Store) -> Harness {
     let (tx, changes) = mpsc::unbounded_channel();
     let reflector = Reflector::new(Arc::new(fake.clone()), store.clone(), tx);
     let reconnects = reflector.reconnects();
@@ -328,4 +331,84 @@ fn a_list_read_after_the_writes_wins() {
         store.container("a").is_none(),
         "gone from a newer list: gone"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_engine_restart_is_an_outage_from_the_lost_stream_to_the_next_relist() {
+    let clock = WallClock::following_tokio(1_800_000_000_000);
+    let fake = FakeRuntime::new();
+    fake.set_clock(clock.clone());
+    let id = fake.add_managed(&project("shop"), &ServiceSpec::new("web", "nginx"), 1);
+    let mut h = start_with(&fake, Store::with_clock(clock));
+    assert_eq!(h.next_change().await, Change::All);
+    assert!(!h.store.is_engine_away());
+
+    fake.engine_down(137);
+    within("the outage", async {
+        while !h.store.is_engine_away() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(!h.up.get());
+    assert_eq!(
+        h.store.container(&id).map(|c| c.state),
+        Some(ContainerState::Running),
+        "the die of the engine's shutdown could not be inspected"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    fake.clear_calls();
+    fake.engine_up(&[]);
+
+    assert_eq!(h.next_change().await, Change::All);
+    assert!(!h.store.is_engine_away());
+    let outages = h.store.outages();
+    assert_eq!(outages.returns(), 1);
+    let outage = outages.last().copied().unwrap();
+    assert!(outage.back_ms - outage.lost_ms >= 3_000, "{outage:?}");
+    let c = h.store.container(&id).unwrap();
+    assert_eq!((c.state, c.exit_code), (ContainerState::Exited, Some(137)));
+    assert!(c.finished_at.is_some(), "inspected after the list");
+    assert!(outages.stopped(&c), "stopped by the engine: {c:?}");
+    assert!(
+        fake.calls().contains(&Call::Inspect { id: id.clone() }),
+        "{:?}",
+        fake.calls()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_relist_inspects_only_the_containers_that_do_not_run() {
+    let fake = FakeRuntime::new();
+    let web = ServiceSpec::new("web", "nginx");
+    let running = fake.add_managed(&project("shop"), &web, 1);
+    let exited = fake.add_managed(&project("shop"), &web, 2);
+    fake.kill(&exited, 1);
+    fake.clear_calls();
+    let store = Store::new();
+    relist(&fake, &store).await.unwrap();
+    assert_eq!(
+        fake.calls(),
+        [
+            Call::ListContainers,
+            Call::ListImages,
+            Call::Inspect { id: exited.clone() }
+        ]
+    );
+    assert!(store.container(&exited).unwrap().finished_at.is_some());
+    assert!(store.container(&running).unwrap().finished_at.is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_wait_gives_up_when_the_engine_goes_away() {
+    let store = Store::new();
+    store.replace(ObservedState::default());
+    let waiting = {
+        let store = store.clone();
+        tokio::spawn(async move { store.wait_while_engine_up(|_| None::<()>).await })
+    };
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert!(store.engine_lost());
+    let gave_up = within("the wait", waiting).await.unwrap();
+    assert_eq!(gave_up, None);
 }

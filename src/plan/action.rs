@@ -16,7 +16,8 @@ pub struct Plan {
     pub project: String,
     /// Actions in execution order.
     pub actions: Vec<Action>,
-    /// Changes the plan holds back for now (crash backoff), with when to look again.
+    /// Changes the plan holds back for now (crash backoff, or a container left to the
+    /// engine's restart policy after its return), with when to look again.
     pub deferred: Vec<Deferred>,
     /// Replica slots held on an earlier revision by a rollout: creates of these slots use
     /// the pinned spec and image instead of the desired one.
@@ -112,6 +113,18 @@ pub enum Action {
         /// Why.
         reason: Reason,
     },
+    /// Start `container` again, in place: the engine stopped it by going away, and it
+    /// matches its slot's revision, so it keeps its ID, logs and anonymous volumes.
+    Start {
+        /// The container started.
+        container: ContainerRef,
+        /// Service name.
+        service: String,
+        /// Replica number.
+        number: u32,
+        /// Why.
+        reason: Reason,
+    },
     /// Give `container` its replica's name back (a start-first replacement interrupted
     /// between removing the old container and renaming the new one).
     Rename {
@@ -150,6 +163,12 @@ pub enum Reason {
     },
     /// The container's healthcheck reports unhealthy.
     Unhealthy,
+    /// The engine stopped the container by going away (a daemon restart or crash): not a
+    /// failure of the container.
+    EngineStopped {
+        /// Docker's state (`exited`, `dead`, `created`).
+        state: String,
+    },
     /// The service's configuration changed; the fields that differ.
     ConfigDrift {
         /// Field names (`environment`, `ports`, ...).
@@ -177,17 +196,25 @@ pub enum Reason {
     Duplicate,
 }
 
-/// A replacement held back by crash backoff.
+/// A replacement held back by crash backoff, or (reason [`Reason::EngineStopped`]) a
+/// start left to the engine's restart policy for a while after its return.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Deferred {
     /// Service name.
     pub service: String,
     /// Replica number.
     pub number: u32,
-    /// Why it would be replaced.
+    /// Why it would be replaced (or started).
     pub reason: Reason,
-    /// How long until the backoff allows it.
+    /// How long until the backoff (or the engine's grace) allows it.
     pub retry_in: Duration,
+}
+
+impl Deferred {
+    /// True when the engine's restart policy, not crash backoff, holds it back.
+    pub fn is_left_to_engine(&self) -> bool {
+        matches!(self.reason, Reason::EngineStopped { .. })
+    }
 }
 
 impl Plan {
@@ -220,6 +247,9 @@ impl fmt::Display for Reason {
             }
             Self::NotRunning { state } => write!(f, "container is {state}"),
             Self::Unhealthy => write!(f, "unhealthy"),
+            Self::EngineStopped { state } => {
+                write!(f, "{state} while the Docker engine was away")
+            }
             Self::ConfigDrift { fields } => write!(f, "config changed: {}", fields.join(", ")),
             Self::ImageChanged { from, to } => {
                 write!(f, "image changed: {} -> {}", short_id(from), short_id(to))
@@ -262,6 +292,9 @@ impl fmt::Display for Action {
             Self::ReplaceStartFirst {
                 container, reason, ..
             } => write!(f, "replace {} start-first ({reason})", container.name),
+            Self::Start {
+                container, reason, ..
+            } => write!(f, "start {} again ({reason})", container.name),
             Self::Rename { container, name } => write!(f, "rename {} to {name}", container.name),
             Self::Remove { container, reason } => write!(f, "remove {} ({reason})", container.name),
             Self::PruneNetworks => write!(f, "remove unused project networks"),

@@ -1,10 +1,12 @@
 //! The verdict on each replica slot of a service: keep it, create it, replace its container
-//! (and why), or defer the replacement because the slot is in crash backoff.
+//! (and why), defer the replacement because the slot is in crash backoff, or, for a
+//! container the engine stopped by going away, start it again in place (once the engine's
+//! own restart policy had its chance).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::model::spec::{ProjectSpec, ServiceSpec};
+use crate::model::spec::{ProjectSpec, RestartPolicy, ServiceSpec};
 use crate::model::{ContainerState, Health, ObservedContainer, ObservedState, hash, labels};
 
 use super::slots::container_ref;
@@ -29,6 +31,18 @@ pub(super) struct Input<'a> {
 struct Verdict {
     reason: Reason,
     own_failure: bool,
+    fix: Fix,
+}
+
+/// What brings the slot back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fix {
+    /// A new container.
+    Replace,
+    /// The same container, started again (the engine stopped it).
+    Start,
+    /// Nothing yet: the engine's restart policy may start it within this time.
+    LeaveToEngine(Duration),
 }
 
 /// Creates and replaces for every slot `1..=replicas` of the service, in number order, and
@@ -59,7 +73,32 @@ pub(super) fn service(
             }
             continue;
         };
-        let start_first = !verdict.own_failure && input.ctx.start_first.contains(name);
+        match verdict.fix {
+            Fix::Replace => {}
+            Fix::Start => {
+                actions.push(Action::Start {
+                    container: container_ref(container),
+                    service: name.clone(),
+                    number,
+                    reason: verdict.reason,
+                });
+                continue;
+            }
+            Fix::LeaveToEngine(retry_in) => {
+                deferred.push(Deferred {
+                    service: name.clone(),
+                    number,
+                    reason: verdict.reason,
+                    retry_in,
+                });
+                continue;
+            }
+        }
+        let changed = matches!(
+            verdict.reason,
+            Reason::ConfigDrift { .. } | Reason::ImageChanged { .. }
+        );
+        let start_first = changed && input.ctx.start_first.contains(name);
         match backoff(input.ctx, name, number).filter(|_| verdict.own_failure) {
             Some(retry_in) => deferred.push(Deferred {
                 service: name.clone(),
@@ -109,6 +148,7 @@ fn judge(input: &Input<'_>, c: &ObservedContainer) -> Option<Verdict> {
         return Some(Verdict {
             reason: Reason::ConfigDrift { fields },
             own_failure: false,
+            fix: Fix::Replace,
         });
     }
     if let Some(id) = image_id
@@ -121,12 +161,51 @@ fn judge(input: &Input<'_>, c: &ObservedContainer) -> Option<Verdict> {
         return Some(Verdict {
             reason,
             own_failure: false,
+            fix: Fix::Replace,
         });
     }
-    by_state(c, input.is_job).map(|reason| Verdict {
+    let reason = by_state(c, input.is_job)?;
+    Some(stopped_by_engine(input.ctx, service, c).unwrap_or(Verdict {
         reason,
         own_failure: true,
+        fix: Fix::Replace,
+    }))
+}
+
+/// The verdict on a container the engine stopped by going away, if `c` is one: started
+/// again in place when it exited (after the grace its restart policy gets), replaced when
+/// it is dead or was never started; never its own failure.
+fn stopped_by_engine(
+    ctx: &PlanContext,
+    service: &ServiceSpec,
+    c: &ObservedContainer,
+) -> Option<Verdict> {
+    if !ctx.engine.stopped.contains(&c.id) {
+        return None;
+    }
+    let fix = match c.state {
+        ContainerState::Exited => match ctx.engine.restart_grace {
+            Some(left) if engine_restarts(service.restart, c.exit_code) => Fix::LeaveToEngine(left),
+            _ => Fix::Start,
+        },
+        _ => Fix::Replace,
+    };
+    Some(Verdict {
+        reason: Reason::EngineStopped {
+            state: c.state.as_str().to_owned(),
+        },
+        own_failure: false,
+        fix,
     })
+}
+
+/// Whether the engine's restart policy may start a container that exited with `code`.
+fn engine_restarts(policy: RestartPolicy, code: Option<i64>) -> bool {
+    match policy {
+        RestartPolicy::No => false,
+        RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
+        RestartPolicy::OnFailure { .. } => code != Some(0),
+    }
 }
 
 /// The fields that differ when the config hash differs (`unknown` when they cannot be

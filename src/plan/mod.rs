@@ -14,8 +14,10 @@
 //!    or replace per replica slot that needs it (`judge.rs`), in number order.
 //!
 //! Replacements caused by a container's own failure respect the crash backoff in
-//! [`PlanContext`] and become [`Deferred`] entries instead. No environment value ever enters
-//! a plan: drift reasons name fields only.
+//! [`PlanContext`] and become [`Deferred`] entries instead. A container the engine stopped
+//! by going away ([`EngineContext`]) is no failure of its own: it is started again in place
+//! (after the engine's restart policy had its chance), never charged to crash backoff. No
+//! environment value ever enters a plan: drift reasons name fields only.
 //!
 //! Planning the host that results from carrying out a plan yields an empty plan; the
 //! property test in `proptests` checks it over random specs and hosts.
@@ -33,6 +35,8 @@ mod render;
 mod resources;
 mod slots;
 
+#[cfg(test)]
+mod engine_tests;
 #[cfg(test)]
 mod fixtures;
 #[cfg(test)]
@@ -60,6 +64,19 @@ pub struct PlanContext {
     /// Services whose configuration replacements start the new container first (a
     /// rollout's `order: start-first`); replacements of failed containers never do.
     pub start_first: BTreeSet<String>,
+    /// What the engine's outages mean for this plan.
+    pub engine: EngineContext,
+}
+
+/// The engine's part in a plan (see [`crate::observed::engine`]): the containers it
+/// stopped by going away, and whether its restart policies still have time to act.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EngineContext {
+    /// IDs of the containers that are down because the engine went away.
+    pub stopped: BTreeSet<String>,
+    /// Time left of the grace after the engine's return during which a container it
+    /// stopped whose restart policy would start it again is left to the engine.
+    pub restart_grace: Option<Duration>,
 }
 
 /// Plans the changes that make `project` on the host equal to `desired`.

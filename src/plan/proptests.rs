@@ -181,6 +181,16 @@ fn apply(spec: Option<&ProjectSpec>, host: &mut ObservedState, plan: &Plan) {
                     .expect("renames an observed container");
                 c.name.clone_from(name);
             }
+            Action::Start { container, .. } => {
+                let c = host
+                    .containers
+                    .get_mut(&container.id)
+                    .expect("starts an observed container");
+                c.state = ContainerState::Running;
+                c.exit_code = None;
+                c.finished_at = None;
+                c.health = Some(Health::Healthy);
+            }
             Action::Create {
                 service, number, ..
             } => create(spec, host, service, *number, step),

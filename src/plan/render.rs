@@ -1,7 +1,8 @@
 //! Human output of plans for `composectl plan`, in the manner of `nomad job plan`: one line
 //! per action with a sign and its reason, the deferred replacements, then a summary.
 //!
-//! Signs: `+` create, `~` replace, `-` remove, `>` pull or ensure, `…` wait, `!` deferred.
+//! Signs: `+` create, `~` replace (or start again), `-` remove, `>` pull or ensure, `…`
+//! wait, `!` deferred.
 //! Only names, field names and image IDs are printed, never an environment value.
 
 use std::fmt::{self, Write as _};
@@ -22,8 +23,12 @@ pub struct Summary {
     pub replace: usize,
     /// Containers removed.
     pub remove: usize,
+    /// Containers the engine stopped, started again in place.
+    pub start: usize,
     /// Replacements held back by crash backoff.
     pub deferred: usize,
+    /// Containers the engine stopped, left to its restart policy for now.
+    pub left_to_engine: usize,
 }
 
 impl Summary {
@@ -36,13 +41,23 @@ impl Summary {
                 matches!(a, Action::Replace { .. } | Action::ReplaceStartFirst { .. })
             }),
             remove: count(|a| matches!(a, Action::Remove { .. })),
-            deferred: plan.deferred.len(),
+            start: count(|a| matches!(a, Action::Start { .. })),
+            deferred: plan
+                .deferred
+                .iter()
+                .filter(|d| !d.is_left_to_engine())
+                .count(),
+            left_to_engine: plan
+                .deferred
+                .iter()
+                .filter(|d| d.is_left_to_engine())
+                .count(),
         }
     }
 
-    /// True when nothing is created, replaced or removed.
+    /// True when nothing is created, replaced, removed or started.
     pub fn is_empty(&self) -> bool {
-        self.create + self.replace + self.remove == 0
+        self.create + self.replace + self.remove + self.start == 0
     }
 }
 
@@ -51,7 +66,9 @@ impl AddAssign for Summary {
         self.create += other.create;
         self.replace += other.replace;
         self.remove += other.remove;
+        self.start += other.start;
         self.deferred += other.deferred;
+        self.left_to_engine += other.left_to_engine;
     }
 }
 
@@ -72,7 +89,7 @@ impl<'a> Sum<&'a Plan> for Summary {
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_empty() && self.deferred == 0 {
+        if self.is_empty() && self.deferred + self.left_to_engine == 0 {
             return write!(f, "No changes. The host matches the desired state.");
         }
         if self.is_empty() {
@@ -80,12 +97,23 @@ impl fmt::Display for Summary {
         } else {
             write!(
                 f,
-                "Plan: {} to create, {} to replace, {} to remove.",
+                "Plan: {} to create, {} to replace, {} to remove",
                 self.create, self.replace, self.remove
             )?;
+            if self.start > 0 {
+                write!(f, ", {} to start again", self.start)?;
+            }
+            write!(f, ".")?;
         }
         if self.deferred > 0 {
             write!(f, " {} deferred by crash backoff.", self.deferred)?;
+        }
+        if self.left_to_engine > 0 {
+            write!(
+                f,
+                " {} left to the engine's restart policy for now.",
+                self.left_to_engine
+            )?;
         }
         Ok(())
     }
@@ -163,6 +191,13 @@ fn action_line(project: &str, action: &Action) -> (&'static str, String, String)
             container.name.clone(),
             format!("replace start-first ({reason})"),
         ),
+        Action::Start {
+            container, reason, ..
+        } => (
+            "~",
+            container.name.clone(),
+            format!("start again ({reason})"),
+        ),
         Action::Rename { container, name } => {
             ("~", container.name.clone(), format!("rename to {name}"))
         }
@@ -190,6 +225,17 @@ fn action_line(project: &str, action: &Action) -> (&'static str, String, String)
 }
 
 fn deferred_line(project: &str, d: &Deferred) -> (&'static str, String, String) {
+    if d.is_left_to_engine() {
+        return (
+            "!",
+            default_name(project, &d.service, d.number),
+            format!(
+                "left to the engine's restart policy, start in {} ({})",
+                human_duration(d.retry_in),
+                d.reason
+            ),
+        );
+    }
     (
         "!",
         default_name(project, &d.service, d.number),

@@ -144,7 +144,8 @@ fn summaries_add_up() {
             create: 2,
             replace: 2,
             remove: 2,
-            deferred: 2
+            deferred: 2,
+            ..Summary::default()
         }
     );
     assert_eq!(

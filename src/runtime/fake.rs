@@ -5,7 +5,8 @@
 //!
 //! Tests drive it from the outside with [`FakeRuntime::kill`],
 //! [`FakeRuntime::remove_by_hand`], [`FakeRuntime::set_health`], [`FakeRuntime::add_image`],
-//! [`FakeRuntime::fail_next`] and [`FakeRuntime::disconnect_events`], and read it back with
+//! [`FakeRuntime::fail_next`], [`FakeRuntime::disconnect_events`] and the engine's own
+//! restarts ([`FakeRuntime::engine_down`], [`FakeRuntime::engine_up`]), and read it back with
 //! [`FakeRuntime::calls`], [`FakeRuntime::container`] and friends.
 //!
 //! The fake's own test controls panic on misuse (an unknown container), as a test
@@ -23,8 +24,10 @@ use super::{
 };
 use crate::model::labels;
 use crate::model::observed::normalize_image_ref;
+use crate::model::spec::RestartPolicy;
 use crate::model::spec::{NetworkSpec, ProjectSpec, ServiceSpec, VolumeSpec};
-use crate::model::{Health, ObservedContainer};
+use crate::model::{ContainerState, Health, ObservedContainer};
+use crate::observed::WallClock;
 
 mod calls;
 mod engine;
@@ -96,13 +99,14 @@ impl FakeRuntime {
         let observed = ObservedContainer {
             id: id.clone(),
             name: name.to_owned(),
-            state: crate::model::ContainerState::Running,
+            state: ContainerState::Running,
             ..ObservedContainer::default()
         };
         let container = FakeContainer {
             observed,
             managed: false,
             has_healthcheck: false,
+            restart: RestartPolicy::No,
         };
         engine.containers.insert(id.clone(), container);
         id
@@ -163,6 +167,49 @@ impl FakeRuntime {
             .unwrap_or_else(|e| panic!("set_health: {e}"));
     }
 
+    /// Stamps exits with `clock` from now on (the system clock by default), so a test can
+    /// share one clock between the fake and the store.
+    pub fn set_clock(&self, clock: WallClock) {
+        self.engine().clock = clock;
+    }
+
+    /// The engine goes away, as dockerd 20.10 shuts down: its API refuses every call from
+    /// now on, every running container exits with `exit_code` (emitting `die`, which
+    /// nobody can inspect any more), and every event stream ends with an error.
+    pub fn engine_down(&self, exit_code: i64) {
+        let mut engine = self.engine();
+        engine.down = true;
+        let running: Vec<String> = engine
+            .containers
+            .iter()
+            .filter(|(_, c)| c.observed.state == ContainerState::Running)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in running {
+            let _ = engine.exit(&id, exit_code);
+        }
+        drop(engine);
+        self.disconnect_events();
+    }
+
+    /// The engine comes back and answers again, after starting the exited containers whose
+    /// restart policy is in `restarts` (after a graceful restart dockerd 20.10 starts
+    /// `always` and `unless-stopped` ones, after a SIGKILL only `always` ones).
+    pub fn engine_up(&self, restarts: &[RestartPolicy]) {
+        let mut engine = self.engine();
+        let restarted: Vec<String> = engine
+            .containers
+            .iter()
+            .filter(|(_, c)| c.observed.state == ContainerState::Exited)
+            .filter(|(_, c)| restarts.contains(&c.restart))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in restarted {
+            let _ = engine.start(&id);
+        }
+        engine.down = false;
+    }
+
     /// Ends every open event stream with an `Unavailable` error, as a dropped connection.
     pub fn disconnect_events(&self) {
         let mut engine = self.engine();
@@ -211,7 +258,13 @@ impl ContainerRuntime for FakeRuntime {
     async fn list_containers(&self) -> Result<Vec<ObservedContainer>> {
         let mut engine = self.engine();
         engine.record(Op::ListContainers, Call::ListContainers)?;
-        Ok(engine.managed().cloned().collect())
+        // Like Docker's list: no finish time and no OOM flag (an inspect has them).
+        let listed = engine.managed().cloned().map(|mut c| {
+            c.finished_at = None;
+            c.oom_killed = false;
+            c
+        });
+        Ok(listed.collect())
     }
 
     async fn inspect_container(&self, id: &str) -> Result<Option<ObservedContainer>> {

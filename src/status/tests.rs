@@ -181,3 +181,21 @@ fn a_service_with_a_rollout_shows_its_phase_step_and_revisions() {
     assert_eq!(web_json["phase"], "rolled_back", "{json}");
     assert!(shop.services[0].rollout.is_none(), "db never had one");
 }
+
+#[test]
+fn the_engine_shows_as_unreachable_while_it_is_away_with_its_returns() {
+    let mut away = state();
+    away.engine.unreachable_since_ms = Some(1_800_000_000_500);
+    away.engine.returns = 2;
+    away.engine.last_return_ms = Some(1_799_999_000_000);
+    let status = build(&away, &BTreeMap::new(), false);
+    assert!(!status.engine.reachable);
+    assert_eq!(status.engine.unreachable_since, Some(1_800_000_000.5));
+    assert_eq!(status.engine.returns, 2);
+    assert_eq!(status.engine.last_return, Some(1_799_999_000.0));
+    let json = serde_json::to_value(&status).unwrap();
+    assert_eq!(json["engine"]["reachable"], false);
+    let back = build(&state(), &BTreeMap::new(), true);
+    assert!(back.engine.reachable);
+    assert_eq!(back.engine.unreachable_since, None);
+}

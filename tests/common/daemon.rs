@@ -52,6 +52,14 @@ impl Daemon {
         Self::start_dir_with(dir, flags, |_| {})
     }
 
+    /// [`Self::start_dir`] with `env` added to the daemon's environment (`DOCKER_HOST` of
+    /// a [`super::PrivateEngine`], for one).
+    pub fn start_dir_env(dir: &Path, flags: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::start_dir_with(dir, flags, |command| {
+            command.envs(env.iter().copied());
+        })
+    }
+
     /// Starts the daemon on `dir` with `flags`, after `customize` has changed the command.
     fn start_dir_with(dir: &Path, flags: &[&str], customize: impl FnOnce(&mut Command)) -> Self {
         // The log lives outside the desired directory, which the daemon watches.

@@ -4,11 +4,13 @@
 //! ([`demo_image`], [`registry_image`], [`controller_image`]), the docker CLI as the tests'
 //! independent oracle ([`docker`]), the composectl binary ([`composectl`]), per-test
 //! projects that clean up after themselves ([`TestProject`]), a throwaway registry
-//! ([`Registry`]), and small helpers ([`wait_until`], [`http_get`]). Each test binary uses
+//! ([`Registry`]), a Docker engine of the test's own to restart and kill
+//! ([`PrivateEngine`]), and small helpers ([`wait_until`], [`http_get`]). Each test binary uses
 //! a subset, hence the module-level `dead_code` and `unused_imports` allowances.
 #![allow(dead_code, unused_imports)]
 
 mod daemon;
+mod engine;
 mod images;
 mod project;
 mod registry;
@@ -20,6 +22,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub use daemon::*;
+pub use engine::PrivateEngine;
 pub use images::{controller_image, demo_image, registry_image};
 pub use project::{ContainerInfo, TestProject, inspect_containers};
 pub use registry::Registry;

@@ -197,7 +197,8 @@ pub fn inspect_containers(ids: &[String]) -> Vec<ContainerInfo> {
         .unwrap_or_default()
 }
 
-fn container_info(v: &serde_json::Value) -> ContainerInfo {
+/// One entry of `docker inspect`'s JSON.
+pub(super) fn container_info(v: &serde_json::Value) -> ContainerInfo {
     let text = |value: &serde_json::Value| value.as_str().unwrap_or_default().to_owned();
     let labels = v["Config"]["Labels"]
         .as_object()

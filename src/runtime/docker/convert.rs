@@ -54,6 +54,25 @@ pub(crate) fn epoch_seconds(rfc3339: &str) -> i64 {
     parse_rfc3339(rfc3339).unwrap_or(0)
 }
 
+/// Milliseconds since the epoch of an RFC 3339 time with its fraction; `None` when the text
+/// is malformed or is Docker's zero time (`0001-01-01T00:00:00Z`, "never").
+pub(crate) fn epoch_millis(rfc3339: &str) -> Option<i64> {
+    let seconds = parse_rfc3339(rfc3339)?;
+    if seconds <= 0 {
+        return None;
+    }
+    let fraction = rfc3339.get(19..).and_then(|rest| rest.strip_prefix('.'));
+    let digits: String = fraction
+        .unwrap_or_default()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .chain(std::iter::repeat('0'))
+        .take(3)
+        .collect();
+    let millis: i64 = digits.parse().unwrap_or(0);
+    Some(seconds * 1000 + millis)
+}
+
 fn parse_rfc3339(text: &str) -> Option<i64> {
     let num = |range: std::ops::Range<usize>| -> Option<i64> { text.get(range)?.parse().ok() };
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
@@ -172,6 +191,12 @@ pub(crate) fn from_inspect(inspect: ContainerInspectResponse) -> ObservedContain
         _ => None,
     };
     container.oom_killed = state.oom_killed.unwrap_or(false);
+    container.finished_at = match container.state {
+        ContainerState::Exited | ContainerState::Dead => {
+            state.finished_at.as_deref().and_then(epoch_millis)
+        }
+        _ => None,
+    };
     container.created = created_text(inspect.created)
         .as_deref()
         .map(epoch_seconds)

@@ -44,6 +44,21 @@ fn exit_code_is_read_from_exited_and_restarting_texts_only() {
 }
 
 #[test]
+fn finish_times_become_epoch_milliseconds_and_the_zero_time_is_none() {
+    let cases = [
+        ("2024-05-01T12:34:56.123456789Z", Some(1_714_566_896_123)),
+        ("2024-05-01T12:34:56.5Z", Some(1_714_566_896_500)),
+        ("2024-05-01T12:34:56Z", Some(1_714_566_896_000)),
+        ("2024-05-01T14:34:56.042+02:00", Some(1_714_566_896_042)),
+        ("0001-01-01T00:00:00Z", None),
+        ("garbage", None),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(epoch_millis(text), expected, "{text}");
+    }
+}
+
+#[test]
 fn rfc3339_times_become_epoch_seconds() {
     let cases = [
         ("1970-01-01T00:00:00Z", 0),
@@ -157,6 +172,7 @@ fn an_inspection_gives_exact_state_health_exit_code_and_oom() {
             status: Some(ContainerStateStatusEnum::EXITED),
             exit_code: Some(137),
             oom_killed: Some(true),
+            finished_at: Some("2024-05-01T12:35:00.250999Z".into()),
             health: Some(EngineHealth {
                 status: Some(HealthStatusEnum::UNHEALTHY),
                 ..EngineHealth::default()
@@ -179,6 +195,7 @@ fn an_inspection_gives_exact_state_health_exit_code_and_oom() {
     assert_eq!(c.health, Some(Health::Unhealthy));
     assert_eq!(c.exit_code, Some(137));
     assert!(c.oom_killed);
+    assert_eq!(c.finished_at, Some(1_714_566_900_250));
     assert_eq!(c.created, 1_714_566_896);
     assert_eq!(c.networks, vec!["shop_default"]);
     assert_eq!(c.volumes, vec!["shop_data"]);

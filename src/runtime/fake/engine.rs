@@ -7,8 +7,9 @@ use tokio::sync::mpsc;
 
 use super::{Call, Op};
 use crate::model::observed::normalize_image_ref;
-use crate::model::spec::MountKind;
+use crate::model::spec::{MountKind, RestartPolicy};
 use crate::model::{ContainerState, Health, ObservedContainer, labels};
+use crate::observed::WallClock;
 use crate::runtime::{CallCounts, ContainerCreate, Error, ManagedNetwork, Result, RuntimeEvent};
 
 /// One container the fake engine holds.
@@ -20,6 +21,8 @@ pub(super) struct FakeContainer {
     pub(super) managed: bool,
     /// The service has a healthcheck that is not `NONE`.
     pub(super) has_healthcheck: bool,
+    /// Its restart policy (what the engine does when it comes back).
+    pub(super) restart: RestartPolicy,
 }
 
 /// The whole engine, behind the fake's mutex.
@@ -37,6 +40,10 @@ pub(super) struct Engine {
     pub(super) failures: VecDeque<(Op, Error)>,
     pub(super) subscribers: Vec<mpsc::UnboundedSender<Result<RuntimeEvent>>>,
     pub(super) default_health: Option<Health>,
+    /// Stamps `finished_at` when a container exits.
+    pub(super) clock: WallClock,
+    /// The engine is away: every call fails as unreachable.
+    pub(super) down: bool,
     next_id: u64,
 }
 
@@ -57,13 +64,16 @@ impl Default for Engine {
             failures: VecDeque::new(),
             subscribers: Vec::new(),
             default_health: Some(Health::Healthy),
+            clock: WallClock::system(),
+            down: false,
             next_id: 0,
         }
     }
 }
 
 impl Engine {
-    /// Records a call, counts it, and returns the injected failure for `op`, if any.
+    /// Records a call, counts it, and returns the injected failure for `op`, if any (or
+    /// `Unavailable` while the engine is down).
     pub(super) fn record(&mut self, op: Op, call: Call) -> Result<()> {
         self.calls.push(call);
         let counts = if op.is_write() {
@@ -72,6 +82,12 @@ impl Engine {
             &mut self.counts.reads
         };
         *counts.entry(op.name()).or_default() += 1;
+        if self.down {
+            return Err(Error::Unavailable {
+                operation: op.name(),
+                message: "connection refused (fake engine down)".to_owned(),
+            });
+        }
         match self.failures.iter().position(|(o, _)| *o == op) {
             Some(index) => Err(self.failures.remove(index).expect("index is in range").1),
             None => Ok(()),
@@ -173,6 +189,7 @@ impl Engine {
             observed,
             managed,
             has_healthcheck,
+            restart: request.service.restart,
         };
         self.containers.insert(id.clone(), container);
         self.emit_container(&id, "create");
@@ -212,6 +229,7 @@ impl Engine {
         }
         c.observed.state = ContainerState::Running;
         c.observed.exit_code = None;
+        c.observed.finished_at = None;
         c.observed.health = default_health.filter(|_| c.has_healthcheck);
         let health = c.observed.health;
         self.emit_container(&id, "start");
@@ -230,6 +248,7 @@ impl Engine {
         }
         c.observed.state = ContainerState::Exited;
         c.observed.exit_code = Some(code);
+        c.observed.finished_at = Some(self.clock.now_ms());
         c.observed.health = None;
         self.emit_container(&id, "die");
         Ok(())
@@ -332,6 +351,7 @@ fn observed_from_request(
         health: None,
         exit_code: None,
         oom_killed: false,
+        finished_at: None,
         created: i64::try_from(created).unwrap_or(i64::MAX),
         networks: request.networks.keys().cloned().collect(),
         ip: None,
