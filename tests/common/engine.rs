@@ -74,17 +74,19 @@ impl PrivateEngine {
         std::fs::write(dir.path().join("daemon.json"), "{}\n").expect("cannot write daemon.json");
         let octet = 100 + (pid.wrapping_mul(7).wrapping_add(n)) % 100;
         let pool = format!("base=10.{octet}.0.0/16,size=24");
-        run("ip", &["netns", "add", &name]);
-        run(
-            "ip",
-            &["netns", "exec", &name, "ip", "link", "set", "lo", "up"],
-        );
+        // Built first, so that a failure below still cleans up on drop.
         let mut engine = Self {
             name,
             dir,
             child: None,
             pool,
         };
+        let netns = engine.name.clone();
+        run("ip", &["netns", "add", &netns]);
+        run(
+            "ip",
+            &["netns", "exec", &netns, "ip", "link", "set", "lo", "up"],
+        );
         engine.start_daemon();
         engine
     }
@@ -187,8 +189,17 @@ impl PrivateEngine {
     /// Stops the engine gracefully (SIGTERM; dockerd stops its containers first) and waits
     /// until it exited.
     pub fn stop(&mut self) {
+        assert!(
+            self.terminate(),
+            "the private dockerd ignored SIGTERM for {PATIENCE:?}"
+        );
+    }
+
+    /// SIGTERM, then waits for the exit; false (after a SIGKILL) when that took too long.
+    /// Never panics: drop uses it.
+    fn terminate(&mut self) -> bool {
         let Some(mut child) = self.child.take() else {
-            return;
+            return true;
         };
         let _ = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
@@ -200,10 +211,7 @@ impl PrivateEngine {
             let _ = child.kill();
         }
         let _ = child.wait();
-        assert!(
-            exited,
-            "the private dockerd ignored SIGTERM for {PATIENCE:?}"
-        );
+        exited
     }
 
     /// Kills the engine with SIGKILL, as a crash or the OOM killer would: its containerd
@@ -327,11 +335,8 @@ impl PrivateEngine {
 
     fn clean_up(&mut self) {
         // A graceful stop first: dockerd stops its containers and unmounts their files.
-        if self.child.is_some() {
-            let graceful = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.stop()));
-            if graceful.is_err() {
-                self.kill();
-            }
+        if !self.terminate() {
+            eprintln!("private engine {}: SIGTERM ignored; killed", self.name);
         }
         for _ in 0..5 {
             let left = self.leftovers();
