@@ -185,6 +185,20 @@ impl<R: ContainerRuntime> Executor<R> {
         Ok(writes)
     }
 
+    /// True when `id` is a managed container of `project` in the store, false when the
+    /// store does not know it (gone already); an error when another project owns it.
+    fn is_known(&self, project: &ProjectSpec, action: &Action, id: &str) -> Result<bool> {
+        match self.store.container(id) {
+            Some(known) if known.project == project.name => Ok(true),
+            Some(known) => Err(Error::ForeignContainer {
+                action: action.to_string(),
+                id: id.to_owned(),
+                owner: known.project,
+            }),
+            None => Ok(false),
+        }
+    }
+
     /// Renames container `id` (a managed container of `project`) to `name`.
     pub(super) async fn rename(
         &self,
@@ -193,16 +207,8 @@ impl<R: ContainerRuntime> Executor<R> {
         id: &str,
         name: &str,
     ) -> Result<usize> {
-        match self.store.container(id) {
-            Some(known) if known.project == project.name => {}
-            Some(known) => {
-                return Err(Error::ForeignContainer {
-                    action: action.to_string(),
-                    id: id.to_owned(),
-                    owner: known.project,
-                });
-            }
-            None => return Ok(0),
+        if !self.is_known(project, action, id)? {
+            return Ok(0);
         }
         self.runtime
             .rename_container(id, name)
@@ -220,16 +226,8 @@ impl<R: ContainerRuntime> Executor<R> {
         action: &Action,
         id: &str,
     ) -> Result<usize> {
-        match self.store.container(id) {
-            Some(known) if known.project == project.name => {}
-            Some(known) => {
-                return Err(Error::ForeignContainer {
-                    action: action.to_string(),
-                    id: id.to_owned(),
-                    owner: known.project,
-                });
-            }
-            None => return Ok(0),
+        if !self.is_known(project, action, id)? {
+            return Ok(0);
         }
         self.runtime
             .start_container(id)

@@ -106,21 +106,12 @@ impl PrivateEngine {
 
     /// Runs the docker CLI against this engine: trimmed stdout, or a message with stderr.
     pub fn try_docker(&self, args: &[&str]) -> Result<String, String> {
-        let output = Command::new("docker")
-            .args(["-H", &self.host()])
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("cannot run docker {args:?}: {e}"))?;
-        if output.status.success() {
-            Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
-        } else {
-            Err(format!(
-                "docker {args:?} against the private engine failed ({}): {}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr).trim()
-            ))
-        }
+        let host = self.host();
+        let all: Vec<&str> = ["-H", host.as_str()]
+            .into_iter()
+            .chain(args.iter().copied())
+            .collect();
+        super::try_docker(&all)
     }
 
     /// [`Self::try_docker`], panicking on failure.
