@@ -615,3 +615,38 @@ fn an_instance_pointed_at_another_directory_prunes_nothing_until_told_to_adopt()
     let second_after: BTreeMap<String, String> = ids_by_name(&second);
     assert_eq!(second_after.len(), 1);
 }
+
+#[test]
+fn validate_reports_a_compose_file_that_is_a_dangling_symlink_a_loop_or_a_directory() {
+    let project = TestProject::new("sc-validate");
+    let dir = project.dir();
+    for name in ["dangling", "looping", "directory"] {
+        std::fs::create_dir(dir.join(name)).unwrap();
+    }
+    std::os::unix::fs::symlink(
+        "/nonexistent/compose.yaml",
+        dir.join("dangling/compose.yaml"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(
+        dir.join("looping/compose.yaml"),
+        dir.join("looping/compose.yaml"),
+    )
+    .unwrap();
+    std::fs::create_dir(dir.join("directory/compose.yaml")).unwrap();
+    let desired = dir.display().to_string();
+    let run = common::run_cli(&["validate", "--desired", &desired]);
+    assert_eq!(run.code, Some(1), "{}", run.all());
+    for name in ["dangling", "looping", "directory"] {
+        assert!(
+            run.stdout.contains(&format!("invalid {name}")),
+            "{name}: {}",
+            run.all()
+        );
+        assert!(
+            run.stderr.contains(&format!("{name}/compose.yaml")),
+            "{name}: {}",
+            run.all()
+        );
+    }
+}
