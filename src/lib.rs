@@ -16,7 +16,11 @@
 //! 4. [`executor`] carries a plan out through [`runtime::ContainerRuntime`], the only
 //!    writer. [`runtime::docker`] talks to the engine; [`runtime::fake`] stands in for it in
 //!    unit tests.
-//! 5. [`controller`] schedules reconciles (one per project at a time, deduplicated,
+//! 5. [`policy`] stands between the loader and the controller: what a project may do to
+//!    the host (privileged mode, host namespaces, capabilities, the Docker socket, host
+//!    paths outside the desired directory) is decided on the host. A project asking for
+//!    more than it is allowed is held like one that fails to load.
+//! 6. [`controller`] schedules reconciles (one per project at a time, deduplicated,
 //!    periodic resync, per-project error backoff, crash backoff per replica).
 //!
 //! [`metrics`] records what the loop does (Prometheus), [`status`] describes the host as the
@@ -53,6 +57,7 @@ pub mod metrics;
 pub mod model;
 pub mod observed;
 pub mod plan;
+pub mod policy;
 pub mod rollout;
 pub mod runtime;
 pub mod state;
