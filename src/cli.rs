@@ -469,6 +469,38 @@ mod tests {
     }
 
     #[test]
+    fn the_policy_flags_reach_every_command_that_loads_and_policy_subcommands_parse() {
+        let desired = desired_args(&[]).unwrap();
+        assert_eq!((desired.policy, desired.policy_file), (Mode::Pinned, None));
+        let args = desired_args(&["--policy", "strict", "--policy-file", "/etc/p.yaml"]).unwrap();
+        assert_eq!(args.policy, Mode::Strict);
+        assert_eq!(args.policy_file, Some(PathBuf::from("/etc/p.yaml")));
+        assert!(desired_args(&["--policy", "lax"]).is_err());
+        let cli =
+            Cli::try_parse_from(["composectl", "policy", "approve", "shop", "-d", "/d"]).unwrap();
+        let Command::Policy(PolicyArgs {
+            command: PolicyCommand::Approve(approve),
+        }) = cli.command
+        else {
+            panic!("{:?}", cli.command);
+        };
+        assert_eq!(approve.project, "shop");
+        assert_eq!(approve.desired.desired, PathBuf::from("/d"));
+        let cli = Cli::try_parse_from(["composectl", "policy", "show", "--json"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Policy(PolicyArgs {
+                command: PolicyCommand::Show(PolicyShowArgs {
+                    project: None,
+                    json: true,
+                    ..
+                })
+            })
+        ));
+        assert!(Cli::try_parse_from(["composectl", "policy", "approve"]).is_err());
+    }
+
+    #[test]
     fn a_mutating_rollout_command_needs_a_target() {
         for args in [&["pause"][..], &["abort", ""], &["undo", " "], &["history"]] {
             let parsed = Cli::try_parse_from(["composectl", "rollout"].iter().chain(args));

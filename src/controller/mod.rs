@@ -649,6 +649,8 @@ mod convergence_tests;
 #[cfg(test)]
 mod engine_tests;
 #[cfg(test)]
+mod policy_tests;
+#[cfg(test)]
 mod rollout_tests;
 #[cfg(test)]
 mod tests;

@@ -35,7 +35,8 @@ pub fn settings(desired: &DesiredArgs, instance: &str, state_dir: &Path, pin: bo
     }
     approve.push_str(" policy approve");
     if desired.desired != Path::new("/srv/desired") {
-        let _ = write!(approve, " --desired {}", desired.desired.display());
+        let dir = std::path::absolute(&desired.desired).unwrap_or_else(|_| desired.desired.clone());
+        let _ = write!(approve, " --desired {}", dir.display());
     }
     Settings {
         mode: desired.policy,
