@@ -1,6 +1,7 @@
 //! The `/status` document: every project (desired, failing or only observed) with its
-//! services and replicas, whether its desired state is valid, its last error and its last
-//! successful reconcile. Built by a pure function from the controller's state and the
+//! services and replicas, whether its desired state is valid, its last error, its last
+//! successful reconcile, and its privileges on the host (those held by the host policy
+//! apart). Built by a pure function from the controller's state and the
 //! telemetry's per-project records, so it is tested without a daemon.
 
 use std::collections::{BTreeMap, BTreeSet};
