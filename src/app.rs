@@ -237,11 +237,12 @@ async fn plan(
     config.limits = args.limits();
     config.policy = policy;
     let controller = Controller::new(runtime, config);
-    controller.reload().await;
+    // The engine first: the host policy trusts a project without a record that already runs.
     if let Err(err) = controller.relist().await {
         error!("{err}");
         return ExitCode::from(EXIT_ERROR);
     }
+    controller.reload().await;
     let plans = controller.plan_all();
     print!("{}", plan::render_many(&plans));
     for (service, strategy) in controller.rollout_strategies() {

@@ -122,6 +122,17 @@ impl StateDir {
         read_json(&self.privileges_path(project))
     }
 
+    /// True when some project of the instance has a privilege record (false before the
+    /// first one is written, and when the directory cannot be listed).
+    pub fn has_privilege_records(&self) -> bool {
+        let Ok(entries) = fs::read_dir(&self.root) else {
+            return false;
+        };
+        entries
+            .flatten()
+            .any(|entry| entry.path().join(PRIVILEGES).exists())
+    }
+
     /// Writes the approved privileges of `project` atomically (mode 0600).
     pub fn save_privileges(&self, project: &str, record: &crate::policy::Record) -> Result<()> {
         write_json(&self.root.join(project), PRIVILEGES, record)

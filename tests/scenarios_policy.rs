@@ -7,7 +7,8 @@
 //! - pinned (the default): a first deployment is pinned and runs; a commit asking for more
 //!   is held (the running containers keep their IDs, `/status`, `plan`, `validate` and
 //!   `policy show` name the file, line and key of each new privilege and the approve
-//!   command); `composectl policy approve` lets it through and it converges;
+//!   command), and so is a project a commit adds later asking for a privilege (nothing of
+//!   it is created); `composectl policy approve` lets them through and they converge;
 //! - strict: only what the policy file allows runs (nothing at all of a project asking for
 //!   more, even at its first deployment); an edit of the policy file lets it through; a
 //!   policy file inside the desired directory is refused.
@@ -256,6 +257,7 @@ fn record_of(project: &TestProject) -> serde_json::Value {
 fn pinned_first_deployments_run_and_escalations_are_held_untouched_until_approved() {
     let root = TestProject::new("pol-a");
     let other = TestProject::new("pol-b");
+    let late = TestProject::new("pol-new");
     let outside = Outside::new();
     let (port_a, port_b) = (free_port(), free_port());
     write_project(
@@ -295,7 +297,8 @@ fn pinned_first_deployments_run_and_escalations_are_held_untouched_until_approve
     let before_root = running_ids(&root);
     let before_other = running_ids(&other);
 
-    // The escalation commits are held, naming each new privilege's place.
+    // The escalation commits are held, naming each new privilege's place; so is a project
+    // a commit adds now, asking for a capability.
     write_project(
         &root,
         &root,
@@ -308,7 +311,15 @@ fn pinned_first_deployments_run_and_escalations_are_held_untouched_until_approve
         &compose(&outside, port_b, true, true),
         &outside,
     );
+    let late_compose = format!(
+        "services:\n  web:\n    image: {}\n    cap_add: [SYS_ADMIN]\n",
+        demo_image("v1")
+    );
+    root.write(&format!("{}/compose.yaml", late.name()), &late_compose);
     let held_root = wait_held(addr, root.name(), &sorted(&outside, &[&SET_B]), &daemon);
+    let late_status = wait_held(addr, late.name(), &["cap:SYS_ADMIN".to_owned()], &daemon);
+    let late_error = late_status["load_error"].as_str().unwrap_or_default();
+    assert!(late_error.contains("is new on this host"), "{late_error}");
     // Of set A, the other project already has what gives as much: `privileged` covers every
     // capability, and `/` read-only covers reading the env file; the read-write bind is new.
     let held_other = [outside.fill("bind:{OUT}/data")];
@@ -333,7 +344,9 @@ fn pinned_first_deployments_run_and_escalations_are_held_untouched_until_approve
     );
     assert_eq!(held_root["valid"], false);
     let unchanged = stays_unchanged(Duration::from_secs(5), || {
-        running_ids(&root) != before_root || running_ids(&other) != before_other
+        running_ids(&root) != before_root
+            || running_ids(&other) != before_other
+            || !late.containers().is_empty()
     });
     assert!(unchanged, "a held project changed\n{}", daemon.log());
 
@@ -366,7 +379,7 @@ fn pinned_first_deployments_run_and_escalations_are_held_untouched_until_approve
     assert!(show.stdout.contains("ok   cap:NET_ADMIN"), "{}", show.all());
 
     // Approvals let them through, at once.
-    for project in [&root, &other] {
+    for project in [&root, &other, &late] {
         let approve = run_cli(&["policy", "approve", project.name(), "--desired", &dir]);
         assert_eq!(approve.code, Some(0), "{}", approve.all());
         assert!(approve.stdout.contains("(new)"), "{}", approve.all());
@@ -374,6 +387,14 @@ fn pinned_first_deployments_run_and_escalations_are_held_untouched_until_approve
     }
     wait_escalated(&root, &outside, &daemon);
     wait_escalated(&other, &outside, &daemon);
+    let late_runs = wait_until(Duration::from_secs(60), Duration::from_millis(250), || {
+        late.running().len() == 1
+    });
+    assert!(
+        late_runs,
+        "the approved new project did not run\n{}",
+        daemon.log()
+    );
     let status = project_status(addr, root.name()).unwrap();
     assert_eq!(status["valid"], true, "{status:#}");
     assert_eq!(names(&status["held_privileges"]), Vec::<String>::new());

@@ -226,7 +226,13 @@ impl<R: ContainerRuntime> Controller<R> {
             .load_dir(&self.config.desired_dir, HostEnv)
             .await;
         if let Ok(report) = &mut load {
-            let judged = self.guard.apply(report, self.clock.now_ms());
+            let running: BTreeSet<String> = if self.shared.store.is_ready() {
+                let observed = self.shared.store.snapshot();
+                observed.projects().into_iter().map(str::to_owned).collect()
+            } else {
+                BTreeSet::new()
+            };
+            let judged = self.guard.apply(report, self.clock.now_ms(), &running);
             let mut privileges = self.shared.privileges.lock().expect("privileges lock");
             privileges.retain(|project, _| report.projects.contains_key(project));
             privileges.extend(judged);

@@ -6,13 +6,13 @@
 //! controller, over its control socket, to reload at once; without one the record is
 //! read at the controller's next start.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
 use super::guard::{Approved, Assessment, Guard, Settings};
-use super::{Error, Mode, Record, RecordedBy, Result, file};
+use super::{Error, FirstSight, Mode, Record, RecordedBy, Result, file};
 use crate::cli::{DesiredArgs, PolicyArgs, PolicyCommand};
 use crate::control::{self, Request, Response};
 use crate::desired::{self, HostEnv, LoadReport};
@@ -122,7 +122,7 @@ fn show(
         .projects
         .retain(|name, _| only.is_none_or(|p| p == name));
     let guard = Guard::new(settings, &desired.desired, state);
-    let assessed = guard.apply(&mut report, now_ms());
+    let assessed = guard.apply(&mut report, now_ms(), &BTreeSet::new());
     if json {
         let text = serde_json::to_string_pretty(&assessed).expect("assessments serialize");
         println!("{text}");
@@ -166,7 +166,9 @@ pub fn approve(
     })?;
     let mode = settings.mode;
     let guard = Guard::new(settings, &desired.desired, state.clone());
-    let (assessment, _) = guard.assess(project, &loaded, &guard.read_file(), now_ms());
+    let policy_file = guard.read_file();
+    let first = FirstSight::Trusted;
+    let (assessment, _) = guard.assess(project, &loaded, &policy_file, now_ms(), first);
     if mode == Mode::Strict {
         let mut lines = format!("{project}:\n");
         for privilege in &assessment.privileges {
@@ -307,7 +309,8 @@ fn now_ms() -> i64 {
         .saturating_mul(1000)
 }
 
-/// The assessments of `report` without changing anything (for `validate` and `plan`):
+/// The assessments of `report` without changing anything (for `validate`, which does not
+/// know what runs):
 /// held projects become failing loads in `report`.
 pub fn assess_report(
     report: &mut LoadReport,
@@ -321,5 +324,5 @@ pub fn assess_report(
         &desired.desired,
         StateDir::new(state_dir, instance),
     );
-    guard.apply(report, now_ms())
+    guard.apply(report, now_ms(), &BTreeSet::new())
 }

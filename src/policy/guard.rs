@@ -6,22 +6,24 @@
 //! becomes a failing one ([`crate::desired::Error::Invalid`], one located diagnostic per
 //! place that asks for a new privilege, saying how to approve it), so the controller keeps
 //! its last good spec and changes nothing of it, exactly as for a broken file. In pinned
-//! mode a project seen for the first time has its privileges recorded (when the guard
-//! pins: `run` and `apply`; `plan`, `validate` and `policy show` only look).
+//! mode a project without a record has its privileges recorded when it is trusted
+//! ([`FirstSight`]: the first start with no record at all, or it already runs) or asks for
+//! nothing beyond the policy file (when the guard pins: `run` and `apply`; `plan`,
+//! `validate` and `policy show` only look); a new project asking for more is held.
 //!
 //! The records and the policy file are read again at every load, so `composectl policy
 //! approve` and an edited policy file take effect at the next reload (`policy approve`
 //! asks a running daemon for one at once). A policy file that turns unreadable keeps its
 //! last good content, and the error is reported.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
 use serde::Serialize;
 
 use super::file::{self, PolicyFile};
-use super::{Grant, Mode, Privilege, Record, RecordedBy, extract, judge};
+use super::{FirstSight, Grant, Mode, Privilege, Record, RecordedBy, extract, judge};
 use crate::desired::{self, Diagnostic, LoadReport, Loaded};
 use crate::state::{self, StateDir};
 
@@ -63,8 +65,8 @@ pub enum Approved {
         /// What the policy file adds.
         policy_file: Vec<Grant>,
     },
-    /// Pinned mode, no record yet and nothing recorded by this command: the project's
-    /// privileges will be pinned when it is first deployed.
+    /// Pinned mode, no record yet and none written by this command (it only looks, or the
+    /// project is held as new).
     Unrecorded,
     /// Strict mode: the policy file's allowances.
     PolicyFile {
@@ -144,12 +146,27 @@ impl Guard {
     /// Judges every project of `report` that loaded, holding those that ask for more than
     /// the host allows (their load becomes an error); `now_ms` stamps new records.
     /// Returns the assessment of every project judged.
-    pub fn apply(&self, report: &mut LoadReport, now_ms: i64) -> BTreeMap<String, Assessment> {
+    ///
+    /// `running` are the projects with containers on the engine (empty when unknown): a
+    /// project without a record that already runs, like every project at the first start
+    /// with no record at all, is pinned as it is ([`FirstSight::Trusted`]).
+    pub fn apply(
+        &self,
+        report: &mut LoadReport,
+        now_ms: i64,
+        running: &BTreeSet<String>,
+    ) -> BTreeMap<String, Assessment> {
         let policy_file = self.read_file();
+        let bootstrap = !self.state.has_privilege_records();
         let mut judged = BTreeMap::new();
         for (project, load) in &mut report.projects {
             let Ok(loaded) = load else { continue };
-            let (assessment, problems) = self.assess(project, loaded, &policy_file, now_ms);
+            let first = if bootstrap || running.contains(project) {
+                FirstSight::Trusted
+            } else {
+                FirstSight::New
+            };
+            let (assessment, problems) = self.assess(project, loaded, &policy_file, now_ms, first);
             if !problems.is_empty() {
                 *load = Err(desired::Error::Invalid(problems));
             }
@@ -158,17 +175,19 @@ impl Guard {
         judged
     }
 
-    /// Judges one loaded project: its assessment, and the diagnostics that hold it (none
-    /// when it may run).
+    /// Judges one loaded project (`first` says whether to trust it when it has no
+    /// record): its assessment, and the diagnostics that hold it (none when it may run).
     pub fn assess(
         &self,
         project: &str,
         loaded: &Loaded,
         policy_file: &PolicyFile,
         now_ms: i64,
+        first: FirstSight,
     ) -> (Assessment, Vec<Diagnostic>) {
         let privileges = extract::privileges(&loaded.spec, &loaded.origins);
         let allowed = policy_file.allowed(project).to_vec();
+        let mut first = first;
         let (approved, recorded, record_error) = match self.settings.mode {
             Mode::Strict => (
                 Approved::PolicyFile {
@@ -190,6 +209,7 @@ impl Guard {
                 // A command that only looks (`validate` as a user who cannot read the
                 // state directory) cannot tell what is new; the daemon holds instead.
                 Err(err @ state::Error::Io { .. }) if !self.settings.pin => {
+                    first = FirstSight::Trusted;
                     let approved = Approved::Unreadable {
                         error: record_error_text(project, &err),
                     };
@@ -209,7 +229,12 @@ impl Guard {
             &privileges,
             recorded.as_deref(),
             &allowed,
+            first,
         );
+        let new_project = self.settings.mode == Mode::Pinned
+            && recorded.is_none()
+            && record_error.is_none()
+            && !verdict.held.is_empty();
         let mut assessment = Assessment {
             held: verdict.held,
             privileges,
@@ -234,15 +259,21 @@ impl Guard {
                 }
                 Err(err) => {
                     let error = record_error_text(project, &err);
-                    assessment.held =
-                        judge(Mode::Strict, &assessment.privileges, None, &allowed).held;
-                    let problems = self.diagnostics(project, &assessment, Some(&error));
+                    let only_file = judge(
+                        Mode::Strict,
+                        &assessment.privileges,
+                        None,
+                        &allowed,
+                        FirstSight::New,
+                    );
+                    assessment.held = only_file.held;
+                    let problems = self.diagnostics(project, &assessment, Some(&error), false);
                     assessment.approved = Approved::Unreadable { error };
                     return (assessment, problems);
                 }
             }
         }
-        let problems = self.diagnostics(project, &assessment, record_error.as_deref());
+        let problems = self.diagnostics(project, &assessment, record_error.as_deref(), new_project);
         (assessment, problems)
     }
 
@@ -270,8 +301,9 @@ impl Guard {
         project: &str,
         assessment: &Assessment,
         record_error: Option<&str>,
+        new_project: bool,
     ) -> Vec<Diagnostic> {
-        let remedy = self.remedy(project, record_error);
+        let remedy = self.remedy(project, record_error, new_project);
         let mut out = Vec::new();
         for privilege in &assessment.held {
             for origin in &privilege.origins {
@@ -292,12 +324,18 @@ impl Guard {
     }
 
     /// What a held project's messages say after the privilege.
-    fn remedy(&self, project: &str, record_error: Option<&str>) -> String {
+    fn remedy(&self, project: &str, record_error: Option<&str>, new_project: bool) -> String {
         let held = "held: the project keeps running as it is";
         match (self.settings.mode, &self.settings.file, record_error) {
             (Mode::Pinned, _, Some(error)) => {
                 format!("which cannot be checked against the project's record ({error}); {held}")
             }
+            (Mode::Pinned, _, None) if new_project => format!(
+                "and project {project} is new on this host (no record, no container): held, \
+                 nothing of it is deployed; approve it with `{} {project}` (or remove the \
+                 privilege)",
+                self.settings.approve_command
+            ),
             (Mode::Pinned, _, None) => format!(
                 "which this host has not approved for project {project}; {held}; approve it \
                  with `{} {project}` (or revert the change)",

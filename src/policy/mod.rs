@@ -13,7 +13,10 @@
 //! 2. [`judge`] compares them, purely, with what the host allows the project: in
 //!    [`Mode::Pinned`] (the default) the privileges recorded when the project was first
 //!    deployed on this host (or last approved with `composectl policy approve PROJECT`),
-//!    plus the policy file's; in [`Mode::Strict`] only the [`file::PolicyFile`]'s.
+//!    plus the policy file's; in [`Mode::Strict`] only the [`file::PolicyFile`]'s. A
+//!    project without a record is pinned as it is only when it predates the records
+//!    ([`FirstSight::Trusted`]: the first start of the instance, or it already runs) or
+//!    asks for nothing; a project a commit adds later asking for privileges is held.
 //! 3. [`guard::Guard`] applies the verdicts to a load of the desired directory: a project
 //!    that asks for more than it is allowed is *held*, which is a failing load (its last
 //!    good spec keeps running, nothing of it changes), with one located error per new
@@ -21,9 +24,8 @@
 //!    (`<state-dir>/<instance>/<project>/privileges.json`, written atomically, mode 0600).
 //! 4. [`command`] runs `composectl policy show` and `composectl policy approve`.
 //!
-//! Pinned mode trusts what a project asks for the first time this host sees it (that is
-//! how existing stacks keep working on upgrade); only strict mode also guards the first
-//! deployment of a project.
+//! Existing stacks keep working on upgrade: at the first start with no record, every
+//! project is pinned with what it has. Strict mode ignores the records altogether.
 
 use std::path::PathBuf;
 
@@ -95,17 +97,33 @@ pub struct Verdict {
     /// The privileges not covered by what the host allows: the project is held when
     /// there is any.
     pub held: Vec<Privilege>,
-    /// The project has no record yet (pinned mode): record its privileges now.
+    /// The project has no record yet (pinned mode) and is not held: record its privileges
+    /// now.
     pub pin: bool,
 }
 
+/// Whether a project without a record (pinned mode) is trusted with what it asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstSight {
+    /// It deployed before this host kept records: the first start of this instance with
+    /// no record at all (installing or upgrading composectl), or the project already has
+    /// containers on the engine. Its privileges are pinned as they are.
+    Trusted,
+    /// It appears now, from a commit: it gets what the policy file allows, anything else
+    /// is held until `composectl policy approve`. (A project asking for nothing is pinned
+    /// to nothing.)
+    New,
+}
+
 /// Judges `privileges` under `mode`: `recorded` is the project's record (pinned mode;
-/// `None` when it has none), `allowed` what the policy file allows it. Pure.
+/// `None` when it has none, then `first` says whether to trust it), `allowed` what the
+/// policy file allows it. Pure.
 pub fn judge(
     mode: Mode,
     privileges: &[Privilege],
     recorded: Option<&[Grant]>,
     allowed: &[Grant],
+    first: FirstSight,
 ) -> Verdict {
     let uncovered = |approved: &[&[Grant]]| -> Vec<Privilege> {
         privileges
@@ -124,10 +142,16 @@ pub fn judge(
             held: uncovered(&[allowed]),
             pin: false,
         },
-        (Mode::Pinned, None) => Verdict {
-            held: Vec::new(),
-            pin: true,
-        },
+        (Mode::Pinned, None) => {
+            let held = match first {
+                FirstSight::Trusted => Vec::new(),
+                FirstSight::New => uncovered(&[allowed]),
+            };
+            Verdict {
+                pin: held.is_empty(),
+                held,
+            }
+        }
         (Mode::Pinned, Some(recorded)) => Verdict {
             held: uncovered(&[recorded, allowed]),
             pin: false,

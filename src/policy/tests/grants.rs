@@ -83,37 +83,108 @@ pub(super) fn grants(texts: &[&str]) -> Vec<Grant> {
 }
 
 #[test]
-fn judging_pins_first_sight_holds_more_than_recorded_and_strict_allows_only_the_file() {
+fn judging_pins_what_predates_the_records_and_holds_more_than_recorded_or_allowed() {
+    use crate::policy::FirstSight::{self, New, Trusted};
     let held = |v: crate::policy::Verdict| -> Vec<String> {
         v.held.iter().map(|p| p.grant.to_string()).collect()
     };
     let ask = asked(&["privileged", "bind:/srv/media:ro"]);
-    let first = judge(Mode::Pinned, &ask, None, &[]);
-    assert!(first.pin && first.held.is_empty());
-    let same = judge(
-        Mode::Pinned,
-        &ask,
-        Some(&grants(&["privileged", "bind:/srv"])),
-        &[],
+    let recorded = grants(&["privileged", "bind:/srv"]);
+    let only_privileged = grants(&["privileged"]);
+    let file = grants(&["bind:/srv/media"]);
+    type Row<'a> = (
+        &'a str,
+        Mode,
+        Option<&'a [Grant]>,
+        &'a [Grant],
+        FirstSight,
+        &'a [&'a str],
+        bool,
     );
-    assert!(!same.pin && same.held.is_empty());
-    let more = judge(Mode::Pinned, &ask, Some(&grants(&["privileged"])), &[]);
-    assert_eq!(held(more), ["bind:/srv/media:ro"]);
-    let file_adds = judge(
-        Mode::Pinned,
-        &ask,
-        Some(&grants(&["privileged"])),
-        &grants(&["bind:/srv/media"]),
+    let table: [Row; 8] = [
+        (
+            "trusted first sight is pinned",
+            Mode::Pinned,
+            None,
+            &[],
+            Trusted,
+            &[],
+            true,
+        ),
+        (
+            "a new project asking for privileges is held",
+            Mode::Pinned,
+            None,
+            &[],
+            New,
+            &["privileged", "bind:/srv/media:ro"],
+            false,
+        ),
+        (
+            "a new project is pinned when the file allows all it asks",
+            Mode::Pinned,
+            None,
+            &grants(&["privileged", "bind:/srv"]),
+            New,
+            &[],
+            true,
+        ),
+        (
+            "what the record covers passes",
+            Mode::Pinned,
+            Some(&recorded),
+            &[],
+            New,
+            &[],
+            false,
+        ),
+        (
+            "more than recorded is held",
+            Mode::Pinned,
+            Some(&only_privileged),
+            &[],
+            Trusted,
+            &["bind:/srv/media:ro"],
+            false,
+        ),
+        (
+            "the policy file adds to the record",
+            Mode::Pinned,
+            Some(&only_privileged),
+            &file,
+            New,
+            &[],
+            false,
+        ),
+        (
+            "strict ignores the record",
+            Mode::Strict,
+            Some(&recorded),
+            &grants(&["bind:/srv"]),
+            Trusted,
+            &["privileged"],
+            false,
+        ),
+        (
+            "strict allows only the file",
+            Mode::Strict,
+            None,
+            &[],
+            Trusted,
+            &["privileged", "bind:/srv/media:ro"],
+            false,
+        ),
+    ];
+    for (what, mode, record, allowed, first, want, pin) in table {
+        let verdict = judge(mode, &ask, record, allowed, first);
+        assert_eq!(verdict.pin, pin, "{what}");
+        assert_eq!(held(verdict), want, "{what}");
+    }
+    let nothing = judge(Mode::Pinned, &[], None, &[], New);
+    assert!(
+        nothing.pin && nothing.held.is_empty(),
+        "a project asking for nothing is pinned"
     );
-    assert!(file_adds.held.is_empty());
-    let strict = judge(
-        Mode::Strict,
-        &ask,
-        Some(&grants(&["privileged", "bind:/srv"])),
-        &grants(&["bind:/srv"]),
-    );
-    assert_eq!(held(strict), ["privileged"]);
-    assert!(judge(Mode::Strict, &[], None, &[]).held.is_empty());
 }
 
 #[test]

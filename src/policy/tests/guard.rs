@@ -21,7 +21,7 @@ fn a_first_deployment_is_pinned_and_a_later_escalation_is_held_naming_the_place_
     host.write("shop/compose.yaml", &web("    cap_add: [NET_ADMIN]\n"));
     let guard = host.guard(Mode::Pinned, None, true);
     let mut report = host.load();
-    let judged = guard.apply(&mut report, 1_700_000_000_000);
+    let judged = guard.apply(&mut report, 1_700_000_000_000, &Default::default());
     assert!(report.projects["shop"].is_ok());
     assert!(!judged["shop"].is_held());
     let record = host.state().load_privileges("shop").unwrap().unwrap();
@@ -40,7 +40,7 @@ fn a_first_deployment_is_pinned_and_a_later_escalation_is_held_naming_the_place_
         &web("    cap_add: [NET_ADMIN]\n    volumes:\n      - /var/run/docker.sock:/var/run/docker.sock\n"),
     );
     let mut report = host.load();
-    let judged = guard.apply(&mut report, 1_700_000_100_000);
+    let judged = guard.apply(&mut report, 1_700_000_100_000, &Default::default());
     let error = error_of(&report);
     let file = host.desired().join("shop/compose.yaml");
     assert!(
@@ -75,10 +75,10 @@ fn a_project_asking_for_nothing_is_pinned_to_nothing() {
     let host = Host::new();
     host.write("shop/compose.yaml", &web(""));
     let guard = host.guard(Mode::Pinned, None, true);
-    guard.apply(&mut host.load(), 0);
+    guard.apply(&mut host.load(), 0, &Default::default());
     host.write("shop/compose.yaml", &web("    privileged: true\n"));
     let mut report = host.load();
-    guard.apply(&mut report, 0);
+    guard.apply(&mut report, 0, &Default::default());
     assert!(error_of(&report).contains("services.web.privileged"));
 }
 
@@ -88,7 +88,7 @@ fn commands_that_only_look_pin_nothing() {
     host.write("shop/compose.yaml", &web("    privileged: true\n"));
     let guard = host.guard(Mode::Pinned, None, false);
     let mut report = host.load();
-    let judged = guard.apply(&mut report, 0);
+    let judged = guard.apply(&mut report, 0, &Default::default());
     assert!(report.projects["shop"].is_ok());
     assert_eq!(judged["shop"].approved, Approved::Unrecorded);
     assert_eq!(host.state().load_privileges("shop").unwrap(), None);
@@ -105,7 +105,7 @@ fn strict_allows_only_the_policy_file_and_says_where_to_allow_more() {
     std::fs::write(&policy, "shop:\n  - cap:NET_ADMIN\n").unwrap();
     let guard = host.guard(Mode::Strict, Some(policy.clone()), true);
     let mut report = host.load();
-    let judged = guard.apply(&mut report, 0);
+    let judged = guard.apply(&mut report, 0, &Default::default());
     let error = error_of(&report);
     assert!(error.contains("services.web.privileged"), "{error}");
     assert!(error.contains(&policy.display().to_string()), "{error}");
@@ -119,7 +119,7 @@ fn strict_allows_only_the_policy_file_and_says_where_to_allow_more() {
 
     std::fs::write(&policy, "shop: [privileged, cap:NET_ADMIN]\n").unwrap();
     let mut report = host.load();
-    guard.apply(&mut report, 0);
+    guard.apply(&mut report, 0, &Default::default());
     assert!(
         report.projects["shop"].is_ok(),
         "an edited policy file counts at the next load"
@@ -127,7 +127,7 @@ fn strict_allows_only_the_policy_file_and_says_where_to_allow_more() {
 
     std::fs::write(&policy, "shop: [nonsense]\n").unwrap();
     let mut report = host.load();
-    guard.apply(&mut report, 0);
+    guard.apply(&mut report, 0, &Default::default());
     assert!(
         report.projects["shop"].is_ok(),
         "the last good policy file still counts"
@@ -144,7 +144,7 @@ fn a_corrupt_record_holds_the_project_and_says_how_to_write_it_afresh() {
     std::fs::write(&path, "{ torn").unwrap();
     let guard = host.guard(Mode::Pinned, None, true);
     let mut report = host.load();
-    guard.apply(&mut report, 0);
+    guard.apply(&mut report, 0, &Default::default());
     let error = error_of(&report);
     assert!(error.contains("not a valid privilege record"), "{error}");
     assert!(error.contains("policy approve shop"), "{error}");
@@ -159,7 +159,9 @@ fn an_unreadable_state_directory_holds_in_the_daemon_but_only_shows_in_commands_
     std::fs::write(&state_root, "not a directory").unwrap();
 
     let mut report = host.load();
-    let judged = host.guard(Mode::Pinned, None, false).apply(&mut report, 0);
+    let judged = host
+        .guard(Mode::Pinned, None, false)
+        .apply(&mut report, 0, &Default::default());
     assert!(
         report.projects["shop"].is_ok(),
         "validate cannot tell, so it does not hold"
@@ -171,10 +173,56 @@ fn an_unreadable_state_directory_holds_in_the_daemon_but_only_shows_in_commands_
     );
 
     let mut report = host.load();
-    host.guard(Mode::Pinned, None, true).apply(&mut report, 0);
+    host.guard(Mode::Pinned, None, true)
+        .apply(&mut report, 0, &Default::default());
     let error = error_of(&report);
     assert!(
         error.contains("cannot be checked against the project's record"),
         "{error}"
     );
+}
+
+#[test]
+fn a_project_a_commit_adds_later_asking_for_privileges_is_held_unless_it_already_runs() {
+    let host = Host::new();
+    host.write("shop/compose.yaml", &web(""));
+    let guard = host.guard(Mode::Pinned, None, true);
+    let nothing_runs = std::collections::BTreeSet::new();
+    guard.apply(&mut host.load(), 0, &nothing_runs);
+    assert!(
+        host.state().load_privileges("shop").unwrap().is_some(),
+        "the first start pins"
+    );
+
+    host.write("blog/compose.yaml", &web("    cap_add: [SYS_ADMIN]\n"));
+    host.write("plain/compose.yaml", &web(""));
+    let mut report = host.load();
+    let judged = guard.apply(&mut report, 0, &nothing_runs);
+    let error = report.projects["blog"].as_ref().unwrap_err().to_string();
+    assert!(error.contains("services.web.cap_add[0]"), "{error}");
+    assert!(
+        error.contains("project blog is new on this host"),
+        "{error}"
+    );
+    assert!(
+        error.contains("`composectl policy approve blog`"),
+        "{error}"
+    );
+    assert_eq!(judged["blog"].approved, Approved::Unrecorded);
+    assert_eq!(host.state().load_privileges("blog").unwrap(), None);
+    assert!(
+        report.projects["plain"].is_ok(),
+        "asking for nothing needs no approval"
+    );
+    assert!(host.state().load_privileges("plain").unwrap().is_some());
+
+    let runs: std::collections::BTreeSet<String> = ["blog".to_owned()].into();
+    let mut report = host.load();
+    guard.apply(&mut report, 0, &runs);
+    assert!(
+        report.projects["blog"].is_ok(),
+        "a project that already runs is pinned"
+    );
+    let record = host.state().load_privileges("blog").unwrap().unwrap();
+    assert_eq!(record.privileges, grants(&["cap:SYS_ADMIN"]));
 }
