@@ -43,8 +43,8 @@ pub struct Cli {
         global = true
     )]
     pub instance: String,
-    /// The state directory: rollout records, revision histories and the control socket
-    /// live in `<state-dir>/<instance>/`.
+    /// The state directory: rollout records, revision histories, approved privileges and
+    /// the control socket live in `<state-dir>/<instance>/`.
     #[arg(
         long,
         env = "COMPOSECTL_STATE_DIR",

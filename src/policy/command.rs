@@ -294,9 +294,10 @@ fn approved_text(approved: &Approved) -> String {
             }
             text
         }
-        Approved::Unrecorded => {
-            "no record yet: what it asks for is pinned when it is first deployed".to_owned()
-        }
+        Approved::Unrecorded => "no record yet: pinned as it is at the first start of this \
+                                 instance or when it already runs, otherwise it needs \
+                                 `policy approve` for any privilege"
+            .to_owned(),
         Approved::PolicyFile { allowed } => format!("the policy file allows {}", list(allowed)),
         Approved::Unreadable { error } => format!("record unusable: {error}"),
     }

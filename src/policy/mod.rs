@@ -176,7 +176,7 @@ pub enum Error {
     /// The policy file cannot be read: missing, not a regular file, too large, not UTF-8.
     #[error("policy file {0}")]
     Read(#[from] desired::read::Error),
-    /// The policy file is not what [`file`] describes; the message names the line.
+    /// The policy file is not what [`mod@file`] describes; the message names the line.
     #[error("policy file {}:{line}: {message}", path.display())]
     Invalid {
         /// The policy file.
