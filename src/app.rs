@@ -21,6 +21,7 @@ use crate::fdlimit;
 use crate::healthcheck;
 use crate::http;
 use crate::plan;
+use crate::policy;
 use crate::runtime::docker::DockerRuntime;
 use crate::state::StateDir;
 use crate::systemd::Notifier;
@@ -50,9 +51,11 @@ fn init_tracing(cli: &Cli) {
     // on stdout and log only problems, unless asked otherwise.
     let default = match cli.command {
         Command::Run(_) | Command::Apply(_) => "info",
-        Command::Plan(_) | Command::Validate(_) | Command::Healthcheck(_) | Command::Rollout(_) => {
-            "warn"
-        }
+        Command::Plan(_)
+        | Command::Validate(_)
+        | Command::Healthcheck(_)
+        | Command::Rollout(_)
+        | Command::Policy(_) => "warn",
     };
     let wanted = cli.log.as_deref().unwrap_or(default);
     let filter = EnvFilter::try_new(wanted).unwrap_or_else(|_| EnvFilter::new(default));
@@ -76,19 +79,31 @@ async fn dispatch(cli: Cli) -> ExitCode {
         Command::Rollout(args) => {
             control::command::run(args, &engine.instance, &engine.state_dir).await
         }
-        Command::Validate(args) => validate(&args),
+        Command::Policy(args) => {
+            policy::command::run(args, &engine.instance, &engine.state_dir).await
+        }
+        Command::Validate(args) => validate(&args, &engine),
         Command::Healthcheck(args) => healthcheck(&args).await,
         Command::Plan(args) => {
+            let Some(policy) = engine.policy(&args, false) else {
+                return ExitCode::from(EXIT_ERROR);
+            };
             let state = engine.state();
-            engine.with(|rt| plan(rt, args, state)).await
+            engine.with(|rt| plan(rt, args, state, policy)).await
         }
         Command::Apply(args) => {
+            let Some(policy) = engine.policy(&args.desired, true) else {
+                return ExitCode::from(EXIT_ERROR);
+            };
             let state = engine.state();
-            engine.with(|rt| apply(rt, args, state)).await
+            engine.with(|rt| apply(rt, args, state, policy)).await
         }
         Command::Run(args) => {
+            let Some(policy) = engine.policy(&args.desired, true) else {
+                return ExitCode::from(EXIT_ERROR);
+            };
             let state = engine.state();
-            engine.with(|rt| run_daemon(rt, args, state)).await
+            engine.with(|rt| run_daemon(rt, args, state, policy)).await
         }
     }
 }
@@ -104,6 +119,21 @@ impl Engine {
     /// This instance's state directory.
     fn state(&self) -> StateDir {
         StateDir::new(&self.state_dir, &self.instance)
+    }
+
+    /// The host policy of a command over `desired` (pinning first deployments when
+    /// `pin`); `None`, with the error logged, when the policy file cannot be used.
+    fn policy(&self, desired: &DesiredArgs, pin: bool) -> Option<policy::Settings> {
+        if let Err(err) = policy::command::check_file(desired) {
+            error!("{err}");
+            return None;
+        }
+        Some(policy::command::settings(
+            desired,
+            &self.instance,
+            &self.state_dir,
+            pin,
+        ))
     }
 
     /// Connects, then runs `f` with the runtime; a connection failure is exit code 1.
@@ -126,16 +156,23 @@ impl Engine {
     }
 }
 
-fn validate(args: &DesiredArgs) -> ExitCode {
-    let report = match desired::load_dir_with(&args.desired, &HostEnv, &args.limits()) {
+fn validate(args: &DesiredArgs, engine: &Engine) -> ExitCode {
+    if let Err(err) = policy::command::check_file(args) {
+        eprintln!("error: {err}");
+        return ExitCode::from(EXIT_ERROR);
+    }
+    let mut report = match desired::load_dir_with(&args.desired, &HostEnv, &args.limits()) {
         Ok(report) => report,
         Err(err) => {
             eprintln!("error: {err}");
             return ExitCode::from(EXIT_ERROR);
         }
     };
+    let assessed =
+        policy::command::assess_report(&mut report, args, &engine.instance, &engine.state_dir);
     let mut failed = 0;
     for (project, load) in &report.projects {
+        let assessment = assessed.get(project);
         match load {
             Ok(loaded) => {
                 for warning in &loaded.warnings {
@@ -148,9 +185,16 @@ fn validate(args: &DesiredArgs) -> ExitCode {
             }
             Err(err) => {
                 failed += 1;
-                println!("invalid {project}");
+                let held = assessment.is_some_and(policy::Assessment::is_held);
+                println!("{} {project}", if held { "held   " } else { "invalid" });
                 eprintln!("error: {err}");
             }
+        }
+        if let Some(a) = assessment.filter(|a| !a.privileges.is_empty()) {
+            print!(
+                "{}",
+                indent(&policy::command::render(project, a, args.policy))
+            );
         }
     }
     if report.projects.is_empty() {
@@ -177,16 +221,28 @@ async fn healthcheck(args: &HealthcheckArgs) -> ExitCode {
     }
 }
 
-async fn plan(runtime: Arc<DockerRuntime>, args: DesiredArgs, state: StateDir) -> ExitCode {
+/// `text` with every line indented by 8 spaces (under a project's status line).
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("        {l}\n")).collect()
+}
+
+async fn plan(
+    runtime: Arc<DockerRuntime>,
+    args: DesiredArgs,
+    state: StateDir,
+    policy: policy::Settings,
+) -> ExitCode {
     let mut config = Config::new(&args.desired);
     config.state = state;
     config.limits = args.limits();
+    config.policy = policy;
     let controller = Controller::new(runtime, config);
-    controller.reload().await;
+    // The engine first: the host policy trusts a project without a record that already runs.
     if let Err(err) = controller.relist().await {
         error!("{err}");
         return ExitCode::from(EXIT_ERROR);
     }
+    controller.reload().await;
     let plans = controller.plan_all();
     print!("{}", plan::render_many(&plans));
     for (service, strategy) in controller.rollout_strategies() {
@@ -200,6 +256,19 @@ async fn plan(runtime: Arc<DockerRuntime>, args: DesiredArgs, state: StateDir) -
         if replaced {
             println!(
                 "note: {service} rolls out by its {strategy} strategy: `composectl run` replaces these replicas step by step, watched by its gates, and rolls back on a failure"
+            );
+        }
+    }
+    for (project, assessment) in controller.privileges() {
+        if !assessment.privileges.is_empty() {
+            print!(
+                "{}",
+                policy::command::render(&project, &assessment, args.policy)
+            );
+        }
+        if assessment.is_held() {
+            println!(
+                "note: project {project} is held: it asks for privileges this host does not allow it, so nothing of it changes (see the errors)"
             );
         }
     }
@@ -220,9 +289,15 @@ async fn plan(runtime: Arc<DockerRuntime>, args: DesiredArgs, state: StateDir) -
     }
 }
 
-async fn apply(runtime: Arc<DockerRuntime>, args: ApplyArgs, state: StateDir) -> ExitCode {
+async fn apply(
+    runtime: Arc<DockerRuntime>,
+    args: ApplyArgs,
+    state: StateDir,
+    policy: policy::Settings,
+) -> ExitCode {
     let mut config = Config::new(&args.desired.desired);
     config.state = state;
+    config.policy = policy;
     config.limits = args.desired.limits();
     config.wait_timeout = args.wait_timeout;
     config.adopt = args.adopt;
@@ -240,10 +315,16 @@ async fn apply(runtime: Arc<DockerRuntime>, args: ApplyArgs, state: StateDir) ->
     }
 }
 
-async fn run_daemon(runtime: Arc<DockerRuntime>, args: RunArgs, state: StateDir) -> ExitCode {
+async fn run_daemon(
+    runtime: Arc<DockerRuntime>,
+    args: RunArgs,
+    state: StateDir,
+    policy: policy::Settings,
+) -> ExitCode {
     raise_fd_limit();
     let mut config = Config::new(&args.desired.desired);
     config.state = state;
+    config.policy = policy;
     config.limits = args.desired.limits();
     if let Some(url) = &args.webhook {
         match Webhook::new(url) {

@@ -1,5 +1,5 @@
 //! The command line: `composectl run | plan | apply --once | validate | healthcheck |
-//! rollout ...`.
+//! rollout ... | policy ...`.
 //!
 //! Every setting is a flag with an environment-variable twin (`COMPOSECTL_*`), so the
 //! systemd unit can set them either way, and may also come from the config file
@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::control::Selector;
 use crate::desired::Limits;
+use crate::policy::Mode;
 
 /// Keeps this Docker host equal to a directory of compose files.
 #[derive(Debug, Parser)]
@@ -42,8 +43,8 @@ pub struct Cli {
         global = true
     )]
     pub instance: String,
-    /// The state directory: rollout records, revision histories and the control socket
-    /// live in `<state-dir>/<instance>/`.
+    /// The state directory: rollout records, revision histories, approved privileges and
+    /// the control socket live in `<state-dir>/<instance>/`.
     #[arg(
         long,
         env = "COMPOSECTL_STATE_DIR",
@@ -90,6 +91,54 @@ pub enum Command {
     /// Watch and steer rollouts through the running controller (its control socket,
     /// `<state-dir>/<instance>/control.sock`, root only). Exit 0: done; 1: errors.
     Rollout(RolloutArgs),
+    /// Show and approve what projects may do to this host (see --policy). Exit 0: done;
+    /// 1: errors (for `show`: a project is held).
+    Policy(PolicyArgs),
+}
+
+/// `policy` subcommands.
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: PolicyCommand,
+}
+
+/// The `policy` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Each project's privileges, where its files ask for them, what this host allows it,
+    /// and which are held.
+    Show(PolicyShowArgs),
+    /// Approve the privileges PROJECT's files ask for now (pinned policy): they are
+    /// recorded in `<state-dir>/<instance>/PROJECT/privileges.json`, and the running
+    /// controller is asked to reload at once.
+    Approve(PolicyApproveArgs),
+}
+
+/// `policy show` settings.
+#[derive(Debug, Args)]
+pub struct PolicyShowArgs {
+    /// One project (default: all of them).
+    #[arg(value_name = "PROJECT")]
+    pub project: Option<String>,
+    /// The desired directory and the policy.
+    #[command(flatten)]
+    pub desired: DesiredArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `policy approve` settings.
+#[derive(Debug, Args)]
+pub struct PolicyApproveArgs {
+    /// The project whose privileges to approve.
+    #[arg(value_name = "PROJECT")]
+    pub project: String,
+    /// The desired directory and the policy.
+    #[command(flatten)]
+    pub desired: DesiredArgs,
 }
 
 /// `rollout` settings and subcommands.
@@ -222,6 +271,18 @@ pub struct DesiredArgs {
         value_parser = parse_file_size
     )]
     pub max_env_file_size: u64,
+    /// What a project may do to the host (privileged mode, the host's namespaces,
+    /// capabilities beyond Docker's defaults, the Docker socket, host paths outside the
+    /// desired directory). `pinned`: what it had when this host first deployed it, plus
+    /// what `composectl policy approve` and the policy file allow; more is held (the
+    /// project keeps running as it is). `strict`: only what the policy file allows.
+    #[arg(long, env = "COMPOSECTL_POLICY", value_enum, default_value_t = Mode::Pinned)]
+    pub policy: Mode,
+    /// The policy file: the privileges each project may have (YAML: project name to a list
+    /// such as `- cap:NET_ADMIN`, `- bind:/volume1/media:ro`). Refused inside the desired
+    /// directory.
+    #[arg(long, env = "COMPOSECTL_POLICY_FILE", value_name = "PATH")]
+    pub policy_file: Option<PathBuf>,
 }
 
 impl DesiredArgs {
@@ -405,6 +466,38 @@ mod tests {
             };
             assert_eq!(desired.limits().env_file_bytes, 2 << 20, "{args:?}");
         }
+    }
+
+    #[test]
+    fn the_policy_flags_reach_every_command_that_loads_and_policy_subcommands_parse() {
+        let desired = desired_args(&[]).unwrap();
+        assert_eq!((desired.policy, desired.policy_file), (Mode::Pinned, None));
+        let args = desired_args(&["--policy", "strict", "--policy-file", "/etc/p.yaml"]).unwrap();
+        assert_eq!(args.policy, Mode::Strict);
+        assert_eq!(args.policy_file, Some(PathBuf::from("/etc/p.yaml")));
+        assert!(desired_args(&["--policy", "lax"]).is_err());
+        let cli =
+            Cli::try_parse_from(["composectl", "policy", "approve", "shop", "-d", "/d"]).unwrap();
+        let Command::Policy(PolicyArgs {
+            command: PolicyCommand::Approve(approve),
+        }) = cli.command
+        else {
+            panic!("{:?}", cli.command);
+        };
+        assert_eq!(approve.project, "shop");
+        assert_eq!(approve.desired.desired, PathBuf::from("/d"));
+        let cli = Cli::try_parse_from(["composectl", "policy", "show", "--json"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Policy(PolicyArgs {
+                command: PolicyCommand::Show(PolicyShowArgs {
+                    project: None,
+                    json: true,
+                    ..
+                })
+            })
+        ));
+        assert!(Cli::try_parse_from(["composectl", "policy", "approve"]).is_err());
     }
 
     #[test]

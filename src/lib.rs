@@ -6,17 +6,21 @@
 //!    `NAME.yaml`), interpolated and validated all-or-nothing into [`model::spec`]. A project
 //!    that fails keeps its last-known-good spec; [`desired::watch`] turns file changes into
 //!    one debounced reload.
-//! 2. [`observed`] mirrors the engine: one label-filtered list, then the event stream; every
+//! 2. [`policy`] judges every load before the controller sees it: what a project may do to
+//!    the host (privileged mode, host namespaces, capabilities, the Docker socket, host
+//!    paths outside the desired directory) is decided on the host. A project asking for
+//!    more than it is allowed is held like one that fails to load.
+//! 3. [`observed`] mirrors the engine: one label-filtered list, then the event stream; every
 //!    reconnect relists and swaps the whole store. It also knows the engine's outages
 //!    ([`observed::engine`]): while the engine is away nothing is decided, and an exit it
 //!    caused is no failure (no crash backoff, no gate verdict, no rollback; the container
 //!    is started again in place).
-//! 3. [`plan`] is pure: `plan(desired, observed, context) -> Plan`, every action with its
+//! 4. [`plan`] is pure: `plan(desired, observed, context) -> Plan`, every action with its
 //!    reason. Planning the result of a plan again yields nothing.
-//! 4. [`executor`] carries a plan out through [`runtime::ContainerRuntime`], the only
+//! 5. [`executor`] carries a plan out through [`runtime::ContainerRuntime`], the only
 //!    writer. [`runtime::docker`] talks to the engine; [`runtime::fake`] stands in for it in
 //!    unit tests.
-//! 5. [`controller`] schedules reconciles (one per project at a time, deduplicated,
+//! 6. [`controller`] schedules reconciles (one per project at a time, deduplicated,
 //!    periodic resync, per-project error backoff, crash backoff per replica).
 //!
 //! [`metrics`] records what the loop does (Prometheus), [`status`] describes the host as the
@@ -53,6 +57,7 @@ pub mod metrics;
 pub mod model;
 pub mod observed;
 pub mod plan;
+pub mod policy;
 pub mod rollout;
 pub mod runtime;
 pub mod state;

@@ -4,8 +4,10 @@
 //! file, never a torn one.
 //!
 //! Layout: `<state-dir>/<instance>/<project>/<service>/{rollout.json,history.json}`, plus
-//! the control socket at `<state-dir>/<instance>/control.sock` and the instance's
-//! [`Ownership`] record at `<state-dir>/<instance>/ownership.json`. Directories are created
+//! the control socket at `<state-dir>/<instance>/control.sock`, the instance's
+//! [`Ownership`] record at `<state-dir>/<instance>/ownership.json`, and each project's
+//! approved privileges ([`crate::policy::Record`]) at
+//! `<state-dir>/<instance>/<project>/privileges.json`. Directories are created
 //! with mode 0700: the records name images and revisions, and only root drives rollouts.
 
 use std::fs;
@@ -21,6 +23,7 @@ use crate::rollout::record::{History, RolloutRecord};
 const RECORD: &str = "rollout.json";
 const HISTORY: &str = "history.json";
 const OWNERSHIP: &str = "ownership.json";
+const PRIVILEGES: &str = "privileges.json";
 
 /// Which desired directory an instance serves, and the projects it loaded from there: the
 /// only projects it ever prunes.
@@ -107,6 +110,32 @@ impl StateDir {
     /// Saves the instance's ownership record.
     pub fn save_ownership(&self, ownership: &Ownership) -> Result<()> {
         write_json(&self.root, OWNERSHIP, ownership)
+    }
+
+    /// Where the approved privileges of `project` are kept.
+    pub fn privileges_path(&self, project: &str) -> PathBuf {
+        self.root.join(project).join(PRIVILEGES)
+    }
+
+    /// The approved privileges of `project` (`None` before the first record).
+    pub fn load_privileges(&self, project: &str) -> Result<Option<crate::policy::Record>> {
+        read_json(&self.privileges_path(project))
+    }
+
+    /// True when some project of the instance has a privilege record (false before the
+    /// first one is written, and when the directory cannot be listed).
+    pub fn has_privilege_records(&self) -> bool {
+        let Ok(entries) = fs::read_dir(&self.root) else {
+            return false;
+        };
+        entries
+            .flatten()
+            .any(|entry| entry.path().join(PRIVILEGES).exists())
+    }
+
+    /// Writes the approved privileges of `project` atomically (mode 0600).
+    pub fn save_privileges(&self, project: &str, record: &crate::policy::Record) -> Result<()> {
+        write_json(&self.root.join(project), PRIVILEGES, record)
     }
 }
 

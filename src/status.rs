@@ -1,14 +1,17 @@
 //! The `/status` document: every project (desired, failing or only observed) with its
-//! services and replicas, whether its desired state is valid, its last error and its last
-//! successful reconcile. Built by a pure function from the controller's state and the
+//! services and replicas, whether its desired state is valid, its last error, its last
+//! successful reconcile, and its privileges on the host (those held by the host policy
+//! apart). Built by a pure function from the controller's state and the
 //! telemetry's per-project records, so it is tested without a daemon.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use crate::desired::origins::Origin;
 use crate::metrics::{ControllerState, ProjectRecord, Telemetry, unix_seconds};
 use crate::model::{Health, ObservedContainer, hash};
+use crate::policy::Privilege;
 use crate::rollout::record::Phase;
 
 /// Hex digits of a container ID shown in the document (as `docker ps` shows them).
@@ -42,6 +45,17 @@ pub struct EngineStatus {
     pub last_return: Option<f64>,
 }
 
+/// One privilege of a project (see [`crate::policy::grant`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PrivilegeStatus {
+    /// The privilege as written in records and the policy file (`cap:SYS_ADMIN`).
+    pub privilege: String,
+    /// What it gives, in words.
+    pub what: String,
+    /// Where the project's files ask for it.
+    pub origins: Vec<Origin>,
+}
+
 /// One project.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProjectStatus {
@@ -65,6 +79,13 @@ pub struct ProjectStatus {
     pub last_error: Option<String>,
     /// When the last reconcile succeeded (Unix seconds).
     pub last_successful_reconcile: Option<f64>,
+    /// What the project's files ask to do to the host, as of the latest load that got that
+    /// far (empty when it never did).
+    pub privileges: Vec<PrivilegeStatus>,
+    /// The privileges the host policy does not allow it: while any is held, the project
+    /// keeps running as it is (`valid` is false; `composectl policy approve` lets them
+    /// through under the pinned policy).
+    pub held_privileges: Vec<PrivilegeStatus>,
     /// Services: desired ones and any observed ones.
     pub services: Vec<ServiceStatus>,
 }
@@ -158,6 +179,7 @@ pub fn build(
 fn project(state: &ControllerState, record: Option<&ProjectRecord>, name: &str) -> ProjectStatus {
     let spec = state.specs.get(name);
     let load_error = state.load_errors.get(name).cloned();
+    let assessment = state.privileges.get(name);
     let mut services: BTreeMap<&str, ServiceStatus> = BTreeMap::new();
     for (service, spec) in spec.iter().flat_map(|s| &s.services) {
         services.insert(service, service_status(service, Some(spec.replicas)));
@@ -202,8 +224,20 @@ fn project(state: &ControllerState, record: Option<&ProjectRecord>, name: &str) 
         foreign: state.foreign.contains(name),
         last_error: record.and_then(|r| r.last_error.clone()),
         last_successful_reconcile: record.and_then(|r| r.last_success).map(unix_seconds),
+        privileges: assessment.map_or_else(Vec::new, |a| privileges(&a.privileges)),
+        held_privileges: assessment.map_or_else(Vec::new, |a| privileges(&a.held)),
         services,
     }
+}
+
+fn privileges(list: &[Privilege]) -> Vec<PrivilegeStatus> {
+    list.iter()
+        .map(|p| PrivilegeStatus {
+            privilege: p.grant.to_string(),
+            what: p.grant.describe(),
+            origins: p.origins.clone(),
+        })
+        .collect()
 }
 
 fn service_status(name: &str, desired_replicas: Option<u32>) -> ServiceStatus {

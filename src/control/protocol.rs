@@ -95,6 +95,9 @@ pub enum Request {
         /// The history number to go back to (default: the one before the current).
         to_revision: Option<u64>,
     },
+    /// Load the desired directory again now (`composectl policy approve` asks for it, so
+    /// an approval takes effect at once).
+    Reload,
 }
 
 /// The controller's answer.

@@ -97,6 +97,12 @@ impl<R: ContainerRuntime> ControlHandler<R> {
                 selector,
                 to_revision,
             } => self.undo(&selector, to_revision).await,
+            Request::Reload => {
+                self.shared.reload.notify_one();
+                Ok(Response::Done {
+                    messages: vec!["reloading the desired directory".to_owned()],
+                })
+            }
         }
     }
 

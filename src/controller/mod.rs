@@ -9,6 +9,11 @@
 //! [`backoff::CrashBackoff`]. Nothing is reconciled before the first full list of the
 //! engine, so a controller restart never creates what already runs.
 //!
+//! Every load of the desired directory passes the host policy ([`crate::policy::Guard`])
+//! before it reaches the view: a project whose files ask for more privileges than the host
+//! allows it is held, like a project that fails to load (its last good spec keeps running);
+//! `composectl policy approve` asks the loop to reload at once ([`Shared::reload`]).
+//!
 //! While the engine is away (see [`crate::observed::engine`]) reconciles decide nothing;
 //! when it is back, the error backoff built up meanwhile is forgotten and every project is
 //! reconciled at once. What the engine stopped is started again in place, without crash
@@ -25,7 +30,7 @@ pub mod scheduler;
 mod source;
 pub mod view;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -43,6 +48,7 @@ use crate::desired::{self, HostEnv};
 use crate::executor::Executor;
 use crate::metrics::Telemetry;
 use crate::observed::{self, Change, Reflector, Store, WallClock};
+use crate::policy;
 use crate::runtime::ContainerRuntime;
 use crate::state::StateDir;
 use crate::systemd::Notifier;
@@ -98,6 +104,8 @@ pub struct Config {
     pub load_timeout: Duration,
     /// File-size limits of the loader.
     pub limits: desired::Limits,
+    /// The host policy: what projects may do to the host ([`crate::policy`]).
+    pub policy: policy::Settings,
 }
 
 impl Config {
@@ -119,6 +127,7 @@ impl Config {
             adopt: false,
             load_timeout: desired::bounded::DEFAULT_LOAD_TIMEOUT,
             limits: desired::Limits::default(),
+            policy: policy::Settings::default(),
         }
     }
 }
@@ -132,6 +141,10 @@ pub struct Controller<R> {
     kicks: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
     loader: BoundedLoader,
     ownership: ownership::Keeper,
+    guard: policy::Guard,
+    clock: WallClock,
+    /// The latest policy file error logged, so it is logged once.
+    policy_error: Mutex<Option<String>>,
 }
 
 impl<R: ContainerRuntime> Controller<R> {
@@ -143,7 +156,7 @@ impl<R: ContainerRuntime> Controller<R> {
     /// A controller acting through `runtime` that times the engine's outages and its
     /// rollouts by `clock` (tests pass one that follows tokio's paused clock).
     pub fn with_clock(runtime: Arc<R>, config: Config, clock: WallClock) -> Self {
-        let store = Store::with_clock(clock);
+        let store = Store::with_clock(clock.clone());
         let executor =
             Executor::new(runtime.clone(), store.clone()).with_wait_timeout(config.wait_timeout);
         let (kick, kicks) = mpsc::unbounded_channel();
@@ -158,7 +171,14 @@ impl<R: ContainerRuntime> Controller<R> {
             telemetry: Telemetry::new(),
             rollouts: Rollouts::new(config.state.clone(), config.webhook.clone()),
             kick,
+            privileges: Mutex::default(),
+            reload: tokio::sync::Notify::new(),
         });
+        let guard = policy::Guard::new(
+            config.policy.clone(),
+            &config.desired_dir,
+            config.state.clone(),
+        );
         let source = source::SharedSource(Arc::downgrade(&shared));
         shared.telemetry.attach_state(source);
         Self {
@@ -169,6 +189,9 @@ impl<R: ContainerRuntime> Controller<R> {
             notifier: Notifier::disabled(),
             kicks: Mutex::new(Some(kicks)),
             ownership,
+            guard,
+            clock,
+            policy_error: Mutex::default(),
         }
     }
 
@@ -194,14 +217,51 @@ impl<R: ContainerRuntime> Controller<R> {
         &self.shared.telemetry
     }
 
-    /// Reloads the desired directory into the view (off the runtime, bounded in time) and
-    /// logs what changed.
+    /// Reloads the desired directory into the view (off the runtime, bounded in time),
+    /// holding the projects that ask for more than the host policy allows, and logs what
+    /// changed.
     pub async fn reload(&self) -> Reloaded {
-        let load = self
+        let mut load = self
             .loader
             .load_dir(&self.config.desired_dir, HostEnv)
             .await;
+        if let Ok(report) = &mut load {
+            let running: BTreeSet<String> = if self.shared.store.is_ready() {
+                let observed = self.shared.store.snapshot();
+                observed.projects().into_iter().map(str::to_owned).collect()
+            } else {
+                BTreeSet::new()
+            };
+            let judged = self.guard.apply(report, self.clock.now_ms(), &running);
+            let mut privileges = self.shared.privileges.lock().expect("privileges lock");
+            privileges.retain(|project, _| report.projects.contains_key(project));
+            privileges.extend(judged);
+        }
+        self.log_policy_error();
         reload(&self.shared, load)
+    }
+
+    /// Logs the policy file's error once per change.
+    fn log_policy_error(&self) {
+        let now = self.guard.file_error();
+        let mut logged = self.policy_error.lock().expect("policy error lock");
+        if *logged != now {
+            match &now {
+                Some(err) => error!("{err}; the policy file's last good content applies"),
+                None if logged.is_some() => info!("the policy file reads again"),
+                None => {}
+            }
+            *logged = now;
+        }
+    }
+
+    /// Each project's privileges as the host policy judged them at the latest reload.
+    pub fn privileges(&self) -> BTreeMap<String, policy::Assessment> {
+        self.shared
+            .privileges
+            .lock()
+            .expect("privileges lock")
+            .clone()
     }
 
     /// Records which projects this instance owns, once the engine has been listed (a
@@ -301,6 +361,12 @@ impl<R: ContainerRuntime> Controller<R> {
             tokio::select! {
                 () = &mut shutdown => break,
                 Some(()) = reloads.recv() => {
+                    confirm = self.reload().await.confirm_in.map(|d| Instant::now() + d);
+                    self.keep_ownership();
+                    self.schedule_all(&mut scheduler);
+                }
+                () = self.shared.reload.notified() => {
+                    info!("reload requested over the control socket");
                     confirm = self.reload().await.confirm_in.map(|d| Instant::now() + d);
                     self.keep_ownership();
                     self.schedule_all(&mut scheduler);
@@ -478,6 +544,8 @@ impl RunningReflector {
 mod convergence_tests;
 #[cfg(test)]
 mod engine_tests;
+#[cfg(test)]
+mod policy_tests;
 #[cfg(test)]
 mod rollout_tests;
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! One reconcile of one project: plan from the current view and store, record crash
 //! replacements, execute. Shared by the daemon loop and by `apply --once`.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -36,6 +37,11 @@ pub struct Shared<R> {
     pub crash: Mutex<CrashBackoff>,
     /// Metrics and the record behind `/status`.
     pub telemetry: Telemetry,
+    /// Each project's privileges as the host policy judged them at the latest load.
+    pub privileges: Mutex<BTreeMap<String, crate::policy::Assessment>>,
+    /// Asks the loop to load the desired directory again now (`composectl policy
+    /// approve`).
+    pub reload: tokio::sync::Notify,
 }
 
 /// How a reconcile ended.

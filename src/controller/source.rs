@@ -47,6 +47,11 @@ impl<R: ContainerRuntime> StateSource for SharedSource<R> {
             pending_removals,
             foreign,
             engine: shared.store.outages().summary(),
+            privileges: shared
+                .privileges
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
         })
     }
 

@@ -26,6 +26,7 @@ fn good(spec: ProjectSpec) -> Result<Loaded, Error> {
     Ok(Loaded {
         spec,
         warnings: Vec::new(),
+        origins: Default::default(),
     })
 }
 

@@ -7,6 +7,11 @@
 //! and [`validate`] checks cross references (depends_on, container_name with replicas).
 //! [`watch`] turns file changes in the directory into one debounced reload signal.
 //!
+//! Host paths (bind sources, env files, `.env`, volume devices) are resolved by
+//! [`hostpath`]: a symlink committed inside the desired directory is followed, so the spec
+//! names what the container really gets; [`origins`] records where each part that concerns
+//! the host is written, for [`crate::policy`].
+//!
 //! Every file is read through [`read`] (regular files only, at most a limit of bytes) and
 //! every count the files control is bounded: [`limits`] lists the bounds, and
 //! [`load_dir_with`] takes the file-size ones ([`Limits`]).
@@ -25,10 +30,12 @@ use crate::model::spec::ProjectSpec;
 pub mod bounded;
 pub mod convert;
 pub mod envfile;
+pub mod hostpath;
 pub mod interpolate;
 pub mod layout;
 pub mod limits;
 pub mod merge;
+pub mod origins;
 pub mod project;
 pub mod read;
 pub mod validate;
@@ -90,6 +97,9 @@ pub struct Loaded {
     pub spec: ProjectSpec,
     /// Non-fatal findings: unknown keys, unset variables, ignored options.
     pub warnings: Vec<Diagnostic>,
+    /// Where the parts that concern the host are written, and the host paths the project
+    /// reads (kept out of the spec: see [`origins`]).
+    pub origins: origins::Origins,
 }
 
 /// One finding, located in a file.

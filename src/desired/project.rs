@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::convert::{self, Ctx};
+use super::hostpath::Root;
+use super::origins::{HostPath, HostPathUse, Origin, Origins};
 use super::yaml::Node;
 use super::{
     Diagnostic, Env, Error, Limits, Loaded, ProjectLoad, Result, envfile, interpolate, layout,
@@ -44,7 +46,9 @@ fn load_into(
     final_name: &mut String,
 ) -> Result<Loaded> {
     let working_dir = absolute(&source.working_dir());
-    let dotenv = read_dotenv(&source.working_dir(), env, limits)?;
+    let root = Root::at(&absolute(source.path().parent().unwrap_or(Path::new("/"))));
+    let mut origins = Origins::new(root);
+    let dotenv = read_dotenv(&source.working_dir(), env, limits, &mut origins)?;
     let lookup = |name: &str| env.var(name).or_else(|| dotenv.get(name).cloned());
     let mut warnings = Vec::new();
     let mut errors = Vec::new();
@@ -91,6 +95,7 @@ fn load_into(
         volumes: BTreeMap::new(),
         networks: BTreeMap::new(),
         inactive: Default::default(),
+        origins,
         errors,
         warnings,
     };
@@ -103,6 +108,7 @@ fn load_into(
     Ok(Loaded {
         spec,
         warnings: cx.warnings,
+        origins: cx.origins,
     })
 }
 
@@ -121,13 +127,29 @@ fn read_compose(file: &Path, limits: &Limits) -> Result<Option<Node>> {
 }
 
 /// The project directory's `.env`, interpolated against the environment; missing is empty.
-fn read_dotenv(dir: &Path, env: &dyn Env, limits: &Limits) -> Result<BTreeMap<String, String>> {
+/// Where it really is goes into `origins` (a committed symlink may lead out of the desired
+/// directory).
+fn read_dotenv(
+    dir: &Path,
+    env: &dyn Env,
+    limits: &Limits,
+    origins: &mut Origins,
+) -> Result<BTreeMap<String, String>> {
     let file = dir.join(".env");
     let text = match read::read_text(&file, limits.env()) {
         Ok(text) => text,
         Err(e) if e.is_not_found() => return Ok(BTreeMap::new()),
         Err(e) => return Err(e.into()),
     };
+    let path = origins
+        .root
+        .resolve(&absolute(&file))
+        .unwrap_or_else(|_| absolute(&file));
+    origins.host_paths.push(HostPath {
+        path,
+        usage: HostPathUse::DotEnv,
+        origin: Origin::file(&file, ".env"),
+    });
     let lookup = |name: &str| env.var(name);
     envfile::parse(&text, &lookup)
         .map(|vars| vars.into_iter().collect())

@@ -72,6 +72,8 @@ pub struct ControllerState {
     pub foreign: std::collections::BTreeSet<String>,
     /// Whether the engine is reachable, and its outages so far.
     pub engine: EngineSummary,
+    /// Each project's privileges as the host policy judged them at the latest load.
+    pub privileges: BTreeMap<String, crate::policy::Assessment>,
 }
 
 /// The controller, as seen from the metrics: implemented by the controller over its

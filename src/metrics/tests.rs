@@ -222,6 +222,7 @@ fn view_with(projects: &[(&str, bool)]) -> DesiredView {
             Ok(desired::Loaded {
                 spec,
                 warnings: Vec::new(),
+                origins: Default::default(),
             })
         } else {
             Err(desired::Error::Invalid(Vec::new()))

@@ -199,3 +199,61 @@ fn the_engine_shows_as_unreachable_while_it_is_away_with_its_returns() {
     assert!(back.engine.reachable);
     assert_eq!(back.engine.unreachable_since, None);
 }
+
+#[test]
+fn a_held_project_lists_its_privileges_and_the_held_ones_with_their_places() {
+    use crate::desired::origins::Origin;
+    use crate::policy::guard::{Approved, Assessment};
+    use crate::policy::{Grant, Privilege};
+
+    let privilege = |grant: Grant, key: &str| Privilege {
+        grant,
+        origins: vec![Origin {
+            file: "/srv/desired/blog/compose.yaml".into(),
+            line: Some(7),
+            key: key.into(),
+        }],
+    };
+    let cap = privilege(
+        Grant::Capability("NET_ADMIN".into()),
+        "services.web.cap_add[0]",
+    );
+    let socket = privilege(
+        Grant::Bind {
+            path: "/var/run/docker.sock".into(),
+            read_only: false,
+        },
+        "services.web.volumes[0]",
+    );
+    let mut state = state();
+    state.privileges.insert(
+        "blog".into(),
+        Assessment {
+            privileges: vec![cap, socket.clone()],
+            held: vec![socket],
+            approved: Approved::Unrecorded,
+        },
+    );
+    let status = build(&state, &BTreeMap::new(), true);
+    let blog = find(&status, "blog");
+    let names: Vec<&str> = blog
+        .privileges
+        .iter()
+        .map(|p| p.privilege.as_str())
+        .collect();
+    assert_eq!(names, ["cap:NET_ADMIN", "bind:/var/run/docker.sock"]);
+    assert_eq!(blog.held_privileges.len(), 1);
+    let held = &blog.held_privileges[0];
+    assert_eq!(held.privilege, "bind:/var/run/docker.sock");
+    assert!(held.what.contains("root on the host"), "{}", held.what);
+    assert_eq!(held.origins[0].line, Some(7));
+    let json = serde_json::to_value(&status).unwrap();
+    let shop = json["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "shop")
+        .unwrap();
+    assert_eq!(shop["privileges"], serde_json::json!([]));
+    assert_eq!(shop["held_privileges"], serde_json::json!([]));
+}

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use super::Ctx;
 use super::fields::{self, child, index};
 use crate::desired::limits::{MAX_ENV_FILES_PER_SERVICE, MAX_PROJECT_ENV_BYTES};
+use crate::desired::origins::{HostPath, HostPathUse, Origin};
 use crate::desired::yaml::{Node, Value};
 use crate::desired::{envfile, read};
 
@@ -133,7 +134,18 @@ fn read_env_file(
         cx.env_files.insert(absolute.clone(), read);
     }
     let problem = match cx.env_files.get(&absolute)? {
-        EnvFile::Vars(vars) => return Some(vars.clone()),
+        EnvFile::Vars(vars) => {
+            // Where the variables really come from, for the host policy (a read file
+            // resolves: a loop or an unreadable link failed the read above).
+            let vars = vars.clone();
+            let path = super::mounts::host_path(cx, node, key, file)?;
+            cx.origins.host_paths.push(HostPath {
+                path,
+                usage: HostPathUse::EnvFile,
+                origin: Origin::at(node, key),
+            });
+            return Some(vars);
+        }
         EnvFile::Missing(_) if !required => return None,
         EnvFile::Missing(message) => {
             format!("{message}, or mark the entry `required: false`")

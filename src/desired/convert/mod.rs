@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use super::limits::MAX_SERVICES;
+use super::origins::{HostPath, HostPathUse, Origin, Origins};
 use super::yaml::Node;
 use super::{Diagnostic, Limits};
 use crate::model::spec::{NetworkSpec, ProjectSpec, VolumeSpec};
@@ -46,6 +47,9 @@ pub struct Ctx<'a> {
     pub networks: BTreeMap<String, NetworkSpec>,
     /// Services skipped because none of their profiles is active.
     pub inactive: BTreeSet<String>,
+    /// Where the parts that concern the host are written, and the desired directory
+    /// host paths are resolved against.
+    pub origins: Origins,
     /// Problems that make the project fail.
     pub errors: Vec<Diagnostic>,
     /// Findings that do not.
@@ -265,6 +269,7 @@ fn volumes(cx: &mut Ctx, node: &Node) -> BTreeMap<String, VolumeSpec> {
     resources(cx, node, "volumes", &VOLUME_KEYS)
         .into_iter()
         .map(|r| {
+            volume_device(cx, &r);
             let spec = VolumeSpec {
                 name: r.name,
                 external: r.external,
@@ -275,6 +280,39 @@ fn volumes(cx: &mut Ctx, node: &Node) -> BTreeMap<String, VolumeSpec> {
             (r.key, spec)
         })
         .collect()
+}
+
+/// Records the host path a local volume mounts (`driver_opts.device`, absolute), if any.
+fn volume_device(cx: &mut Ctx, r: &Resource) {
+    let local = r.driver.as_deref().is_none_or(|d| d == "local");
+    let Some(device) = r.driver_opts.get("device").filter(|d| d.starts_with('/')) else {
+        return;
+    };
+    if r.external || !local {
+        return;
+    }
+    let key = child(&r.path, "driver_opts.device");
+    let at = r
+        .node
+        .get("driver_opts")
+        .and_then(|o| o.get("device"))
+        .unwrap_or(r.node);
+    let Some(path) = mounts::host_path(cx, at, &key, device) else {
+        return;
+    };
+    let options: Vec<&str> = r
+        .driver_opts
+        .get("o")
+        .map(|o| o.split(',').map(str::trim).collect())
+        .unwrap_or_default();
+    cx.origins.host_paths.push(HostPath {
+        path,
+        usage: HostPathUse::VolumeDevice {
+            bind: options.contains(&"bind") || options.contains(&"rbind"),
+            read_only: options.contains(&"ro"),
+        },
+        origin: Origin::at(at, &key),
+    });
 }
 
 const NETWORK_KEYS: [&str; 10] = [
@@ -300,6 +338,7 @@ fn networks(cx: &mut Ctx, node: &Node) -> BTreeMap<String, NetworkSpec> {
                 .unwrap_or(false)
         };
         let (internal, attachable) = (flag("internal"), flag("attachable"));
+        cx.origins.mark(r.node, &r.path);
         if let Some(ipam) = r.node.get("ipam") {
             cx.warn(
                 ipam,

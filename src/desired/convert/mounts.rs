@@ -14,8 +14,8 @@ use super::fields::{self, check_keys, child, index};
 use crate::desired::yaml::{Node, Value};
 use crate::model::spec::{MountKind, MountSpec};
 
-/// Reads a service's `volumes:`.
-pub fn volumes(cx: &mut Ctx, node: &Node, key: &str) -> Vec<MountSpec> {
+/// Reads the `volumes:` of service `service`.
+pub fn volumes(cx: &mut Ctx, service: &str, node: &Node, key: &str) -> Vec<MountSpec> {
     let Some(items) = node.as_seq() else {
         cx.error(
             node,
@@ -42,6 +42,9 @@ pub fn volumes(cx: &mut Ctx, node: &Node, key: &str) -> Vec<MountSpec> {
                 None
             }
         };
+        if let Some(mount) = &mount {
+            cx.origins.mark_mount(service, &mount.target, item, &path);
+        }
         out.extend(mount);
     }
     last_per_target(out)
@@ -90,7 +93,7 @@ fn short(cx: &mut Ctx, node: &Node, key: &str, text: &str) -> Option<MountSpec> 
     let kind = match source {
         None => MountKind::Anonymous,
         Some(source) if is_host_path(source) => MountKind::Bind {
-            source: absolute(cx, source),
+            source: host_path(cx, node, key, source)?,
             create_host_path: true,
         },
         Some(name) => named(cx, node, key, name)?,
@@ -168,7 +171,7 @@ fn long(cx: &mut Ctx, node: &Node, key: &str) -> Option<MountSpec> {
         ("volume", None) => MountKind::Anonymous,
         ("volume", Some(name)) => named(cx, node, &child(key, "source"), &name)?,
         ("bind", Some(source)) => MountKind::Bind {
-            source: absolute(cx, &source),
+            source: host_path(cx, node, &child(key, "source"), &source)?,
             create_host_path: create_host_path(cx, node, key),
         },
         ("bind", None) => {
@@ -232,6 +235,27 @@ pub fn tmpfs(cx: &mut Ctx, node: &Node, key: &str) -> Vec<MountSpec> {
         });
     }
     out
+}
+
+/// A host path as the spec carries it: made [`absolute`], then resolved by
+/// [`crate::desired::hostpath::Root::resolve`] (symlinks inside the desired directory
+/// followed, so a committed symlink to `/etc` is `/etc`); `None` with an error recorded
+/// when it cannot be resolved.
+pub fn host_path(cx: &mut Ctx, node: &Node, key: &str, path: &str) -> Option<PathBuf> {
+    let absolute = absolute(cx, path);
+    match cx.origins.root.resolve(&absolute) {
+        Ok(resolved) => Some(resolved),
+        Err(e) => {
+            cx.error(
+                node,
+                key,
+                format!(
+                    "the host path cannot be resolved ({e}); check its symlinks and permissions"
+                ),
+            );
+            None
+        }
+    }
 }
 
 /// `path` made absolute: `~` is the home directory, relative paths start at the project

@@ -148,6 +148,7 @@ pub fn service(cx: &mut Ctx, name: &str, node: &Node, path: &str) -> Option<Serv
 }
 
 fn apply(cx: &mut Ctx, s: &mut ServiceSpec, name: &str, value: &Node, key: &str) {
+    cx.origins.mark(value, key);
     let text = |cx: &mut Ctx| fields::text(cx, value, key);
     match name {
         "image" => s.image = text(cx).unwrap_or_default(),
@@ -155,9 +156,9 @@ fn apply(cx: &mut Ctx, s: &mut ServiceSpec, name: &str, value: &Node, key: &str)
         "command" => s.command = argv(cx, value, key),
         "entrypoint" => s.entrypoint = argv(cx, value, key),
         "ports" => s.ports = ports::ports(cx, value, key),
-        "volumes" => s.mounts.extend(mounts::volumes(cx, value, key)),
+        "volumes" => s.mounts.extend(mounts::volumes(cx, &s.name, value, key)),
         "tmpfs" => s.mounts.extend(mounts::tmpfs(cx, value, key)),
-        "networks" => s.networks = networks(cx, value, key),
+        "networks" => s.networks = networks(cx, &s.name, value, key),
         "labels" => s.labels = fields::labels(cx, value, key),
         "restart" => s.restart = deploy::restart(cx, value, key),
         "healthcheck" => s.healthcheck = deploy::healthcheck(cx, value, key),
@@ -167,7 +168,12 @@ fn apply(cx: &mut Ctx, s: &mut ServiceSpec, name: &str, value: &Node, key: &str)
         "working_dir" => s.working_dir = text(cx),
         "hostname" => s.hostname = text(cx),
         "extra_hosts" => s.extra_hosts = extra_hosts(cx, value, key),
-        "cap_add" => s.cap_add = fields::string_list(cx, value, key, false),
+        "cap_add" => {
+            s.cap_add = fields::string_list(cx, value, key, false);
+            for (i, item) in value.as_seq().unwrap_or_default().iter().enumerate() {
+                cx.origins.mark(item, &index(key, i));
+            }
+        }
         "cap_drop" => s.cap_drop = fields::string_list(cx, value, key, false),
         "privileged" => s.privileged = fields::boolean(cx, value, key).unwrap_or(false),
         "read_only" => s.read_only = fields::boolean(cx, value, key).unwrap_or(false),
@@ -278,7 +284,12 @@ const SERVICE_NETWORK_KEYS: &[&str] = &[
     "driver_opts",
 ];
 
-fn networks(cx: &mut Ctx, node: &Node, key: &str) -> BTreeMap<String, ServiceNetwork> {
+fn networks(
+    cx: &mut Ctx,
+    service: &str,
+    node: &Node,
+    key: &str,
+) -> BTreeMap<String, ServiceNetwork> {
     let mut out = BTreeMap::new();
     let entries: Vec<(String, Option<&Node>, Node)> = match &node.value {
         Value::Seq(items) => items
@@ -306,6 +317,7 @@ fn networks(cx: &mut Ctx, node: &Node, key: &str) -> BTreeMap<String, ServiceNet
     };
     for (name, options, at) in entries {
         let path = child(key, &name);
+        cx.origins.mark_network(service, &name, &at, &path);
         if name != "default" && !cx.networks.contains_key(&name) {
             cx.error(
                 &at,

@@ -56,10 +56,21 @@ pub(crate) fn extra_networks(request: &ContainerCreate) -> Vec<(String, Endpoint
 
 fn first_network(request: &ContainerCreate) -> Option<NetworkingConfig> {
     let (name, net) = request.networks.iter().next()?;
+    if is_namespace_mode(name) {
+        // `host`, `none` and `container:NAME` are network modes, not networks: the engine
+        // refuses endpoint settings (aliases) for them.
+        return None;
+    }
     let endpoints = HashMap::from([(name.clone(), endpoint(&request.service.name, net))]);
     Some(NetworkingConfig {
         endpoints_config: Some(endpoints),
     })
+}
+
+/// True for the network names the engine reads as a network mode of its own rather than
+/// a user-defined network (`host`, `none`, `container:NAME`).
+fn is_namespace_mode(name: &str) -> bool {
+    name == "host" || name == "none" || name.starts_with("container:")
 }
 
 /// The endpoint of a service on one network: the service name and the given aliases, and

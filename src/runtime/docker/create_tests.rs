@@ -285,6 +285,20 @@ fn first_network_is_in_the_request_and_the_others_are_connected_after() {
 }
 
 #[test]
+fn the_host_network_is_a_network_mode_without_endpoint_settings() {
+    for mode in ["host", "none", "container:vpn"] {
+        let mut req = request(ServiceSpec::new("web", "app"));
+        req.networks = BTreeMap::from([(mode.to_owned(), ServiceNetwork::default())]);
+        let body = container_body(&req);
+        assert_eq!(host(&body).network_mode.as_deref(), Some(mode));
+        assert_eq!(
+            body.networking_config, None,
+            "{mode}: the engine refuses aliases"
+        );
+    }
+}
+
+#[test]
 fn a_service_without_networks_gets_the_engine_default() {
     let body = container_body(&request(ServiceSpec::new("web", "app")));
     assert_eq!(body.networking_config, None);
