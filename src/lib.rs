@@ -53,6 +53,7 @@ pub mod metrics;
 pub mod model;
 pub mod observed;
 pub mod plan;
+pub mod redact;
 pub mod rollout;
 pub mod runtime;
 pub mod state;
