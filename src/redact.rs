@@ -236,7 +236,7 @@ fn forms(value: &str) -> Vec<String> {
             .strip_prefix('"')
             .and_then(|d| d.strip_suffix('"'))
             .unwrap_or_default();
-        for form in [piece, json, debug, &url::percent_encode(piece)] {
+        for form in [piece, json, debug, &shapes::percent_encode(piece)] {
             if form.chars().count() >= MIN_SECRET_LEN && !out.iter().any(|o| o == form) {
                 out.push(form.to_owned());
             }

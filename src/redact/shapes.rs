@@ -202,3 +202,16 @@ fn env_name_len(text: &str) -> Option<usize> {
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
     (starts_well && text[name_len..].starts_with('=')).then_some(name_len)
 }
+
+/// `text` percent-encoded (everything but unreserved characters).
+pub fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 3);
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}

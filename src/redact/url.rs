@@ -39,6 +39,13 @@ impl Url {
         url
     }
 
+    /// A URL made from this one (its template rendered for a target, a query appended):
+    /// shown like any [`Url`], but nothing new is remembered, so a target's address or a
+    /// PromQL query does not become a secret of the process.
+    pub fn derive(&self, text: impl Into<String>) -> Self {
+        Self { full: text.into() }
+    }
+
     /// The whole URL, secrets included: for the HTTP client and the rollout history only,
     /// never for output.
     pub fn expose(&self) -> &str {
@@ -120,6 +127,18 @@ fn credential(userinfo: &str) -> String {
     }
 }
 
+impl From<&str> for Url {
+    fn from(text: &str) -> Self {
+        Self::new(text)
+    }
+}
+
+impl From<String> for Url {
+    fn from(text: String) -> Self {
+        Self::new(text)
+    }
+}
+
 impl fmt::Display for Url {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&shapes::urls(&self.full))
@@ -136,19 +155,6 @@ impl Serialize for Url {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&shapes::urls(&self.full))
     }
-}
-
-/// `text` percent-encoded (everything but unreserved characters).
-pub fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() * 3);
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 /// `text` with `%XX` sequences decoded (invalid ones kept as written; `+` is kept).
