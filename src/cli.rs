@@ -52,7 +52,9 @@ pub struct Cli {
     )]
     pub state_dir: PathBuf,
     /// Log filter (`info`, `debug`, `composectl=debug,warn`); default `info` for `run` and
-    /// `apply`, `warn` for the other commands.
+    /// `apply`, `warn` for the other commands. A bare `debug` or `trace` applies to
+    /// composectl only (the engine client stays at `info`); name a dependency to see its
+    /// debug output (`debug,bollard=debug`). Every line is scrubbed of secrets.
     #[arg(long, env = "COMPOSECTL_LOG", global = true)]
     pub log: Option<String>,
     /// Log format.

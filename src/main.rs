@@ -11,7 +11,7 @@ fn main() -> ExitCode {
     let warnings = match apply_config_file() {
         Ok(warnings) => warnings,
         Err(err) => {
-            eprintln!("error: {err}");
+            composectl::errln!("error: {err}");
             return ExitCode::FAILURE;
         }
     };
