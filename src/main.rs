@@ -3,8 +3,8 @@
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
-use composectl::cli::Cli;
+use clap::FromArgMatches;
+use composectl::cli::{self, Cli};
 use composectl::config_file;
 
 fn main() -> ExitCode {
@@ -15,14 +15,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    composectl::app::run(Cli::parse(), &warnings)
+    let cli = Cli::from_arg_matches(&cli::command().get_matches()).unwrap_or_else(|e| e.exit());
+    composectl::app::run(cli, &warnings)
 }
 
 /// Reads the config file the command line names (or the default one, if it exists) and
 /// sets each of its variables the environment lacks, so clap's parse below sees them with
 /// the precedence flag > environment > config file > default. Returns the file's warnings.
 fn apply_config_file() -> config_file::Result<Vec<String>> {
-    let command = Cli::command();
+    let command = cli::command();
     let known = config_file::known_settings(&command);
     // A first parse finds `--config` (flag, env or default); it exits on `--help` and on
     // command-line errors, as the real parse would.
