@@ -34,6 +34,16 @@ fn apply_config_file() -> config_file::Result<Vec<String>> {
         &|name| std::env::var_os(name).is_some(),
         &|name| std::env::var(name).ok(),
     )?;
+    // The variables it exports for compose files (a database password kept out of git)
+    // are secrets; composectl's own settings are not (the webhook URL's secret parts are
+    // remembered when it is parsed).
+    composectl::redact::global().remember_all(
+        overlay
+            .set
+            .iter()
+            .filter(|(key, _)| !known.contains(key))
+            .map(|(_, value)| value.as_str()),
+    );
     for (key, value) in &overlay.set {
         // SAFETY: this runs first thing in `main`, before the tokio runtime or any other
         // thread exists, so nothing reads the environment concurrently.

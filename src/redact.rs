@@ -48,7 +48,7 @@ use aho_corasick::{AhoCorasick, MatchKind};
 pub mod shapes;
 mod url;
 
-pub use url::Url;
+pub use url::{Url, base64};
 
 #[cfg(test)]
 mod tests;
