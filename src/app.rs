@@ -22,10 +22,12 @@ use crate::healthcheck;
 use crate::http;
 use crate::plan;
 use crate::policy;
+use crate::redact;
 use crate::runtime::docker::DockerRuntime;
 use crate::state::StateDir;
 use crate::systemd::Notifier;
 use crate::webhook::Webhook;
+use crate::{errln, out, outln};
 
 /// Exit code: something failed.
 const EXIT_ERROR: u8 = 1;
@@ -57,16 +59,38 @@ fn init_tracing(cli: &Cli) {
         | Command::Rollout(_)
         | Command::Policy(_) => "warn",
     };
-    let wanted = cli.log.as_deref().unwrap_or(default);
-    let filter = EnvFilter::try_new(wanted).unwrap_or_else(|_| EnvFilter::new(default));
+    let wanted = log_directives(cli.log.as_deref().unwrap_or(default));
+    let filter = EnvFilter::try_new(&wanted).unwrap_or_else(|_| EnvFilter::new(default));
+    // Every log line goes through the redactor on its way to stderr.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
+        .with_writer(redact::LogWriter);
     match cli.log_format {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+}
+
+/// The `--log` filter as the subscriber gets it: a bare level more verbose than `info`
+/// (`debug`, `trace`) applies to composectl only, the dependencies (bollard, hyper) staying
+/// at `info`, because their debug output holds the engine's decoded answers, environment
+/// values included. A dependency's debug output is still there when asked for by name
+/// (`--log debug,bollard=debug`), scrubbed like every log line.
+pub fn log_directives(wanted: &str) -> String {
+    use std::str::FromStr;
+    use tracing_subscriber::filter::LevelFilter;
+    let mut out: Vec<String> = Vec::new();
+    for directive in wanted.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        match LevelFilter::from_str(directive) {
+            Ok(level) if level > LevelFilter::INFO => {
+                out.push("info".to_owned());
+                out.push(format!("{}={directive}", env!("CARGO_CRATE_NAME")));
+            }
+            _ => out.push(directive.to_owned()),
+        }
+    }
+    out.join(",")
 }
 
 async fn dispatch(cli: Cli) -> ExitCode {
@@ -158,13 +182,13 @@ impl Engine {
 
 fn validate(args: &DesiredArgs, engine: &Engine) -> ExitCode {
     if let Err(err) = policy::command::check_file(args) {
-        eprintln!("error: {err}");
+        errln!("error: {err}");
         return ExitCode::from(EXIT_ERROR);
     }
     let mut report = match desired::load_dir_with(&args.desired, &HostEnv, &args.limits()) {
         Ok(report) => report,
         Err(err) => {
-            eprintln!("error: {err}");
+            errln!("error: {err}");
             return ExitCode::from(EXIT_ERROR);
         }
     };
@@ -176,9 +200,9 @@ fn validate(args: &DesiredArgs, engine: &Engine) -> ExitCode {
         match load {
             Ok(loaded) => {
                 for warning in &loaded.warnings {
-                    eprintln!("warning: {warning}");
+                    errln!("warning: {warning}");
                 }
-                println!(
+                outln!(
                     "ok      {project} ({} services)",
                     loaded.spec.services.len()
                 );
@@ -186,19 +210,19 @@ fn validate(args: &DesiredArgs, engine: &Engine) -> ExitCode {
             Err(err) => {
                 failed += 1;
                 let held = assessment.is_some_and(policy::Assessment::is_held);
-                println!("{} {project}", if held { "held   " } else { "invalid" });
-                eprintln!("error: {err}");
+                outln!("{} {project}", if held { "held   " } else { "invalid" });
+                errln!("error: {err}");
             }
         }
         if let Some(a) = assessment.filter(|a| !a.privileges.is_empty()) {
-            print!(
+            out!(
                 "{}",
                 indent(&policy::command::render(project, a, args.policy))
             );
         }
     }
     if report.projects.is_empty() {
-        eprintln!("warning: {} holds no project", args.desired.display());
+        errln!("warning: {} holds no project", args.desired.display());
     }
     if failed == 0 {
         ExitCode::SUCCESS
@@ -215,7 +239,7 @@ async fn healthcheck(args: &HealthcheckArgs) -> ExitCode {
     match healthcheck::check(&url, args.timeout).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("unhealthy: {err}");
+            errln!("unhealthy: {err}");
             ExitCode::from(EXIT_ERROR)
         }
     }
@@ -244,7 +268,7 @@ async fn plan(
     }
     controller.reload().await;
     let plans = controller.plan_all();
-    print!("{}", plan::render_many(&plans));
+    out!("{}", plan::render_many(&plans));
     for (service, strategy) in controller.rollout_strategies() {
         let (project, name) = service.split_once('/').unwrap_or(("", &service));
         let replaced = plans.iter().filter(|p| p.project == project).any(|p| {
@@ -254,32 +278,32 @@ async fn plan(
             })
         });
         if replaced {
-            println!(
+            outln!(
                 "note: {service} rolls out by its {strategy} strategy: `composectl run` replaces these replicas step by step, watched by its gates, and rolls back on a failure"
             );
         }
     }
     for (project, assessment) in controller.privileges() {
         if !assessment.privileges.is_empty() {
-            print!(
+            out!(
                 "{}",
                 policy::command::render(&project, &assessment, args.policy)
             );
         }
         if assessment.is_held() {
-            println!(
+            outln!(
                 "note: project {project} is held: it asks for privileges this host does not allow it, so nothing of it changes (see the errors)"
             );
         }
     }
     for project in controller.foreign_projects() {
-        println!(
+        outln!(
             "note: project {project} runs under this instance but was not loaded from {}: left alone, never pruned (`run --adopt` prunes it)",
             args.desired.display()
         );
     }
     if let Err(err) = controller.load_errors() {
-        eprintln!("error: {err}");
+        errln!("error: {err}");
         return ExitCode::from(EXIT_ERROR);
     }
     if plans.iter().any(|p| !p.is_empty()) {
@@ -305,11 +329,11 @@ async fn apply(
     controller.reload().await;
     match controller.apply_once().await {
         Ok(plans) => {
-            print!("{}", plan::render_many(&plans));
+            out!("{}", plan::render_many(&plans));
             ExitCode::SUCCESS
         }
         Err(err) => {
-            eprintln!("error: {err}");
+            errln!("error: {err}");
             ExitCode::from(EXIT_ERROR)
         }
     }
@@ -411,5 +435,34 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_directives;
+
+    #[test]
+    fn a_bare_debug_or_trace_level_applies_to_composectl_only() {
+        assert_eq!(log_directives("debug"), "info,composectl=debug");
+        assert_eq!(log_directives("trace"), "info,composectl=trace");
+        assert_eq!(
+            log_directives("debug,bollard=debug"),
+            "info,composectl=debug,bollard=debug"
+        );
+    }
+
+    #[test]
+    fn quieter_levels_and_named_targets_are_kept_as_written() {
+        for kept in [
+            "info",
+            "warn",
+            "error",
+            "off",
+            "composectl=debug,warn",
+            "bollard=trace",
+        ] {
+            assert_eq!(log_directives(kept), kept);
+        }
     }
 }

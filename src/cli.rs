@@ -3,13 +3,15 @@
 //!
 //! Every setting is a flag with an environment-variable twin (`COMPOSECTL_*`), so the
 //! systemd unit can set them either way, and may also come from the config file
-//! ([`crate::config_file`]). `--help` documents each with its default.
+//! ([`crate::config_file`]). `--help` documents each with its default and its variable's
+//! name, never the variable's value (a webhook URL carries a token): parse with
+//! [`command`], which hides every environment value.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::control::Selector;
 use crate::desired::Limits;
@@ -53,7 +55,9 @@ pub struct Cli {
     )]
     pub state_dir: PathBuf,
     /// Log filter (`info`, `debug`, `composectl=debug,warn`); default `info` for `run` and
-    /// `apply`, `warn` for the other commands.
+    /// `apply`, `warn` for the other commands. A bare `debug` or `trace` applies to
+    /// composectl only (the engine client stays at `info`); name a dependency to see its
+    /// debug output (`debug,bollard=debug`). Every line is scrubbed of secrets.
     #[arg(long, env = "COMPOSECTL_LOG", global = true)]
     pub log: Option<String>,
     /// Log format.
@@ -62,6 +66,19 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The command line as the binary parses it: [`Cli`]'s, with every argument's environment
+/// value hidden from `--help` (clap shows `[env: NAME=value]` otherwise), in every
+/// subcommand, so an argument added later cannot forget it.
+pub fn command() -> clap::Command {
+    hide_env_values(Cli::command())
+}
+
+fn hide_env_values(command: clap::Command) -> clap::Command {
+    command
+        .mut_args(|arg| arg.hide_env_values(true))
+        .mut_subcommands(hide_env_values)
 }
 
 /// Log output formats.
@@ -498,6 +515,26 @@ mod tests {
             })
         ));
         assert!(Cli::try_parse_from(["composectl", "policy", "approve"]).is_err());
+    }
+
+    #[test]
+    fn no_argument_of_any_subcommand_shows_its_environment_value_in_help() {
+        fn check(command: &clap::Command, path: &str) -> usize {
+            let mut with_env = 0;
+            for arg in command.get_arguments() {
+                if arg.get_env().is_some() {
+                    with_env += 1;
+                    assert!(arg.is_hide_env_values_set(), "{path} --{}", arg.get_id());
+                }
+            }
+            for sub in command.get_subcommands() {
+                with_env += check(sub, &format!("{path} {}", sub.get_name()));
+            }
+            with_env
+        }
+        let mut command = command();
+        command.build();
+        assert!(check(&command, "composectl") > 10);
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub enum Error {
     /// The answer's status is not 200.
     #[error("GET {url}: status {status}")]
     Status {
-        /// The URL.
+        /// The URL, without userinfo and query values.
         url: String,
         /// The status code.
         status: u16,
@@ -42,12 +42,13 @@ pub fn default_url(listen: &str) -> String {
 
 /// GETs `url`; `Ok` when the answer's status is 200.
 pub async fn check(url: &str, timeout: Duration) -> Result<()> {
-    let response = client::get(url, timeout).await.map_err(Error::Request)?;
+    let url = crate::redact::Url::new(url);
+    let response = client::get(&url, timeout).await.map_err(Error::Request)?;
     if response.status == 200 {
         Ok(())
     } else {
         Err(Error::Status {
-            url: url.to_owned(),
+            url: url.to_string(),
             status: response.status,
         })
     }

@@ -12,6 +12,8 @@
 //! see [`crate::accept`]), a connection that sends no request head within
 //! [`HEADER_TIMEOUT`] is closed (a keep-alive connection idle that long too), and so is one
 //! that reads nothing of its response for [`WRITE_TIMEOUT`].
+//!
+//! Bodies go out through [`crate::redact`]: no secret value reaches a scraper or `/status`.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -30,6 +32,7 @@ use tracing::debug;
 
 use crate::accept::{self, Limits, Slots, WriteTimeout};
 use crate::metrics::Telemetry;
+use crate::redact;
 use crate::status;
 
 /// Content type of `/metrics`.
@@ -171,7 +174,14 @@ pub fn respond(telemetry: &Telemetry, method: &Method, path: &str) -> Response<F
         return text(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n");
     }
     match path {
-        "/metrics" => with_type(StatusCode::OK, OPENMETRICS, telemetry.encode()),
+        "/metrics" => {
+            let metrics = telemetry.encode();
+            with_type(
+                StatusCode::OK,
+                OPENMETRICS,
+                redact::text(&metrics).into_owned(),
+            )
+        }
         "/healthz" => text(StatusCode::OK, "ok\n"),
         "/readyz" if telemetry.is_ready() => text(StatusCode::OK, "ready\n"),
         "/readyz" if !telemetry.engine_reachable() => text(
@@ -184,8 +194,8 @@ pub fn respond(telemetry: &Telemetry, method: &Method, path: &str) -> Response<F
         ),
         "/status" => match status::current(telemetry) {
             Some(document) => {
-                let json = serde_json::to_string_pretty(&document)
-                    .expect("the status document serializes");
+                let json =
+                    serde_json::to_string_pretty(&redact::to_json(&document)).unwrap_or_default();
                 with_type(StatusCode::OK, "application/json", json + "\n")
             }
             None => text(

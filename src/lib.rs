@@ -58,6 +58,7 @@ pub mod model;
 pub mod observed;
 pub mod plan;
 pub mod policy;
+pub mod redact;
 pub mod rollout;
 pub mod runtime;
 pub mod state;

@@ -3,26 +3,27 @@
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
-use composectl::cli::Cli;
+use clap::FromArgMatches;
+use composectl::cli::{self, Cli};
 use composectl::config_file;
 
 fn main() -> ExitCode {
     let warnings = match apply_config_file() {
         Ok(warnings) => warnings,
         Err(err) => {
-            eprintln!("error: {err}");
+            composectl::errln!("error: {err}");
             return ExitCode::FAILURE;
         }
     };
-    composectl::app::run(Cli::parse(), &warnings)
+    let cli = Cli::from_arg_matches(&cli::command().get_matches()).unwrap_or_else(|e| e.exit());
+    composectl::app::run(cli, &warnings)
 }
 
 /// Reads the config file the command line names (or the default one, if it exists) and
 /// sets each of its variables the environment lacks, so clap's parse below sees them with
 /// the precedence flag > environment > config file > default. Returns the file's warnings.
 fn apply_config_file() -> config_file::Result<Vec<String>> {
-    let command = Cli::command();
+    let command = cli::command();
     let known = config_file::known_settings(&command);
     // A first parse finds `--config` (flag, env or default); it exits on `--help` and on
     // command-line errors, as the real parse would.
@@ -33,6 +34,16 @@ fn apply_config_file() -> config_file::Result<Vec<String>> {
         &|name| std::env::var_os(name).is_some(),
         &|name| std::env::var(name).ok(),
     )?;
+    // The variables it exports for compose files (a database password kept out of git)
+    // are secrets; composectl's own settings are not (the webhook URL's secret parts are
+    // remembered when it is parsed).
+    composectl::redact::global().remember_all(
+        overlay
+            .set
+            .iter()
+            .filter(|(key, _)| !known.contains(key))
+            .map(|(_, value)| value.as_str()),
+    );
     for (key, value) in &overlay.set {
         // SAFETY: this runs first thing in `main`, before the tokio runtime or any other
         // thread exists, so nothing reads the environment concurrently.

@@ -7,8 +7,17 @@
 //! the control socket at `<state-dir>/<instance>/control.sock`, the instance's
 //! [`Ownership`] record at `<state-dir>/<instance>/ownership.json`, and each project's
 //! approved privileges ([`crate::policy::Record`]) at
-//! `<state-dir>/<instance>/<project>/privileges.json`. Directories are created
-//! with mode 0700: the records name images and revisions, and only root drives rollouts.
+//! `<state-dir>/<instance>/<project>/privileges.json`.
+//!
+//! The revision history holds secrets: each revision's whole spec, environment values
+//! included, because a rollback recreates the previous revision from it (the desired files
+//! have moved on by then, so the values can be found nowhere else). So the modes are
+//! enforced, not just asked for: every write checks the instance directory and the
+//! directories below it down to the file and corrects them to 0700, and writes the file
+//! 0600 (whatever umask or an earlier file said); every read checks the same and corrects
+//! a file or directory others could read (logging a warning), and refuses it when that is
+//! not possible. The rollout record's free text (reason, gate evidence) is scrubbed by
+//! [`crate::redact`] before it is written; the history is not (it must hold the values).
 
 use std::fs;
 use std::io::Write;
@@ -17,8 +26,15 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tracing::warn;
 
+use crate::redact;
 use crate::rollout::record::{History, RolloutRecord};
+
+/// The mode of state directories.
+pub const DIR_MODE: u32 = 0o700;
+/// The mode of state files.
+pub const FILE_MODE: u32 = 0o600;
 
 const RECORD: &str = "rollout.json";
 const HISTORY: &str = "history.json";
@@ -44,6 +60,19 @@ pub enum Error {
         /// The file or directory.
         path: PathBuf,
         /// The cause.
+        source: std::io::Error,
+    },
+    /// A state file or directory others can read, whose mode composectl cannot correct
+    /// (it is not the owner): it is not read.
+    #[error("{}: readable by others (mode {mode:o}) and its mode cannot be set to {wanted:o} ({source}); fix its owner or mode (state files hold environment values)", path.display())]
+    Exposed {
+        /// The file or directory.
+        path: PathBuf,
+        /// Its mode.
+        mode: u32,
+        /// The mode it should have.
+        wanted: u32,
+        /// Why it could not be corrected.
         source: std::io::Error,
     },
     /// A file is not what composectl wrote.
@@ -84,32 +113,47 @@ impl StateDir {
 
     /// The rollout record of `project`/`service`, if it has one.
     pub fn load_record(&self, project: &str, service: &str) -> Result<Option<RolloutRecord>> {
-        read_json(&self.service_dir(project, service).join(RECORD))
+        self.read_json(&self.service_dir(project, service), RECORD)
     }
 
-    /// Writes the rollout record of `project`/`service` atomically.
+    /// Writes the rollout record of `project`/`service` atomically, its free text scrubbed.
     pub fn save_record(&self, project: &str, service: &str, record: &RolloutRecord) -> Result<()> {
-        write_json(&self.service_dir(project, service), RECORD, record)
+        let mut record = record.clone();
+        let scrub = |text: &mut String| {
+            if let std::borrow::Cow::Owned(clean) = redact::text(text) {
+                *text = clean;
+            }
+        };
+        if let Some(reason) = &mut record.reason {
+            scrub(reason);
+        }
+        for gate in &mut record.gates {
+            scrub(&mut gate.evidence);
+        }
+        self.write_json(&self.service_dir(project, service), RECORD, &record)
     }
 
     /// The revision history of `project`/`service` (empty when it has none).
     pub fn load_history(&self, project: &str, service: &str) -> Result<History> {
-        Ok(read_json(&self.service_dir(project, service).join(HISTORY))?.unwrap_or_default())
+        Ok(self
+            .read_json(&self.service_dir(project, service), HISTORY)?
+            .unwrap_or_default())
     }
 
-    /// Writes the revision history of `project`/`service` atomically.
+    /// Writes the revision history of `project`/`service` atomically (whole specs, values
+    /// included: 0600 in 0700 directories).
     pub fn save_history(&self, project: &str, service: &str, history: &History) -> Result<()> {
-        write_json(&self.service_dir(project, service), HISTORY, history)
+        self.write_json(&self.service_dir(project, service), HISTORY, history)
     }
 
     /// The instance's ownership record (`None` before the first save).
     pub fn load_ownership(&self) -> Result<Option<Ownership>> {
-        read_json(&self.root.join(OWNERSHIP))
+        self.read_json(&self.root, OWNERSHIP)
     }
 
     /// Saves the instance's ownership record.
     pub fn save_ownership(&self, ownership: &Ownership) -> Result<()> {
-        write_json(&self.root, OWNERSHIP, ownership)
+        self.write_json(&self.root, OWNERSHIP, ownership)
     }
 
     /// Where the approved privileges of `project` are kept.
@@ -119,7 +163,7 @@ impl StateDir {
 
     /// The approved privileges of `project` (`None` before the first record).
     pub fn load_privileges(&self, project: &str) -> Result<Option<crate::policy::Record>> {
-        read_json(&self.privileges_path(project))
+        self.read_json(&self.root.join(project), PRIVILEGES)
     }
 
     /// True when some project of the instance has a privilege record (false before the
@@ -135,8 +179,76 @@ impl StateDir {
 
     /// Writes the approved privileges of `project` atomically (mode 0600).
     pub fn save_privileges(&self, project: &str, record: &crate::policy::Record) -> Result<()> {
-        write_json(&self.root.join(project), PRIVILEGES, record)
+        self.write_json(&self.root.join(project), PRIVILEGES, record)
     }
+
+    /// The directories from the instance's directory down to `dir` (which is under it).
+    fn dirs_down_to<'a>(&'a self, dir: &'a Path) -> impl Iterator<Item = &'a Path> {
+        dir.ancestors()
+            .take_while(|d| d.starts_with(&self.root))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+    }
+
+    /// Reads `dir/name`, after making sure it and its directories are not readable by
+    /// others.
+    fn read_json<T: DeserializeOwned>(&self, dir: &Path, name: &str) -> Result<Option<T>> {
+        let path = dir.join(name);
+        if !path.exists() {
+            return Ok(None);
+        }
+        for dir in self.dirs_down_to(dir) {
+            protect(dir, DIR_MODE, true)?;
+        }
+        protect(&path, FILE_MODE, true)?;
+        read_json(&path)
+    }
+
+    /// Writes `dir/name` atomically with mode 0600, its directories 0700.
+    fn write_json<T: Serialize>(&self, dir: &Path, name: &str, value: &T) -> Result<()> {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(DIR_MODE)
+            .create(dir)
+            .map_err(|source| Error::Io {
+                path: dir.to_owned(),
+                source,
+            })?;
+        for dir in self.dirs_down_to(dir) {
+            protect(dir, DIR_MODE, false)?;
+        }
+        write_json(dir, name, value)
+    }
+}
+
+/// Sets `path`'s mode to `wanted` when it has any bit `wanted` lacks; `warn` logs that it
+/// had to (a read found it so). An error when the mode cannot be read or set.
+fn protect(path: &Path, wanted: u32, warn_if_changed: bool) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = fs::metadata(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & !wanted == 0 {
+        return Ok(());
+    }
+    fs::set_permissions(path, fs::Permissions::from_mode(wanted)).map_err(|source| {
+        Error::Exposed {
+            path: path.to_owned(),
+            mode,
+            wanted,
+            source,
+        }
+    })?;
+    if warn_if_changed {
+        warn!(
+            path = %path.display(),
+            "a state file or directory was readable by others (mode {mode:o}); set it to {wanted:o} (state files hold environment values)"
+        );
+    }
+    Ok(())
 }
 
 fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
@@ -159,15 +271,11 @@ fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
 }
 
 fn write_json<T: Serialize>(dir: &Path, name: &str, value: &T) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| Error::Io { path, source }
     };
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(io(dir))?;
     let path = dir.join(name);
     let temporary = dir.join(format!(".{name}.tmp"));
     let json = serde_json::to_vec_pretty(value).expect("state types serialize to JSON");
@@ -175,8 +283,11 @@ fn write_json<T: Serialize>(dir: &Path, name: &str, value: &T) -> Result<()> {
         .write(true)
         .create(true)
         .truncate(true)
-        .mode(0o600)
+        .mode(FILE_MODE)
         .open(&temporary)
+        .map_err(io(&temporary))?;
+    // A temporary file left behind by a killed write keeps its old mode when reopened.
+    file.set_permissions(fs::Permissions::from_mode(FILE_MODE))
         .map_err(io(&temporary))?;
     file.write_all(&json).map_err(io(&temporary))?;
     file.sync_all().map_err(io(&temporary))?;
@@ -260,5 +371,97 @@ mod tests {
         };
         state.save_ownership(&ownership).unwrap();
         assert_eq!(state.load_ownership().unwrap(), Some(ownership));
+    }
+
+    fn mode(path: &Path) -> u32 {
+        std::os::unix::fs::PermissionsExt::mode(&fs::metadata(path).unwrap().permissions()) & 0o777
+    }
+
+    fn set_mode(path: &Path, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[test]
+    fn a_history_readable_by_others_is_corrected_on_load_and_every_write_resets_the_modes() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::new(dir.path(), "i");
+        let mut history = History::default();
+        history.record(key(1), "web:1", ProjectSpec::default(), 0, &BTreeSet::new());
+        state.save_history("shop", "web", &history).unwrap();
+        let (root, project, service) = (
+            dir.path().join("i"),
+            dir.path().join("i/shop"),
+            dir.path().join("i/shop/web"),
+        );
+        let file = service.join("history.json");
+        let all = [&root, &project, &service];
+        for d in all {
+            assert_eq!(mode(d), DIR_MODE, "{}", d.display());
+        }
+        assert_eq!(mode(&file), FILE_MODE);
+
+        for d in all {
+            set_mode(d, 0o755);
+        }
+        set_mode(&file, 0o644);
+        assert_eq!(state.load_history("shop", "web").unwrap(), history);
+        for d in all {
+            assert_eq!(mode(d), DIR_MODE, "{}", d.display());
+        }
+        assert_eq!(mode(&file), FILE_MODE);
+
+        for d in all {
+            set_mode(d, 0o777);
+        }
+        fs::write(service.join(".history.json.tmp"), "left by a killed write").unwrap();
+        set_mode(&service.join(".history.json.tmp"), 0o666);
+        state.save_history("shop", "web", &history).unwrap();
+        for d in all {
+            assert_eq!(mode(d), DIR_MODE, "{}", d.display());
+        }
+        assert_eq!(mode(&file), FILE_MODE);
+    }
+
+    #[test]
+    fn the_rollout_record_is_written_with_its_free_text_scrubbed() {
+        use crate::rollout::record::{GateReport, Phase, RolloutRecord};
+        use crate::rollout::{Order, RolloutState};
+        crate::redact::remember("record-secret-6612");
+        let record = RolloutRecord {
+            strategy: "canary".into(),
+            target: key(2),
+            target_revision: 2,
+            previous_revision: 1,
+            previous_image: "shop/web:previous".into(),
+            started_at_ms: 0,
+            finished_at_ms: None,
+            state: RolloutState::new(2),
+            phase: Phase::RolledBack,
+            reason: Some("create failed: record-secret-6612".into()),
+            failed_replicas: Default::default(),
+            ordered_at_ms: Default::default(),
+            gates: vec![GateReport {
+                name: "gates[0]".into(),
+                kind: "http".into(),
+                verdict: "fail".into(),
+                evidence: "GET http://u:pw@10.0.0.2/ answered 500".into(),
+            }],
+            aborted: false,
+            order: Order::StopFirst,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::new(dir.path(), "i");
+        state.save_record("shop", "web", &record).unwrap();
+        let text = fs::read_to_string(dir.path().join("i/shop/web/rollout.json")).unwrap();
+        assert!(!text.contains("record-secret-6612"), "{text}");
+        assert!(!text.contains("u:pw@"), "{text}");
+        let saved = state.load_record("shop", "web").unwrap().unwrap();
+        assert_eq!(saved.reason.as_deref(), Some("create failed: ***"));
+        assert_eq!(
+            saved.gates[0].evidence,
+            "GET http://***@10.0.0.2/ answered 500"
+        );
+        assert_eq!(saved.target, record.target);
     }
 }

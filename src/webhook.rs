@@ -5,6 +5,10 @@
 //! fails the rollout. The request goes through the crate's one HTTP client
 //! ([`crate::gate::client`]), so only `http://` URLs work; `https://` is refused when the
 //! webhook is configured (put a local relay in front of an https receiver).
+//!
+//! The URL is a [`Url`]: a userinfo is sent as basic auth, and logs show the URL without
+//! userinfo and query values (a token in `?token=...` stays secret). The body is scrubbed
+//! by [`crate::redact`] like every other output.
 
 use std::time::Duration;
 
@@ -12,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{debug, warn};
 
 use crate::gate::client;
+use crate::redact::{self, Url};
 
 /// The longest wait for the receiver's answer.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
@@ -22,7 +27,7 @@ pub enum Error {
     /// The configured URL cannot be used.
     #[error("webhook URL {url}: {message}")]
     Url {
-        /// The URL.
+        /// The URL, without userinfo and query values.
         url: String,
         /// What is wrong and what to write instead.
         message: &'static str,
@@ -68,48 +73,44 @@ pub struct RolloutEvent {
 /// Where rollout events go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Webhook {
-    url: String,
+    url: Url,
 }
 
 impl Webhook {
     /// A webhook posting to `url`, which must be `http://HOST[:PORT][/PATH]` (`https://` is
     /// not supported).
-    pub fn new(url: &str) -> Result<Self> {
+    pub fn new(text: &str) -> Result<Self> {
+        let url = Url::new(text);
         let fail = |message| Error::Url {
-            url: url.to_owned(),
+            url: url.to_string(),
             message,
         };
-        if url.starts_with("https://") {
+        if text.starts_with("https://") {
             return Err(fail(
                 "https:// is not supported (composectl speaks plain HTTP only); use an \
                  http:// URL, for example a relay on localhost",
             ));
         }
-        let authority = url
-            .strip_prefix("http://")
-            .ok_or_else(|| fail("not an http:// URL; write http://HOST[:PORT][/PATH]"))?
-            .split('/')
-            .next()
-            .unwrap_or_default();
-        if authority.is_empty() {
+        if !text.starts_with("http://") {
+            return Err(fail("not an http:// URL; write http://HOST[:PORT][/PATH]"));
+        }
+        if url.http_parts().is_none() {
             return Err(fail(
-                "the URL names no host; write http://HOST[:PORT][/PATH]",
+                "the URL names no host (or a port that is no number); write http://HOST[:PORT][/PATH]",
             ));
         }
-        Ok(Self {
-            url: url.to_owned(),
-        })
+        Ok(Self { url })
     }
 
-    /// The URL.
-    pub fn url(&self) -> &str {
+    /// The URL (shown without userinfo and query values).
+    pub fn url(&self) -> &Url {
         &self.url
     }
 
     /// POSTs `event` as JSON within [`TIMEOUT`]. A failure (no connection, no answer in
     /// time, a status other than 2xx) is logged and otherwise ignored.
     pub async fn post(&self, event: &RolloutEvent) {
-        let body = serde_json::to_vec(event).expect("a rollout event serializes");
+        let body = serde_json::to_vec(&redact::to_json(event)).unwrap_or_default();
         match client::post(&self.url, "application/json", &body, TIMEOUT).await {
             Ok(response) if (200..300).contains(&response.status) => {
                 debug!(url = %self.url, event = ?event.event, "webhook delivered");

@@ -196,7 +196,7 @@ impl Prometheus {
             self.url,
             client::encode_component(query)
         );
-        match client::get(&url, Duration::from_secs(2)).await {
+        match client::get(&composectl::redact::Url::new(url), Duration::from_secs(2)).await {
             Ok(r) => prometheus::parse_values(&r.body).unwrap_or_default(),
             Err(_) => Vec::new(),
         }

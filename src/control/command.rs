@@ -58,7 +58,7 @@ async fn once(socket: &Path, request: &Request, json: bool) -> ExitCode {
     };
     if json {
         let text = serde_json::to_string_pretty(&response).expect("a response serializes");
-        println!("{text}");
+        crate::outln!("{text}");
     }
     match response {
         Response::Error { message } => error(&message),
@@ -67,16 +67,16 @@ async fn once(socket: &Path, request: &Request, json: bool) -> ExitCode {
             if services.is_empty() {
                 return nothing_matches(request);
             }
-            print!("{}", render::status(&services, false));
+            crate::out!("{}", render::status(&services, false));
             ExitCode::SUCCESS
         }
         Response::History { history } => {
-            print!("{}", render::history(&history));
+            crate::out!("{}", render::history(&history));
             ExitCode::SUCCESS
         }
         Response::Done { messages } => {
             for message in messages {
-                println!("{message}");
+                crate::outln!("{message}");
             }
             ExitCode::SUCCESS
         }
@@ -105,7 +105,8 @@ async fn watch(socket: &Path, selector: Selector, json: bool) -> ExitCode {
         }
         let mut out = std::io::stdout().lock();
         if redraw {
-            let _ = write!(out, "{CLEAR}{}", render::status(&services, true));
+            let screen = format!("{CLEAR}{}", render::status(&services, true));
+            let _ = out.write_all(crate::redact::text(&screen).as_bytes());
         } else if shown
             .as_deref()
             .is_none_or(|before| render::changed(before, &services))
@@ -115,7 +116,7 @@ async fn watch(socket: &Path, selector: Selector, json: bool) -> ExitCode {
             } else {
                 render::status(&services, true) + "\n"
             };
-            let _ = out.write_all(text.as_bytes());
+            let _ = out.write_all(crate::redact::text(&text).as_bytes());
             shown = Some(services.clone());
         }
         let _ = out.flush();
@@ -130,7 +131,7 @@ async fn watch(socket: &Path, selector: Selector, json: bool) -> ExitCode {
 fn watch_outcome(services: &[ServiceStatus]) -> ExitCode {
     let failures = render::failures(services);
     for failure in &failures {
-        eprintln!("{failure}");
+        crate::errln!("{failure}");
     }
     if failures.is_empty() {
         ExitCode::SUCCESS
@@ -145,7 +146,7 @@ fn nothing_matches(request: &Request) -> ExitCode {
         return ExitCode::SUCCESS;
     };
     if *selector == Selector::default() {
-        println!("no service has a rollout config");
+        crate::outln!("no service has a rollout config");
         ExitCode::SUCCESS
     } else {
         error(&format!(
@@ -155,7 +156,7 @@ fn nothing_matches(request: &Request) -> ExitCode {
 }
 
 fn error(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
+    crate::errln!("error: {message}");
     ExitCode::from(EXIT_ERROR)
 }
 

@@ -191,7 +191,8 @@ async fn serve(stream: UnixStream, handler: Arc<dyn Handler>, limits: Limits) {
             Err(message) => Response::Error { message },
         },
     };
-    let mut answer = serde_json::to_vec(&response).expect("a response serializes");
+    // The answer goes out scrubbed: gate evidence, reasons and errors may quote the engine.
+    let mut answer = serde_json::to_vec(&crate::redact::to_json(&response)).unwrap_or_default();
     answer.push(b'\n');
     let written = tokio::time::timeout(limits.write_timeout, async {
         write.write_all(&answer).await?;

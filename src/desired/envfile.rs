@@ -5,6 +5,9 @@
 //! double quotes understand `\n`, `\t`, `\"`, `\\` and may span lines; unquoted and
 //! double-quoted values are interpolated (earlier keys of the same file first, then the
 //! given lookup). A bare `KEY` takes the lookup's value and is left out when that is unset.
+//!
+//! A file holding a NUL byte is refused (a value with one cannot reach a process; it is
+//! what `/proc/<pid>/environ`, a whole environment block, looks like), naming the line only.
 
 use std::collections::HashMap;
 
@@ -55,6 +58,13 @@ pub fn parse(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Vec<
 
 /// Like [`parse`], and says on which line each variable is set.
 pub fn parse_entries(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Entry>> {
+    if let Some(at) = text.find('\0') {
+        return Err(Error::Syntax {
+            line: text[..at].matches('\n').count() + 1,
+            reason: "the line holds a NUL byte: an env file is text with one variable per line \
+                     (a /proc/*/environ file is not one)",
+        });
+    }
     let lines: Vec<&str> = text.lines().collect();
     let mut vars = Vars::default();
     let mut budget = interpolate::Budget::default();
@@ -281,6 +291,22 @@ mod tests {
         let entries = parse_entries("# c\nA=1\nB=\"two\nlines\"\nA=3\n", &outer).unwrap();
         let lines: Vec<(&str, usize)> = entries.iter().map(|e| (e.key.as_str(), e.line)).collect();
         assert_eq!(lines, [("B", 3), ("A", 5)]);
+    }
+
+    #[test]
+    fn a_nul_byte_is_refused_naming_its_line_and_no_value() {
+        let environ = "A=1\nPATH=/usr/bin\0DB_PASSWORD=nul-secret-value\0HOME=/root\0";
+        let err = parse(environ, &|_| None).unwrap_err();
+        assert!(matches!(err, Error::Syntax { line: 2, .. }), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.starts_with("line 2: the line holds a NUL byte"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("nul-secret-value") && !text.contains("PATH"),
+            "{text}"
+        );
     }
 
     #[test]

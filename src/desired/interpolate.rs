@@ -302,7 +302,7 @@ fn tree(
     match &mut node.value {
         Value::Str(text) if text.contains('$') => match interpolate_within(text, lookup, budget) {
             Ok(done) => {
-                node.interpolated = true;
+                node.interpolated = Some(text.as_str().into());
                 *text = done.value;
                 for name in done.unset {
                     let message = format!(

@@ -44,7 +44,7 @@ fn merge_at(base: Node, over: Node, path: &[&str]) -> Node {
                 line: base.line,
                 column: base.column,
                 file: base.file,
-                interpolated: false,
+                interpolated: None,
             }
         }
         (_, value) => Node {
@@ -63,7 +63,7 @@ fn over_position(file: &std::sync::Arc<std::path::Path>, line: usize, column: us
         line,
         column,
         file: file.clone(),
-        interpolated: false,
+        interpolated: None,
     }
 }
 

@@ -1,6 +1,10 @@
 //! Loading one project from its source: read `.env`, parse and interpolate each compose
 //! file, lay the override over the base, resolve the name and profiles, convert, validate.
 //! Every problem of the project is collected; any error fails the whole project.
+//!
+//! The secret values a load meets are handed to [`crate::redact`] as they are read, failed
+//! loads included: `.env` values (except compose's own `COMPOSE_*` settings), `env_file`
+//! values, and the services' final environments and build args.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +17,7 @@ use super::{
     Diagnostic, Env, Error, Limits, Loaded, ProjectLoad, Result, envfile, interpolate, layout,
     merge, read, validate, yaml,
 };
+use crate::model::spec::ProjectSpec;
 
 /// Loads the project `dir_name` from `source`, reading no file larger than `limits` allow.
 pub fn load(
@@ -100,6 +105,7 @@ fn load_into(
         warnings,
     };
     let mut spec = convert::project(&mut cx, &doc, &profiles);
+    remember_secrets(&spec);
     validate::validate(&mut cx, &mut spec, &doc);
     if !cx.errors.is_empty() {
         return Err(Error::Invalid(cx.errors));
@@ -110,6 +116,17 @@ fn load_into(
         warnings: cx.warnings,
         origins: cx.origins,
     })
+}
+
+/// Hands the values of `spec` that reach containers as secrets to [`crate::redact`].
+fn remember_secrets(spec: &ProjectSpec) {
+    let redactor = crate::redact::global();
+    for service in spec.services.values() {
+        redactor.remember_all(service.environment.values().map(String::as_str));
+        if let Some(build) = &service.build {
+            redactor.remember_all(build.args.values().map(String::as_str));
+        }
+    }
 }
 
 fn absolute(path: &Path) -> PathBuf {
@@ -152,7 +169,11 @@ fn read_dotenv(
     });
     let lookup = |name: &str| env.var(name);
     envfile::parse(&text, &lookup)
-        .map(|vars| vars.into_iter().collect())
+        .map(|vars| {
+            let secrets = vars.iter().filter(|(key, _)| !key.starts_with("COMPOSE_"));
+            crate::redact::global().remember_all(secrets.map(|(_, value)| value.as_str()));
+            vars.into_iter().collect()
+        })
         .map_err(|e| {
             let line = match &e {
                 envfile::Error::Syntax { line, .. }

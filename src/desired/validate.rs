@@ -28,12 +28,19 @@ pub fn validate(cx: &mut Ctx, spec: &mut ProjectSpec, doc: &Node) {
         let key = format!("services.{name}");
         let depends = std::mem::take(&mut service.depends_on);
         let node = at(name, "depends_on");
+        let interpolated = interpolated_items(node);
         for (dependency, condition) in depends {
             if names.contains(&dependency) {
                 service.depends_on.insert(dependency, condition);
-            } else if cx.inactive.contains(&dependency) {
+                continue;
+            }
+            let shown = match interpolated.get(dependency.as_str()) {
+                Some(item) => super::convert::fields::shown_name(item, &dependency),
+                None => format!("`{dependency}`"),
+            };
+            if cx.inactive.contains(&dependency) {
                 let message = format!(
-                    "`{dependency}` is not active under the selected profiles; the dependency is ignored (set COMPOSE_PROFILES to include it)"
+                    "{shown} is not active under the selected profiles; the dependency is ignored (set COMPOSE_PROFILES to include it)"
                 );
                 push(
                     &mut cx.warnings,
@@ -43,9 +50,8 @@ pub fn validate(cx: &mut Ctx, spec: &mut ProjectSpec, doc: &Node) {
                     message,
                 );
             } else {
-                let message = format!(
-                    "`{dependency}` is not a service of this project; fix the name or remove it"
-                );
+                let message =
+                    format!("{shown} is not a service of this project; fix the name or remove it");
                 push(
                     &mut cx.errors,
                     node,
@@ -102,6 +108,18 @@ pub fn validate(cx: &mut Ctx, spec: &mut ProjectSpec, doc: &Node) {
             message,
         );
     }
+}
+
+/// The entries of a `depends_on` list that interpolation made, by their value: messages
+/// show those as written (the value may be a secret).
+fn interpolated_items(depends_on: Option<&Node>) -> BTreeMap<String, &Node> {
+    depends_on
+        .and_then(Node::as_seq)
+        .into_iter()
+        .flatten()
+        .filter(|item| item.interpolated.is_some())
+        .filter_map(|item| Some((item.scalar_text()?, item)))
+        .collect()
 }
 
 fn push(

@@ -43,9 +43,10 @@ pub struct Node {
     pub column: usize,
     /// The file the node was read from.
     pub file: Arc<Path>,
-    /// Whether interpolation changed this scalar (its text may then hold a secret and is
-    /// never quoted in messages).
-    pub interpolated: bool,
+    /// The scalar as written, when interpolation changed it (`"${NET}"`): its text may then
+    /// hold a secret and is never quoted in messages; messages quote this template instead,
+    /// which names the variables and holds only text of the file.
+    pub interpolated: Option<Arc<str>>,
 }
 
 /// A mapping key with its position.
@@ -220,7 +221,7 @@ fn convert(yaml: MarkedYaml<'_>, file: &Arc<Path>) -> Result<Node> {
         line,
         column,
         file: file.clone(),
-        interpolated: false,
+        interpolated: None,
     })
 }
 

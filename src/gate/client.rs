@@ -3,6 +3,10 @@
 //! whole-request timeout, answers up to 8 MiB, plain or chunked. Small on purpose: it talks
 //! to a replica, a Prometheus or a webhook receiver on the local network, never through
 //! proxies or TLS (`https://` URLs are refused with an error saying so).
+//!
+//! URLs are [`Url`]s: a userinfo (`http://user:pass@host/`) is sent as an
+//! `Authorization: Basic` header, never in the `Host` header, and errors show the URL
+//! without userinfo and query values.
 
 use std::time::Duration;
 
@@ -10,6 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::{Error, Result};
+use crate::redact::Url;
 
 /// The largest body read.
 const MAX_BODY: u64 = 8 << 20;
@@ -23,15 +28,16 @@ pub struct Response {
     pub body: String,
 }
 
-/// `GET url` with `timeout` for the whole exchange. `url` is `http://HOST[:PORT][/PATH]`.
-pub async fn get(url: &str, timeout: Duration) -> Result<Response> {
+/// `GET url` with `timeout` for the whole exchange. `url` is
+/// `http://[USER:PASS@]HOST[:PORT][/PATH]`.
+pub async fn get(url: &Url, timeout: Duration) -> Result<Response> {
     exchange("GET", url, None, timeout).await
 }
 
 /// `POST url` with `body` of type `content_type` and `timeout` for the whole exchange.
 /// `url` is `http://HOST[:PORT][/PATH]`; `https://` is not supported.
 pub async fn post(
-    url: &str,
+    url: &Url,
     content_type: &str,
     body: &[u8],
     timeout: Duration,
@@ -42,30 +48,36 @@ pub async fn post(
 /// One request over a fresh connection, `Connection: close`, the answer read to the end.
 async fn exchange(
     method: &'static str,
-    url: &str,
+    url: &Url,
     body: Option<(&str, &[u8])>,
     timeout: Duration,
 ) -> Result<Response> {
     let fail = |message: String| Error::Http {
         method,
-        url: url.to_owned(),
+        url: url.to_string(),
         message,
     };
-    if url.starts_with("https://") {
+    if url.expose().starts_with("https://") {
         return Err(fail(
             "https:// is not supported (composectl speaks plain HTTP only); use an http:// URL"
                 .into(),
         ));
     }
-    let (host, port, path) = split_url(url).ok_or_else(|| fail("not an http:// URL".into()))?;
+    let parts = url
+        .http_parts()
+        .ok_or_else(|| fail("not an http:// URL".into()))?;
     let exchange = async {
-        let mut stream = TcpStream::connect((host, port)).await?;
-        let authority = url["http://".len()..].split('/').next().unwrap_or(host);
+        let mut stream = TcpStream::connect((parts.host, parts.port)).await?;
         let mut request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: composectl/{}\r\n\
+            "{method} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: composectl/{}\r\n\
              Accept: */*\r\nConnection: close\r\n",
+            parts.path,
+            parts.authority,
             env!("CARGO_PKG_VERSION")
         );
+        if let Some(credential) = url.basic_auth() {
+            request.push_str(&format!("Authorization: {credential}\r\n"));
+        }
         if let Some((content_type, body)) = body {
             request.push_str(&format!(
                 "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
@@ -92,30 +104,7 @@ async fn exchange(
 
 /// `text` percent-encoded for a query string value (everything but unreserved characters).
 pub fn encode_component(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() * 3);
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
-/// Host (brackets removed), port (80 by default) and path (`/` by default).
-fn split_url(url: &str) -> Option<(&str, u16, &str)> {
-    let rest = url.strip_prefix("http://")?;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !p.contains(']') => (h, p.parse().ok()?),
-        _ => (authority, 80),
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    (!host.is_empty()).then_some((host, port, path))
+    crate::redact::shapes::percent_encode(text)
 }
 
 /// Status and body of a raw HTTP/1.x response.
@@ -177,25 +166,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls_split_into_host_port_and_path() {
-        let cases = [
-            ("http://127.0.0.1:9090", Some(("127.0.0.1", 9090, "/"))),
-            ("http://web/healthz", Some(("web", 80, "/healthz"))),
-            (
-                "http://[fd00::2]:8080/m?x=1",
-                Some(("fd00::2", 8080, "/m?x=1")),
-            ),
-            ("http://[fd00::2]/", Some(("fd00::2", 80, "/"))),
-            ("https://web/", None),
-            ("http://:80/", None),
-            ("http://web:port/", None),
-        ];
-        for (url, expected) in cases {
-            assert_eq!(split_url(url), expected, "{url}");
-        }
-    }
-
-    #[test]
     fn plain_and_chunked_bodies_are_read() {
         let plain = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
         assert_eq!(
@@ -234,10 +204,81 @@ mod tests {
             listener.local_addr().unwrap().port()
         };
         let url = format!("http://127.0.0.1:{port}/");
-        let err = get(&url, Duration::from_secs(2)).await.unwrap_err();
+        let err = get(&Url::new(&url), Duration::from_secs(2))
+            .await
+            .unwrap_err();
         assert!(
             err.to_string().starts_with(&format!("GET {url}: ")),
             "{err}"
+        );
+        let secret = format!("http://probe:closed-port-pw@127.0.0.1:{port}/?token=qtok-1");
+        let err = get(&Url::new(secret), Duration::from_secs(2))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!("GET http://***@127.0.0.1:{port}/?token=***: ")),
+            "{err}"
+        );
+    }
+
+    /// Accepts one connection, answers 200 and returns the request head it read.
+    async fn one_request() -> (u16, tokio::task::JoinHandle<String>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let task = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut raw = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !raw.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = stream.read(&mut buf).await.unwrap();
+                assert!(n > 0, "the request ended before its head did");
+                raw.extend_from_slice(&buf[..n]);
+            }
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .await
+                .unwrap();
+            String::from_utf8(raw).unwrap()
+        });
+        (port, task)
+    }
+
+    #[tokio::test]
+    async fn userinfo_is_sent_as_basic_auth_and_not_in_the_host_header() {
+        let (port, request) = one_request().await;
+        let url = Url::new(format!(
+            "http://gate%40user:p%3Ass@127.0.0.1:{port}/ready?k=v"
+        ));
+        let response = get(&url, Duration::from_secs(5)).await.unwrap();
+        assert_eq!(response.status, 200);
+        let head = request.await.unwrap();
+        assert!(head.starts_with("GET /ready?k=v HTTP/1.1\r\n"), "{head}");
+        assert!(
+            head.contains(&format!("\r\nHost: 127.0.0.1:{port}\r\n")),
+            "{head}"
+        );
+        // base64("gate@user:p:ss")
+        assert!(
+            head.contains("\r\nAuthorization: Basic Z2F0ZUB1c2VyOnA6c3M=\r\n"),
+            "{head}"
+        );
+        assert!(
+            !head.contains("p%3Ass") && !head.contains("p:ss@"),
+            "{head}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_url_without_userinfo_sends_no_authorization() {
+        let (port, request) = one_request().await;
+        let url = Url::new(format!("http://127.0.0.1:{port}"));
+        get(&url, Duration::from_secs(5)).await.unwrap();
+        let head = request.await.unwrap();
+        assert!(head.starts_with("GET / HTTP/1.1\r\n"), "{head}");
+        assert!(
+            !head.to_ascii_lowercase().contains("authorization"),
+            "{head}"
         );
     }
 }

@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 
 use super::{Error, Result, template};
 use crate::desired::convert::units::parse_duration;
+use crate::redact::Url;
 
 /// One configured gate.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,8 +34,8 @@ pub enum GateConfig {
 /// The HTTP probe.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpConfig {
-    /// URL template (`http://{ip}:8080/healthz`).
-    pub url: String,
+    /// URL template (`http://{ip}:8080/healthz`); a userinfo is sent as basic auth.
+    pub url: Url,
     /// The status that counts as success (200).
     pub expect_status: u16,
     /// Per-request timeout (2s).
@@ -60,8 +61,8 @@ pub enum NoData {
 /// The Prometheus query gate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PrometheusConfig {
-    /// The server's base URL (`http://127.0.0.1:9090`).
-    pub url: String,
+    /// The server's base URL (`http://127.0.0.1:9090`); a userinfo is sent as basic auth.
+    pub url: Url,
     /// PromQL template.
     pub query: String,
     /// The value must be at most this.
@@ -81,8 +82,9 @@ pub struct PrometheusConfig {
 /// The direct scrape gate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScrapeConfig {
-    /// URL template of the target's metrics (`http://{ip}:8080/metrics`).
-    pub url: String,
+    /// URL template of the target's metrics (`http://{ip}:8080/metrics`); a userinfo is
+    /// sent as basic auth.
+    pub url: Url,
     /// The counter, every series of which counts as "all".
     pub metric: String,
     /// Label patterns a series must match to count as "bad" (`status: "5.."`).
@@ -310,12 +312,12 @@ impl<'a> Fields<'a> {
             .ok_or_else(|| self.error(key, "is required"))
     }
 
-    fn url(&mut self, key: &str) -> Result<String> {
-        let url = self.string(key)?;
-        if !url.starts_with("http://") {
+    fn url(&mut self, key: &str) -> Result<Url> {
+        let url = Url::new(self.string(key)?);
+        if !url.expose().starts_with("http://") {
             return Err(self.error(key, "must be an http:// URL (https is not supported)"));
         }
-        template::check(&url, key)?;
+        template::check(url.expose(), key)?;
         Ok(url)
     }
 

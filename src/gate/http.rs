@@ -4,6 +4,7 @@
 
 use super::config::HttpConfig;
 use super::{Evidence, Gate, GateFuture, Target, Verdict, client, template};
+use crate::redact::Url;
 
 /// The gate and its streaks.
 #[derive(Debug)]
@@ -24,8 +25,8 @@ impl HttpGate {
     }
 
     async fn probe(&mut self, target: &Target) -> Verdict {
-        let url = match template::render(&self.config.url, target) {
-            Ok(url) => url,
+        let url = match template::render(self.config.url.expose(), target) {
+            Ok(url) => self.config.url.derive(url),
             Err(e) => return Verdict::NotYet(Evidence::new(e.to_string())),
         };
         let outcome = match client::get(&url, self.config.timeout).await {
@@ -37,7 +38,7 @@ impl HttpGate {
     }
 
     /// Updates the streaks with one probe's outcome and says what they amount to.
-    fn record(&mut self, url: &str, outcome: Result<u16, String>) -> Verdict {
+    fn record(&mut self, url: &Url, outcome: Result<u16, String>) -> Verdict {
         let (needed, limit) = (self.config.successes, self.config.failures);
         match outcome {
             Ok(status) => {
@@ -87,7 +88,7 @@ mod tests {
 
     fn gate(successes: u32, failures: u32) -> HttpGate {
         HttpGate::new(HttpConfig {
-            url: "http://{ip}:8080/healthz".into(),
+            url: Url::new("http://{ip}:8080/healthz"),
             expect_status: 200,
             timeout: Duration::from_secs(1),
             successes,
@@ -100,7 +101,7 @@ mod tests {
             .iter()
             .map(|ok| {
                 let outcome = if *ok { Ok(200) } else { Err("refused".into()) };
-                gate.record("http://x/", outcome).label()
+                gate.record(&Url::new("http://x/"), outcome).label()
             })
             .collect()
     }
@@ -124,7 +125,7 @@ mod tests {
 
     #[test]
     fn the_evidence_tells_the_streak() {
-        let verdict = gate(3, 3).record("http://x/", Ok(200));
+        let verdict = gate(3, 3).record(&Url::new("http://x/"), Ok(200));
         assert_eq!(
             verdict.evidence().message,
             "GET http://x/ answered 200, 1 of 3 consecutive successes"

@@ -51,11 +51,11 @@ impl PrometheusGate {
             Ok(q) => q,
             Err(e) => return Verdict::NotYet(Evidence::new(e.to_string())),
         };
-        let url = format!(
+        let url = self.config.url.derive(format!(
             "{}/api/v1/query?query={}",
-            self.config.url.trim_end_matches('/'),
+            self.config.url.expose().trim_end_matches('/'),
             client::encode_component(&query)
-        );
+        ));
         let values = match client::get(&url, self.config.timeout).await {
             Ok(r) => {
                 parse_values(&r.body).map_err(|e| format!("Prometheus answered {}: {e}", r.status))

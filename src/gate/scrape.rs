@@ -41,7 +41,8 @@ impl ScrapeGate {
     }
 
     async fn scrape(&self, target: &Target) -> Result<Counters, String> {
-        let url = template::render(&self.config.url, target).map_err(|e| e.to_string())?;
+        let url = template::render(self.config.url.expose(), target).map_err(|e| e.to_string())?;
+        let url = self.config.url.derive(url);
         let response = client::get(&url, self.config.timeout)
             .await
             .map_err(|e| e.to_string())?;

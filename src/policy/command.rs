@@ -6,6 +6,7 @@
 //! controller, over its control socket, to reload at once; without one the record is
 //! read at the controller's next start.
 
+use crate::{errln, out, outln};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -74,8 +75,8 @@ pub async fn run(args: PolicyArgs, instance: &str, state_dir: &Path) -> ExitCode
             let state = StateDir::new(state_dir, instance);
             match self::approve(&approve.desired, settings, &state, &approve.project) {
                 Ok(text) => {
-                    print!("{text}");
-                    println!("{}", reload(state_dir, instance).await);
+                    out!("{text}");
+                    outln!("{}", reload(state_dir, instance).await);
                     Ok(true)
                 }
                 Err(err) => Err(err),
@@ -86,7 +87,7 @@ pub async fn run(args: PolicyArgs, instance: &str, state_dir: &Path) -> ExitCode
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(EXIT_ERROR),
         Err(err) => {
-            eprintln!("error: {err}");
+            errln!("error: {err}");
             ExitCode::from(EXIT_ERROR)
         }
     }
@@ -125,12 +126,12 @@ fn show(
     let assessed = guard.apply(&mut report, now_ms(), &BTreeSet::new());
     if json {
         let text = serde_json::to_string_pretty(&assessed).expect("assessments serialize");
-        println!("{text}");
+        outln!("{text}");
     } else {
         for (project, load) in &report.projects {
             match assessed.get(project) {
                 Some(assessment) => {
-                    print!("{}", render(project, assessment, guard.settings().mode))
+                    out!("{}", render(project, assessment, guard.settings().mode))
                 }
                 None => {
                     let reason = load
@@ -138,7 +139,7 @@ fn show(
                         .err()
                         .map(ToString::to_string)
                         .unwrap_or_default();
-                    println!("{project}: does not load, so its privileges are unknown:\n{reason}");
+                    outln!("{project}: does not load, so its privileges are unknown:\n{reason}");
                 }
             }
         }

@@ -109,14 +109,58 @@ fn https_and_malformed_urls_are_refused_with_a_reason() {
     let err = Webhook::new("http:///x").unwrap_err();
     assert!(err.to_string().contains("no host"), "{err}");
     assert_eq!(
-        Webhook::new("http://127.0.0.1:8080/hook").unwrap().url(),
+        Webhook::new("http://127.0.0.1:8080/hook")
+            .unwrap()
+            .url()
+            .to_string(),
         "http://127.0.0.1:8080/hook"
+    );
+    let err = Webhook::new("https://u:hook-pw-77@hooks.example.com/x?token=tk-9911").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "webhook URL https://***@hooks.example.com/x?token=***: https:// is not supported \
+         (composectl speaks plain HTTP only); use an http:// URL, for example a relay on localhost"
+    );
+}
+
+#[tokio::test]
+async fn the_receiver_gets_basic_auth_from_the_userinfo_and_the_token_in_the_query() {
+    let (url, received) = receiver("200 OK").await;
+    let url = url.replace("http://", "http://hook:hook-pass-31@") + "?token=hook-token-31";
+    Webhook::new(&url).unwrap().post(&rolled_back()).await;
+    let (head, _) = received.await.unwrap();
+    assert!(
+        head.starts_with("POST /hooks/rollout?token=hook-token-31 HTTP/1.1\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains(&format!(
+            "Authorization: {}",
+            Url::new(&url).basic_auth().unwrap()
+        )),
+        "{head}"
+    );
+}
+
+#[tokio::test]
+async fn the_body_is_scrubbed_of_known_secrets() {
+    let (url, received) = receiver("204 No Content").await;
+    crate::redact::remember("webhook-body-secret-5");
+    let mut event = rolled_back();
+    event.reason = Some("gate failed: webhook-body-secret-5 at http://u:p@x/?a=b".into());
+    Webhook::new(&url).unwrap().post(&event).await;
+    let (_, body) = received.await.unwrap();
+    let posted: RolloutEvent = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        posted.reason.as_deref(),
+        Some("gate failed: *** at http://***@x/?a=***")
     );
 }
 
 #[tokio::test]
 async fn the_client_refuses_https_saying_it_is_not_supported() {
-    let err = client::post("https://example.com/", "application/json", b"{}", TIMEOUT)
+    let url = Url::new("https://example.com/");
+    let err = client::post(&url, "application/json", b"{}", TIMEOUT)
         .await
         .unwrap_err();
     assert_eq!(

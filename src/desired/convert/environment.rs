@@ -67,6 +67,15 @@ pub fn environment(
             }
         }
     }
+    if let Some((name, _)) = out.iter().find(|(_, value)| value.contains('\0')) {
+        let message = format!(
+            "the value of {name} holds a NUL byte, which no process environment can; remove it"
+        );
+        if let Some(node) = environment.or(env_file) {
+            cx.error(node, key, message);
+        }
+        return BTreeMap::new();
+    }
     let bytes: u64 = out.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum();
     let before = cx.env_bytes;
     cx.env_bytes = cx.env_bytes.saturating_add(bytes);
@@ -163,7 +172,10 @@ fn load_env_file(cx: &Ctx, absolute: &std::path::Path) -> EnvFile {
         Err(e) => return EnvFile::Failed(format!("env file {e}")),
     };
     match envfile::parse(&text, cx.lookup) {
-        Ok(vars) => EnvFile::Vars(Arc::new(vars)),
+        Ok(vars) => {
+            crate::redact::global().remember_all(vars.iter().map(|(_, value)| value.as_str()));
+            EnvFile::Vars(Arc::new(vars))
+        }
         Err(e) => EnvFile::Failed(format!("env file {}: {e}", absolute.display())),
     }
 }

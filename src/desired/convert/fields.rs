@@ -35,7 +35,7 @@ pub fn check_keys(cx: &mut Ctx, node: &Node, key: &str, known: &[&str]) {
             line: k.line,
             column: k.column,
             file: node.file.clone(),
-            interpolated: false,
+            interpolated: None,
         };
         cx.warn(
             &at,
@@ -240,12 +240,24 @@ fn describe(node: &Node) -> &'static str {
     node.kind()
 }
 
-/// A scalar for messages: quoted as written when it came straight from the file, otherwise
-/// (interpolated, maybe a secret) only "the value".
+/// A scalar for messages: quoted as written when it came straight from the file; when
+/// interpolation made it (maybe a secret), the template as written instead
+/// (`the value of "${PORT}"`), which names the variables only.
 pub fn quoted_literal(node: &Node) -> String {
-    match node.scalar_text() {
-        Some(text) if !node.interpolated => format!("{text:?}"),
-        _ => "the value".to_string(),
+    match (&node.interpolated, node.scalar_text()) {
+        (Some(template), _) => format!("the value of {:?}", &**template),
+        (None, Some(text)) => format!("{text:?}"),
+        (None, None) => "the value".to_string(),
+    }
+}
+
+/// A name read from `node` for messages: `` `name` `` when it came straight from the file;
+/// when interpolation made it, `` the name `${NET}` gives`` (the template as written,
+/// never the value, which may be a secret).
+pub fn shown_name(node: &Node, name: &str) -> String {
+    match &node.interpolated {
+        Some(template) => format!("the name `{template}` gives"),
+        None => format!("`{name}`"),
     }
 }
 

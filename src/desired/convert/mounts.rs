@@ -82,10 +82,14 @@ fn short(cx: &mut Ctx, node: &Node, key: &str, text: &str) -> Option<MountSpec> 
             "ro" | "rw" | "z" | "Z" | "nocopy" | "cached" | "delegated" | "consistent"
         )
     }) {
+        let bad = match &node.interpolated {
+            None => format!("`{bad}`"),
+            Some(template) => format!("in `{template}`"),
+        };
         cx.error(
             node,
             key,
-            format!("unknown mount option `{bad}`; use ro or rw"),
+            format!("unknown mount option {bad}; use ro or rw"),
         );
         return None;
     }
@@ -96,7 +100,7 @@ fn short(cx: &mut Ctx, node: &Node, key: &str, text: &str) -> Option<MountSpec> 
             source: host_path(cx, node, key, source)?,
             create_host_path: true,
         },
-        Some(name) => named(cx, node, key, name)?,
+        Some(name) => named(cx, node, node, key, name)?,
     };
     Some(MountSpec {
         kind,
@@ -121,14 +125,24 @@ fn container_path(cx: &mut Ctx, node: &Node, key: &str, target: &str) -> Option<
     None
 }
 
-fn named(cx: &mut Ctx, node: &Node, key: &str, name: &str) -> Option<MountKind> {
+/// The named volume `name`, read from `origin` (the short-syntax string or the `source:`
+/// node), at `node`.
+fn named(cx: &mut Ctx, node: &Node, origin: &Node, key: &str, name: &str) -> Option<MountKind> {
     match cx.volumes.get(name) {
         Some(volume) => Some(MountKind::Volume {
             name: volume.name.clone(),
             key: name.to_string(),
         }),
         None => {
-            cx.error(node, key, format!("volume `{name}` is not declared; add `{name}:` under the top-level `volumes:` (or write ./{name} for a directory)"));
+            let message = match &origin.interpolated {
+                None => format!(
+                    "volume `{name}` is not declared; add `{name}:` under the top-level `volumes:` (or write ./{name} for a directory)"
+                ),
+                Some(template) => format!(
+                    "the volume `{template}` names is not declared; add it under the top-level `volumes:` (or write ./NAME for a directory)"
+                ),
+            };
+            cx.error(node, key, message);
             None
         }
     }
@@ -169,7 +183,10 @@ fn long(cx: &mut Ctx, node: &Node, key: &str) -> Option<MountSpec> {
         .unwrap_or(false);
     let kind = match (kind.as_str(), source) {
         ("volume", None) => MountKind::Anonymous,
-        ("volume", Some(name)) => named(cx, node, &child(key, "source"), &name)?,
+        ("volume", Some(name)) => {
+            let origin = node.get("source").unwrap_or(node);
+            named(cx, node, origin, &child(key, "source"), &name)?
+        }
         ("bind", Some(source)) => MountKind::Bind {
             source: host_path(cx, node, &child(key, "source"), &source)?,
             create_host_path: create_host_path(cx, node, key),
@@ -185,7 +202,10 @@ fn long(cx: &mut Ctx, node: &Node, key: &str) -> Option<MountSpec> {
             cx.error(
                 node,
                 &child(key, "type"),
-                format!("mount type `{other}` is not supported; use volume, bind or tmpfs"),
+                format!(
+                    "mount type {} is not supported; use volume, bind or tmpfs",
+                    fields::shown_name(node.get("type").unwrap_or(node), other)
+                ),
             );
             return None;
         }

@@ -291,17 +291,31 @@ fn networks(
     key: &str,
 ) -> BTreeMap<String, ServiceNetwork> {
     let mut out = BTreeMap::new();
-    let entries: Vec<(String, Option<&Node>, Node)> = match &node.value {
+    // (name, options, where, key path, the name as messages show it)
+    type Entry<'n> = (String, Option<&'n Node>, Node, String, String);
+    let entries: Vec<Entry> = match &node.value {
         Value::Seq(items) => items
             .iter()
             .enumerate()
             .filter_map(|(i, item)| {
-                fields::text(cx, item, &index(key, i)).map(|n| (n, None, item.clone()))
+                let path = index(key, i);
+                let name = fields::text(cx, item, &path)?;
+                let shown = fields::shown_name(item, &name);
+                Some((name, None, item.clone(), path, shown))
             })
             .collect(),
         Value::Map(entries) => entries
             .iter()
-            .map(|(k, v)| (k.name.clone(), Some(v), v.clone()))
+            .map(|(k, v)| {
+                let shown = format!("`{}`", k.name);
+                (
+                    k.name.clone(),
+                    Some(v),
+                    v.clone(),
+                    child(key, &k.name),
+                    shown,
+                )
+            })
             .collect(),
         _ => {
             cx.error(
@@ -315,14 +329,13 @@ fn networks(
             return out;
         }
     };
-    for (name, options, at) in entries {
-        let path = child(key, &name);
+    for (name, options, at, path, shown) in entries {
         cx.origins.mark_network(service, &name, &at, &path);
         if name != "default" && !cx.networks.contains_key(&name) {
             cx.error(
                 &at,
                 &path,
-                format!("network `{name}` is not declared; add it under the top-level `networks:`"),
+                format!("network {shown} is not declared; add it under the top-level `networks:`"),
             );
         }
         let mut membership = ServiceNetwork::default();

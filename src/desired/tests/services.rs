@@ -32,7 +32,7 @@ fn undeclared_volumes_and_networks_are_rejected() {
         "{text}"
     );
     assert!(
-        text.contains("services.web.networks.back: network `back` is not declared"),
+        text.contains("services.web.networks[0]: network `back` is not declared"),
         "{text}"
     );
 }
@@ -195,6 +195,62 @@ fn interpolated_secrets_never_appear_in_errors_or_warnings() {
             && text.contains(":5:"),
         "{text}"
     );
+}
+
+#[test]
+fn interpolated_names_in_depends_on_networks_and_volumes_are_shown_as_written() {
+    let d = Desired::new();
+    d.write(
+        "a/.env",
+        "DEP=dep-secret-0001\nNET=net-secret-0002\nVOL=vol-secret-0003\nTYPE=typ-secret-0004\n",
+    );
+    d.write(
+        "a/compose.yaml",
+        &one_service(concat!(
+            "    image: x\n",
+            "    depends_on: ['${DEP}']\n",
+            "    networks: ['${NET}']\n",
+            "    volumes:\n",
+            "      - ${VOL}:/data\n",
+            "      - {type: volume, source: '${VOL}', target: /v}\n",
+            "      - {type: '${TYPE}', target: /t}\n",
+            "      - 'data:/d:${TYPE}'\n",
+        )),
+    );
+    let text = err_text(&d.load(), "a");
+    for secret in [
+        "dep-secret-0001",
+        "net-secret-0002",
+        "vol-secret-0003",
+        "typ-secret-0004",
+    ] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    for expected in [
+        "services.web.depends_on: the name `${DEP}` gives is not a service of this project",
+        "services.web.networks[0]: network the name `${NET}` gives is not declared",
+        "services.web.volumes[0]: the volume `${VOL}:/data` names is not declared",
+        "services.web.volumes[1].source: the volume `${VOL}` names is not declared",
+        "services.web.volumes[2].type: mount type the name `${TYPE}` gives is not supported",
+        "services.web.volumes[3]: unknown mount option in `data:/d:${TYPE}`",
+    ] {
+        assert!(text.contains(expected), "{expected} not in {text}");
+    }
+}
+
+#[test]
+fn an_environment_value_with_a_nul_byte_fails_naming_the_variable_only() {
+    let d = Desired::new();
+    d.write(
+        "a/compose.yaml",
+        &one_service("    image: x\n    environment:\n      TOKEN: \"nul\\0-secret-0005\"\n"),
+    );
+    let text = err_text(&d.load(), "a");
+    assert!(
+        text.contains("the value of TOKEN holds a NUL byte"),
+        "{text}"
+    );
+    assert!(!text.contains("secret-0005"), "{text}");
 }
 
 #[test]

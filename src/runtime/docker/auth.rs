@@ -5,7 +5,8 @@
 //!
 //! Credential helpers (`credsStore`, `credHelpers`) are not supported: with them the file
 //! holds no secret, so the pull goes anonymous. Credentials are never logged; errors name
-//! the file and the registry, never a value.
+//! the file and the registry, never a value. The secrets found (the `auth` entry, the
+//! password, the identity token) are handed to [`crate::redact`].
 
 use std::path::{Path, PathBuf};
 
@@ -145,6 +146,16 @@ fn entry_credentials(
         creds.username = Some(user.to_owned());
         creds.password = Some(pass.to_owned());
     }
+    let redactor = crate::redact::global();
+    redactor.remember_all(
+        [
+            text("auth"),
+            creds.password.as_deref(),
+            creds.identitytoken.as_deref(),
+        ]
+        .into_iter()
+        .flatten(),
+    );
     let has_secret = creds.password.is_some() || creds.identitytoken.is_some();
     Ok(has_secret.then_some(creds))
 }

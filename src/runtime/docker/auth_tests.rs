@@ -94,3 +94,18 @@ fn malformed_config_and_auth_are_errors_that_show_no_secret() {
     assert!(matches!(err, Error::BadAuth { .. }));
     assert!(!err.to_string().contains("secret"));
 }
+
+#[test]
+fn the_credentials_found_are_remembered_as_secrets() {
+    // base64("robot:registry-pass-4471")
+    let auth = crate::redact::base64("robot:registry-pass-4471");
+    let config = format!(
+        r#"{{"auths": {{"reg.local:5000": {{"auth": "{auth}", "identitytoken": "id-token-4471"}}}}}}"#
+    );
+    let creds = credentials_from(&config, Path::new("config.json"), "reg.local:5000/app:1")
+        .unwrap()
+        .unwrap();
+    assert_eq!(creds.password.as_deref(), Some("registry-pass-4471"));
+    let line = format!("pull failed: {auth} registry-pass-4471 id-token-4471");
+    assert_eq!(crate::redact::text(&line), "pull failed: *** *** ***");
+}
