@@ -186,8 +186,14 @@ fn no_planted_secret_appears_in_any_output() {
     .collect();
     let s = |place: &str| secrets[place].clone();
     let mut all_secrets = secrets.clone();
-    all_secrets.insert("gate-basic", base64(&format!("gate-user:{}", s("gate-pass"))));
-    all_secrets.insert("hook-basic", base64(&format!("hook-user:{}", s("hook-pass"))));
+    all_secrets.insert(
+        "gate-basic",
+        base64(&format!("gate-user:{}", s("gate-pass"))),
+    );
+    all_secrets.insert(
+        "hook-basic",
+        base64(&format!("hook-user:{}", s("hook-pass"))),
+    );
     all_secrets.insert("registry-auth", base64(&format!("robot:{}", s("registry"))));
 
     // The receivers: the gate answers 200 to an authenticated /ready, 503 otherwise; the
@@ -223,9 +229,16 @@ fn no_planted_secret_appears_in_any_output() {
     let p = project.name();
     project.write(
         &format!("{p}/.env"),
-        &format!("DOTENV_SECRET={}\nGATE_TOKEN={}\n", s("dotenv"), s("gate-token")),
+        &format!(
+            "DOTENV_SECRET={}\nGATE_TOKEN={}\n",
+            s("dotenv"),
+            s("gate-token")
+        ),
     );
-    project.write(&format!("{p}/app.env"), &format!("FROM_ENV_FILE={}\n", s("envfile")));
+    project.write(
+        &format!("{p}/app.env"),
+        &format!("FROM_ENV_FILE={}\n", s("envfile")),
+    );
     write_canary("v1");
     let registry_port = free_port();
     project.write(
@@ -290,12 +303,27 @@ fn no_planted_secret_appears_in_any_output() {
             "apply --once --log debug",
             vec!["apply", "--once", "-d", &desired, "--log", "debug"],
         ),
+        (
+            "apply --once --log debug,bollard=debug,hyper=debug",
+            vec![
+                "apply",
+                "--once",
+                "-d",
+                &desired,
+                "--log",
+                "debug,bollard=debug,hyper=debug",
+            ],
+        ),
     ] {
         let (code, text) = cli(&env, &args);
         assert_ne!(code, Some(0), "{what} reports the broken projects:\n{text}");
         outputs.add(what, text);
     }
-    let closed = format!("http://probe:{}@127.0.0.1:{}/healthz", s("gate-pass"), free_port());
+    let closed = format!(
+        "http://probe:{}@127.0.0.1:{}/healthz",
+        s("gate-pass"),
+        free_port()
+    );
     outputs.add("healthcheck", cli(&env, &["healthcheck", &closed]).1);
     for command in [
         &[][..],
@@ -317,7 +345,7 @@ fn no_planted_secret_appears_in_any_output() {
         args.push("--help");
         let (code, text) = cli(&env, &args);
         assert_eq!(code, Some(0), "{args:?}: {text}");
-        outputs.add(format!("{}", args.join(" ")), text);
+        outputs.add(args.join(" "), text);
     }
 
     // The daemon, logging debug as JSON; v2 rolls out: `app` promotes, `bad` rolls back.
@@ -338,9 +366,9 @@ fn no_planted_secret_appears_in_any_output() {
     let target = |service: &str| format!("{p}/{service}");
     let phase = |service: &str| {
         let (_, text) = cli(&env, &["rollout", "status", "--json", &target(service)]);
-        serde_json::from_str::<Value>(text.trim()).ok().and_then(|v| {
-            v["services"][0]["phase"].as_str().map(str::to_owned)
-        })
+        serde_json::from_str::<Value>(text.trim())
+            .ok()
+            .and_then(|v| v["services"][0]["phase"].as_str().map(str::to_owned))
     };
     let settled = wait_until(Duration::from_secs(60), Duration::from_millis(500), || {
         phase("app").as_deref() == Some("complete")
@@ -358,11 +386,13 @@ fn no_planted_secret_appears_in_any_output() {
     // The gate authenticated with the URL's userinfo, never sent in the Host header.
     let gate_requests = gate.seen();
     assert!(
-        gate_requests.iter().any(|r| r.head.starts_with("GET /ready?token=")
-            && r.head.to_ascii_lowercase().contains(&format!(
-                "authorization: basic {}",
-                all_secrets["gate-basic"].to_ascii_lowercase()
-            ))),
+        gate_requests
+            .iter()
+            .any(|r| r.head.starts_with("GET /ready?token=")
+                && r.head.to_ascii_lowercase().contains(&format!(
+                    "authorization: basic {}",
+                    all_secrets["gate-basic"].to_ascii_lowercase()
+                ))),
         "the gate sent basic auth: {gate_requests:#?}"
     );
     assert!(
@@ -373,7 +403,9 @@ fn no_planted_secret_appears_in_any_output() {
     );
     let posts = hook.seen();
     assert!(
-        posts.iter().all(|r| r.head.contains("Authorization: Basic ")),
+        posts
+            .iter()
+            .all(|r| r.head.contains("Authorization: Basic ")),
         "the webhook sent basic auth: {posts:#?}"
     );
 
@@ -394,7 +426,10 @@ fn no_planted_secret_appears_in_any_output() {
         outputs.add(format!("GET {path}"), body);
     }
     let status = outputs.0.last().map(|(_, b)| b.clone()).unwrap_or_default();
-    assert!(status.contains(environ.name()) && status.contains(n), "{status}");
+    assert!(
+        status.contains(environ.name()) && status.contains(n),
+        "{status}"
+    );
     for (i, post) in posts.iter().enumerate() {
         outputs.add(format!("webhook body {i}"), post.body.clone());
     }
