@@ -75,22 +75,6 @@ pub const MAX_VALUE_BYTES: usize = 4096;
 /// New values searched one by one before the matcher is rebuilt with them.
 pub const REBUILD_AFTER: usize = 64;
 
-/// Errors of the redaction module.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// A URL is not `http://HOST[:PORT][/PATH]`; `url` is shown redacted.
-    #[error("{url}: {message}")]
-    Url {
-        /// The URL, without userinfo and query values.
-        url: String,
-        /// What is wrong and what to write instead.
-        message: &'static str,
-    },
-}
-
-/// Result alias of this module.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
-
 /// The secret values in play and the matcher that finds them in text.
 #[derive(Debug, Default)]
 pub struct Redactor {
