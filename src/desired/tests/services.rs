@@ -239,6 +239,29 @@ fn interpolated_names_in_depends_on_networks_and_volumes_are_shown_as_written() 
 }
 
 #[test]
+fn secret_values_are_remembered_but_not_the_names_the_project_shows_anyway() {
+    let d = Desired::new();
+    d.write(
+        "a/.env",
+        "DB_NAME=warehouse-db\nDOTENV_TOKEN=dotenv-secret-7781\n",
+    );
+    d.write("a/db.env", "POSTGRES_PASSWORD=envfile-secret-7781\n");
+    d.write(
+        "a/compose.yaml",
+        "services:\n  warehouse-db:\n    image: registry.local:5000/postgresql:16.3\n    \
+         env_file: db.env\n    environment:\n      POSTGRES_USER: postgresql\n      \
+         POSTGRES_DB: ${DB_NAME}\n      LITERAL: literal-secret-7781\n",
+    );
+    ok(&d.load(), "a");
+    let line = "warehouse-db registry.local:5000/postgresql:16.3 dotenv-secret-7781 \
+                envfile-secret-7781 literal-secret-7781";
+    assert_eq!(
+        crate::redact::text(line),
+        "warehouse-db registry.local:5000/postgresql:16.3 *** *** ***"
+    );
+}
+
+#[test]
 fn an_environment_value_with_a_nul_byte_fails_naming_the_variable_only() {
     let d = Desired::new();
     d.write(
