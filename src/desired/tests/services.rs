@@ -239,6 +239,30 @@ fn interpolated_names_in_depends_on_networks_and_volumes_are_shown_as_written() 
 }
 
 #[test]
+fn interpolated_values_in_the_rollout_config_are_shown_as_written() {
+    let d = Desired::new();
+    d.write(
+        "a/.env",
+        "STRATEGY=strategy-secret-0006\nGATE=gate-type-secret-0007\n",
+    );
+    d.write(
+        "a/compose.yaml",
+        &one_service("    image: x\n    x-rollout: {strategy: '${STRATEGY}'}\n"),
+    );
+    d.write(
+        "b/compose.yaml",
+        &one_service("    image: x\n    x-rollout: {gates: [{type: '${GATE}'}]}\n"),
+    );
+    d.write("b/.env", "GATE=gate-type-secret-0007\n");
+    let report = d.load();
+    let (a, b) = (err_text(&report, "a"), err_text(&report, "b"));
+    assert!(!a.contains("strategy-secret-0006"), "{a}");
+    assert!(a.contains("\"${STRATEGY}\""), "{a}");
+    assert!(!b.contains("gate-type-secret-0007"), "{b}");
+    assert!(b.contains("\"${GATE}\""), "{b}");
+}
+
+#[test]
 fn secret_values_are_remembered_but_not_the_names_the_project_shows_anyway() {
     let d = Desired::new();
     d.write(
