@@ -8,7 +8,8 @@
 //!   their sources hand them over with [`remember`]: the environment values of loaded specs,
 //!   `.env` values (except compose's own `COMPOSE_*` settings), `env_file` values, the
 //!   variables the config file exports, registry credentials, and the userinfo and query
-//!   values of every [`Url`]. A value shorter than [`MIN_SECRET_LEN`] characters is not
+//!   values of every [`Url`] (the loader keeps back a value that is a name the project
+//!   shows anyway, see [`crate::desired::project`]). A value shorter than [`MIN_SECRET_LEN`] characters is not
 //!   remembered: scrubbing `1`, `true` or `8080` from every line would make output useless,
 //!   and such values are caught by shape where their shape is known (URL userinfo and query
 //!   values of any length). It also remembers the forms a value takes in output: JSON- and
@@ -23,8 +24,9 @@
 //!   documents): the log writer ([`LogWriter`], all of tracing's output), the CLI's stdout
 //!   and stderr ([`outln!`](crate::outln), [`errln!`](crate::errln)), the HTTP endpoints'
 //!   bodies ([`crate::http`]), the control socket's answers ([`crate::control::server`]),
-//!   the webhook's body ([`crate::webhook`]) and the free text of the rollout records
-//!   ([`crate::state`]). Scrubbing replaces every remembered value with [`MASK`], then
+//!   the webhook's body ([`crate::webhook`]), systemd's status line ([`crate::systemd`]) and
+//!   the free text of the rollout records ([`crate::state`]). A document is scrubbed string
+//!   by string, so it stays valid JSON (its keys come out sorted). Scrubbing replaces every remembered value with [`MASK`], then
 //!   hides the known leaky shapes ([`shapes`]): URL userinfo and query values, `Basic` and
 //!   `Bearer` credentials, and quoted `NAME=value` environment entries (how the engine
 //!   echoes an environment it refuses).
