@@ -80,6 +80,10 @@ pub struct Overlay {
     pub set: Vec<(String, String)>,
     /// One warning per line the file sets to no effect (unknown names); never a value.
     pub warnings: Vec<String>,
+    /// The values of the variables the file exports for compose files (every name that is
+    /// not a composectl setting), whether set now or already in the environment: secrets
+    /// for output purposes ([`crate::redact`]).
+    pub secrets: Vec<String>,
 }
 
 /// The config file's source according to the parsed command line (`config` is the id of
@@ -163,8 +167,13 @@ pub fn overlay(
                 "{at}: unknown setting {}, ignored (see `composectl --help` for the names)",
                 entry.key
             ));
-        } else if !is_set(&entry.key) {
-            result.set.push((entry.key, entry.value));
+        } else {
+            if !known.contains(&entry.key) {
+                result.secrets.push(entry.value.clone());
+            }
+            if !is_set(&entry.key) {
+                result.set.push((entry.key, entry.value));
+            }
         }
     }
     result

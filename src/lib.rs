@@ -34,6 +34,12 @@
 //! [`control`] is the local control API (a root-only unix socket) behind `composectl rollout
 //! ...`; [`webhook`] posts rollout outcomes; [`timefmt`] formats timestamps and durations.
 //!
+//! Secrets: [`redact`] is the one place that knows which values are secret (the loader, the
+//! config file, registry credentials and every [`redact::Url`] hand them over) and keeps
+//! them out of every output: log lines, the CLI's stdout and stderr, the HTTP bodies, the
+//! control socket's answers, the webhook body, the rollout records. The revision history
+//! keeps them (a rollback needs them) in files only root can read ([`state`]).
+//!
 //! Rollouts: [`rollout`] holds the strategies (recreate, rolling, canary) as pure state
 //! machines and [`gate`] the health gates (Docker health, HTTP, Prometheus, scrape, exec).
 //! Before each plan, [`controller::rollouts`] runs them for every service with a rollout

@@ -37,13 +37,7 @@ fn apply_config_file() -> config_file::Result<Vec<String>> {
     // The variables it exports for compose files (a database password kept out of git)
     // are secrets; composectl's own settings are not (the webhook URL's secret parts are
     // remembered when it is parsed).
-    composectl::redact::global().remember_all(
-        overlay
-            .set
-            .iter()
-            .filter(|(key, _)| !known.contains(key))
-            .map(|(_, value)| value.as_str()),
-    );
+    composectl::redact::global().remember_all(overlay.secrets.iter().map(String::as_str));
     for (key, value) in &overlay.set {
         // SAFETY: this runs first thing in `main`, before the tokio runtime or any other
         // thread exists, so nothing reads the environment concurrently.

@@ -8,19 +8,25 @@
 //!   their sources hand them over with [`remember`]: the environment values of loaded specs,
 //!   `.env` values (except compose's own `COMPOSE_*` settings), `env_file` values, the
 //!   variables the config file exports, registry credentials, and the userinfo and query
-//!   values of every [`Url`]. A value shorter than [`MIN_SECRET_LEN`] characters is not
+//!   values of every [`Url`] (the loader keeps back a value that is a name the project
+//!   shows anyway, see [`crate::desired::project`]). A value shorter than [`MIN_SECRET_LEN`] characters is not
 //!   remembered: scrubbing `1`, `true` or `8080` from every line would make output useless,
 //!   and such values are caught by shape where their shape is known (URL userinfo and query
 //!   values of any length). It also remembers the forms a value takes in output: JSON- and
-//!   debug-escaped, percent-encoded, and each line of a multi-line value. At most
-//!   [`MAX_SECRETS`] values are kept (the oldest are forgotten first); a value stays
-//!   remembered after its source is gone, which only hides more.
+//!   debug-escaped, percent-encoded, and each line of a multi-line value. Of a value longer
+//!   than [`MAX_VALUE_BYTES`] only that many first bytes are remembered (its lines too, up
+//!   to there). At most [`MAX_SECRETS`] values of [`MAX_SECRET_BYTES`] in all are kept (the
+//!   oldest are forgotten first); a value stays remembered after its source is gone, which
+//!   only hides more. The matcher over them is rebuilt once [`REBUILD_AFTER`] new values
+//!   have come (those are searched one by one until then), so a load remembering many
+//!   values does not rebuild it per value.
 //! - **Where output goes.** Every sink scrubs what it emits with [`text`] (or [`json`] for
 //!   documents): the log writer ([`LogWriter`], all of tracing's output), the CLI's stdout
 //!   and stderr ([`outln!`](crate::outln), [`errln!`](crate::errln)), the HTTP endpoints'
 //!   bodies ([`crate::http`]), the control socket's answers ([`crate::control::server`]),
-//!   the webhook's body ([`crate::webhook`]) and the free text of the rollout records
-//!   ([`crate::state`]). Scrubbing replaces every remembered value with [`MASK`], then
+//!   the webhook's body ([`crate::webhook`]), systemd's status line ([`crate::systemd`]) and
+//!   the free text of the rollout records ([`crate::state`]). A document is scrubbed string
+//!   by string, so it stays valid JSON (its keys come out sorted). Scrubbing replaces every remembered value with [`MASK`], then
 //!   hides the known leaky shapes ([`shapes`]): URL userinfo and query values, `Basic` and
 //!   `Bearer` credentials, and quoted `NAME=value` environment entries (how the engine
 //!   echoes an environment it refuses).
@@ -62,21 +68,14 @@ pub const MIN_SECRET_LEN: usize = 8;
 /// At most this many values (forms included) are remembered; the oldest go first.
 pub const MAX_SECRETS: usize = 8192;
 
-/// Errors of the redaction module.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// A URL is not `http://HOST[:PORT][/PATH]`; `url` is shown redacted.
-    #[error("{url}: {message}")]
-    Url {
-        /// The URL, without userinfo and query values.
-        url: String,
-        /// What is wrong and what to write instead.
-        message: &'static str,
-    },
-}
+/// At most this many bytes of values (forms included) are remembered; the oldest go first.
+pub const MAX_SECRET_BYTES: usize = 1 << 20;
 
-/// Result alias of this module.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+/// Of a longer value only this many first bytes are remembered.
+pub const MAX_VALUE_BYTES: usize = 4096;
+
+/// New values searched one by one before the matcher is rebuilt with them.
+pub const REBUILD_AFTER: usize = 64;
 
 /// The secret values in play and the matcher that finds them in text.
 #[derive(Debug, Default)]
@@ -90,8 +89,13 @@ struct Inner {
     order: VecDeque<Arc<str>>,
     /// The same values, for deduplication.
     known: HashSet<Arc<str>>,
-    /// A matcher over `order`; `None` when it must be rebuilt.
+    /// Their bytes in all.
+    bytes: usize,
+    /// A matcher over the values remembered before `pending` (maybe some forgotten since);
+    /// `None` before the first build.
     matcher: Option<Arc<AhoCorasick>>,
+    /// Values remembered since the matcher was built, longest first.
+    pending: Vec<Arc<str>>,
 }
 
 impl Redactor {
@@ -113,14 +117,18 @@ impl Redactor {
                 continue;
             }
             let form: Arc<str> = form.into();
+            inner.bytes += form.len();
             inner.known.insert(form.clone());
-            inner.order.push_back(form);
-            inner.matcher = None;
+            inner.order.push_back(form.clone());
+            inner.pending.push(form);
         }
-        while inner.order.len() > MAX_SECRETS {
-            if let Some(old) = inner.order.pop_front() {
-                inner.known.remove(&old);
-            }
+        inner.pending.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        while inner.order.len() > MAX_SECRETS || inner.bytes > MAX_SECRET_BYTES {
+            let Some(old) = inner.order.pop_front() else {
+                break;
+            };
+            inner.bytes -= old.len();
+            inner.known.remove(&old);
         }
     }
 
@@ -176,40 +184,48 @@ impl Redactor {
     }
 
     fn scrub_values<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        let Some(matcher) = self.matcher() else {
-            return Cow::Borrowed(text);
-        };
-        if !matcher.is_match(text) {
-            return Cow::Borrowed(text);
+        let (matcher, pending) = self.matcher();
+        let mut out = Cow::Borrowed(text);
+        if let Some(matcher) = matcher.filter(|m| m.is_match(text)) {
+            let mut replaced = String::with_capacity(text.len());
+            matcher.replace_all_with(text, &mut replaced, |_, _, dst| {
+                dst.push_str(MASK);
+                true
+            });
+            out = Cow::Owned(replaced);
         }
-        let mut out = String::with_capacity(text.len());
-        matcher.replace_all_with(text, &mut out, |_, _, dst| {
-            dst.push_str(MASK);
-            true
-        });
-        Cow::Owned(out)
+        for value in &pending {
+            if out.contains(&**value) {
+                out = Cow::Owned(out.replace(&**value, MASK));
+            }
+        }
+        out
     }
 
-    /// The matcher over the remembered values (built when they changed); `None` without any.
-    fn matcher(&self) -> Option<Arc<AhoCorasick>> {
+    /// The matcher and the values remembered since it was built; the matcher is rebuilt
+    /// first when [`REBUILD_AFTER`] values are pending.
+    fn matcher(&self) -> (Option<Arc<AhoCorasick>>, Vec<Arc<str>>) {
         {
             let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-            if inner.order.is_empty() {
-                return None;
-            }
-            if let Some(matcher) = &inner.matcher {
-                return Some(matcher.clone());
+            if inner.pending.len() < REBUILD_AFTER {
+                return (inner.matcher.clone(), inner.pending.clone());
             }
         }
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        if inner.matcher.is_none() {
+        if inner.pending.len() >= REBUILD_AFTER {
             let built = AhoCorasick::builder()
                 .match_kind(MatchKind::LeftmostLongest)
-                .build(inner.order.iter().map(|v| v.as_bytes()))
-                .ok()?;
-            inner.matcher = Some(Arc::new(built));
+                .build(inner.order.iter().map(|v| v.as_bytes()));
+            match built {
+                Ok(built) => {
+                    inner.matcher = Some(Arc::new(built));
+                    inner.pending.clear();
+                }
+                // Cannot happen within the bounds; keep the longest values searched.
+                Err(_) => inner.pending.truncate(MAX_SECRETS),
+            }
         }
-        inner.matcher.clone()
+        (inner.matcher.clone(), inner.pending.clone())
     }
 }
 
@@ -217,6 +233,11 @@ impl Redactor {
 /// of it, and of each of those its escaped and percent-encoded spellings; only those of at
 /// least [`MIN_SECRET_LEN`] characters.
 fn forms(value: &str) -> Vec<String> {
+    let mut end = value.len().min(MAX_VALUE_BYTES);
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    let value = &value[..end];
     let mut pieces: Vec<&str> = vec![value];
     if value.contains(['\n', '\r', '\0']) {
         pieces.extend(value.split(['\n', '\r', '\0']).map(str::trim));

@@ -168,8 +168,12 @@ impl Notifier {
     }
 }
 
+/// The `STATUS=` assignment of `line`, scrubbed like every output (`systemctl status`).
 fn status_field(line: &str) -> String {
-    format!("STATUS={}", line.replace(['\n', '\r'], " "))
+    format!(
+        "STATUS={}",
+        crate::redact::text(line).replace(['\n', '\r'], " ")
+    )
 }
 
 /// The watchdog interval systemd asks of this process: half of `$WATCHDOG_USEC`, when set

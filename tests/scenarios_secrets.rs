@@ -180,6 +180,7 @@ fn no_planted_secret_appears_in_any_output() {
         "depends-on",
         "network",
         "volume",
+        "help-env",
     ]
     .into_iter()
     .map(|place| (place, secret(place)))
@@ -303,10 +304,35 @@ fn no_planted_secret_appears_in_any_output() {
             "apply --once --log debug",
             vec!["apply", "--once", "-d", &desired, "--log", "debug"],
         ),
+        (
+            "apply --once --log debug,bollard=debug,hyper=debug",
+            vec![
+                "apply",
+                "--once",
+                "-d",
+                &desired,
+                "--log",
+                "debug,bollard=debug,hyper=debug",
+            ],
+        ),
     ] {
         let (code, text) = cli(&env, &args);
         assert_ne!(code, Some(0), "{what} reports the broken projects:\n{text}");
         outputs.add(what, text);
+    }
+    // `--help` with every variable of every argument set to a secret (a URL with one too).
+    let help_names = composectl::config_file::known_settings(&composectl::cli::command());
+    let mut help_env: Vec<(&str, String)> = env
+        .iter()
+        .filter(|(k, _)| !help_names.contains(*k))
+        .cloned()
+        .collect();
+    for name in &help_names {
+        let value = match name.as_str() {
+            "COMPOSECTL_WEBHOOK" | "DOCKER_HOST" => format!("tcp://u:{}@h:1", s("help-env")),
+            _ => s("help-env"),
+        };
+        help_env.push((name.as_str(), value));
     }
     let closed = format!(
         "http://probe:{}@127.0.0.1:{}/healthz",
@@ -332,9 +358,9 @@ fn no_planted_secret_appears_in_any_output() {
     ] {
         let mut args = command.to_vec();
         args.push("--help");
-        let (code, text) = cli(&env, &args);
+        let (code, text) = cli(&help_env, &args);
         assert_eq!(code, Some(0), "{args:?}: {text}");
-        outputs.add(format!("{}", args.join(" ")), text);
+        outputs.add(args.join(" "), text);
     }
 
     // The daemon, logging debug as JSON; v2 rolls out: `app` promotes, `bad` rolls back.

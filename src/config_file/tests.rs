@@ -222,3 +222,13 @@ fn a_config_file_that_is_a_fifo_or_too_large_fails_at_once_naming_it() {
     let text = load_with_env(&big, &[]).unwrap_err().to_string();
     assert!(text.contains("over the limit"), "{text}");
 }
+
+#[test]
+fn exported_values_are_secrets_whether_set_now_or_already_in_the_environment() {
+    let (_dir, path) = config(
+        "DB_PASSWORD=from-file-pw\nAPI_TOKEN=already-set-token\nCOMPOSECTL_DESIRED=/srv/d\n\
+         DOCKER_HOST=tcp://h:2375\n",
+    );
+    let overlay = load_with_env(&path, &["API_TOKEN"]).unwrap();
+    assert_eq!(overlay.secrets, ["from-file-pw", "already-set-token"]);
+}

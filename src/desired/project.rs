@@ -2,9 +2,12 @@
 //! file, lay the override over the base, resolve the name and profiles, convert, validate.
 //! Every problem of the project is collected; any error fails the whole project.
 //!
-//! The secret values a load meets are handed to [`crate::redact`] as they are read, failed
-//! loads included: `.env` values (except compose's own `COMPOSE_*` settings), `env_file`
-//! values, and the services' final environments and build args.
+//! The secret values a load meets are handed to [`crate::redact`] once the files are
+//! converted, failed loads included: `.env` values (except compose's own `COMPOSE_*`
+//! settings), `env_file` values, and the services' final environments and build args;
+//! except a value that is a name the project shows anyway (its name, a service, container,
+//! network or volume name, an image or a part of one): `POSTGRES_USER=postgres` must not
+//! hide the `postgres` service from every log line.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -105,7 +108,7 @@ fn load_into(
         warnings,
     };
     let mut spec = convert::project(&mut cx, &doc, &profiles);
-    remember_secrets(&spec);
+    remember_secrets(&spec, &dotenv, &cx.env_files);
     validate::validate(&mut cx, &mut spec, &doc);
     if !cx.errors.is_empty() {
         return Err(Error::Invalid(cx.errors));
@@ -118,15 +121,51 @@ fn load_into(
     })
 }
 
-/// Hands the values of `spec` that reach containers as secrets to [`crate::redact`].
-fn remember_secrets(spec: &ProjectSpec) {
-    let redactor = crate::redact::global();
-    for service in spec.services.values() {
-        redactor.remember_all(service.environment.values().map(String::as_str));
-        if let Some(build) = &service.build {
-            redactor.remember_all(build.args.values().map(String::as_str));
+/// Hands the secret values of a load to [`crate::redact`] (see the module doc).
+fn remember_secrets(
+    spec: &ProjectSpec,
+    dotenv: &BTreeMap<String, String>,
+    env_files: &BTreeMap<PathBuf, convert::environment::EnvFile>,
+) {
+    let shown = shown_names(spec);
+    let mut values: Vec<&str> = dotenv
+        .iter()
+        .filter(|(key, _)| !key.starts_with("COMPOSE_"))
+        .map(|(_, value)| value.as_str())
+        .collect();
+    for file in env_files.values() {
+        if let convert::environment::EnvFile::Vars(vars) = file {
+            values.extend(vars.iter().map(|(_, value)| value.as_str()));
         }
     }
+    for service in spec.services.values() {
+        values.extend(service.environment.values().map(String::as_str));
+        if let Some(build) = &service.build {
+            values.extend(build.args.values().map(String::as_str));
+        }
+    }
+    crate::redact::global().remember_all(values.into_iter().filter(|v| !shown.contains(v)));
+}
+
+/// The names `spec` shows in output anyway: the project's, its services', containers',
+/// networks', volumes', its images and every part of them (`registry:5000/shop/web:1.4`
+/// gives `registry`, `5000`, `shop`, `web`, `1.4`).
+fn shown_names(spec: &ProjectSpec) -> std::collections::BTreeSet<&str> {
+    let mut names = std::collections::BTreeSet::from([spec.name.as_str()]);
+    for (key, service) in &spec.services {
+        names.insert(key);
+        names.extend(service.container_name.as_deref());
+        names.extend(service.hostname.as_deref());
+        names.insert(&service.image);
+        names.extend(service.image.split(['/', ':', '@']));
+    }
+    for (key, network) in &spec.networks {
+        names.extend([key.as_str(), network.name.as_str()]);
+    }
+    for (key, volume) in &spec.volumes {
+        names.extend([key.as_str(), volume.name.as_str()]);
+    }
+    names
 }
 
 fn absolute(path: &Path) -> PathBuf {
@@ -169,11 +208,7 @@ fn read_dotenv(
     });
     let lookup = |name: &str| env.var(name);
     envfile::parse(&text, &lookup)
-        .map(|vars| {
-            let secrets = vars.iter().filter(|(key, _)| !key.starts_with("COMPOSE_"));
-            crate::redact::global().remember_all(secrets.map(|(_, value)| value.as_str()));
-            vars.into_iter().collect()
-        })
+        .map(|vars| vars.into_iter().collect())
         .map_err(|e| {
             let line = match &e {
                 envfile::Error::Syntax { line, .. }

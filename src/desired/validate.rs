@@ -70,6 +70,7 @@ pub fn validate(cx: &mut Ctx, spec: &mut ProjectSpec, doc: &Node) {
             } else {
                 at(name, crate::rollout::config::KEY)
             };
+            let message = node.map_or_else(|| message.to_owned(), |n| as_written(message, n));
             push(
                 &mut cx.errors,
                 node,
@@ -108,6 +109,26 @@ pub fn validate(cx: &mut Ctx, spec: &mut ProjectSpec, doc: &Node) {
             message,
         );
     }
+}
+
+/// `message` (which quotes values as `"value"`) with every quoted value that interpolation
+/// made somewhere in `node` replaced by its template as written (`"${GATE_TYPE}"`): the
+/// rollout and gate configuration is read from JSON, which no longer knows what was
+/// interpolated.
+fn as_written(message: &str, node: &Node) -> String {
+    let mut message = message.to_owned();
+    let mut pending = vec![node];
+    while let Some(node) = pending.pop() {
+        match (&node.value, &node.interpolated) {
+            (super::yaml::Value::Str(text), Some(template)) => {
+                message = message.replace(&format!("{text:?}"), &format!("{:?}", &**template));
+            }
+            (super::yaml::Value::Seq(items), _) => pending.extend(items),
+            (super::yaml::Value::Map(entries), _) => pending.extend(entries.iter().map(|(_, v)| v)),
+            _ => {}
+        }
+    }
+    message
 }
 
 /// The entries of a `depends_on` list that interpolation made, by their value: messages

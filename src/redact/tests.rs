@@ -66,6 +66,42 @@ fn the_oldest_values_are_forgotten_beyond_the_bound() {
 }
 
 #[test]
+fn a_huge_value_is_remembered_by_its_first_bytes_and_the_bytes_in_all_are_bounded() {
+    let redactor = Redactor::new();
+    let huge = "x".repeat(10 * MAX_VALUE_BYTES);
+    redactor.remember(&huge);
+    assert_eq!(redactor.len(), 1);
+    let scrubbed = redactor.scrub(&huge);
+    assert!(
+        scrubbed.starts_with(MASK) && scrubbed.len() < huge.len(),
+        "cut at the limit"
+    );
+    for i in 0..(2 * MAX_SECRET_BYTES / MAX_VALUE_BYTES) {
+        redactor.remember(&format!("{i:08}{}", "y".repeat(MAX_VALUE_BYTES)));
+    }
+    let inner = redactor.inner.read().unwrap();
+    assert!(inner.bytes <= MAX_SECRET_BYTES, "{}", inner.bytes);
+    assert_eq!(
+        inner.bytes,
+        inner.order.iter().map(|v| v.len()).sum::<usize>()
+    );
+}
+
+#[test]
+fn values_remembered_after_the_matcher_was_built_are_found_too() {
+    let redactor = Redactor::new();
+    for i in 0..REBUILD_AFTER {
+        redactor.remember(&format!("batch-value-{i:04}"));
+    }
+    assert_eq!(redactor.scrub("batch-value-0001"), MASK, "built now");
+    redactor.remember("late-value-0001");
+    assert_eq!(
+        redactor.scrub("batch-value-0002 late-value-0001"),
+        "*** ***"
+    );
+}
+
+#[test]
 fn json_documents_are_scrubbed_in_every_string() {
     let redactor = Redactor::new();
     redactor.remember("db-password-1");

@@ -35,7 +35,9 @@ pub struct HistoryEntry {
     /// The image reference the spec names (`shop/web:1.4`).
     pub image: String,
     /// The project spec with only this service in it (networks and volumes included), as
-    /// loaded when the revision was first created.
+    /// loaded when the revision was first created: environment values included, since a
+    /// rollback recreates the revision from it ([`crate::state`] keeps the file 0600 in
+    /// 0700 directories; nothing prints it).
     pub spec: ProjectSpec,
     /// When it was recorded, seconds since the epoch.
     pub recorded_at: u64,

@@ -172,10 +172,7 @@ fn load_env_file(cx: &Ctx, absolute: &std::path::Path) -> EnvFile {
         Err(e) => return EnvFile::Failed(format!("env file {e}")),
     };
     match envfile::parse(&text, cx.lookup) {
-        Ok(vars) => {
-            crate::redact::global().remember_all(vars.iter().map(|(_, value)| value.as_str()));
-            EnvFile::Vars(Arc::new(vars))
-        }
+        Ok(vars) => EnvFile::Vars(Arc::new(vars)),
         Err(e) => EnvFile::Failed(format!("env file {}: {e}", absolute.display())),
     }
 }

@@ -239,6 +239,53 @@ fn interpolated_names_in_depends_on_networks_and_volumes_are_shown_as_written() 
 }
 
 #[test]
+fn interpolated_values_in_the_rollout_config_are_shown_as_written() {
+    let d = Desired::new();
+    d.write(
+        "a/.env",
+        "STRATEGY=strategy-secret-0006\nGATE=gate-type-secret-0007\n",
+    );
+    d.write(
+        "a/compose.yaml",
+        &one_service("    image: x\n    x-rollout: {strategy: '${STRATEGY}'}\n"),
+    );
+    d.write(
+        "b/compose.yaml",
+        &one_service("    image: x\n    x-rollout: {gates: [{type: '${GATE}'}]}\n"),
+    );
+    d.write("b/.env", "GATE=gate-type-secret-0007\n");
+    let report = d.load();
+    let (a, b) = (err_text(&report, "a"), err_text(&report, "b"));
+    assert!(!a.contains("strategy-secret-0006"), "{a}");
+    assert!(a.contains("\"${STRATEGY}\""), "{a}");
+    assert!(!b.contains("gate-type-secret-0007"), "{b}");
+    assert!(b.contains("\"${GATE}\""), "{b}");
+}
+
+#[test]
+fn secret_values_are_remembered_but_not_the_names_the_project_shows_anyway() {
+    let d = Desired::new();
+    d.write(
+        "a/.env",
+        "DB_NAME=warehouse-db\nDOTENV_TOKEN=dotenv-secret-7781\n",
+    );
+    d.write("a/db.env", "POSTGRES_PASSWORD=envfile-secret-7781\n");
+    d.write(
+        "a/compose.yaml",
+        "services:\n  warehouse-db:\n    image: registry.local:5000/postgresql:16.3\n    \
+         env_file: db.env\n    environment:\n      POSTGRES_USER: postgresql\n      \
+         POSTGRES_DB: ${DB_NAME}\n      LITERAL: literal-secret-7781\n",
+    );
+    ok(&d.load(), "a");
+    let line = "warehouse-db registry.local:5000/postgresql:16.3 dotenv-secret-7781 \
+                envfile-secret-7781 literal-secret-7781";
+    assert_eq!(
+        crate::redact::text(line),
+        "warehouse-db registry.local:5000/postgresql:16.3 *** *** ***"
+    );
+}
+
+#[test]
 fn an_environment_value_with_a_nul_byte_fails_naming_the_variable_only() {
     let d = Desired::new();
     d.write(
