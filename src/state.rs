@@ -195,8 +195,10 @@ impl StateDir {
     /// others.
     fn read_json<T: DeserializeOwned>(&self, dir: &Path, name: &str) -> Result<Option<T>> {
         let path = dir.join(name);
-        if !path.exists() {
-            return Ok(None);
+        match fs::metadata(&path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(Error::Io { path, source }),
         }
         for dir in self.dirs_down_to(dir) {
             protect(dir, DIR_MODE, true)?;

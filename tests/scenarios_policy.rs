@@ -330,7 +330,7 @@ fn pinned_first_deployments_run_and_escalations_are_held_untouched_until_approve
         .to_owned();
     let file = root.path(&format!("{}/compose.yaml", root.name()));
     for place in [
-        format!("{}:7: services.web.networks.hostnet", file.display()),
+        format!("{}:7: services.web.networks[0]", file.display()),
         format!("{}:8: services.web.cap_add[1]", file.display()),
         format!("{}:11: services.web.volumes[1]", file.display()),
         format!("{}:12: services.web.volumes[2]", file.display()),

@@ -66,7 +66,7 @@ fn cases() -> Vec<Case> {
                 "    networks: [hostnet]\nnetworks:\n  hostnet:\n    external: true\n    name: host\n",
             ),
             nothing,
-            &[("network:host", "services.web.networks.hostnet", Some(4))],
+            &[("network:host", "services.web.networks[0]", Some(4))],
         ),
         case(
             "the default network renamed to host",
@@ -94,7 +94,7 @@ fn cases() -> Vec<Case> {
             nothing,
             &[(
                 "network-driver:macvlan",
-                "services.web.networks.lan",
+                "services.web.networks[0]",
                 Some(4),
             )],
         ),
