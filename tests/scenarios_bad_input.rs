@@ -16,8 +16,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{
-    Daemon, TestProject, demo_image, free_port, http_get, ids_by_name, replica_names,
-    stays_unchanged, wait_for_running, wait_until,
+    Daemon, TestProject, demo_image, free_port, http_get, ids_by_name, project_status,
+    replica_names, stays_unchanged, wait_for_running, wait_until,
 };
 
 /// The good project: one service of the demo app, two replicas, `VERSION` set.
@@ -406,20 +406,6 @@ fn corpus() -> Vec<Bad> {
             &["compose.yaml"],
         ),
     ]
-}
-
-/// The project's entry in `/status`.
-fn project_status(addr: SocketAddr, project: &str) -> Option<serde_json::Value> {
-    let (code, body) = http_get(addr, "/status").ok()?;
-    if code != 200 {
-        return None;
-    }
-    let status: serde_json::Value = serde_json::from_str(&body).ok()?;
-    status["projects"]
-        .as_array()?
-        .iter()
-        .find(|p| p["name"] == project)
-        .cloned()
 }
 
 fn start(project: &TestProject, extra: &[&str]) -> (Daemon, SocketAddr) {

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{
-    ContainerInfo, Daemon, TestProject, demo_image, free_port, http_get, run_cli, state_base,
+    ContainerInfo, Daemon, TestProject, demo_image, free_port, project_status, run_cli, state_base,
     stays_unchanged, test_instance, try_docker, wait_until,
 };
 
@@ -113,20 +113,6 @@ fn write_project(root: &TestProject, project: &TestProject, text: &str, outside:
     if link.symlink_metadata().is_err() {
         std::os::unix::fs::symlink(outside.path().join("data"), link).unwrap();
     }
-}
-
-/// The project's entry in `/status`.
-fn project_status(addr: SocketAddr, project: &str) -> Option<serde_json::Value> {
-    let (code, body) = http_get(addr, "/status").ok()?;
-    if code != 200 {
-        return None;
-    }
-    let status: serde_json::Value = serde_json::from_str(&body).ok()?;
-    status["projects"]
-        .as_array()?
-        .iter()
-        .find(|p| p["name"] == project)
-        .cloned()
 }
 
 /// The privilege texts of `list` (`privileges` or `held_privileges` of `/status`).

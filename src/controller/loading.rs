@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use tokio::time::Instant;
 use tracing::{error, info, warn};
 
-use super::view::{self, Reloaded};
+use super::view::Reloaded;
 use super::{Controller, Shared};
 use crate::desired::{self, HostEnv};
 use crate::policy;
@@ -78,10 +78,7 @@ impl<R: ContainerRuntime> Controller<R> {
             .collect();
         let mut view = self.shared.view.lock().expect("view lock");
         view.forget_pruned(&running);
-        let foreign: Vec<&String> = running
-            .iter()
-            .filter(|p| view.target(p) == view::Target::Foreign)
-            .collect();
+        let foreign = view.foreign(running.iter().map(String::as_str));
         self.ownership
             .warn_foreign(&foreign, &self.config.desired_dir);
         self.ownership.save(view.owned());

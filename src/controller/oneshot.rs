@@ -25,10 +25,8 @@ impl<R: ContainerRuntime> Controller<R> {
     pub fn foreign_projects(&self) -> Vec<String> {
         let view = self.shared.view.lock().expect("view lock");
         let observed = self.shared.store.snapshot();
-        observed
-            .projects()
+        view.foreign(observed.projects())
             .into_iter()
-            .filter(|p| view.target(p) == view::Target::Foreign)
             .map(str::to_owned)
             .collect()
     }

@@ -77,10 +77,10 @@ impl Keeper {
 
     /// Warns once per project about `foreign` projects: they run under this instance but
     /// were not loaded from this desired directory, so they are never pruned.
-    pub(super) fn warn_foreign(&self, foreign: &[&String], desired_dir: &Path) {
+    pub(super) fn warn_foreign(&self, foreign: &[&str], desired_dir: &Path) {
         let mut warned = self.warned.lock().unwrap_or_else(|e| e.into_inner());
         for project in foreign {
-            if !warned.insert((*project).clone()) {
+            if !warned.insert((*project).to_owned()) {
                 continue;
             }
             let origin = match &self.previous_dir {

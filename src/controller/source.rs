@@ -5,7 +5,6 @@
 use std::sync::Weak;
 
 use super::reconcile::Shared;
-use super::view::Target;
 use crate::metrics::{ControllerState, StateSource};
 use crate::runtime::ContainerRuntime;
 
@@ -20,10 +19,9 @@ impl<R: ContainerRuntime> StateSource for SharedSource<R> {
             let view = shared.view.lock().unwrap_or_else(|e| e.into_inner());
             let root_error = view.root_error().map(str::to_owned);
             let pending = view.pending_removals().map(str::to_owned).collect();
-            let foreign = observed
-                .projects()
+            let foreign = view
+                .foreign(observed.projects())
                 .into_iter()
-                .filter(|p| view.target(p) == Target::Foreign)
                 .map(str::to_owned)
                 .collect();
             let (specs, errors) = (view.specs().clone(), view.errors().clone());

@@ -291,6 +291,15 @@ impl DesiredView {
         }
     }
 
+    /// Those of `running` (projects the engine has containers of) that are foreign: never
+    /// loaded from this desired directory, so never touched.
+    pub fn foreign<'a>(&self, running: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+        running
+            .into_iter()
+            .filter(|p| self.target(p) == Target::Foreign)
+            .collect()
+    }
+
     /// Every project the desired directory names (loaded, failing or pending removal).
     pub fn projects(&self) -> BTreeSet<String> {
         self.specs

@@ -105,6 +105,21 @@ pub fn wait_until(timeout: Duration, poll: Duration, mut condition: impl FnMut()
     }
 }
 
+/// The entry of `project` in the `/status` document of the daemon at `addr`; `None` while
+/// the daemon does not answer 200 or does not list the project.
+pub fn project_status(addr: SocketAddr, project: &str) -> Option<serde_json::Value> {
+    let (code, body) = http_get(addr, "/status").ok()?;
+    if code != 200 {
+        return None;
+    }
+    let status: serde_json::Value = serde_json::from_str(&body).ok()?;
+    status["projects"]
+        .as_array()?
+        .iter()
+        .find(|p| p["name"] == project)
+        .cloned()
+}
+
 /// One `GET path` on `addr` (HTTP/1.1, `Connection: close`): the status and the body.
 pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
     let timeout = Duration::from_secs(5);
