@@ -65,9 +65,13 @@ fn nas_compose() -> PathBuf {
     examples().join("nas/nas/compose.yaml")
 }
 
-/// `composectl validate --desired examples/nas` with only `env` in its environment.
+/// `composectl validate --desired examples/nas` with only `env` in its environment, as on
+/// a fresh host (an empty state directory of its own: never the host's privilege records).
 fn validate_nas(env: &[(&str, &str)]) -> Output {
+    let state = tempfile::tempdir().expect("a temporary state directory");
     Command::new(env!("CARGO_BIN_EXE_composectl"))
+        .arg("--state-dir")
+        .arg(state.path())
         .args(["validate", "--desired"])
         .arg(examples().join("nas"))
         .env_clear()
