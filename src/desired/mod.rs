@@ -32,6 +32,7 @@ pub mod convert;
 pub mod envfile;
 pub mod hostpath;
 pub mod interpolate;
+pub mod keys;
 pub mod layout;
 pub mod limits;
 pub mod merge;

@@ -72,6 +72,13 @@ pub fn field_hashes(
         ("stop_signal", field(&s.stop_signal)),
         ("stop_grace_period", field(&s.stop_grace_period)),
         ("init", field(&s.init)),
+        // (container keys)
+
+        // (pulls, platform, mounts, healthcheck)
+
+        // (service references)
+
+        // (secrets and configs)
     ])
 }
 

@@ -35,6 +35,7 @@ pub struct ProjectSpec {
     pub volumes: BTreeMap<String, VolumeSpec>,
     /// Top-level `x-*` extensions, kept as JSON (for example `x-rollout`).
     pub extensions: BTreeMap<String, serde_json::Value>,
+    // (secrets and configs)
 }
 
 /// One service: `replicas` identical containers.
@@ -105,6 +106,14 @@ pub struct ServiceSpec {
     pub stop_grace_period: Option<Duration>,
     /// `init`.
     pub init: Option<bool>,
+
+    // (container keys)
+
+    // (pulls, platform, mounts, healthcheck)
+
+    // (service references)
+
+    // (secrets and configs)
     /// Service-level `x-*` extensions, kept as JSON (for example `x-rollout`).
     pub extensions: BTreeMap<String, serde_json::Value>,
 }
@@ -180,6 +189,7 @@ pub struct ServiceNetwork {
     pub aliases: Vec<String>,
     /// `ipv4_address`.
     pub ipv4_address: Option<String>,
+    // (networks)
 }
 
 /// `restart:`.
@@ -289,6 +299,7 @@ pub struct NetworkSpec {
     pub attachable: bool,
     /// `labels`.
     pub labels: BTreeMap<String, String>,
+    // (networks)
 }
 
 /// A top-level named volume.

@@ -145,6 +145,14 @@ fn service_privileges(
         stop_signal: _,
         stop_grace_period: _,
         init: _,
+
+        // (container keys)
+
+        // (pulls, platform, mounts, healthcheck)
+
+        // (service references)
+
+        // (secrets and configs)
         extensions: _,
     } = service;
     let key = |field: &str| format!("services.{name}.{field}");

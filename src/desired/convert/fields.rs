@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::Ctx;
 use super::units;
+use crate::desired::keys;
 use crate::desired::yaml::{Node, Value};
 
 /// Joins a key path and a child key.
@@ -23,28 +24,65 @@ pub fn index(key: &str, i: usize) -> String {
     format!("{key}[{i}]")
 }
 
-/// Warns about keys of `node` not in `known` (and not `x-*`).
+/// Refuses keys of `node` not in `known` (and not `x-*`): compose refuses them too, and a
+/// misspelt key must not be dropped silently.
 pub fn check_keys(cx: &mut Ctx, node: &Node, key: &str, known: &[&str]) {
     let Some(entries) = node.as_map() else { return };
     for (k, _) in entries {
         if known.contains(&k.name.as_str()) || k.name.starts_with("x-") {
             continue;
         }
-        let at = Node {
-            value: Value::Null,
-            line: k.line,
-            column: k.column,
-            file: node.file.clone(),
-            interpolated: None,
-        };
-        cx.warn(
-            &at,
+        cx.error(
+            &key_node(node, k),
             &child(key, &k.name),
             format!(
-                "unknown key `{}` is ignored; check its spelling and indentation",
+                "unknown key `{}`; check its spelling and indentation",
                 k.name
             ),
         );
+    }
+}
+
+/// Checks every key of `node` against the definition `table` ([`keys`]): an unknown key
+/// and a rejected key are errors (with the reason), a key without effect on one host is a
+/// warning that says so; applied keys are left to the caller.
+pub fn judge_keys(cx: &mut Ctx, node: &Node, key: &str, table: &[keys::Key]) {
+    let Some(entries) = node.as_map() else { return };
+    for (k, _) in entries {
+        if k.name.starts_with("x-") {
+            continue;
+        }
+        let at = key_node(node, k);
+        let path = child(key, &k.name);
+        match keys::support(table, &k.name) {
+            Some(keys::Support::Applied) => {}
+            Some(keys::Support::Rejected(why)) => {
+                cx.error(&at, &path, format!("`{}` {why}", k.name));
+            }
+            Some(keys::Support::NoEffect(why)) => {
+                cx.warn(&at, &path, format!("`{}` {why}", k.name));
+            }
+            None => cx.error(
+                &at,
+                &path,
+                format!(
+                    "unknown key `{}`; check its spelling and indentation",
+                    k.name
+                ),
+            ),
+        }
+    }
+}
+
+/// A node standing for the key `k` of `node` itself (its line and column), for messages
+/// about the key rather than its value.
+fn key_node(node: &Node, k: &crate::desired::yaml::Key) -> Node {
+    Node {
+        value: Value::Null,
+        line: k.line,
+        column: k.column,
+        file: node.file.clone(),
+        interpolated: None,
     }
 }
 

@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
+use super::keys;
 use super::limits::MAX_SERVICES;
 use super::origins::{HostPath, HostPathUse, Origin, Origins};
 use super::yaml::Node;
@@ -22,7 +23,7 @@ pub mod ports;
 pub mod service;
 pub mod units;
 
-use fields::{check_keys, child};
+use fields::child;
 
 /// Conversion state of one project: where it lives, what it declares, what went wrong.
 pub struct Ctx<'a> {
@@ -68,9 +69,6 @@ impl Ctx<'_> {
     }
 }
 
-const TOP_LEVEL: [&str; 5] = ["name", "version", "services", "networks", "volumes"];
-const UNSUPPORTED_TOP_LEVEL: [&str; 4] = ["secrets", "configs", "include", "models"];
-
 /// Converts the document `doc`; `profiles` are the active profiles.
 pub fn project(cx: &mut Ctx, doc: &Node, profiles: &[String]) -> ProjectSpec {
     let mut spec = ProjectSpec {
@@ -78,21 +76,7 @@ pub fn project(cx: &mut Ctx, doc: &Node, profiles: &[String]) -> ProjectSpec {
         working_dir: cx.dir.clone(),
         ..ProjectSpec::default()
     };
-    let mut known: Vec<&str> = TOP_LEVEL.to_vec();
-    known.extend(UNSUPPORTED_TOP_LEVEL);
-    check_keys(cx, doc, "", &known);
-    for (key, value) in doc.as_map().unwrap_or_default() {
-        if UNSUPPORTED_TOP_LEVEL.contains(&key.name.as_str()) {
-            cx.warn(
-                value,
-                &key.name,
-                format!(
-                    "`{}` is not supported by composectl and is ignored",
-                    key.name
-                ),
-            );
-        }
-    }
+    fields::judge_keys(cx, doc, "", keys::TOP_LEVEL);
     spec.extensions = extensions(doc);
     if let Some(node) = doc.get("volumes") {
         cx.volumes = volumes(cx, node);
@@ -230,7 +214,12 @@ struct Resource<'n> {
 
 /// Reads every entry of the top-level `section` (`networks` or `volumes`), checking its keys
 /// against `known`; an entry that is neither a mapping nor empty is an error and skipped.
-fn resources<'n>(cx: &mut Ctx, node: &'n Node, section: &str, known: &[&str]) -> Vec<Resource<'n>> {
+fn resources<'n>(
+    cx: &mut Ctx,
+    node: &'n Node,
+    section: &str,
+    table: &[keys::Key],
+) -> Vec<Resource<'n>> {
     let mut out = Vec::new();
     for (key, value) in fields::map(cx, node, section) {
         let path = child(section, &key.name);
@@ -242,7 +231,7 @@ fn resources<'n>(cx: &mut Ctx, node: &'n Node, section: &str, known: &[&str]) ->
             );
             continue;
         }
-        check_keys(cx, value, &path, known);
+        fields::judge_keys(cx, value, &path, table);
         let (external, name) = resource_name(cx, value, &path, &key.name);
         let driver = value
             .get("driver")
@@ -263,10 +252,8 @@ fn resources<'n>(cx: &mut Ctx, node: &'n Node, section: &str, known: &[&str]) ->
     out
 }
 
-const VOLUME_KEYS: [&str; 5] = ["name", "external", "driver", "driver_opts", "labels"];
-
 fn volumes(cx: &mut Ctx, node: &Node) -> BTreeMap<String, VolumeSpec> {
-    resources(cx, node, "volumes", &VOLUME_KEYS)
+    resources(cx, node, "volumes", keys::VOLUME)
         .into_iter()
         .map(|r| {
             volume_device(cx, &r);
@@ -315,22 +302,9 @@ fn volume_device(cx: &mut Ctx, r: &Resource) {
     });
 }
 
-const NETWORK_KEYS: [&str; 10] = [
-    "name",
-    "external",
-    "driver",
-    "driver_opts",
-    "internal",
-    "attachable",
-    "labels",
-    "ipam",
-    "enable_ipv6",
-    "enable_ipv4",
-];
-
 fn networks(cx: &mut Ctx, node: &Node) -> BTreeMap<String, NetworkSpec> {
     let mut out = BTreeMap::new();
-    for r in resources(cx, node, "networks", &NETWORK_KEYS) {
+    for r in resources(cx, node, "networks", keys::NETWORK) {
         let mut flag = |name: &str| {
             r.node
                 .get(name)
@@ -339,13 +313,6 @@ fn networks(cx: &mut Ctx, node: &Node) -> BTreeMap<String, NetworkSpec> {
         };
         let (internal, attachable) = (flag("internal"), flag("attachable"));
         cx.origins.mark(r.node, &r.path);
-        if let Some(ipam) = r.node.get("ipam") {
-            cx.warn(
-                ipam,
-                &child(&r.path, "ipam"),
-                "`ipam` is not supported by composectl yet and is ignored",
-            );
-        }
         let spec = NetworkSpec {
             name: r.name,
             external: r.external,

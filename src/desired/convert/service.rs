@@ -6,96 +6,9 @@ use std::collections::BTreeMap;
 
 use super::fields::{self, check_keys, child, index};
 use super::{Ctx, deploy, environment, mounts, ports};
+use crate::desired::keys;
 use crate::desired::yaml::{Node, Value};
 use crate::model::spec::{BuildSpec, ServiceNetwork, ServiceSpec};
-
-/// Keys composectl reads (`expose` is accepted and has no effect: services on a network
-/// reach each other's ports anyway).
-const SUPPORTED: &[&str] = &[
-    "image",
-    "build",
-    "command",
-    "entrypoint",
-    "environment",
-    "env_file",
-    "ports",
-    "volumes",
-    "tmpfs",
-    "networks",
-    "labels",
-    "restart",
-    "healthcheck",
-    "depends_on",
-    "deploy",
-    "scale",
-    "user",
-    "working_dir",
-    "hostname",
-    "extra_hosts",
-    "cap_add",
-    "cap_drop",
-    "privileged",
-    "read_only",
-    "ulimits",
-    "logging",
-    "stop_signal",
-    "stop_grace_period",
-    "init",
-    "container_name",
-    "profiles",
-    "mem_limit",
-    "cpus",
-    "pids_limit",
-    "expose",
-];
-
-/// Valid compose keys composectl does not apply (a warning says so).
-const IGNORED: &[&str] = &[
-    "pull_policy",
-    "devices",
-    "dns",
-    "dns_search",
-    "dns_opt",
-    "secrets",
-    "configs",
-    "shm_size",
-    "sysctls",
-    "security_opt",
-    "pid",
-    "ipc",
-    "platform",
-    "tty",
-    "stdin_open",
-    "domainname",
-    "mac_address",
-    "links",
-    "external_links",
-    "cgroup_parent",
-    "group_add",
-    "oom_score_adj",
-    "oom_kill_disable",
-    "mem_reservation",
-    "memswap_limit",
-    "cpu_shares",
-    "cpuset",
-    "runtime",
-    "userns_mode",
-    "develop",
-    "annotations",
-    "attach",
-    "blkio_config",
-    "cpu_count",
-    "cpu_percent",
-    "cpu_period",
-    "cpu_quota",
-    "gpus",
-    "isolation",
-    "storage_opt",
-    "uts",
-];
-
-/// Valid compose keys whose absence would change what runs: the project fails instead.
-const REFUSED: &[&str] = &["extends", "network_mode", "volumes_from"];
 
 /// Whether the service is active under `profiles` (no `profiles:` means always).
 pub fn is_active(cx: &mut Ctx, node: &Node, path: &str, profiles: &[String]) -> bool {
@@ -119,10 +32,7 @@ pub fn service(cx: &mut Ctx, name: &str, node: &Node, path: &str) -> Option<Serv
         );
         return None;
     };
-    let mut known = SUPPORTED.to_vec();
-    known.extend(IGNORED);
-    known.extend(REFUSED);
-    check_keys(cx, node, path, &known);
+    fields::judge_keys(cx, node, path, keys::SERVICE);
     let mut s = ServiceSpec::new(name, "");
     for (key, value) in entries {
         apply(cx, &mut s, &key.name, value, &child(path, &key.name));
@@ -186,22 +96,15 @@ fn apply(cx: &mut Ctx, s: &mut ServiceSpec, name: &str, value: &Node, key: &str)
         "mem_limit" => s.limits.memory = s.limits.memory.or(fields::size(cx, value, key)),
         "cpus" => s.limits.cpus = s.limits.cpus.or(fields::float(cx, value, key)),
         "pids_limit" => s.limits.pids = s.limits.pids.or(fields::int(cx, value, key)),
+        // (container keys)
+
+        // (pulls, platform, mounts, healthcheck)
+
+        // (service references)
+
+        // (secrets and configs)
         n if n.starts_with("x-") => {
             s.extensions.insert(n.to_string(), super::to_json(value));
-        }
-        n if IGNORED.contains(&n) => {
-            cx.warn(
-                value,
-                key,
-                format!("`{n}` is not supported by composectl and is ignored"),
-            );
-        }
-        n if REFUSED.contains(&n) => {
-            cx.error(
-                value,
-                key,
-                format!("`{n}` is not supported by composectl; write the service out without it"),
-            );
         }
         _ => {}
     }

@@ -107,7 +107,12 @@ fn top_level_name_overrides_and_is_normalized() {
     );
     let report = d.load();
     let loaded = ok(&report, "myshop");
-    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let warnings: Vec<String> = loaded.warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("version: `version` is obsolete"),
+        "{warnings:?}"
+    );
     assert_eq!(loaded.spec.networks["default"].name, "myshop_default");
 }
 
@@ -188,11 +193,13 @@ fn merge_keys_share_settings_through_x_anchors() {
 }
 
 #[test]
-fn unknown_keys_warn_with_their_line_and_the_project_still_loads() {
+fn unknown_keys_fail_the_project_with_their_line() {
     let d = Desired::new();
     d.write("a/compose.yaml", "services:\n  web:\n    image: nginx\n    imagee: typo\n    healthcheck:\n      test: true-ish\n      intervall: 5s\n");
     let report = d.load();
-    let warnings = &ok(&report, "a").warnings;
+    let Error::Invalid(warnings) = err(&report, "a") else {
+        panic!("not Invalid")
+    };
     let lines: Vec<_> = warnings.iter().map(|w| (w.key.as_str(), w.line)).collect();
     assert_eq!(
         lines,

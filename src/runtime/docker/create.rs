@@ -40,6 +40,14 @@ pub(crate) fn container_body(request: &ContainerCreate) -> ContainerCreateBody {
         stop_timeout: svc.stop_grace_period.map(secs),
         host_config: Some(host_config(request)),
         networking_config: first_network(request),
+
+        // (container keys)
+
+        // (pulls, platform, mounts, healthcheck)
+
+        // (service references)
+
+        // (secrets and configs)
         ..ContainerCreateBody::default()
     }
 }
@@ -114,6 +122,14 @@ fn host_config(request: &ContainerCreate) -> HostConfig {
             config: non_empty_map(l.options.clone().into_iter().collect()),
         }),
         init: svc.init,
+
+        // (container keys)
+
+        // (pulls, platform, mounts, healthcheck)
+
+        // (service references)
+
+        // (secrets and configs)
         ..HostConfig::default()
     }
 }
