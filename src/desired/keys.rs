@@ -69,7 +69,7 @@ pub const TOP_LEVEL: &[Key] = &[
     pending("secrets"),
     pending("configs"),
     // (include and extends)
-    pending("include"),
+    applied("include"),
     // (the rest)
     rejected(
         "models",
@@ -175,10 +175,7 @@ pub const SERVICE: &[Key] = &[
     pending("secrets"),
     pending("configs"),
     // (include and extends)
-    rejected(
-        "extends",
-        "is not supported by composectl; write the service out without it",
-    ),
+    applied("extends"),
     // (the rest)
     no_effect(
         "attach",

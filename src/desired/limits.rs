@@ -20,6 +20,9 @@
 //! | [`MAX_PROJECT_ENV_BYTES`] | 16 MiB | one large env file copied into every service |
 //! | [`MAX_INTERPOLATION_DEPTH`] | 16 | `${A:-${A:-${A:-...}}}` recursing |
 //! | [`MAX_INTERPOLATED_BYTES`] | 16 MiB per file | `B=${A}${A}`, `C=${B}${B}`, ... doubling |
+//! | [`MAX_INCLUDE_DEPTH`] | 16 levels | `include` nested without end (cycles are refused anyway) |
+//! | [`MAX_EXTENDS_DEPTH`] | 16 levels | a chain of `extends` without end |
+//! | [`MAX_COMPOSE_FILES`] | 256 reads per project | included and extended files read over and over (each is also bounded by the compose file size) |
 //! | [`MAX_DURATION`] | 365 days | `monitor: 99999999999h` overflowing a deadline (a panic) |
 //!
 //! A project over a bound fails to load with a message naming the file, the line, the key
@@ -66,6 +69,16 @@ pub const MAX_INTERPOLATION_DEPTH: usize = 16;
 /// Most bytes that variables may substitute into one file (a compose file, `.env` or an
 /// `env_file`), counting every substitution.
 pub const MAX_INTERPOLATED_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Deepest nesting of `include` (a project including a file that includes a file is 2).
+pub const MAX_INCLUDE_DEPTH: usize = 16;
+
+/// Longest chain of `extends` (a service extending a service that extends one is 2).
+pub const MAX_EXTENDS_DEPTH: usize = 16;
+
+/// Most compose files read to load one project: its own, every included file and every
+/// file an `extends` names, counted each time one is read.
+pub const MAX_COMPOSE_FILES: usize = 256;
 
 /// The longest duration accepted anywhere (compose durations, `x-rollout`, the command
 /// line): a year. Deadlines are computed by adding durations to the current time; far

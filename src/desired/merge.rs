@@ -1,13 +1,22 @@
-//! Laying an override file (`compose.override.yaml`) over the base file, as compose does,
-//! kept simple:
+//! Laying one compose definition over another as compose-go's `override.MergeYaml` does:
+//! an override file (`compose.override.yaml`) over the base file, and a service over the
+//! service it `extends` ([`merge_service`]).
 //!
 //! - mappings merge key by key, recursively;
 //! - scalars (and values whose type changed) are replaced by the override;
 //! - sequences append the override's items after the base's, except `command`,
-//!   `entrypoint`, `healthcheck.test` and `profiles`, which are replaced whole;
-//! - the list and mapping forms of `environment`, `labels`, `build.args`, `depends_on`,
-//!   `networks` and `logging.options` are first brought to the mapping form, so an override
-//!   changes one key without repeating the others.
+//!   `entrypoint`, `healthcheck.test` and each `ulimits` entry, which are replaced whole;
+//! - the list and mapping forms of `environment`, `labels`, `annotations`, `sysctls`,
+//!   `build.args`, `build.labels`, `build.additional_contexts`, `deploy.labels`,
+//!   `depends_on`, `networks` and `logging.options` are first brought to the mapping form,
+//!   so an override changes one key without repeating the others;
+//! - `build: DIR` is `build: {context: DIR}`; `logging` is replaced whole when the two
+//!   name different drivers; a single string under `dns`, `dns_search`, `dns_opt`,
+//!   `env_file`, `label_file` or `tmpfs` is a list of one;
+//! - after appending, `cap_add`, `cap_drop`, `dns`, `dns_search`, `dns_opt`, `expose`,
+//!   `profiles`, `tmpfs`, `links`, `env_file` (by path) and `extra_hosts` keep each entry
+//!   once (a later duplicate takes the first one's place), as compose-go's
+//!   `EnforceUnicity` does.
 //!
 //! Mounts and ports that end up twice are resolved later: a later mount with the same target
 //! wins, identical ports are kept once.
@@ -17,21 +26,65 @@ use std::collections::HashMap;
 use super::yaml::{Key, Node, Value};
 
 /// Service fields whose sequences the override replaces instead of extending.
-const REPLACED: [&str; 3] = ["command", "entrypoint", "profiles"];
+const REPLACED: [&str; 2] = ["command", "entrypoint"];
 /// Service fields whose list form is a mapping in disguise.
-const MAPPING_LIKE: [&str; 4] = ["environment", "labels", "depends_on", "networks"];
+const MAPPING_LIKE: [&str; 6] = [
+    "environment",
+    "labels",
+    "depends_on",
+    "networks",
+    "annotations",
+    "sysctls",
+];
+/// Service fields where a single string stands for a list of one.
+const STRING_OR_LIST: [&str; 6] = [
+    "dns",
+    "dns_search",
+    "dns_opt",
+    "env_file",
+    "label_file",
+    "tmpfs",
+];
+/// Service fields whose merged sequence keeps each entry once.
+const UNIQUE: [&str; 10] = [
+    "cap_add",
+    "cap_drop",
+    "dns",
+    "dns_search",
+    "dns_opt",
+    "expose",
+    "profiles",
+    "tmpfs",
+    "links",
+    "env_file",
+];
 
 /// Merges `over` into `base` (both whole documents).
 pub fn merge(base: Node, over: Node) -> Node {
     merge_at(base, over, &[])
 }
 
+/// Merges the service `over` into the service `base` it extends.
+pub fn merge_service(base: Node, over: Node) -> Node {
+    merge_at(base, over, &["services", "*"])
+}
+
 fn merge_at(base: Node, over: Node, path: &[&str]) -> Node {
     let (base, over) = if mapping_like(path) {
         (to_mapping(base), to_mapping(over))
+    } else if string_or_list(path) {
+        (to_list(base), to_list(over))
+    } else if matches!(path, ["services", _, "build"]) {
+        (build_mapping(base), build_mapping(over))
+    } else if matches!(path, ["services", _, "extra_hosts"]) {
+        (hosts_list(base), hosts_list(over))
     } else {
         (base, over)
     };
+    if matches!(path, ["services", _, "logging"]) && other_drivers(&base, &over) {
+        return over;
+    }
+    let unique = unique(path);
     match (base.value, over.value) {
         (Value::Map(b), Value::Map(o)) => Node {
             value: Value::Map(merge_maps(b, o, path)),
@@ -39,6 +92,9 @@ fn merge_at(base: Node, over: Node, path: &[&str]) -> Node {
         },
         (Value::Seq(mut b), Value::Seq(o)) if !replaced(path) => {
             b.extend(o);
+            if let Some(index) = unique {
+                b = keep_once(b, index);
+            }
             Node {
                 value: Value::Seq(b),
                 line: base.line,
@@ -110,15 +166,136 @@ fn service_field<'a>(path: &[&'a str]) -> Option<&'a str> {
 
 fn replaced(path: &[&str]) -> bool {
     service_field(path).is_some_and(|f| REPLACED.contains(&f))
-        || matches!(path, ["services", _, "healthcheck", "test"])
+        || matches!(
+            path,
+            ["services", _, "healthcheck", "test"] | ["services", _, "ulimits", _]
+        )
 }
 
 fn mapping_like(path: &[&str]) -> bool {
     service_field(path).is_some_and(|f| MAPPING_LIKE.contains(&f))
         || matches!(
             path,
-            ["services", _, "build", "args"] | ["services", _, "logging", "options"]
+            [
+                "services",
+                _,
+                "build",
+                "args" | "labels" | "additional_contexts"
+            ] | ["services", _, "deploy", "labels"]
+                | ["services", _, "logging", "options"]
         )
+}
+
+fn string_or_list(path: &[&str]) -> bool {
+    service_field(path).is_some_and(|f| STRING_OR_LIST.contains(&f))
+}
+
+/// How entries of a merged sequence are told apart, when each must appear once.
+type Index = fn(&Node) -> Option<String>;
+
+fn unique(path: &[&str]) -> Option<Index> {
+    match path {
+        ["services", _, "env_file"] => Some(env_file_path),
+        ["services", _, "extra_hosts"] => Some(Node::scalar_text),
+        ["services", _, "networks", _, "aliases"] => Some(key_of),
+        _ if service_field(path).is_some_and(|f| UNIQUE.contains(&f)) => Some(key_of),
+        _ => None,
+    }
+}
+
+/// `KEY` of `KEY=VALUE` (the whole text otherwise).
+fn key_of(node: &Node) -> Option<String> {
+    let text = node.scalar_text()?;
+    Some(
+        text.split_once('=')
+            .map_or(text.clone(), |(k, _)| k.to_owned()),
+    )
+}
+
+fn env_file_path(node: &Node) -> Option<String> {
+    match node.get("path") {
+        Some(path) => path.scalar_text(),
+        None => node.scalar_text(),
+    }
+}
+
+/// `items` with each entry once: a later entry with the same index replaces the earlier
+/// one in its place; entries without an index are all kept.
+fn keep_once(items: Vec<Node>, index: Index) -> Vec<Node> {
+    let mut out: Vec<Node> = Vec::with_capacity(items.len());
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for item in items {
+        match index(&item) {
+            Some(key) => match seen.get(&key) {
+                Some(&i) => out[i] = item,
+                None => {
+                    seen.insert(key, out.len());
+                    out.push(item);
+                }
+            },
+            None => out.push(item),
+        }
+    }
+    out
+}
+
+/// `logging` of both sides names a driver, and not the same one.
+fn other_drivers(base: &Node, over: &Node) -> bool {
+    let driver = |n: &Node| n.get("driver").and_then(Node::scalar_text);
+    matches!((driver(base), driver(over)), (Some(b), Some(o)) if b != o)
+}
+
+/// A single string as a list of one; anything else unchanged.
+fn to_list(node: Node) -> Node {
+    if !matches!(node.value, Value::Str(_)) {
+        return node;
+    }
+    Node {
+        value: Value::Seq(vec![node.clone()]),
+        interpolated: None,
+        ..node
+    }
+}
+
+/// `build: DIR` as `build: {context: DIR}`; anything else unchanged.
+fn build_mapping(node: Node) -> Node {
+    if !matches!(node.value, Value::Str(_)) {
+        return node;
+    }
+    let key = Key {
+        name: "context".into(),
+        line: node.line,
+        column: node.column,
+    };
+    Node {
+        value: Value::Map(vec![(key, node.clone())]),
+        interpolated: None,
+        ..node
+    }
+}
+
+/// `extra_hosts` in its list form (`HOST=IP` for each entry of the mapping form).
+fn hosts_list(node: Node) -> Node {
+    let Value::Map(entries) = &node.value else {
+        return node;
+    };
+    let mut items = Vec::new();
+    for (key, value) in entries {
+        let ips = match &value.value {
+            Value::Seq(ips) => ips.iter().filter_map(Node::scalar_text).collect(),
+            _ => vec![value.scalar_text().unwrap_or_default()],
+        };
+        for ip in ips {
+            items.push(Node {
+                value: Value::Str(format!("{}={ip}", key.name)),
+                ..value.clone()
+            });
+        }
+    }
+    Node {
+        value: Value::Seq(items),
+        ..node
+    }
 }
 
 /// A `[K=V, K]` or `[name, ...]` list as a mapping; anything else unchanged.

@@ -3,7 +3,9 @@
 //! Start at [`load_dir`]: [`layout`] finds the projects (one per subdirectory with a compose
 //! file, or one top-level `NAME.yaml`), [`project`] loads each of them: [`yaml`] parses the
 //! files into a marked tree, [`merge`] lays an override file over the base, [`envfile`] reads
-//! `.env`, [`interpolate`] substitutes `${VAR}`s, [`convert`] turns the tree into the model
+//! `.env`, [`interpolate`] substitutes `${VAR}`s, [`files`] runs each file through
+//! [`include`] (other compose applications' resources) and [`extends`] (services built on
+//! other services, [`relpaths`] keeping their paths relative to their own files), [`convert`] turns the tree into the model
 //! and [`validate`] checks cross references (depends_on, container_name with replicas).
 //! [`watch`] turns file changes in the directory into one debounced reload signal.
 //!
@@ -30,7 +32,10 @@ use crate::model::spec::ProjectSpec;
 pub mod bounded;
 pub mod convert;
 pub mod envfile;
+pub mod extends;
+pub mod files;
 pub mod hostpath;
+pub mod include;
 pub mod interpolate;
 pub mod keys;
 pub mod layout;
@@ -39,6 +44,7 @@ pub mod merge;
 pub mod origins;
 pub mod project;
 pub mod read;
+pub mod relpaths;
 pub mod validate;
 pub mod watch;
 pub mod yaml;
@@ -49,9 +55,10 @@ mod tests;
 pub use convert::units::parse_duration;
 pub use layout::ProjectSource;
 pub use limits::{
-    Limits, MAX_ALIAS_BYTES, MAX_ALIAS_NODES, MAX_DURATION, MAX_ENV_FILES_PER_SERVICE,
-    MAX_INTERPOLATED_BYTES, MAX_INTERPOLATION_DEPTH, MAX_PORTS_PER_SERVICE, MAX_PROJECT_ENV_BYTES,
-    MAX_REPLICAS, MAX_SERVICES, MAX_YAML_DEPTH,
+    Limits, MAX_ALIAS_BYTES, MAX_ALIAS_NODES, MAX_COMPOSE_FILES, MAX_DURATION,
+    MAX_ENV_FILES_PER_SERVICE, MAX_EXTENDS_DEPTH, MAX_INCLUDE_DEPTH, MAX_INTERPOLATED_BYTES,
+    MAX_INTERPOLATION_DEPTH, MAX_PORTS_PER_SERVICE, MAX_PROJECT_ENV_BYTES, MAX_REPLICAS,
+    MAX_SERVICES, MAX_YAML_DEPTH,
 };
 
 /// A source of variables for interpolation (the process environment in production).

@@ -1,5 +1,7 @@
-//! Loading one project from its source: read `.env`, parse and interpolate each compose
-//! file, lay the override over the base, resolve the name and profiles, convert, validate.
+//! Loading one project from its source: read `.env`, parse each compose file and make it
+//! ready ([`super::files`]: interpolated, includes imported, extends resolved), lay the
+//! override over the base, resolve the name and profiles, convert, validate. The project's
+//! config files are every compose file read, included and extended ones too.
 //! Every problem of the project is collected; any error fails the whole project.
 //!
 //! The secret values a load meets are handed to [`crate::redact`] once the files are
@@ -13,12 +15,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::convert::{self, Ctx};
+use super::files::{App, Loading};
 use super::hostpath::Root;
 use super::origins::{HostPath, HostPathUse, Origin, Origins};
 use super::yaml::Node;
 use super::{
-    Diagnostic, Env, Error, Limits, Loaded, ProjectLoad, Result, envfile, interpolate, layout,
-    merge, read, validate, yaml,
+    Diagnostic, Env, Error, Limits, Loaded, ProjectLoad, Result, envfile, layout, merge, read,
+    validate, yaml,
 };
 use crate::model::spec::ProjectSpec;
 
@@ -58,17 +61,22 @@ fn load_into(
     let mut origins = Origins::new(root);
     let dotenv = read_dotenv(&source.working_dir(), env, limits, &mut origins)?;
     let lookup = |name: &str| env.var(name).or_else(|| dotenv.get(name).cloned());
-    let mut warnings = Vec::new();
-    let mut errors = Vec::new();
+    let mut ld = Loading::new(*limits, origins.root.clone());
+    let app = App {
+        dir: working_dir.clone(),
+        lookup: &lookup,
+        chain: Vec::new(),
+    };
     let files = layout::compose_files(source);
     let mut doc: Option<Node> = None;
     for file in &files {
         let Some(mut node) = read_compose(file, limits)? else {
-            errors.push(Diagnostic::file(file, "the file is empty; write the project's `services:` (or wait for the write to finish)"));
+            ld.errors.push(Diagnostic::file(file, "the file is empty; write the project's `services:` (or wait for the write to finish)"));
             continue;
         };
+        ld.note_file(&absolute(file));
         if node.as_map().is_none() {
-            errors.push(Diagnostic::at(
+            ld.errors.push(Diagnostic::at(
                 &node,
                 "",
                 format!(
@@ -78,12 +86,25 @@ fn load_into(
             ));
             continue;
         }
-        interpolate::interpolate_tree(&mut node, "", &lookup, &mut warnings, &mut errors);
+        let app = App {
+            chain: vec![absolute(file)],
+            ..app.clone()
+        };
+        ld.prepare(&mut node, &app);
         doc = Some(match doc {
             None => node,
             Some(base) => merge::merge(base, node),
         });
     }
+    let Loading {
+        files: config_files,
+        env_values,
+        host_paths,
+        warnings,
+        mut errors,
+        ..
+    } = ld;
+    origins.host_paths.extend(host_paths);
     if let Some(doc) = &doc {
         *final_name = project_name(dir_name, doc, &mut Vec::new());
     }
@@ -108,12 +129,12 @@ fn load_into(
         warnings,
     };
     let mut spec = convert::project(&mut cx, &doc, &profiles);
-    remember_secrets(&spec, &dotenv, &cx.env_files);
+    remember_secrets(&spec, &dotenv, &env_values, &cx.env_files);
     validate::validate(&mut cx, &mut spec, &doc);
     if !cx.errors.is_empty() {
         return Err(Error::Invalid(cx.errors));
     }
-    spec.config_files = files.iter().map(|f| absolute(f)).collect();
+    spec.config_files = config_files;
     Ok(Loaded {
         spec,
         warnings: cx.warnings,
@@ -125,6 +146,7 @@ fn load_into(
 fn remember_secrets(
     spec: &ProjectSpec,
     dotenv: &BTreeMap<String, String>,
+    included: &[String],
     env_files: &BTreeMap<PathBuf, convert::environment::EnvFile>,
 ) {
     let shown = shown_names(spec);
@@ -132,6 +154,7 @@ fn remember_secrets(
         .iter()
         .filter(|(key, _)| !key.starts_with("COMPOSE_"))
         .map(|(_, value)| value.as_str())
+        .chain(included.iter().map(String::as_str))
         .collect();
     for file in env_files.values() {
         if let convert::environment::EnvFile::Vars(vars) = file {
