@@ -326,15 +326,18 @@ fn import(ld: &mut Loading, doc: &mut Node, mut imported: Node) {
         for (key, value) in entries {
             match existing.iter().find(|(k, _)| k.name == key.name) {
                 Some((_, first)) if same(first, &value) => {}
-                Some((_, first)) => {
+                Some((first_key, first)) => {
                     let message = format!(
                         "`{}` is also defined at {}:{}; compose refuses a resource defined twice by a project and the files it includes (\"conflicts with imported resource\"): rename one, or change it in an override file (compose.override.yaml) instead",
                         key.name,
                         first.file.display(),
-                        first.line
+                        first_key.line
                     );
-                    let path = format!("{section}.{}", key.name);
-                    ld.errors.push(Diagnostic::at(&value, path, message));
+                    ld.errors.push(Diagnostic {
+                        line: Some(key.line),
+                        column: Some(key.column),
+                        ..Diagnostic::at(&value, format!("{section}.{}", key.name), message)
+                    });
                 }
                 None => existing.push((key, value)),
             }

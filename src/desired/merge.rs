@@ -81,7 +81,9 @@ fn merge_at(base: Node, over: Node, path: &[&str]) -> Node {
     } else {
         (base, over)
     };
-    if matches!(path, ["services", _, "logging"]) && other_drivers(&base, &over) {
+    let replaced_whole = matches!(path, ["services", _, "ulimits", _])
+        || (matches!(path, ["services", _, "logging"]) && other_drivers(&base, &over));
+    if replaced_whole {
         return over;
     }
     let unique = unique(path);
@@ -166,10 +168,7 @@ fn service_field<'a>(path: &[&'a str]) -> Option<&'a str> {
 
 fn replaced(path: &[&str]) -> bool {
     service_field(path).is_some_and(|f| REPLACED.contains(&f))
-        || matches!(
-            path,
-            ["services", _, "healthcheck", "test"] | ["services", _, "ulimits", _]
-        )
+        || matches!(path, ["services", _, "healthcheck", "test"])
 }
 
 fn mapping_like(path: &[&str]) -> bool {
@@ -379,5 +378,54 @@ mod tests {
     fn overridden_values_point_at_the_override_file() {
         let m = merged("a: 1\n", "a: 2\n");
         assert!(m.get("a").unwrap().file.ends_with("over.yaml"));
+    }
+
+    #[test]
+    fn compose_go_rules_for_build_logging_ulimits_and_unique_lists() {
+        let m = merged(
+            "services:\n  web:\n    build: ./app\n    logging: {driver: json-file, options: {max-size: 1m}}\n    ulimits: {nofile: {soft: 1, hard: 2}}\n    cap_add: [A, B]\n    dns: 1.1.1.1\n    profiles: [x]\n    extra_hosts: {db: 10.0.0.1}\n",
+            "services:\n  web:\n    build: {dockerfile: D}\n    logging: {driver: local}\n    ulimits: {nofile: {soft: 3}}\n    cap_add: [B, C]\n    dns: [8.8.8.8]\n    profiles: [x, y]\n    extra_hosts: ['db=10.0.0.1', 'cache=10.0.0.2']\n",
+        );
+        let web = m.get("services").unwrap().get("web").unwrap();
+        let build = web.get("build").unwrap();
+        assert_eq!(
+            build.get("context").unwrap().scalar_text().unwrap(),
+            "./app"
+        );
+        assert_eq!(build.get("dockerfile").unwrap().scalar_text().unwrap(), "D");
+        assert!(web.get("logging").unwrap().get("options").is_none());
+        assert!(
+            web.get("ulimits")
+                .unwrap()
+                .get("nofile")
+                .unwrap()
+                .get("hard")
+                .is_none()
+        );
+        assert_eq!(texts(web.get("cap_add").unwrap()), ["A", "B", "C"]);
+        assert_eq!(texts(web.get("dns").unwrap()), ["1.1.1.1", "8.8.8.8"]);
+        assert_eq!(texts(web.get("profiles").unwrap()), ["x", "y"]);
+        assert_eq!(
+            texts(web.get("extra_hosts").unwrap()),
+            ["db=10.0.0.1", "cache=10.0.0.2"]
+        );
+    }
+
+    #[test]
+    fn logging_options_merge_when_the_driver_is_the_same() {
+        let m = merged(
+            "services:\n  web:\n    logging: {driver: local, options: {a: 1}}\n",
+            "services:\n  web:\n    logging: {options: {b: 2}}\n",
+        );
+        let options = m
+            .get("services")
+            .unwrap()
+            .get("web")
+            .unwrap()
+            .get("logging")
+            .unwrap()
+            .get("options")
+            .unwrap();
+        assert!(options.get("a").is_some() && options.get("b").is_some());
     }
 }

@@ -10,6 +10,7 @@ use super::{
 
 mod bounds;
 mod fixture;
+mod include_extends;
 mod projects;
 mod services;
 
