@@ -76,8 +76,11 @@ fn write_project(project: &TestProject, image: &str) {
     project.write(&format!("{dir}/lib/cache.env"), "FROM_CACHE_FILE=yes\n");
 }
 
+/// A container's (or a resolved service's) environment and labels.
+type EnvAndLabels = (BTreeMap<String, String>, BTreeMap<String, String>);
+
 /// The environment (`K=V` lines) and labels of a container.
-fn inspect(container: &str) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+fn inspect(container: &str) -> EnvAndLabels {
     let env = docker(&[
         "inspect",
         "-f",
@@ -105,10 +108,7 @@ fn entries(node: Option<&Node>) -> BTreeMap<String, String> {
 
 /// `docker-compose config` of the extends part (the file without `include`), per service:
 /// (environment, labels).
-fn compose_v1_config(
-    dir: &Path,
-    image: &str,
-) -> BTreeMap<String, (BTreeMap<String, String>, BTreeMap<String, String>)> {
+fn compose_v1_config(dir: &Path, image: &str) -> BTreeMap<String, EnvAndLabels> {
     let text = compose(image).replace("include:\n  - lib/cache.yaml\n", "");
     let file = dir.join("v1-compose.yaml");
     std::fs::write(&file, text).unwrap();
