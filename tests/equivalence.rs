@@ -6,7 +6,7 @@
 //! `EQ_PORT1`, `EQ_PORT2`, `EQ_RANGE_LO`, `EQ_RANGE_HI`); the views are normalized as
 //! `equivalence/normalize.rs` explains and any other difference fails with the fixture,
 //! service and field. Needs docker and docker-compose 1.29 (Debian: `docker-compose`) and
-//! Debian's `busybox-static` for the image.
+//! Debian's `busybox-static` for the image. `EQ_DUMP=1` prints every normalized view.
 
 mod common;
 
@@ -18,7 +18,7 @@ mod equivalence {
 
 use std::collections::BTreeMap;
 
-use equivalence::normalize::{self, Inside, Names};
+use equivalence::normalize::{self, Inside, Names, Secret};
 use serde_json::json;
 
 /// command, entrypoint, environment, env_file, ports (ranges, udp, host_ip), volumes
@@ -79,7 +79,7 @@ fn normalizer_reports_real_differences_only() {
                 "Hostname": &id[..12],
                 "Labels": {"team": "a", "keep": "", "com.docker.compose.project": project, "io.composectl.managed": "true"},
             },
-            "HostConfig": {"CapAdd": ["NET_ADMIN"], "NetworkMode": format!("{project}_default"), "Dns": []},
+            "HostConfig": {"CapAdd": ["NET_ADMIN"], "RestartPolicy": {"Name": "", "MaximumRetryCount": 0}, "NetworkMode": format!("{project}_default"), "Dns": []},
             "Mounts": [{"Type": "volume", "Name": format!("{project}_data"), "Source": "/x", "Destination": "/data", "RW": true}],
             "NetworkSettings": {"Networks": {format!("{project}_default"): {"Aliases": ["web", &id[..12]]}}},
         })
@@ -90,6 +90,7 @@ fn normalizer_reports_real_differences_only() {
     let mut b = base("eqx-two", &id_b, "-");
     b["Config"]["Env"] = json!(["A=1", "B=2"]);
     b["HostConfig"]["Dns"] = json!(null);
+    b["HostConfig"]["RestartPolicy"] = json!({"Name": "no", "MaximumRetryCount": 0});
     let mut names = Names::default();
     names.add("eqc-one", "PROJECT");
     names.add("eqx-two", "PROJECT");
@@ -113,7 +114,13 @@ fn normalizer_reports_real_differences_only() {
     b["Mounts"][0]["RW"] = json!(false);
     b["NetworkSettings"]["Networks"]["eqx-two_default"]["Aliases"] = json!(["api"]);
     let inside_b = Inside {
-        secrets: BTreeMap::from([("/run/secrets/s".to_owned(), "x".to_owned())]),
+        secrets: BTreeMap::from([(
+            "/run/secrets/s".to_owned(),
+            Secret {
+                content: "x".into(),
+                mode: "400 0:0".into(),
+            },
+        )]),
         mount_options: BTreeMap::from([("/data".to_owned(), "ext4 ro".to_owned())]),
     };
     let diff = normalize::diff(&view_a, &normalize::view(&b, &names, &inside_b));
@@ -132,6 +139,40 @@ fn normalizer_reports_real_differences_only() {
             "Mounts./data.RW",
             "Networks.PROJECT_default.Aliases",
             "Secrets./run/secrets/s",
+        ],
+        "{diff:#?}"
+    );
+}
+
+/// The network and volume view: an engine-allocated subnet and `Attachable` of a local
+/// network are no difference; a fixture's subnet, the driver and a user label are.
+#[test]
+fn object_normalizer_reports_real_differences_only() {
+    let network = |subnet: &str, attachable: bool, label: &str| {
+        json!({
+            "Driver": "bridge", "Scope": "local", "Attachable": attachable, "Internal": false,
+            "IPAM": {"Driver": "default", "Options": null, "Config": [{"Subnet": subnet, "Gateway": ""}]},
+            "Labels": {"com.docker.compose.network": "front", "team": label},
+        })
+    };
+    let names = Names::default();
+    let view = |v: &serde_json::Value| normalize::object_view("network", v, &names);
+    let a = network("172.18.0.0/16", true, "a");
+    let b = network("192.168.16.0/20", false, "a");
+    assert_eq!(normalize::diff(&view(&a), &view(&b)), Vec::<String>::new());
+    let mut c = network("10.214.7.0/24", false, "b");
+    c["Internal"] = json!(true);
+    let diff = normalize::diff(&view(&a), &view(&c));
+    let fields: Vec<&str> = diff
+        .iter()
+        .map(|line| line.split(':').next().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "network.IPAM.Config",
+            "network.Internal",
+            "network.Labels.team"
         ],
         "{diff:#?}"
     );

@@ -24,8 +24,10 @@
 //! - `Config.Env` is sorted (order has no effect: names are unique) and `Config.Labels`
 //!   leaves out `com.docker.compose.*` and `io.composectl.*` (bookkeeping of each tool);
 //! - a file secret's mount source is left out (compose 1.29 bind-mounts the file where it
-//!   is, composectl may stage a copy): the target, the mode and the content read inside the
-//!   container (`Secrets.<path>`) are compared instead;
+//!   is, composectl may stage a copy), and of its kernel mount options only read-only or
+//!   not (the others are the source filesystem's): the target, the file's mode and owner
+//!   and the content read inside the container as its user (`Secrets.<path>`) are
+//!   compared instead;
 //! - a tmpfs is one entry of `Mounts` whether it was asked for through `HostConfig.Tmpfs`
 //!   (compose 1.29's `tmpfs:`) or the Mounts API (inspect lists only the latter): the path
 //!   is the same tmpfs either way, and the options actually in force (size, mode, noexec,
@@ -212,9 +214,17 @@ pub fn view(inspect: &Value, names: &Names, inside: &Inside) -> View {
     let mounts = mounts(&inspect["Mounts"], &inspect["HostConfig"]["Tmpfs"]);
     for destination in mounts.as_object().into_iter().flatten().map(|(d, _)| d) {
         if let Some(options) = inside.mount_options.get(destination) {
+            // A secret's bind mount shows its source's filesystem, which may differ: only
+            // read-only or not counts there.
+            let options = if destination.starts_with(SECRETS_DIR) {
+                let flags = options.split_once(' ').map_or("", |(_, o)| o);
+                flags.split(',').next().unwrap_or_default().to_owned()
+            } else {
+                options.clone()
+            };
             view.insert(
                 format!("MountOptions.{destination}"),
-                Value::String(options.clone()),
+                Value::String(options),
             );
         }
     }
@@ -223,8 +233,9 @@ pub fn view(inspect: &Value, names: &Names, inside: &Inside) -> View {
         "Networks".into(),
         networks(&inspect["NetworkSettings"]["Networks"], names, &own),
     );
-    for (path, content) in &inside.secrets {
-        view.insert(format!("Secrets.{path}"), Value::String(content.clone()));
+    for (path, secret) in &inside.secrets {
+        let secret = serde_json::json!({"content": secret.content, "mode": secret.mode});
+        view.insert(format!("Secrets.{path}"), secret);
     }
     for (field, value) in view.iter_mut() {
         rewrite(value, names);
@@ -239,11 +250,20 @@ pub fn view(inspect: &Value, names: &Names, inside: &Inside) -> View {
     view
 }
 
+/// A secret file as the container's user sees it.
+#[derive(Debug, Default, Clone)]
+pub struct Secret {
+    /// The content (or why it cannot be read).
+    pub content: String,
+    /// `<octal mode> <uid>:<gid>`.
+    pub mode: String,
+}
+
 /// What the test read inside a running container.
 #[derive(Debug, Default, Clone)]
 pub struct Inside {
-    /// The content of each mount under [`SECRETS_DIR`] (path → content).
-    pub secrets: BTreeMap<String, String>,
+    /// Each mount under [`SECRETS_DIR`], read as the container's user.
+    pub secrets: BTreeMap<String, Secret>,
     /// `/proc/mounts` as mount point → `<fstype> <options>`.
     pub mount_options: BTreeMap<String, String>,
 }

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 
 use super::image::equiv_image;
-use super::normalize::{self, Inside, Names, SECRETS_DIR, View};
+use super::normalize::{self, Inside, Names, SECRETS_DIR, Secret, View};
 use crate::common::{TestProject, composectl, docker, free_port, try_docker};
 
 /// The label holding the service name (both tools write it).
@@ -191,6 +191,14 @@ pub fn run(name: &str) -> Outcome {
         containers.chain(objects).collect()
     };
     let (a, b) = (views(&compose_side), views(&composectl_side));
+    if std::env::var_os("EQ_DUMP").is_some() {
+        for (tool, views) in [("docker-compose", &a), ("composectl", &b)] {
+            for (key, view) in views {
+                let json = serde_json::to_string_pretty(view).expect("a view is JSON");
+                println!("---- {name}/{key} as {tool} made it (normalized) ----\n{json}");
+            }
+        }
+    }
     let mut compared = std::collections::BTreeSet::new();
     let mut differences = Vec::new();
     let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
@@ -383,9 +391,16 @@ fn inside(inspect: &Value) -> Inside {
         .filter_map(|m| m["Destination"].as_str())
         .filter(|d| d.starts_with(SECRETS_DIR))
         .map(|path| {
-            let content = try_docker(&["exec", id, "cat", path])
-                .unwrap_or_else(|e| format!("(unreadable: {e})"));
-            (path.to_owned(), content)
+            let read = |command: &[&str]| {
+                let mut args = vec!["exec", id];
+                args.extend(command);
+                try_docker(&args).unwrap_or_else(|e| format!("(cannot: {e})"))
+            };
+            let secret = Secret {
+                content: read(&["cat", path]),
+                mode: read(&["stat", "-L", "-c", "%a %u:%g", path]),
+            };
+            (path.to_owned(), secret)
         })
         .collect();
     Inside {
