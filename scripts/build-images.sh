@@ -63,13 +63,14 @@ build_demo() {
     done
 }
 
-ensure_registry_binary() {
-    [[ -x /usr/bin/docker-registry ]] && return
-    log "installing Debian's docker-registry package"
+# ensure_package FILE PACKAGE: installs Debian's PACKAGE unless FILE exists.
+ensure_package() {
+    [[ -x $1 ]] && return
+    log "installing Debian's $2 package"
     local sudo=()
     [[ $(id -u) -eq 0 ]] || sudo=(sudo -n)
     "${sudo[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends docker-registry >/dev/null
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "$2" >/dev/null
 }
 
 # stage_registry ROOTFS: the binary, every library ldd lists (dereferenced) and the config.
@@ -87,7 +88,7 @@ stage_registry() {
 }
 
 build_registry() {
-    ensure_registry_binary
+    ensure_package /usr/bin/docker-registry docker-registry
     local context=$stage/registry dir=$root/scripts/images/registry
     stage_registry "$context/rootfs"
     local inputs
@@ -97,3 +98,7 @@ build_registry() {
 
 build_demo
 build_registry
+# The equivalence test (tests/equivalence.rs) builds its image from Debian's static busybox
+# and compares with docker-compose 1.29.
+ensure_package /bin/busybox busybox-static
+ensure_package /usr/bin/docker-compose docker-compose
