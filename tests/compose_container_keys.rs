@@ -107,7 +107,12 @@ fn container_keys_reach_the_engine_and_a_change_is_named_drift() {
 
     project.write_compose(&compose("128m", ""));
     let run = run_cli(&["plan", "--desired", &desired(&project)]);
-    assert_eq!(run.code, Some(2), "plan with a change pending:\n{}", run.all());
+    assert_eq!(
+        run.code,
+        Some(2),
+        "plan with a change pending:\n{}",
+        run.all()
+    );
     assert!(
         run.stdout.contains("config changed: shm_size"),
         "plan does not name shm_size:\n{}",

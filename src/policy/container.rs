@@ -81,10 +81,10 @@ pub(super) fn container_privileges(
             add(grant, key(field));
         }
     }
-    if let Some(runtime) = keys.runtime.as_deref() {
-        if !DEFAULT_RUNTIMES.contains(&runtime) {
-            add(Grant::Runtime(runtime.to_owned()), key("runtime"));
-        }
+    if let Some(runtime) = keys.runtime.as_deref()
+        && !DEFAULT_RUNTIMES.contains(&runtime)
+    {
+        add(Grant::Runtime(runtime.to_owned()), key("runtime"));
     }
     if let Some(parent) = keys.cgroup_parent.as_deref() {
         add(Grant::CgroupParent(parent.to_owned()), key("cgroup_parent"));

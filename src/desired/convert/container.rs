@@ -391,10 +391,11 @@ pub fn namespace(
         return Some(text);
     }
     if container {
-        if let Some(name) = text.strip_prefix("container:") {
-            if !name.is_empty() {
-                return Some(text);
-            }
+        if text
+            .strip_prefix("container:")
+            .is_some_and(|name| !name.is_empty())
+        {
+            return Some(text);
         }
         if text.starts_with("service:") {
             cx.error(
@@ -424,9 +425,10 @@ pub fn namespace(
 /// `isolation`: only `default` is valid on a Linux engine, which refuses the other
 /// (Windows) technologies; the key itself has no effect (its warning says so).
 pub fn isolation(cx: &mut Ctx, node: &Node, key: &str) {
-    if let Some(text) = fields::text(cx, node, key) {
-        if text != "default" {
-            cx.error(
+    if let Some(text) = fields::text(cx, node, key)
+        && text != "default"
+    {
+        cx.error(
                 node,
                 key,
                 format!(
@@ -434,7 +436,6 @@ pub fn isolation(cx: &mut Ctx, node: &Node, key: &str) {
                     quoted_literal(node)
                 ),
             );
-        }
     }
 }
 
