@@ -156,9 +156,11 @@ fn service_privileges(
         expose: _,
         devices,
         device_cgroup_rules,
-        // The engine accepts only sysctls of the container's own namespaces (`net.*`
-        // outside the host's network, `kernel.shm*`, `kernel.msg*`, `kernel.sem`,
-        // `fs.mqueue.*`) and refuses the others: they cannot change the host's kernel.
+        // Only sysctls of the container's own namespaces (`net.*`, `kernel.shm*`,
+        // `kernel.msg*`, `kernel.sem`, `fs.mqueue.*`, `kernel.hostname`,
+        // `kernel.domainname`): the loader refuses the others, and runc refuses them too,
+        // as it refuses `net.*` in the host's network namespace. They cannot change the
+        // host's kernel.
         sysctls: _,
         security_opt,
         // Resolver settings of the container itself.

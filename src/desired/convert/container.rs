@@ -242,9 +242,42 @@ pub fn is_cgroup_rule(text: &str) -> bool {
     }
 }
 
-/// `sysctls`: a mapping or a `NAME=VALUE` list; a value is required.
+/// `sysctls`: a mapping or a `NAME=VALUE` list; a value is required, and the name must be
+/// one of the container's own namespaces (runc refuses the others when the container
+/// starts: `sysctl "kernel.panic" is not in a separate kernel namespace`).
 pub fn sysctls(cx: &mut Ctx, node: &Node, key: &str) -> BTreeMap<String, String> {
-    required_map(cx, node, key, "a sysctl", "net.core.somaxconn=1024")
+    let sysctls = required_map(cx, node, key, "a sysctl", "net.core.somaxconn=1024");
+    for name in sysctls.keys().filter(|name| !is_namespaced_sysctl(name)) {
+        let at = node.get(name).unwrap_or(node);
+        cx.error(
+            at,
+            &child(key, name),
+            format!(
+                "`{name}` is not a sysctl of the container's own namespaces (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*, kernel.hostname, kernel.domainname): the engine would refuse to start the container; set it on the host instead"
+            ),
+        );
+    }
+    sysctls
+}
+
+/// True for the sysctls runc lets a container set: those of its own IPC, network and UTS
+/// namespaces.
+pub fn is_namespaced_sysctl(name: &str) -> bool {
+    const IPC: [&str; 8] = [
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    IPC.contains(&name)
+        || name.starts_with("net.")
+        || name.starts_with("fs.mqueue.")
+        || name == "kernel.hostname"
+        || name == "kernel.domainname"
 }
 
 /// `storage_opt`: a mapping of driver options; a value is required.

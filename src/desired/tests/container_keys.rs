@@ -144,6 +144,10 @@ fn malformed_container_keys_fail_naming_the_line_and_key() {
             "services.web.sysctls.net.core.somaxconn: a sysctl needs a value",
         ),
         (
+            "    sysctls:\n      kernel.panic: 1\n",
+            ":5:21: services.web.sysctls.kernel.panic: `kernel.panic` is not a sysctl of the container's own namespaces",
+        ),
+        (
             "    mac_address: 02:42:ac:11:00:02\n",
             ":4:5: services.web.mac_address: `mac_address` cannot be applied on this host",
         ),
