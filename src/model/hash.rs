@@ -73,7 +73,27 @@ pub fn field_hashes(
         ("stop_grace_period", field(&s.stop_grace_period)),
         ("init", field(&s.init)),
         // (container keys)
-
+        ("expose", field(&s.expose)),
+        ("devices", field(&s.devices)),
+        ("device_cgroup_rules", field(&s.device_cgroup_rules)),
+        ("sysctls", field(&s.sysctls)),
+        ("security_opt", field(&s.security_opt)),
+        ("dns", field(&s.dns)),
+        ("dns_search", field(&s.dns_search)),
+        ("dns_opt", field(&s.dns_opt)),
+        ("shm_size", field(&s.shm_size)),
+        ("pid", field(&s.pid)),
+        ("ipc", field(&s.ipc)),
+        ("uts", field(&s.uts)),
+        ("userns_mode", field(&s.userns_mode)),
+        ("cgroup", field(&s.cgroup)),
+        ("cgroup_parent", field(&s.cgroup_parent)),
+        ("group_add", field(&s.group_add)),
+        ("tty", field(&s.tty)),
+        ("stdin_open", field(&s.stdin_open)),
+        ("runtime", field(&s.runtime)),
+        ("domainname", field(&s.domainname)),
+        ("storage_opt", field(&s.storage_opt)),
         // (pulls, platform, mounts, healthcheck)
 
         // (service references)

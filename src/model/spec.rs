@@ -108,6 +108,71 @@ pub struct ServiceSpec {
     pub init: Option<bool>,
 
     // (container keys)
+    /// `expose`: container ports exposed without publishing them, as `PORT/PROTOCOL`
+    /// (ranges expanded, duplicates kept once).
+    #[serde(default)]
+    pub expose: Vec<String>,
+    /// `devices`: host devices mapped into the container.
+    #[serde(default)]
+    pub devices: Vec<DeviceMapping>,
+    /// `device_cgroup_rules`, as the kernel writes them (`c 1:3 mr`).
+    #[serde(default)]
+    pub device_cgroup_rules: Vec<String>,
+    /// `sysctls` (both forms), by name.
+    #[serde(default)]
+    pub sysctls: BTreeMap<String, String>,
+    /// `security_opt`, as the engine takes them: a seccomp profile read from a file is
+    /// inlined as compact JSON (`seccomp={...}`), as compose sends it.
+    #[serde(default)]
+    pub security_opt: Vec<String>,
+    /// `dns` servers.
+    #[serde(default)]
+    pub dns: Vec<String>,
+    /// `dns_search` domains.
+    #[serde(default)]
+    pub dns_search: Vec<String>,
+    /// `dns_opt` resolver options.
+    #[serde(default)]
+    pub dns_opt: Vec<String>,
+    /// `shm_size` in bytes.
+    #[serde(default)]
+    pub shm_size: Option<u64>,
+    /// `pid`: `host` or `container:NAME`.
+    #[serde(default)]
+    pub pid: Option<String>,
+    /// `ipc`: `none`, `private`, `shareable`, `host` or `container:NAME`.
+    #[serde(default)]
+    pub ipc: Option<String>,
+    /// `uts`: `host`.
+    #[serde(default)]
+    pub uts: Option<String>,
+    /// `userns_mode`: `host`.
+    #[serde(default)]
+    pub userns_mode: Option<String>,
+    /// `cgroup`: the cgroup namespace, `host` or `private`.
+    #[serde(default)]
+    pub cgroup: Option<String>,
+    /// `cgroup_parent`.
+    #[serde(default)]
+    pub cgroup_parent: Option<String>,
+    /// `group_add`: extra groups of the container's user, by name or number.
+    #[serde(default)]
+    pub group_add: Vec<String>,
+    /// `tty`.
+    #[serde(default)]
+    pub tty: bool,
+    /// `stdin_open`.
+    #[serde(default)]
+    pub stdin_open: bool,
+    /// `runtime`: the OCI runtime, by the name the engine knows it.
+    #[serde(default)]
+    pub runtime: Option<String>,
+    /// `domainname`.
+    #[serde(default)]
+    pub domainname: Option<String>,
+    /// `storage_opt`: options of the storage driver for the container's root file system.
+    #[serde(default)]
+    pub storage_opt: BTreeMap<String, String>,
 
     // (pulls, platform, mounts, healthcheck)
 
@@ -327,4 +392,15 @@ impl ServiceSpec {
             ..Self::default()
         }
     }
+}
+
+/// One `devices` entry: a host device made available in the container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceMapping {
+    /// The device on the host (absolute).
+    pub source: PathBuf,
+    /// Where it appears in the container.
+    pub target: String,
+    /// Cgroup permissions, a combination of `r`, `w` and `m` (`rwm` by default).
+    pub permissions: String,
 }

@@ -5,15 +5,15 @@
 //! why it is or is not a privilege, so that a field added to the model does not compile
 //! until someone decided.
 //!
-//! Keys the model does not carry grant nothing: the loader ignores `devices`, `pid`, `ipc`,
-//! `uts`, `userns_mode`, `cgroup_parent`, `security_opt`, `sysctls`, `group_add`, `gpus`
-//! and `runtime` with a warning (they never reach the engine), and refuses
-//! `network_mode` and `volumes_from` (the project fails to load). Whoever teaches the model
-//! one of them adds its grant here.
+//! The container keys (`devices`, the namespaces, `security_opt`, `runtime`,
+//! `cgroup_parent`) are judged in [`super::container`]. Keys the model does not carry grant
+//! nothing: the loader refuses them or warns that they have no effect (they never reach
+//! the engine). Whoever teaches the model one of them adds its grant here.
 
 use std::collections::BTreeMap;
 
-use super::grant::{Grant, Privilege, is_always_granted, normalize_capability};
+use super::container::{ContainerKeys, container_privileges};
+use super::grant::{Grant, NamespaceKind, Privilege, is_always_granted, normalize_capability};
 use crate::desired::origins::{HostPathUse, Origin, Origins};
 use crate::model::spec::{MountKind, MountSpec, NetworkSpec, ProjectSpec, ServiceSpec, VolumeSpec};
 
@@ -37,10 +37,15 @@ pub const DEFAULT_CAPABILITIES: [&str; 14] = [
 
 /// Collects grants with their places.
 #[derive(Default)]
-struct Found(BTreeMap<Grant, Vec<Origin>>);
+pub(super) struct Found(BTreeMap<Grant, Vec<Origin>>);
 
 impl Found {
-    fn add(&mut self, grant: Grant, origin: Option<&Origin>, fallback: impl FnOnce() -> Origin) {
+    pub(super) fn add(
+        &mut self,
+        grant: Grant,
+        origin: Option<&Origin>,
+        fallback: impl FnOnce() -> Origin,
+    ) {
         let origin = origin.cloned().unwrap_or_else(fallback);
         let places = self.0.entry(grant).or_default();
         if !places.contains(&origin) {
@@ -147,6 +152,38 @@ fn service_privileges(
         init: _,
 
         // (container keys)
+        // Exposing a port publishes nothing on the host.
+        expose: _,
+        devices,
+        device_cgroup_rules,
+        // Only sysctls of the container's own namespaces (`net.*`, `kernel.shm*`,
+        // `kernel.msg*`, `kernel.sem`, `fs.mqueue.*`, `kernel.hostname`,
+        // `kernel.domainname`): the loader refuses the others, and runc refuses them too,
+        // as it refuses `net.*` in the host's network namespace. They cannot change the
+        // host's kernel.
+        sysctls: _,
+        security_opt,
+        // Resolver settings of the container itself.
+        dns: _,
+        dns_search: _,
+        dns_opt: _,
+        // A size of the container's own /dev/shm, counted in its memory.
+        shm_size: _,
+        pid,
+        ipc,
+        uts,
+        userns_mode,
+        cgroup,
+        cgroup_parent,
+        // Groups of the user inside the container; what they may reach on the host is
+        // what the container's mounts and devices give, judged there.
+        group_add: _,
+        tty: _,
+        stdin_open: _,
+        runtime,
+        domainname: _,
+        // Options of the container's own writable layer (its size).
+        storage_opt: _,
 
         // (pulls, platform, mounts, healthcheck)
 
@@ -168,6 +205,26 @@ fn service_privileges(
         let key = format!("{}[{i}]", key("cap_add"));
         found.add(Grant::Capability(cap), origins.key(&key), || fallback(&key));
     }
+    container_privileges(
+        ContainerKeys {
+            devices,
+            device_cgroup_rules,
+            security_opt,
+            namespaces: [
+                (NamespaceKind::Pid, "pid", pid),
+                (NamespaceKind::Ipc, "ipc", ipc),
+                (NamespaceKind::Uts, "uts", uts),
+                (NamespaceKind::Userns, "userns_mode", userns_mode),
+                (NamespaceKind::Cgroup, "cgroup", cgroup),
+            ],
+            runtime,
+            cgroup_parent,
+        },
+        &key,
+        origins,
+        found,
+        fallback,
+    );
     for mount in mounts {
         if let Some(grant) = mount_grant(mount, origins) {
             let at = origins.mount(name, &mount.target);

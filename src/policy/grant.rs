@@ -12,8 +12,14 @@
 //! | `cap:NAME` / `cap:ALL`        | a capability beyond Docker's default set / all of them  |
 //! | `bind:/PATH` / `bind:/PATH:ro`| a host path outside the desired directory (read-write / read-only), the Docker socket or `/` |
 //! | `env_file:/PATH`              | a host file outside the desired directory read into the environment |
-//! | `device:/PATH`                | a host device or file system mounted by a volume        |
+//! | `device:/PATH`                | a host device or file system, mapped by `devices` or mounted by a volume |
 //! | `network-driver:NAME`         | a network of a driver other than `bridge` (`macvlan` puts containers on the LAN) |
+//! | `pid:host`, `ipc:host`, `uts:host`, `userns:host`, `cgroup:host` | one of the host's namespaces |
+//! | `pid:container:NAME` / `ipc:container:NAME` | another container's namespace |
+//! | `device-cgroup-rule:RULE`     | access to host devices by number (`c 189:* rwm`)        |
+//! | `security-opt:NAME=VALUE`     | a confinement other than the engine's default (`seccomp=unconfined`, `apparmor=unconfined`, `label=disable`, `systempaths=unconfined`, `seccomp=sha256:DIGEST` for a profile of its own) |
+//! | `runtime:NAME`                | an OCI runtime other than `runc`                        |
+//! | `cgroup-parent:NAME`          | a cgroup of the host's choosing instead of Docker's     |
 //!
 //! A grant *covers* another that gives no more ([`Grant::covers`]): `privileged` covers
 //! every `cap:`, `cap:ALL` every capability, `bind:/srv` covers `bind:/srv/media:ro` and
@@ -52,6 +58,64 @@ pub enum Grant {
     Device(PathBuf),
     /// A network driver other than `bridge`.
     NetworkDriver(String),
+    /// A namespace that is not the container's own (`pid`, `ipc`, `uts`, `userns`,
+    /// `cgroup`): `host`, or `container:NAME` for `pid` and `ipc`.
+    Namespace {
+        /// Which namespace.
+        kind: NamespaceKind,
+        /// `host` or `container:NAME`.
+        mode: String,
+    },
+    /// A `device_cgroup_rules` rule, as written (`c 189:* rwm`).
+    DeviceCgroupRule(String),
+    /// A security option that loosens the engine's default confinement, `NAME=VALUE`
+    /// (a seccomp profile of the project's own is `seccomp=sha256:DIGEST` of its content).
+    SecurityOpt(String),
+    /// An OCI runtime other than `runc`.
+    Runtime(String),
+    /// A parent cgroup other than Docker's.
+    CgroupParent(String),
+}
+
+/// The namespaces a container may share with the host (or another container).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NamespaceKind {
+    /// `pid`: the processes it sees and signals.
+    Pid,
+    /// `ipc`: shared memory and semaphores.
+    Ipc,
+    /// `uts`: the host name.
+    Uts,
+    /// `userns_mode`: the user namespace (`host` turns off the daemon's user remapping).
+    Userns,
+    /// `cgroup`: the cgroup namespace.
+    Cgroup,
+}
+
+impl NamespaceKind {
+    /// Every kind.
+    pub const ALL: [Self; 5] = [Self::Pid, Self::Ipc, Self::Uts, Self::Userns, Self::Cgroup];
+
+    /// The text form (`pid`, `ipc`, `uts`, `userns`, `cgroup`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pid => "pid",
+            Self::Ipc => "ipc",
+            Self::Uts => "uts",
+            Self::Userns => "userns",
+            Self::Cgroup => "cgroup",
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Self::Pid => "process",
+            Self::Ipc => "IPC",
+            Self::Uts => "host name (UTS)",
+            Self::Userns => "user",
+            Self::Cgroup => "cgroup",
+        }
+    }
 }
 
 /// Sockets that give control over the host's container engine, by file name.
@@ -150,11 +214,26 @@ impl Grant {
             Self::EnvFile(_) => {
                 "a host file outside the desired directory, read into the environment".into()
             }
-            Self::Device(_) => "a host device or file system, mounted by a volume".into(),
+            Self::Device(_) => {
+                "a host device or file system (mapped as a device, or mounted by a volume)".into()
+            }
             Self::NetworkDriver(driver) if driver == "macvlan" || driver == "ipvlan" => {
                 format!("a {driver} network: containers directly on the host's network")
             }
             Self::NetworkDriver(driver) => format!("a network of the `{driver}` driver"),
+            Self::Namespace { kind, mode } if mode == "host" => {
+                format!("the host's {} namespace", kind.what())
+            }
+            Self::Namespace { kind, .. } => {
+                format!("another container's {} namespace", kind.what())
+            }
+            Self::DeviceCgroupRule(_) => "access to host devices by their numbers".into(),
+            Self::SecurityOpt(opt) if opt.starts_with("seccomp=sha256:") => {
+                "a seccomp profile of the project's own instead of Docker's default".into()
+            }
+            Self::SecurityOpt(_) => "a confinement looser than Docker's default".into(),
+            Self::Runtime(_) => "an OCI runtime other than runc".into(),
+            Self::CgroupParent(_) => "a cgroup of its choosing instead of Docker's".into(),
         }
     }
 }
@@ -175,6 +254,11 @@ impl fmt::Display for Grant {
             Self::EnvFile(path) => write!(f, "env_file:{}", path.display()),
             Self::Device(path) => write!(f, "device:{}", path.display()),
             Self::NetworkDriver(driver) => write!(f, "network-driver:{driver}"),
+            Self::Namespace { kind, mode } => write!(f, "{}:{mode}", kind.as_str()),
+            Self::DeviceCgroupRule(rule) => write!(f, "device-cgroup-rule:{rule}"),
+            Self::SecurityOpt(opt) => write!(f, "security-opt:{opt}"),
+            Self::Runtime(name) => write!(f, "runtime:{name}"),
+            Self::CgroupParent(name) => write!(f, "cgroup-parent:{name}"),
         }
     }
 }
@@ -183,8 +267,10 @@ impl fmt::Display for Grant {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "`{text}` is not a privilege; write privileged, network:host, network:container:NAME, \
-     cap:NAME, cap:ALL, bind:/PATH, bind:/PATH:ro, env_file:/PATH, device:/PATH or \
-     network-driver:NAME"
+     cap:NAME, cap:ALL, bind:/PATH, bind:/PATH:ro, env_file:/PATH, device:/PATH, \
+     network-driver:NAME, pid:host, ipc:host, uts:host, userns:host, cgroup:host, \
+     pid:container:NAME, ipc:container:NAME, device-cgroup-rule:RULE, \
+     security-opt:NAME=VALUE, runtime:NAME or cgroup-parent:NAME"
 )]
 pub struct ParseError {
     /// The text.
@@ -229,7 +315,27 @@ impl FromStr for Grant {
             "env_file" => Ok(Self::EnvFile(absolute(rest)?)),
             "device" => Ok(Self::Device(absolute(rest)?)),
             "network-driver" => Ok(Self::NetworkDriver(name(rest)?)),
-            _ => Err(bad()),
+            "device-cgroup-rule" if !rest.trim().is_empty() => {
+                Ok(Self::DeviceCgroupRule(rest.trim().to_owned()))
+            }
+            "security-opt" if rest.contains('=') => Ok(Self::SecurityOpt(name(rest)?)),
+            "runtime" => Ok(Self::Runtime(name(rest)?)),
+            "cgroup-parent" => Ok(Self::CgroupParent(name(rest)?)),
+            kind => {
+                let kind = NamespaceKind::ALL
+                    .into_iter()
+                    .find(|k| k.as_str() == kind)
+                    .ok_or_else(bad)?;
+                let shared = matches!(kind, NamespaceKind::Pid | NamespaceKind::Ipc)
+                    && rest.starts_with("container:");
+                if rest != "host" && !shared {
+                    return Err(bad());
+                }
+                Ok(Self::Namespace {
+                    kind,
+                    mode: name(rest)?,
+                })
+            }
         }
     }
 }

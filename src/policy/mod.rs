@@ -34,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use crate::desired;
 
 pub mod command;
+pub mod container;
 pub mod extract;
 pub mod file;
 pub mod grant;

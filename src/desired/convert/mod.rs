@@ -15,6 +15,7 @@ use super::yaml::Node;
 use super::{Diagnostic, Limits};
 use crate::model::spec::{NetworkSpec, ProjectSpec, VolumeSpec};
 
+pub mod container;
 pub mod deploy;
 pub mod environment;
 pub mod fields;

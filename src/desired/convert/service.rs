@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::fields::{self, check_keys, child, index};
-use super::{Ctx, deploy, environment, mounts, ports};
+use super::{Ctx, container, deploy, environment, mounts, ports};
 use crate::desired::keys;
 use crate::desired::yaml::{Node, Value};
 use crate::model::spec::{BuildSpec, ServiceNetwork, ServiceSpec};
@@ -97,6 +97,33 @@ fn apply(cx: &mut Ctx, s: &mut ServiceSpec, name: &str, value: &Node, key: &str)
         "cpus" => s.limits.cpus = s.limits.cpus.or(fields::float(cx, value, key)),
         "pids_limit" => s.limits.pids = s.limits.pids.or(fields::int(cx, value, key)),
         // (container keys)
+        "expose" => s.expose = container::expose(cx, value, key),
+        "devices" => s.devices = container::devices(cx, value, key),
+        "device_cgroup_rules" => {
+            s.device_cgroup_rules = container::device_cgroup_rules(cx, value, key);
+        }
+        "sysctls" => s.sysctls = container::sysctls(cx, value, key),
+        "security_opt" => s.security_opt = container::security_opt(cx, value, key),
+        "dns" => s.dns = container::dns(cx, value, key),
+        "dns_search" => s.dns_search = fields::string_list(cx, value, key, true),
+        "dns_opt" => s.dns_opt = fields::string_list(cx, value, key, false),
+        "shm_size" => s.shm_size = fields::size(cx, value, key),
+        "pid" => s.pid = container::namespace(cx, value, key, &["host"], true),
+        "ipc" => {
+            let modes = ["none", "private", "shareable", "host"];
+            s.ipc = container::namespace(cx, value, key, &modes, true);
+        }
+        "uts" => s.uts = container::namespace(cx, value, key, &["host"], false),
+        "userns_mode" => s.userns_mode = container::namespace(cx, value, key, &["host"], false),
+        "cgroup" => s.cgroup = container::namespace(cx, value, key, &["host", "private"], false),
+        "cgroup_parent" => s.cgroup_parent = text(cx),
+        "group_add" => s.group_add = fields::string_list(cx, value, key, false),
+        "tty" => s.tty = fields::boolean(cx, value, key).unwrap_or(false),
+        "stdin_open" => s.stdin_open = fields::boolean(cx, value, key).unwrap_or(false),
+        "runtime" => s.runtime = text(cx),
+        "domainname" => s.domainname = text(cx),
+        "storage_opt" => s.storage_opt = container::storage_opt(cx, value, key),
+        "isolation" => container::isolation(cx, value, key),
 
         // (pulls, platform, mounts, healthcheck)
 

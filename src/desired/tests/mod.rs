@@ -9,6 +9,7 @@ use super::{
 };
 
 mod bounds;
+mod container_keys;
 mod fixture;
 mod include_extends;
 mod projects;

@@ -12,6 +12,7 @@ use crate::desired::hostpath::real_path;
 use crate::desired::{self, LoadReport};
 use crate::state::StateDir;
 
+mod container;
 mod extract;
 mod grants;
 mod guard;

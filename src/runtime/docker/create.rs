@@ -31,7 +31,7 @@ pub(crate) fn container_body(request: &ContainerCreate) -> ContainerCreateBody {
         cmd: svc.command.clone(),
         entrypoint: svc.entrypoint.clone(),
         labels: Some(request.labels.clone().into_iter().collect()),
-        exposed_ports: non_empty(exposed_ports(&svc.ports)),
+        exposed_ports: non_empty(exposed_ports(svc)),
         healthcheck: svc.healthcheck.as_ref().map(health_config),
         user: svc.user.clone(),
         working_dir: svc.working_dir.clone(),
@@ -42,6 +42,9 @@ pub(crate) fn container_body(request: &ContainerCreate) -> ContainerCreateBody {
         networking_config: first_network(request),
 
         // (container keys)
+        domainname: svc.domainname.clone(),
+        tty: Some(svc.tty),
+        open_stdin: Some(svc.stdin_open),
 
         // (pulls, platform, mounts, healthcheck)
 
@@ -124,6 +127,25 @@ fn host_config(request: &ContainerCreate) -> HostConfig {
         init: svc.init,
 
         // (container keys)
+        devices: container_keys::devices(svc),
+        device_cgroup_rules: container_keys::list(&svc.device_cgroup_rules),
+        sysctls: container_keys::map(&svc.sysctls),
+        security_opt: container_keys::security_opt(svc),
+        masked_paths: container_keys::unmasked_paths(svc),
+        readonly_paths: container_keys::unmasked_paths(svc),
+        dns: container_keys::list(&svc.dns),
+        dns_search: container_keys::list(&svc.dns_search),
+        dns_options: container_keys::list(&svc.dns_opt),
+        shm_size: container_keys::shm_size(svc),
+        pid_mode: svc.pid.clone(),
+        ipc_mode: svc.ipc.clone(),
+        uts_mode: svc.uts.clone(),
+        userns_mode: svc.userns_mode.clone(),
+        cgroupns_mode: container_keys::cgroupns_mode(svc),
+        cgroup_parent: svc.cgroup_parent.clone(),
+        group_add: container_keys::list(&svc.group_add),
+        runtime: svc.runtime.clone(),
+        storage_opt: container_keys::map(&svc.storage_opt),
 
         // (pulls, platform, mounts, healthcheck)
 
@@ -138,8 +160,10 @@ fn port_key(port: &PortSpec) -> String {
     format!("{}/{}", port.target, port.protocol)
 }
 
-fn exposed_ports(ports: &[PortSpec]) -> Vec<String> {
-    let mut keys: Vec<String> = ports.iter().map(port_key).collect();
+/// The published ports' and `expose`'s container ports.
+fn exposed_ports(svc: &ServiceSpec) -> Vec<String> {
+    let mut keys: Vec<String> = svc.ports.iter().map(port_key).collect();
+    keys.extend(svc.expose.iter().cloned());
     keys.sort();
     keys.dedup();
     keys
@@ -268,6 +292,9 @@ fn non_empty<T>(items: Vec<T>) -> Option<Vec<T>> {
 fn non_empty_map<K, V>(map: HashMap<K, V>) -> Option<HashMap<K, V>> {
     (!map.is_empty()).then_some(map)
 }
+
+#[path = "create_container_keys.rs"]
+mod container_keys;
 
 #[cfg(test)]
 #[path = "create_tests.rs"]
