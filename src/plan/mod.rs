@@ -31,6 +31,7 @@ use crate::model::{ObservedContainer, ObservedState};
 mod action;
 mod deps;
 mod judge;
+mod references;
 mod render;
 mod resources;
 mod slots;
@@ -138,22 +139,34 @@ fn plan_project(
     let jobs = deps::jobs(spec);
     let mut work: BTreeMap<&str, Vec<Action>> = BTreeMap::new();
     let mut deferred = Vec::new();
-    for (name, service) in &spec.services {
+    let order = deps::topological(spec);
+    // Containers replaced so far: dependencies come first, so a service created against
+    // one of them is judged after it (see `references`).
+    let mut replaced = BTreeSet::new();
+    for name in &order {
+        let service = &spec.services[*name];
         let kept = layout.kept(name);
         let input = judge::Input {
             spec,
             service,
             observed,
             ctx,
-            is_job: jobs.contains(name.as_str()),
+            is_job: jobs.contains(name),
+            layout: &layout,
+            replaced: &replaced,
         };
         let (changes, held) = judge::service(&input, &kept);
         deferred.extend(held);
+        replaced.extend(changes.iter().filter_map(|a| match a {
+            Action::Replace { container, .. } | Action::ReplaceStartFirst { container, .. } => {
+                Some(container.id.clone())
+            }
+            _ => None,
+        }));
         if !changes.is_empty() {
-            work.insert(name.as_str(), changes);
+            work.insert(name, changes);
         }
     }
-    let order = deps::topological(spec);
     let busy: Vec<&str> = order
         .iter()
         .copied()

@@ -7,8 +7,7 @@
 //!
 //! Keys the model does not carry grant nothing: the loader ignores `devices`, `pid`, `ipc`,
 //! `uts`, `userns_mode`, `cgroup_parent`, `security_opt`, `sysctls`, `group_add`, `gpus`
-//! and `runtime` with a warning (they never reach the engine), and refuses
-//! `network_mode` and `volumes_from` (the project fails to load). Whoever teaches the model
+//! and `runtime` with a warning (they never reach the engine). Whoever teaches the model
 //! one of them adds its grant here.
 
 use std::collections::BTreeMap;
@@ -151,6 +150,18 @@ fn service_privileges(
         // (pulls, platform, mounts, healthcheck)
 
         // (service references)
+        // `host` and `container:NAME` join a namespace that is not the project's; see
+        // `super::references`.
+        network_mode,
+        // `container:NAME` reads a foreign container's volumes; services are the project's.
+        volumes_from,
+        // Links name services of the project only.
+        links: _,
+        // A legacy link on the default bridge copies the foreign container's environment.
+        external_links,
+        // How composectl orders and replaces, not what a container may do.
+        optional_dependencies: _,
+        restart_with: _,
 
         // (secrets and configs)
         extensions: _,
@@ -173,6 +184,10 @@ fn service_privileges(
             let at = origins.mount(name, &mount.target);
             found.add(grant, at, || fallback(&key("volumes")));
         }
+    }
+    for (grant, field) in super::references::grants(network_mode, volumes_from, external_links) {
+        let key = key(field);
+        found.add(grant, origins.key(&key), || fallback(&key));
     }
     for network_key in networks.keys() {
         let Some(network) = project.networks.get(network_key) else {
@@ -204,9 +219,10 @@ fn mount_grant(mount: &MountSpec, origins: &Origins) -> Option<Grant> {
     }
 }
 
-/// The grants of joining `network`: the host's or another container's namespace (the
-/// engine reads a network named `host` or `container:NAME` as a network mode, external or
-/// not), and a driver other than `bridge` for a network composectl creates.
+/// The grants of joining `network`: the host's namespace (the engine reads a network named
+/// `host` as the host network mode, external or not; the loader refuses a network named
+/// `container:NAME`, which `network_mode` writes), and a driver other than `bridge` for a
+/// network composectl creates.
 fn network_grants(network: &NetworkSpec) -> Vec<Grant> {
     let NetworkSpec {
         name,
@@ -219,7 +235,7 @@ fn network_grants(network: &NetworkSpec) -> Vec<Grant> {
         labels: _,
     } = network;
     let mut grants = Vec::new();
-    if name == "host" || name.starts_with("container:") {
+    if name == "host" {
         grants.push(Grant::Network(name.clone()));
     }
     if let Some(driver) = driver.as_deref().filter(|d| !external && *d != "bridge") {

@@ -14,6 +14,8 @@
 //! | `env_file:/PATH`              | a host file outside the desired directory read into the environment |
 //! | `device:/PATH`                | a host device or file system mounted by a volume        |
 //! | `network-driver:NAME`         | a network of a driver other than `bridge` (`macvlan` puts containers on the LAN) |
+//! | `volumes-from:NAME`           | the volumes of a container outside the project (`volumes_from: [container:NAME]`) |
+//! | `link:NAME`                   | a legacy link to a container outside the project on the default bridge, which copies its environment in |
 //!
 //! A grant *covers* another that gives no more ([`Grant::covers`]): `privileged` covers
 //! every `cap:`, `cap:ALL` every capability, `bind:/srv` covers `bind:/srv/media:ro` and
@@ -52,6 +54,12 @@ pub enum Grant {
     Device(PathBuf),
     /// A network driver other than `bridge`.
     NetworkDriver(String),
+    /// The volumes of a container outside the project (`volumes_from: [container:NAME]`).
+    VolumesFrom(String),
+    /// A legacy link to a container outside the project (`external_links` with
+    /// `network_mode: bridge`): the engine copies the linked container's environment
+    /// variables into this one.
+    Link(String),
 }
 
 /// Sockets that give control over the host's container engine, by file name.
@@ -155,6 +163,11 @@ impl Grant {
                 format!("a {driver} network: containers directly on the host's network")
             }
             Self::NetworkDriver(driver) => format!("a network of the `{driver}` driver"),
+            Self::VolumesFrom(_) => "the volumes of a container outside the project".into(),
+            Self::Link(_) => {
+                "a legacy link to a container outside the project, whose environment it reads"
+                    .into()
+            }
         }
     }
 }
@@ -175,6 +188,8 @@ impl fmt::Display for Grant {
             Self::EnvFile(path) => write!(f, "env_file:{}", path.display()),
             Self::Device(path) => write!(f, "device:{}", path.display()),
             Self::NetworkDriver(driver) => write!(f, "network-driver:{driver}"),
+            Self::VolumesFrom(name) => write!(f, "volumes-from:{name}"),
+            Self::Link(name) => write!(f, "link:{name}"),
         }
     }
 }
@@ -183,8 +198,8 @@ impl fmt::Display for Grant {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "`{text}` is not a privilege; write privileged, network:host, network:container:NAME, \
-     cap:NAME, cap:ALL, bind:/PATH, bind:/PATH:ro, env_file:/PATH, device:/PATH or \
-     network-driver:NAME"
+     cap:NAME, cap:ALL, bind:/PATH, bind:/PATH:ro, env_file:/PATH, device:/PATH, \
+     network-driver:NAME, volumes-from:NAME or link:NAME"
 )]
 pub struct ParseError {
     /// The text.
@@ -229,6 +244,8 @@ impl FromStr for Grant {
             "env_file" => Ok(Self::EnvFile(absolute(rest)?)),
             "device" => Ok(Self::Device(absolute(rest)?)),
             "network-driver" => Ok(Self::NetworkDriver(name(rest)?)),
+            "volumes-from" => Ok(Self::VolumesFrom(name(rest)?)),
+            "link" => Ok(Self::Link(name(rest)?)),
             _ => Err(bad()),
         }
     }

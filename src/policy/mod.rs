@@ -38,6 +38,7 @@ pub mod extract;
 pub mod file;
 pub mod grant;
 pub mod guard;
+mod references;
 
 #[cfg(test)]
 mod tests;
