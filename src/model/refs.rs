@@ -182,6 +182,31 @@ mod tests {
     }
 
     #[test]
+    fn references_are_hashed_by_their_compose_keys_and_dependency_options_are_not() {
+        use crate::model::hash::{
+            config_hash, decode_fields, differing_fields, encode_fields, field_hashes,
+        };
+        use crate::model::spec::{ProjectSpec, ServiceSpec};
+        let project = ProjectSpec::default();
+        let a = ServiceSpec::new("b", "img");
+        let observed = decode_fields(&encode_fields(&field_hashes(&project, &a)));
+        let mut b = a.clone();
+        b.network_mode = Some(NetworkMode::Service("a".into()));
+        b.links = vec![Link {
+            target: "db".into(),
+            alias: "db".into(),
+        }];
+        assert_eq!(
+            differing_fields(&field_hashes(&project, &b), &observed),
+            ["links", "network_mode"]
+        );
+        let mut c = a.clone();
+        c.restart_with.insert("db".into());
+        c.optional_dependencies.insert("cache".into());
+        assert_eq!(config_hash(&project, &a), config_hash(&project, &c));
+    }
+
+    #[test]
     fn modes_and_volume_sources_map_to_the_engine_form() {
         assert_eq!(NetworkMode::Host.engine_mode(None), "host");
         assert_eq!(

@@ -45,6 +45,8 @@ mod order_tests;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]
+mod references_tests;
+#[cfg(test)]
 mod render_tests;
 #[cfg(test)]
 mod tests;

@@ -228,7 +228,11 @@ pub fn resolve(cx: &mut Ctx, spec: &mut ProjectSpec, doc: &Node) {
         let node = doc.get("services").and_then(|s| s.get(&name));
         let path = child("services", &name);
         // (referenced service, its key, restart: true)
+        // In compose-go's order: the first reference to a service decides its `restart`.
         let mut wanted: Vec<(String, &'static str, bool)> = Vec::new();
+        for link in &service.links {
+            wanted.push((link.target.clone(), "links", true));
+        }
         if let Some(target) = service.network_mode.as_ref().and_then(NetworkMode::service) {
             wanted.push((target.to_owned(), "network_mode", true));
         }
@@ -236,9 +240,6 @@ pub fn resolve(cx: &mut Ctx, spec: &mut ProjectSpec, doc: &Node) {
             if let VolumesSource::Service(target) = &from.source {
                 wanted.push((target.clone(), "volumes_from", false));
             }
-        }
-        for link in &service.links {
-            wanted.push((link.target.clone(), "links", true));
         }
         let mut implied = Vec::new();
         for (target, key, restart) in wanted {

@@ -333,3 +333,18 @@ fn an_override_file_is_named_where_it_adds_the_privilege() {
         found[0].origins
     );
 }
+
+#[test]
+fn references_within_the_project_grant_nothing() {
+    let host = Host::new();
+    host.write(
+        "shop/compose.yaml",
+        concat!(
+            "services:\n  a:\n    image: x\n",
+            "  b:\n    image: x\n    network_mode: service:a\n    volumes_from: ['a:ro']\n",
+            "  c:\n    image: x\n    links: ['a:alias']\n",
+        ),
+    );
+    let found = host.privileges();
+    assert!(found.is_empty(), "{found:?}");
+}
