@@ -104,6 +104,10 @@ pub(super) fn resolve(
 }
 
 #[cfg(test)]
+#[path = "references_tests.rs"]
+mod fake_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::refs::{VolumesFrom, decode_references};
