@@ -11,7 +11,10 @@
 //! 2. Pulls and ensures (`resources.rs`): images, networks and volumes the creates and
 //!    replaces below need and the host does not have.
 //! 3. Per service in `depends_on` order (`deps.rs`): waits on dependencies, then one create
-//!    or replace per replica slot that needs it (`judge.rs`), in number order.
+//!    or replace per replica slot that needs it (`judge.rs`), in number order. A replica
+//!    created against another service's container (`network_mode: service:`,
+//!    `volumes_from`, `depends_on` with `restart: true`) is replaced when that container is
+//!    gone or replaced earlier in the same plan (`references.rs`).
 //!
 //! Replacements caused by a container's own failure respect the crash backoff in
 //! [`PlanContext`] and become [`Deferred`] entries instead. A container the engine stopped
@@ -169,6 +172,8 @@ fn plan_project(
             work.insert(name, changes);
         }
     }
+    // Deferred entries by service name, as before references ordered the judging.
+    deferred.sort_by(|a: &Deferred, b: &Deferred| a.service.cmp(&b.service));
     let busy: Vec<&str> = order
         .iter()
         .copied()
