@@ -19,6 +19,7 @@ use crate::plan::{Action, Plan};
 use crate::runtime::{self, ContainerRuntime};
 
 mod containers;
+mod references;
 mod resources;
 #[cfg(test)]
 mod tests;
@@ -113,6 +114,15 @@ pub enum Error {
         kind: &'static str,
         /// The missing key.
         key: String,
+    },
+    /// A reference to another service (`network_mode: service:`, `volumes_from`) cannot
+    /// be resolved to a container.
+    #[error("{action}: {source}")]
+    Reference {
+        /// The action, as displayed in plans.
+        action: String,
+        /// What is missing.
+        source: references::Error,
     },
     /// The plan is for another project than the spec given.
     #[error("plan for project {plan} executed with the spec of project {spec}")]

@@ -179,16 +179,10 @@ pub const SERVICE: &[Key] = &[
     pending("platform"),
     pending("label_file"),
     // (service references)
-    rejected(
-        "network_mode",
-        "is not supported by composectl; write the service out without it",
-    ),
-    rejected(
-        "volumes_from",
-        "is not supported by composectl; write the service out without it",
-    ),
-    pending("links"),
-    pending("external_links"),
+    applied("network_mode"),
+    applied("volumes_from"),
+    applied("links"),
+    applied("external_links"),
     // (secrets and configs)
     pending("secrets"),
     pending("configs"),

@@ -1,5 +1,7 @@
-//! Cross-reference checks over a converted project: `depends_on` names services that exist
-//! (a dependency on a service switched off by profiles is dropped with a warning), has no
+//! Cross-reference checks over a converted project: service references name active
+//! services and imply their dependencies ([`super::convert::refs::resolve`]); `depends_on`
+//! names services that exist (a dependency on a service switched off by profiles is an
+//! error, or, with `required: false`, dropped with a warning, as compose does), has no
 //! cycle, and `container_name` is only used with one replica.
 //!
 //! Undeclared networks and volumes are caught during conversion, where the declared ones
@@ -14,6 +16,7 @@ use crate::model::spec::ProjectSpec;
 
 /// Checks `spec` (converted from `doc`), recording problems in `cx`.
 pub fn validate(cx: &mut Ctx, spec: &mut ProjectSpec, doc: &Node) {
+    super::convert::refs::resolve(cx, spec, doc);
     let services = doc.get("services");
     let at = |service: &str, field: &str| -> Option<&Node> {
         let node = services?.get(service)?;
@@ -38,12 +41,24 @@ pub fn validate(cx: &mut Ctx, spec: &mut ProjectSpec, doc: &Node) {
                 Some(item) => super::convert::fields::shown_name(item, &dependency),
                 None => format!("`{dependency}`"),
             };
-            if cx.inactive.contains(&dependency) {
+            let optional = service.optional_dependencies.contains(&dependency);
+            if cx.inactive.contains(&dependency) && optional {
                 let message = format!(
-                    "{shown} is not active under the selected profiles; the dependency is ignored (set COMPOSE_PROFILES to include it)"
+                    "{shown} is not active under the selected profiles; the optional dependency (`required: false`) is ignored"
                 );
                 push(
                     &mut cx.warnings,
+                    node,
+                    &cx.dir,
+                    format!("{key}.depends_on"),
+                    message,
+                );
+            } else if cx.inactive.contains(&dependency) {
+                let message = format!(
+                    "{shown} is not active under the selected profiles, and the service requires it (compose refuses this too); activate one of its profiles (COMPOSE_PROFILES) or write `required: false` under the dependency"
+                );
+                push(
+                    &mut cx.errors,
                     node,
                     &cx.dir,
                     format!("{key}.depends_on"),
@@ -98,7 +113,7 @@ pub fn validate(cx: &mut Ctx, spec: &mut ProjectSpec, doc: &Node) {
     if let Some(cycle) = find_cycle(spec) {
         let first = cycle[0].clone();
         let message = format!(
-            "depends_on forms a cycle: {}; remove one of these dependencies",
+            "depends_on forms a cycle: {} (counting the dependencies `network_mode: service:`, `volumes_from` and `links` make); remove one of these dependencies",
             cycle.join(" -> ")
         );
         push(

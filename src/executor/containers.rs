@@ -35,10 +35,29 @@ impl<R: ContainerRuntime> Executor<R> {
         service: &str,
         number: u32,
     ) -> Result<usize> {
-        let request = create_request(project, plan, action, service, number)?;
+        let mut request = create_request(project, plan, action, service, number)?;
+        self.resolve_references(project, action, &mut request, number)?;
         let tagged = self.retag_pinned(plan, action, service, number).await?;
         self.create_started(&request, action).await?;
         Ok(2 + tagged)
+    }
+
+    /// Resolves the references of `request` to other services' containers against the
+    /// store (see [`super::references`]).
+    fn resolve_references(
+        &self,
+        project: &ProjectSpec,
+        action: &Action,
+        request: &mut ContainerCreate,
+        number: u32,
+    ) -> Result<()> {
+        let state = self.store.snapshot();
+        super::references::resolve(&state, &project.name, request, number).map_err(|source| {
+            Error::Reference {
+                action: action.to_string(),
+                source,
+            }
+        })
     }
 
     /// Points a pinned slot's `:previous` tag at the pinned image again before a create
@@ -104,6 +123,7 @@ impl<R: ContainerRuntime> Executor<R> {
         number: u32,
     ) -> Result<usize> {
         let mut request = create_request(project, plan, action, service, number)?;
+        self.resolve_references(project, action, &mut request, number)?;
         self.retag_pinned(plan, action, service, number).await?;
         let name = std::mem::take(&mut request.name);
         let short = &old.id[..old.id.len().min(8)];

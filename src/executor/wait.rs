@@ -2,7 +2,7 @@
 //! store's change notifications (no polling) and bounded by the executor's wait timeout;
 //! given up as soon as the engine goes away.
 
-use tracing::info;
+use tracing::{info, warn};
 
 use super::{Error, Executor, Result};
 use crate::model::spec::{DependsOn, ProjectSpec};
@@ -87,7 +87,34 @@ fn completed(c: &ObservedContainer) -> bool {
 
 impl<R: ContainerRuntime> Executor<R> {
     /// Waits until `dependency` meets `condition`, at most the wait timeout. Makes no writes.
+    /// A dependency the service marks `required: false` that fails or times out only
+    /// warns, and the service goes ahead, as compose does.
     pub(super) async fn wait_for(
+        &self,
+        project: &ProjectSpec,
+        service: &str,
+        dependency: &str,
+        condition: DependsOn,
+    ) -> Result<usize> {
+        let waited = self
+            .wait_required(project, service, dependency, condition)
+            .await;
+        let optional = project
+            .services
+            .get(service)
+            .is_some_and(|s| s.optional_dependencies.contains(dependency));
+        match waited {
+            Err(e @ (Error::DependencyTimeout { .. } | Error::DependencyFailed { .. }))
+                if optional =>
+            {
+                warn!(project = %project.name, service, dependency, error = %e, "optional dependency (required: false) not met; going ahead");
+                Ok(0)
+            }
+            other => other,
+        }
+    }
+
+    async fn wait_required(
         &self,
         project: &ProjectSpec,
         service: &str,

@@ -70,6 +70,8 @@ pub enum DriftReason {
     ScaleDown,
     /// [`Reason::Duplicate`].
     Duplicate,
+    /// [`Reason::ReferenceReplaced`].
+    Reference,
 }
 
 impl DriftReason {
@@ -88,6 +90,7 @@ impl DriftReason {
             Self::ProjectRemoved => "project_removed",
             Self::ScaleDown => "scale_down",
             Self::Duplicate => "duplicate",
+            Self::Reference => "reference_replaced",
         }
     }
 
@@ -117,6 +120,7 @@ impl From<&Reason> for DriftReason {
             Reason::ProjectRemoved => Self::ProjectRemoved,
             Reason::ScaleDown { .. } => Self::ScaleDown,
             Reason::Duplicate => Self::Duplicate,
+            Reason::ReferenceReplaced { .. } => Self::Reference,
         }
     }
 }

@@ -174,12 +174,13 @@ fn drift_reasons_are_exactly_the_documented_label_values() {
         D::ProjectRemoved,
         D::ScaleDown,
         D::Duplicate,
+        D::Reference,
     ];
     let values: Vec<&str> = all.iter().map(|r| r.as_str()).collect();
     assert_eq!(
         values.join("|"),
         "missing|exited|not_running|unhealthy|config|image|image_missing|service_removed|\
-         project_removed|scale_down|duplicate"
+         project_removed|scale_down|duplicate|reference_replaced"
     );
 }
 

@@ -97,7 +97,10 @@ pub fn field_hashes(
         // (pulls, platform, mounts, healthcheck)
 
         // (service references)
-
+        ("network_mode", field(&s.network_mode)),
+        ("volumes_from", field(&s.volumes_from)),
+        ("links", field(&s.links)),
+        ("external_links", field(&s.external_links)),
         // (secrets and configs)
     ])
 }

@@ -10,6 +10,7 @@
 pub mod hash;
 pub mod labels;
 pub mod observed;
+pub mod refs;
 pub mod spec;
 
 pub use observed::{

@@ -177,6 +177,26 @@ pub struct ServiceSpec {
     // (pulls, platform, mounts, healthcheck)
 
     // (service references)
+    /// `network_mode`; `None` joins the project networks in `networks`.
+    #[serde(default)]
+    pub network_mode: Option<super::refs::NetworkMode>,
+    /// `volumes_from`, in file order.
+    #[serde(default)]
+    pub volumes_from: Vec<super::refs::VolumesFrom>,
+    /// `links` (`SERVICE[:ALIAS]`), in file order.
+    #[serde(default)]
+    pub links: Vec<super::refs::Link>,
+    /// `external_links` (`CONTAINER[:ALIAS]`), in file order.
+    #[serde(default)]
+    pub external_links: Vec<super::refs::Link>,
+    /// `depends_on` entries with `required: false`: their failure only warns.
+    #[serde(default)]
+    pub optional_dependencies: std::collections::BTreeSet<String>,
+    /// `depends_on` entries with `restart: true` (written, or implied by `links` and
+    /// `network_mode: service:NAME`): a replaced container of one of them replaces this
+    /// service's containers.
+    #[serde(default)]
+    pub restart_with: std::collections::BTreeSet<String>,
 
     // (secrets and configs)
     /// Service-level `x-*` extensions, kept as JSON (for example `x-rollout`).

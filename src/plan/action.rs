@@ -194,6 +194,16 @@ pub enum Reason {
     },
     /// Another container already holds the same replica number.
     Duplicate,
+    /// A container of another service this one was created against was replaced or
+    /// removed: the namespace of its `network_mode: service:`, the source of its
+    /// `volumes_from`, or a dependency with `restart: true`.
+    ReferenceReplaced {
+        /// The referenced service.
+        service: String,
+        /// The compose key of the reference: `network_mode`, `volumes_from` or
+        /// `depends_on`.
+        via: String,
+    },
 }
 
 /// A replacement held back by crash backoff, or (reason [`Reason::EngineStopped`]) a
@@ -259,6 +269,19 @@ impl fmt::Display for Reason {
             Self::ProjectRemoved => write!(f, "project removed from the desired directory"),
             Self::ScaleDown { replicas } => write!(f, "scale down to {replicas}"),
             Self::Duplicate => write!(f, "duplicate replica number"),
+            Self::ReferenceReplaced { service, via } => match via.as_str() {
+                "network_mode" => {
+                    write!(f, "the network namespace of service {service} was replaced")
+                }
+                "volumes_from" => write!(
+                    f,
+                    "the container of service {service} whose volumes it mounts was replaced"
+                ),
+                _ => write!(
+                    f,
+                    "dependency {service} was replaced (depends_on restart: true)"
+                ),
+            },
         }
     }
 }

@@ -24,6 +24,10 @@ pub(super) struct Input<'a> {
     pub ctx: &'a PlanContext,
     /// Another service waits for this one to complete successfully.
     pub is_job: bool,
+    /// The project's containers by slot.
+    pub layout: &'a super::slots::Layout<'a>,
+    /// IDs of the containers replaced earlier in this plan (of services judged before).
+    pub replaced: &'a std::collections::BTreeSet<String>,
 }
 
 /// Why a container must be replaced, and whether the cause is its own failure (the only
@@ -147,6 +151,13 @@ fn judge(input: &Input<'_>, c: &ObservedContainer) -> Option<Verdict> {
     if let Some(fields) = drift(spec, service, c) {
         return Some(Verdict {
             reason: Reason::ConfigDrift { fields },
+            own_failure: false,
+            fix: Fix::Replace,
+        });
+    }
+    if let Some(reason) = super::references::stale(service, c, input.layout, input.replaced) {
+        return Some(Verdict {
+            reason,
             own_failure: false,
             fix: Fix::Replace,
         });

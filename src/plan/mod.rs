@@ -11,7 +11,10 @@
 //! 2. Pulls and ensures (`resources.rs`): images, networks and volumes the creates and
 //!    replaces below need and the host does not have.
 //! 3. Per service in `depends_on` order (`deps.rs`): waits on dependencies, then one create
-//!    or replace per replica slot that needs it (`judge.rs`), in number order.
+//!    or replace per replica slot that needs it (`judge.rs`), in number order. A replica
+//!    created against another service's container (`network_mode: service:`,
+//!    `volumes_from`, `depends_on` with `restart: true`) is replaced when that container is
+//!    gone or replaced earlier in the same plan (`references.rs`).
 //!
 //! Replacements caused by a container's own failure respect the crash backoff in
 //! [`PlanContext`] and become [`Deferred`] entries instead. A container the engine stopped
@@ -31,6 +34,7 @@ use crate::model::{ObservedContainer, ObservedState};
 mod action;
 mod deps;
 mod judge;
+mod references;
 mod render;
 mod resources;
 mod slots;
@@ -43,6 +47,8 @@ mod fixtures;
 mod order_tests;
 #[cfg(test)]
 mod proptests;
+#[cfg(test)]
+mod references_tests;
 #[cfg(test)]
 mod render_tests;
 #[cfg(test)]
@@ -138,22 +144,36 @@ fn plan_project(
     let jobs = deps::jobs(spec);
     let mut work: BTreeMap<&str, Vec<Action>> = BTreeMap::new();
     let mut deferred = Vec::new();
-    for (name, service) in &spec.services {
+    let order = deps::topological(spec);
+    // Containers replaced so far: dependencies come first, so a service created against
+    // one of them is judged after it (see `references`).
+    let mut replaced = BTreeSet::new();
+    for name in &order {
+        let service = &spec.services[*name];
         let kept = layout.kept(name);
         let input = judge::Input {
             spec,
             service,
             observed,
             ctx,
-            is_job: jobs.contains(name.as_str()),
+            is_job: jobs.contains(name),
+            layout: &layout,
+            replaced: &replaced,
         };
         let (changes, held) = judge::service(&input, &kept);
         deferred.extend(held);
+        replaced.extend(changes.iter().filter_map(|a| match a {
+            Action::Replace { container, .. } | Action::ReplaceStartFirst { container, .. } => {
+                Some(container.id.clone())
+            }
+            _ => None,
+        }));
         if !changes.is_empty() {
-            work.insert(name.as_str(), changes);
+            work.insert(name, changes);
         }
     }
-    let order = deps::topological(spec);
+    // Deferred entries by service name, as before references ordered the judging.
+    deferred.sort_by(|a: &Deferred, b: &Deferred| a.service.cmp(&b.service));
     let busy: Vec<&str> = order
         .iter()
         .copied()

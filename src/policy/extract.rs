@@ -188,6 +188,18 @@ fn service_privileges(
         // (pulls, platform, mounts, healthcheck)
 
         // (service references)
+        // `host` and `container:NAME` join a namespace that is not the project's; see
+        // `super::references`.
+        network_mode,
+        // `container:NAME` reads a foreign container's volumes; services are the project's.
+        volumes_from,
+        // Links name services of the project only.
+        links: _,
+        // A legacy link on the default bridge copies the foreign container's environment.
+        external_links,
+        // How composectl orders and replaces, not what a container may do.
+        optional_dependencies: _,
+        restart_with: _,
 
         // (secrets and configs)
         extensions: _,
@@ -231,6 +243,10 @@ fn service_privileges(
             found.add(grant, at, || fallback(&key("volumes")));
         }
     }
+    for (grant, field) in super::references::grants(network_mode, volumes_from, external_links) {
+        let key = key(field);
+        found.add(grant, origins.key(&key), || fallback(&key));
+    }
     for network_key in networks.keys() {
         let Some(network) = project.networks.get(network_key) else {
             continue;
@@ -261,9 +277,10 @@ fn mount_grant(mount: &MountSpec, origins: &Origins) -> Option<Grant> {
     }
 }
 
-/// The grants of joining `network`: the host's or another container's namespace (the
-/// engine reads a network named `host` or `container:NAME` as a network mode, external or
-/// not), and a driver other than `bridge` for a network composectl creates.
+/// The grants of joining `network`: the host's namespace (the engine reads a network named
+/// `host` as the host network mode, external or not; the loader refuses a network named
+/// `container:NAME`, which `network_mode` writes), and a driver other than `bridge` for a
+/// network composectl creates.
 fn network_grants(network: &NetworkSpec) -> Vec<Grant> {
     let NetworkSpec {
         name,
@@ -276,7 +293,7 @@ fn network_grants(network: &NetworkSpec) -> Vec<Grant> {
         labels: _,
     } = network;
     let mut grants = Vec::new();
-    if name == "host" || name.starts_with("container:") {
+    if name == "host" {
         grants.push(Grant::Network(name.clone()));
     }
     if let Some(driver) = driver.as_deref().filter(|d| !external && *d != "bridge") {

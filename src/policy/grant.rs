@@ -20,6 +20,8 @@
 //! | `security-opt:NAME=VALUE`     | a confinement other than the engine's default (`seccomp=unconfined`, `apparmor=unconfined`, `label=disable`, `systempaths=unconfined`, `seccomp=sha256:DIGEST` for a profile of its own) |
 //! | `runtime:NAME`                | an OCI runtime other than `runc`                        |
 //! | `cgroup-parent:NAME`          | a cgroup of the host's choosing instead of Docker's     |
+//! | `volumes-from:NAME`           | the volumes of a container outside the project (`volumes_from: [container:NAME]`) |
+//! | `link:NAME`                   | a legacy link to a container outside the project on the default bridge, which copies its environment in |
 //!
 //! A grant *covers* another that gives no more ([`Grant::covers`]): `privileged` covers
 //! every `cap:`, `cap:ALL` every capability, `bind:/srv` covers `bind:/srv/media:ro` and
@@ -75,6 +77,12 @@ pub enum Grant {
     Runtime(String),
     /// A parent cgroup other than Docker's.
     CgroupParent(String),
+    /// The volumes of a container outside the project (`volumes_from: [container:NAME]`).
+    VolumesFrom(String),
+    /// A legacy link to a container outside the project (`external_links` with
+    /// `network_mode: bridge`): the engine copies the linked container's environment
+    /// variables into this one.
+    Link(String),
 }
 
 /// The namespaces a container may share with the host (or another container).
@@ -234,6 +242,11 @@ impl Grant {
             Self::SecurityOpt(_) => "a confinement looser than Docker's default".into(),
             Self::Runtime(_) => "an OCI runtime other than runc".into(),
             Self::CgroupParent(_) => "a cgroup of its choosing instead of Docker's".into(),
+            Self::VolumesFrom(_) => "the volumes of a container outside the project".into(),
+            Self::Link(_) => {
+                "a legacy link to a container outside the project, whose environment it reads"
+                    .into()
+            }
         }
     }
 }
@@ -259,6 +272,8 @@ impl fmt::Display for Grant {
             Self::SecurityOpt(opt) => write!(f, "security-opt:{opt}"),
             Self::Runtime(name) => write!(f, "runtime:{name}"),
             Self::CgroupParent(name) => write!(f, "cgroup-parent:{name}"),
+            Self::VolumesFrom(name) => write!(f, "volumes-from:{name}"),
+            Self::Link(name) => write!(f, "link:{name}"),
         }
     }
 }
@@ -270,7 +285,7 @@ impl fmt::Display for Grant {
      cap:NAME, cap:ALL, bind:/PATH, bind:/PATH:ro, env_file:/PATH, device:/PATH, \
      network-driver:NAME, pid:host, ipc:host, uts:host, userns:host, cgroup:host, \
      pid:container:NAME, ipc:container:NAME, device-cgroup-rule:RULE, \
-     security-opt:NAME=VALUE, runtime:NAME or cgroup-parent:NAME"
+     security-opt:NAME=VALUE, runtime:NAME, cgroup-parent:NAME, volumes-from:NAME or link:NAME"
 )]
 pub struct ParseError {
     /// The text.
@@ -315,6 +330,8 @@ impl FromStr for Grant {
             "env_file" => Ok(Self::EnvFile(absolute(rest)?)),
             "device" => Ok(Self::Device(absolute(rest)?)),
             "network-driver" => Ok(Self::NetworkDriver(name(rest)?)),
+            "volumes-from" => Ok(Self::VolumesFrom(name(rest)?)),
+            "link" => Ok(Self::Link(name(rest)?)),
             "device-cgroup-rule" if !rest.trim().is_empty() => {
                 Ok(Self::DeviceCgroupRule(rest.trim().to_owned()))
             }

@@ -39,6 +39,7 @@ pub mod extract;
 pub mod file;
 pub mod grant;
 pub mod guard;
+mod references;
 
 #[cfg(test)]
 mod tests;

@@ -230,8 +230,11 @@ pub fn healthcheck(cx: &mut Ctx, node: &Node, key: &str) -> Option<Healthcheck> 
     Some(check)
 }
 
-/// Reads `depends_on:` (a list of services or a mapping with conditions).
-pub fn depends_on(cx: &mut Ctx, node: &Node, key: &str) -> BTreeMap<String, DependsOn> {
+/// Reads `depends_on:` (a list of services or a mapping with conditions) into `s`: the
+/// conditions, the dependencies that are optional (`required: false`: a missing or failing
+/// dependency only warns) and those whose replacement replaces this service's containers
+/// (`restart: true`; compose restarts them, composectl replaces them).
+pub fn depends_on(cx: &mut Ctx, s: &mut ServiceSpec, node: &Node, key: &str) {
     let mut out = BTreeMap::new();
     match &node.value {
         Value::Seq(items) => {
@@ -248,6 +251,16 @@ pub fn depends_on(cx: &mut Ctx, node: &Node, key: &str) -> BTreeMap<String, Depe
                 let condition = v
                     .get("condition")
                     .and_then(|n| condition(cx, n, &child(&path, "condition")));
+                let flag = |cx: &mut Ctx, name: &str| {
+                    v.get(name)
+                        .and_then(|n| fields::boolean(cx, n, &child(&path, name)))
+                };
+                if flag(cx, "required") == Some(false) {
+                    s.optional_dependencies.insert(k.name.clone());
+                }
+                if flag(cx, "restart") == Some(true) {
+                    s.restart_with.insert(k.name.clone());
+                }
                 out.insert(k.name.clone(), condition.unwrap_or_default());
             }
         }
@@ -260,7 +273,7 @@ pub fn depends_on(cx: &mut Ctx, node: &Node, key: &str) -> BTreeMap<String, Depe
             ),
         ),
     }
-    out
+    s.depends_on = out;
 }
 
 fn condition(cx: &mut Ctx, node: &Node, key: &str) -> Option<DependsOn> {

@@ -21,6 +21,7 @@ pub mod environment;
 pub mod fields;
 pub mod mounts;
 pub mod ports;
+pub mod refs;
 pub mod service;
 pub mod units;
 

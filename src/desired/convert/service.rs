@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::fields::{self, check_keys, child, index};
-use super::{Ctx, container, deploy, environment, mounts, ports};
+use super::{Ctx, container, deploy, environment, mounts, ports, refs};
 use crate::desired::keys;
 use crate::desired::yaml::{Node, Value};
 use crate::model::spec::{BuildSpec, ServiceNetwork, ServiceSpec};
@@ -40,7 +40,8 @@ pub fn service(cx: &mut Ctx, name: &str, node: &Node, path: &str) -> Option<Serv
     s.environment =
         environment::environment(cx, node.get("env_file"), node.get("environment"), path);
     s.replicas = deploy::replicas(cx, node, path);
-    if s.networks.is_empty() {
+    refs::conflicts(cx, &s, node, path);
+    if s.networks.is_empty() && s.network_mode.is_none() {
         s.networks
             .insert("default".into(), ServiceNetwork::default());
     }
@@ -72,7 +73,7 @@ fn apply(cx: &mut Ctx, s: &mut ServiceSpec, name: &str, value: &Node, key: &str)
         "labels" => s.labels = fields::labels(cx, value, key),
         "restart" => s.restart = deploy::restart(cx, value, key),
         "healthcheck" => s.healthcheck = deploy::healthcheck(cx, value, key),
-        "depends_on" => s.depends_on = deploy::depends_on(cx, value, key),
+        "depends_on" => deploy::depends_on(cx, s, value, key),
         "deploy" => deploy::deploy(cx, s, value, key),
         "user" => s.user = text(cx),
         "working_dir" => s.working_dir = text(cx),
@@ -128,6 +129,10 @@ fn apply(cx: &mut Ctx, s: &mut ServiceSpec, name: &str, value: &Node, key: &str)
         // (pulls, platform, mounts, healthcheck)
 
         // (service references)
+        "network_mode" => s.network_mode = refs::network_mode(cx, value, key),
+        "volumes_from" => s.volumes_from = refs::volumes_from(cx, value, key),
+        "links" => s.links = refs::links(cx, value, key),
+        "external_links" => s.external_links = refs::links(cx, value, key),
 
         // (secrets and configs)
         n if n.starts_with("x-") => {

@@ -13,6 +13,7 @@ mod container_keys;
 mod fixture;
 mod include_extends;
 mod projects;
+mod references;
 mod services;
 
 /// A temporary desired directory.

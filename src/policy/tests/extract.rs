@@ -75,16 +75,38 @@ fn cases() -> Vec<Case> {
             &[("network:host", "networks.default", Some(6))],
         ),
         case(
+            "the host's network namespace through network_mode",
+            web("    network_mode: host\n"),
+            nothing,
+            &[("network:host", "services.web.network_mode", Some(4))],
+        ),
+        case(
             "another container's network namespace",
-            web(
-                "    networks:\n      sidecar: {}\nnetworks:\n  sidecar:\n    external: true\n    name: \"container:vpn\"\n",
-            ),
+            web("    network_mode: \"container:vpn\"\n"),
             nothing,
             &[(
                 "network:container:vpn",
-                "services.web.networks.sidecar",
-                Some(5),
+                "services.web.network_mode",
+                Some(4),
             )],
+        ),
+        case(
+            "the volumes of a container outside the project",
+            web("    volumes_from: [\"container:data:ro\"]\n"),
+            nothing,
+            &[("volumes-from:data", "services.web.volumes_from", Some(4))],
+        ),
+        case(
+            "a legacy link to a foreign container on the default bridge",
+            web("    network_mode: bridge\n    external_links: [legacy:db]\n"),
+            nothing,
+            &[("link:legacy", "services.web.external_links", Some(5))],
+        ),
+        case(
+            "an external link on a project network",
+            web("    external_links: [legacy:db]\n"),
+            nothing,
+            &[],
         ),
         case(
             "a macvlan network",
@@ -310,4 +332,19 @@ fn an_override_file_is_named_where_it_adds_the_privilege() {
         "{:?}",
         found[0].origins
     );
+}
+
+#[test]
+fn references_within_the_project_grant_nothing() {
+    let host = Host::new();
+    host.write(
+        "shop/compose.yaml",
+        concat!(
+            "services:\n  a:\n    image: x\n",
+            "  b:\n    image: x\n    network_mode: service:a\n    volumes_from: ['a:ro']\n",
+            "  c:\n    image: x\n    links: ['a:alias']\n",
+        ),
+    );
+    let found = host.privileges();
+    assert!(found.is_empty(), "{found:?}");
 }

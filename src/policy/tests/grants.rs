@@ -23,6 +23,8 @@ fn grants_read_back_as_written_and_odd_texts_are_refused() {
         "env_file:/etc/app.env",
         "device:/dev/sdb1",
         "network-driver:macvlan",
+        "volumes-from:legacy",
+        "link:legacy_db",
     ] {
         assert_eq!(grant(text).to_string(), text);
     }
@@ -34,6 +36,8 @@ fn grants_read_back_as_written_and_odd_texts_are_refused() {
         "cap:",
         "env_file:x",
         "mount:/x",
+        "volumes-from:",
+        "link:two words",
     ] {
         assert!(bad.parse::<Grant>().is_err(), "{bad}");
     }

@@ -61,27 +61,60 @@ pub(crate) fn extra_networks(request: &ContainerCreate) -> Vec<(String, Endpoint
         .networks
         .iter()
         .skip(1)
-        .map(|(name, net)| (name.clone(), endpoint(&request.service.name, net)))
+        .map(|(name, net)| {
+            let settings = with_links(endpoint(&request.service.name, net), request);
+            (name.clone(), settings)
+        })
         .collect()
 }
 
 fn first_network(request: &ContainerCreate) -> Option<NetworkingConfig> {
     let (name, net) = request.networks.iter().next()?;
     if is_namespace_mode(name) {
-        // `host`, `none` and `container:NAME` are network modes, not networks: the engine
-        // refuses endpoint settings (aliases) for them.
+        // An external network named `host` or `none` (compose's way to write
+        // `network_mode` as a network): the engine reads them as network modes and refuses
+        // endpoint settings (aliases) for them.
         return None;
     }
-    let endpoints = HashMap::from([(name.clone(), endpoint(&request.service.name, net))]);
+    let settings = with_links(endpoint(&request.service.name, net), request);
+    let endpoints = HashMap::from([(name.clone(), settings)]);
     Some(NetworkingConfig {
         endpoints_config: Some(endpoints),
     })
 }
 
 /// True for the network names the engine reads as a network mode of its own rather than
-/// a user-defined network (`host`, `none`, `container:NAME`).
+/// a user-defined network (`host`, `none`; the loader refuses a network named
+/// `container:NAME`).
 fn is_namespace_mode(name: &str) -> bool {
-    name == "host" || name == "none" || name.starts_with("container:")
+    name == "host" || name == "none"
+}
+
+/// `HostConfig.NetworkMode`: the service's `network_mode` (a `service:NAME` the executor
+/// resolved to a container), else its first network.
+fn network_mode(request: &ContainerCreate) -> Option<String> {
+    match &request.service.network_mode {
+        Some(mode) => Some(mode.engine_mode(None)),
+        None => request.networks.keys().next().cloned(),
+    }
+}
+
+/// `links` then `external_links`, as `NAME:ALIAS` (the executor resolved each linked
+/// service to its containers' names), for `HostConfig.Links` and, as compose sets them,
+/// every endpoint's `Links` (what makes the aliases resolve on a user-defined network).
+fn links(svc: &ServiceSpec) -> Vec<String> {
+    svc.links
+        .iter()
+        .chain(&svc.external_links)
+        .map(|l| format!("{}:{}", l.target, l.alias))
+        .collect()
+}
+
+fn with_links(settings: EndpointSettings, request: &ContainerCreate) -> EndpointSettings {
+    EndpointSettings {
+        links: non_empty(links(&request.service)),
+        ..settings
+    }
 }
 
 /// The endpoint of a service on one network: the service name and the given aliases, and
@@ -103,7 +136,7 @@ fn host_config(request: &ContainerCreate) -> HostConfig {
     let svc = &request.service;
     let (mounts, binds) = mounts_and_binds(&svc.mounts);
     HostConfig {
-        network_mode: request.networks.keys().next().cloned(),
+        network_mode: network_mode(request),
         port_bindings: non_empty_map(port_bindings(&svc.ports)),
         mounts: non_empty(mounts),
         binds: non_empty(binds),
@@ -150,6 +183,13 @@ fn host_config(request: &ContainerCreate) -> HostConfig {
         // (pulls, platform, mounts, healthcheck)
 
         // (service references)
+        volumes_from: non_empty(
+            svc.volumes_from
+                .iter()
+                .map(|v| v.engine_entry(None))
+                .collect(),
+        ),
+        links: non_empty(links(svc)),
 
         // (secrets and configs)
         ..HostConfig::default()

@@ -286,7 +286,7 @@ fn first_network_is_in_the_request_and_the_others_are_connected_after() {
 
 #[test]
 fn the_host_network_is_a_network_mode_without_endpoint_settings() {
-    for mode in ["host", "none", "container:vpn"] {
+    for mode in ["host", "none"] {
         let mut req = request(ServiceSpec::new("web", "app"));
         req.networks = BTreeMap::from([(mode.to_owned(), ServiceNetwork::default())]);
         let body = container_body(&req);
@@ -303,4 +303,75 @@ fn a_service_without_networks_gets_the_engine_default() {
     let body = container_body(&request(ServiceSpec::new("web", "app")));
     assert_eq!(body.networking_config, None);
     assert_eq!(host(&body).network_mode, None);
+}
+
+#[test]
+fn network_mode_is_the_network_mode_and_joins_no_network() {
+    use crate::model::refs::NetworkMode;
+    let cases = [
+        (NetworkMode::Host, "host"),
+        (NetworkMode::None, "none"),
+        (NetworkMode::Bridge, "bridge"),
+        (NetworkMode::Container("vpn".into()), "container:vpn"),
+        // What the executor resolved `service:vpn` to.
+        (
+            NetworkMode::Container("0123abcd".into()),
+            "container:0123abcd",
+        ),
+    ];
+    for (mode, expected) in cases {
+        let mut svc = ServiceSpec::new("web", "app");
+        svc.network_mode = Some(mode);
+        let req = request(svc);
+        let body = container_body(&req);
+        assert_eq!(host(&body).network_mode.as_deref(), Some(expected));
+        assert_eq!(body.networking_config, None, "{expected}");
+        assert!(extra_networks(&req).is_empty());
+    }
+}
+
+#[test]
+fn volumes_from_keep_their_mode() {
+    use crate::model::refs::{VolumesFrom, VolumesSource};
+    let mut svc = ServiceSpec::new("web", "app");
+    svc.volumes_from = vec![
+        VolumesFrom {
+            source: VolumesSource::Container("abc".into()),
+            read_only: true,
+        },
+        VolumesFrom {
+            source: VolumesSource::Container("legacy".into()),
+            read_only: false,
+        },
+    ];
+    let body = container_body(&request(svc));
+    assert_eq!(
+        host(&body).volumes_from,
+        Some(vec!["abc:ro".to_owned(), "legacy".to_owned()])
+    );
+}
+
+#[test]
+fn links_go_to_the_host_config_and_every_endpoint_as_compose_sets_them() {
+    use crate::model::refs::Link;
+    let mut svc = ServiceSpec::new("web", "app");
+    svc.links = vec![Link {
+        target: "shop-db-1".into(),
+        alias: "database".into(),
+    }];
+    svc.external_links = vec![Link {
+        target: "legacy".into(),
+        alias: "old".into(),
+    }];
+    let mut req = request(svc);
+    req.networks = BTreeMap::from([
+        ("shop_back".to_owned(), ServiceNetwork::default()),
+        ("shop_front".to_owned(), ServiceNetwork::default()),
+    ]);
+    let expected = vec!["shop-db-1:database".to_owned(), "legacy:old".to_owned()];
+    let body = container_body(&req);
+    assert_eq!(host(&body).links, Some(expected.clone()));
+    let endpoints = body.networking_config.unwrap().endpoints_config.unwrap();
+    assert_eq!(endpoints["shop_back"].links, Some(expected.clone()));
+    assert_eq!(extra_networks(&req)[0].1.links, Some(expected));
 }
