@@ -10,6 +10,7 @@ use super::{
 
 mod bounds;
 mod fixture;
+mod networks;
 mod projects;
 mod services;
 
