@@ -29,12 +29,15 @@ use crate::model::spec::ProjectSpec;
 use crate::model::{ObservedContainer, ObservedState};
 
 mod action;
+mod definitions;
 mod deps;
 mod judge;
 mod render;
 mod resources;
 mod slots;
 
+#[cfg(test)]
+mod definitions_tests;
 #[cfg(test)]
 mod engine_tests;
 #[cfg(test)]
@@ -48,7 +51,7 @@ mod render_tests;
 #[cfg(test)]
 mod tests;
 
-pub use action::{Action, ContainerRef, Deferred, Pin, Pins, Plan, Reason};
+pub use action::{Action, ContainerRef, Deferred, Note, Pin, Pins, Plan, Reason};
 pub use render::{Summary, render, render_many};
 pub use slots::{TEMPORARY_INFIX, is_temporary_name, kept_replicas};
 
@@ -96,6 +99,9 @@ pub fn plan(
         None => (remove_project(containers), Vec::new()),
         Some(spec) => plan_project(spec, containers, observed, ctx),
     };
+    let notes = desired
+        .map(|spec| definitions::volumes_kept(spec, observed))
+        .unwrap_or_default();
     let pins = match desired {
         Some(spec) => ctx
             .pins
@@ -110,6 +116,7 @@ pub fn plan(
         actions,
         deferred,
         pins,
+        notes,
     }
 }
 
@@ -134,6 +141,16 @@ fn plan_project(
     observed: &ObservedState,
     ctx: &PlanContext,
 ) -> (Vec<Action>, Vec<Deferred>) {
+    let recreates = definitions::networks_to_recreate(spec, &containers, observed);
+    let detached: BTreeMap<&str, &str> = recreates
+        .iter()
+        .flat_map(|r| r.attached.iter().map(|c| (c.id.as_str(), r.key.as_str())))
+        .collect();
+    // The containers on a network to recreate go with it: their slots are planned as
+    // empty, so their replicas are created anew once the network is back.
+    let (on_recreated, containers): (Vec<_>, Vec<_>) = containers
+        .into_iter()
+        .partition(|c| detached.contains_key(c.id.as_str()));
     let layout = slots::Layout::of(spec, containers);
     let jobs = deps::jobs(spec);
     let mut work: BTreeMap<&str, Vec<Action>> = BTreeMap::new();
@@ -162,10 +179,53 @@ fn plan_project(
     let busy_set: BTreeSet<&str> = busy.iter().copied().collect();
     let mut actions = layout.removals();
     actions.extend(resources::pulls(spec, &busy, observed));
-    actions.extend(resources::ensures(spec, &busy, observed));
+    actions.extend(recreates.iter().map(Action::from));
+    let recreated: BTreeSet<&str> = recreates.iter().map(|r| r.key.as_str()).collect();
+    actions.extend(
+        resources::ensures(spec, &busy, observed)
+            .into_iter()
+            .filter(
+                |a| !matches!(a, Action::EnsureNetwork { key } if recreated.contains(key.as_str())),
+            ),
+    );
     for name in busy {
         actions.extend(deps::waits(spec, name, &busy_set, &layout));
-        actions.extend(work.remove(name).unwrap_or_default());
+        let work = work.remove(name).unwrap_or_default();
+        actions.extend(
+            work.into_iter()
+                .map(|a| recreated_reason(a, &on_recreated, &detached)),
+        );
     }
     (actions, deferred)
+}
+
+/// The create of a replica whose container went with a recreated network says so.
+fn recreated_reason(
+    action: Action,
+    on_recreated: &[&ObservedContainer],
+    detached: &BTreeMap<&str, &str>,
+) -> Action {
+    let Action::Create {
+        service,
+        number,
+        reason: Reason::Missing,
+    } = action
+    else {
+        return action;
+    };
+    let network = on_recreated
+        .iter()
+        .find(|c| c.service == service && c.number == number)
+        .and_then(|c| detached.get(c.id.as_str()));
+    let reason = match network {
+        Some(key) => Reason::ConfigDrift {
+            fields: vec![format!("networks.{key} recreated")],
+        },
+        None => Reason::Missing,
+    };
+    Action::Create {
+        service,
+        number,
+        reason,
+    }
 }

@@ -1,8 +1,8 @@
 //! Human output of plans for `composectl plan`, in the manner of `nomad job plan`: one line
 //! per action with a sign and its reason, the deferred replacements, then a summary.
 //!
-//! Signs: `+` create, `~` replace (or start again), `-` remove, `>` pull or ensure, `…`
-//! wait, `!` deferred.
+//! Signs: `+` create, `~` replace (or start again, or recreate a network), `-` remove, `>`
+//! pull or ensure, `…` wait, `!` deferred or left as it is on purpose (a note).
 //! Only names, field names and image IDs are printed, never an environment value.
 
 use std::fmt::{self, Write as _};
@@ -133,7 +133,7 @@ pub fn render_many(plans: &[Plan]) -> String {
     let mut out = String::new();
     for plan in plans {
         let _ = writeln!(out, "{}:", plan.project);
-        if plan.actions.is_empty() && plan.deferred.is_empty() {
+        if plan.actions.is_empty() && plan.deferred.is_empty() && plan.notes.is_empty() {
             let _ = writeln!(out, "  no changes");
         }
         write_lines(&mut out, plan, "  ");
@@ -160,6 +160,11 @@ fn write_lines(out: &mut String, plan: &Plan, indent: &str) {
             plan.deferred
                 .iter()
                 .map(|d| deferred_line(&plan.project, d)),
+        )
+        .chain(
+            plan.notes
+                .iter()
+                .map(|n| ("!", n.subject.clone(), n.text.clone())),
         )
         .collect();
     let width = lines.iter().map(|(_, t, _)| t.chars().count()).max();
@@ -206,6 +211,26 @@ fn action_line(project: &str, action: &Action) -> (&'static str, String, String)
         }
         Action::PullImage { image } => (">", format!("image {image}"), "pull".to_owned()),
         Action::EnsureNetwork { key } => (">", format!("network {key}"), "create".to_owned()),
+        Action::RecreateNetwork {
+            key,
+            fields,
+            detach,
+        } => {
+            let detached = if detach.is_empty() {
+                "nothing is attached".to_owned()
+            } else {
+                let names: Vec<&str> = detach.iter().map(|c| c.name.as_str()).collect();
+                format!(
+                    "detaches its containers (removes and recreates {})",
+                    names.join(", ")
+                )
+            };
+            (
+                "~",
+                format!("network {key}"),
+                format!("recreate ({} changed): {detached}", fields.join(", ")),
+            )
+        }
         Action::EnsureVolume { key } => (">", format!("volume {key}"), "create".to_owned()),
         Action::WaitFor {
             service,

@@ -322,16 +322,14 @@ fn fixed_address_needs_subnet(
         // its own already).
         return;
     }
-    let has_subnet = declared
-        .and_then(|n| n.ipam.as_ref())
-        .is_some_and(|ipam| {
-            ipam.config.iter().any(|p| {
-                p.subnet
-                    .as_deref()
-                    .and_then(parse_cidr)
-                    .is_some_and(|(ip, _)| ip.is_ipv4() == v4)
-            })
-        });
+    let has_subnet = declared.and_then(|n| n.ipam.as_ref()).is_some_and(|ipam| {
+        ipam.config.iter().any(|p| {
+            p.subnet
+                .as_deref()
+                .and_then(parse_cidr)
+                .is_some_and(|(ip, _)| ip.is_ipv4() == v4)
+        })
+    });
     if !has_subnet {
         let family = if v4 { "IPv4" } else { "IPv6" };
         cx.error(

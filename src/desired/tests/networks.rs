@@ -101,7 +101,10 @@ fn options_newer_engines_need_are_refused_with_the_version() {
     for (key, needs) in [
         ("services.web.networks.back.mac_address", "Engine API 1.44"),
         ("services.web.networks.back.gw_priority", "Engine API 1.48"),
-        ("services.web.networks.back.interface_name", "Engine API 1.49"),
+        (
+            "services.web.networks.back.interface_name",
+            "Engine API 1.49",
+        ),
         ("networks.back.enable_ipv4", "Engine API 1.47"),
     ] {
         let line = text
@@ -128,7 +131,9 @@ fn a_fixed_address_needs_a_subnet_of_its_family() {
     );
     let text = err_text(&d.load(), "shop");
     assert!(
-        text.contains("services.web.networks.back.ipv6_address: a fixed address needs an IPv6 subnet"),
+        text.contains(
+            "services.web.networks.back.ipv6_address: a fixed address needs an IPv6 subnet"
+        ),
         "{text}"
     );
     assert!(!text.contains("ipv4_address"), "{text}");
@@ -192,7 +197,10 @@ fn creation_settings_on_an_external_network_or_volume_are_refused() {
         "volumes.certs.driver_opts:",
     ] {
         let line = text.lines().find(|l| l.contains(key)).unwrap_or("");
-        assert!(line.contains("has no effect on an external"), "{key}\n{text}");
+        assert!(
+            line.contains("has no effect on an external"),
+            "{key}\n{text}"
+        );
     }
     assert!(!text.contains("networks.proxy.name:"), "{text}");
 }

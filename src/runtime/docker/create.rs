@@ -93,9 +93,8 @@ fn is_namespace_mode(name: &str) -> bool {
 fn endpoint(service: &str, net: &ServiceNetwork) -> EndpointSettings {
     let mut aliases = vec![service.to_owned()];
     aliases.extend(net.aliases.iter().filter(|a| *a != service).cloned());
-    let fixed = net.ipv4_address.is_some()
-        || net.ipv6_address.is_some()
-        || !net.link_local_ips.is_empty();
+    let fixed =
+        net.ipv4_address.is_some() || net.ipv6_address.is_some() || !net.link_local_ips.is_empty();
     EndpointSettings {
         aliases: Some(aliases),
         ipam_config: fixed.then(|| EndpointIpamConfig {
@@ -112,7 +111,9 @@ fn host_config(request: &ContainerCreate) -> HostConfig {
     let svc = &request.service;
     let (mounts, binds) = mounts_and_binds(&svc.mounts);
     HostConfig {
-        network_mode: by_priority(request).first().map(|(name, _)| (*name).clone()),
+        network_mode: by_priority(request)
+            .first()
+            .map(|(name, _)| (*name).clone()),
         port_bindings: non_empty_map(port_bindings(&svc.ports)),
         mounts: non_empty(mounts),
         binds: non_empty(binds),

@@ -333,9 +333,18 @@ fn an_endpoint_carries_fixed_addresses_link_local_ips_and_driver_options() {
     assert_eq!(ipam.ipv4_address, None);
     assert_eq!(ipam.ipv6_address.as_deref(), Some("fd00:1::10"));
     assert_eq!(ipam.link_local_ips, Some(vec!["169.254.8.8".to_owned()]));
-    assert_eq!(endpoint.driver_opts.as_ref().unwrap()["com.example.opt"], "1");
-    assert_eq!(endpoint.mac_address, None, "API 1.44: refused by the loader");
-    assert_eq!(endpoint.gw_priority, None, "API 1.48: refused by the loader");
+    assert_eq!(
+        endpoint.driver_opts.as_ref().unwrap()["com.example.opt"],
+        "1"
+    );
+    assert_eq!(
+        endpoint.mac_address, None,
+        "API 1.44: refused by the loader"
+    );
+    assert_eq!(
+        endpoint.gw_priority, None,
+        "API 1.48: refused by the loader"
+    );
 }
 
 #[test]
