@@ -130,6 +130,20 @@ mod tests {
     }
 
     #[test]
+    fn specs_written_before_the_network_options_read_and_hash_as_before() {
+        use crate::model::spec::ServiceNetwork;
+        // A container's `networks` field hash covers its ServiceNetworks: options left
+        // unset must serialize exactly as before, or every container would be recreated
+        // by an upgrade.
+        let old = r#"{"aliases":["api"],"ipv4_address":null}"#;
+        let read: ServiceNetwork = serde_json::from_str(old).unwrap();
+        assert_eq!(serde_json::to_string(&read).unwrap(), old);
+        let old_net = r#"{"name":"shop_back","external":false,"driver":null,"driver_opts":{},"internal":false,"attachable":false,"labels":{}}"#;
+        let read: NetworkSpec = serde_json::from_str(old_net).unwrap();
+        assert_eq!(serde_json::to_string(&read).unwrap(), old_net);
+    }
+
+    #[test]
     fn an_object_without_the_label_is_not_judged() {
         let spec = VolumeSpec::default();
         assert_eq!(
