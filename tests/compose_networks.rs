@@ -146,10 +146,7 @@ fn assert_container(project: &TestProject, v4: &str, v6: &str) {
         "{aliases}"
     );
     assert!(nets.get(format!("{p}_front")).is_some(), "{nets}");
-    assert_eq!(
-        inspect(&["inspect", &name], "{{.State.Status}}"),
-        "running"
-    );
+    assert_eq!(inspect(&["inspect", &name], "{{.State.Status}}"), "running");
 }
 
 #[test]
@@ -181,7 +178,8 @@ fn network_keys_take_effect_and_a_changed_subnet_recreates_the_network() {
         "{planned}"
     );
     assert!(
-        planned.contains("volume data") && planned.contains("keeps its old settings (labels changed)"),
+        planned.contains("volume data")
+            && planned.contains("keeps its old settings (labels changed)"),
         "{planned}"
     );
     assert!(

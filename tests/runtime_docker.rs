@@ -76,7 +76,7 @@ async fn started_container_is_listed_and_inspected_running_with_labels_networks_
     let listed: Vec<&str> = nets.iter().map(|n| n.name.as_str()).collect();
     assert_eq!(listed, names);
     for net in &nets {
-        assert_eq!(net.containers, [id.clone()], "{}", net.name);
+        assert_eq!(net.containers, std::slice::from_ref(&id), "{}", net.name);
     }
 }
 
