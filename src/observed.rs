@@ -253,6 +253,14 @@ impl Store {
         self.upsert_resource(|s| &mut s.volumes, name, volume);
     }
 
+    /// Forgets a network composectl just removed.
+    pub fn forget_network(&self, name: &str) {
+        let removed = self.write().networks.remove(name).is_some();
+        if removed {
+            self.bump();
+        }
+    }
+
     fn upsert_resource(
         &self,
         map: impl FnOnce(&mut ObservedState) -> &mut BTreeMap<String, ObservedResource>,

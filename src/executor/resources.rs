@@ -115,6 +115,7 @@ impl<R: ContainerRuntime> Executor<R> {
             info!(project = %project.name, network = %network.name, "removing unused network");
             let removed = self.runtime.remove_network(&network.name).await;
             removed.map_err(failed(action))?;
+            self.store.forget_network(&network.name);
             writes += 1;
         }
         Ok(writes)

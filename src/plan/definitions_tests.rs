@@ -163,7 +163,23 @@ fn the_recreate_line_says_it_detaches_the_containers() {
         text.contains("~ network back  recreate (ipam changed): detaches its containers (removes and recreates shop-api-1)"),
         "{text}"
     );
-    assert!(text.contains("Plan: 1 to create"), "{text}");
+    assert!(
+        text.contains("Plan: 1 to create, 0 to replace, 0 to remove, 1 network to recreate."),
+        "{text}"
+    );
+    let alone = networks_of(observed(), &shop("10.1.0.0/24"), "shop");
+    let mut spec = shop("10.2.0.0/24");
+    spec.services.clear();
+    spec.services
+        .insert("api".into(), svc("api").on_network("back"));
+    spec.services.get_mut("api").unwrap().replicas = 0;
+    let planned = plan("shop", Some(&spec), &alone, &PlanContext::default());
+    assert!(
+        render(&planned)
+            .contains("Plan: 0 to create, 0 to replace, 0 to remove, 1 network to recreate."),
+        "a recreate alone is a change: {}",
+        render(&planned)
+    );
 }
 
 #[test]

@@ -8,8 +8,11 @@
 //!
 //! 1. Removals (`slots.rs`): containers of services no longer desired, replicas above the
 //!    desired count (highest number first) and duplicates of a replica number.
-//! 2. Pulls and ensures (`resources.rs`): images, networks and volumes the creates and
-//!    replaces below need and the host does not have.
+//! 2. Pulls, network recreates and ensures (`resources.rs`, `definitions.rs`): images,
+//!    networks and volumes the creates and replaces below need and the host does not have;
+//!    a network whose definition changed is recreated, taking the containers on it along
+//!    (their replicas are created again in step 3). A volume whose definition changed is
+//!    never touched: the plan carries a [`Note`] instead.
 //! 3. Per service in `depends_on` order (`deps.rs`): waits on dependencies, then one create
 //!    or replace per replica slot that needs it (`judge.rs`), in number order.
 //!

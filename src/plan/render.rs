@@ -29,6 +29,8 @@ pub struct Summary {
     pub deferred: usize,
     /// Containers the engine stopped, left to its restart policy for now.
     pub left_to_engine: usize,
+    /// Networks recreated because their definition changed.
+    pub networks: usize,
 }
 
 impl Summary {
@@ -42,6 +44,7 @@ impl Summary {
             }),
             remove: count(|a| matches!(a, Action::Remove { .. })),
             start: count(|a| matches!(a, Action::Start { .. })),
+            networks: count(|a| matches!(a, Action::RecreateNetwork { .. })),
             deferred: plan
                 .deferred
                 .iter()
@@ -55,9 +58,10 @@ impl Summary {
         }
     }
 
-    /// True when nothing is created, replaced, removed or started.
+    /// True when nothing is created, replaced, removed or started, and no network is
+    /// recreated.
     pub fn is_empty(&self) -> bool {
-        self.create + self.replace + self.remove + self.start == 0
+        self.create + self.replace + self.remove + self.start + self.networks == 0
     }
 }
 
@@ -69,6 +73,7 @@ impl AddAssign for Summary {
         self.start += other.start;
         self.deferred += other.deferred;
         self.left_to_engine += other.left_to_engine;
+        self.networks += other.networks;
     }
 }
 
@@ -102,6 +107,11 @@ impl fmt::Display for Summary {
             )?;
             if self.start > 0 {
                 write!(f, ", {} to start again", self.start)?;
+            }
+            match self.networks {
+                0 => {}
+                1 => write!(f, ", 1 network to recreate")?,
+                n => write!(f, ", {n} networks to recreate")?,
             }
             write!(f, ".")?;
         }
