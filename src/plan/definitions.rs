@@ -17,31 +17,96 @@ use crate::model::spec::{MountKind, ProjectSpec};
 use crate::model::{ObservedContainer, ObservedState};
 
 use super::slots::container_ref;
-use super::{Action, Note};
+use super::{Action, Note, Reason};
 
 /// A network to recreate, with the containers of the project attached to it.
-pub(super) struct Recreate<'a> {
+struct Recreate<'a> {
     /// Compose key.
-    pub key: String,
+    key: String,
     /// The keys of its definition that changed.
-    pub fields: Vec<String>,
+    fields: Vec<String>,
     /// The project's containers attached to it.
-    pub attached: Vec<&'a ObservedContainer>,
+    attached: Vec<&'a ObservedContainer>,
 }
 
-impl From<&Recreate<'_>> for Action {
-    fn from(r: &Recreate<'_>) -> Self {
-        Action::RecreateNetwork {
+/// The networks of one plan to recreate.
+pub(super) struct Recreates<'a> {
+    networks: Vec<Recreate<'a>>,
+}
+
+impl<'a> Recreates<'a> {
+    /// The networks of `spec` to recreate, and `containers` without those that go with
+    /// them.
+    pub(super) fn of(
+        spec: &ProjectSpec,
+        containers: Vec<&'a ObservedContainer>,
+        observed: &ObservedState,
+    ) -> (Self, Vec<&'a ObservedContainer>) {
+        let networks = networks_to_recreate(spec, &containers, observed);
+        let this = Self { networks };
+        let kept = containers
+            .into_iter()
+            .filter(|c| this.network_of(c).is_none())
+            .collect();
+        (this, kept)
+    }
+
+    /// One [`Action::RecreateNetwork`] per network.
+    pub(super) fn actions(&self) -> impl Iterator<Item = Action> + '_ {
+        self.networks.iter().map(|r| Action::RecreateNetwork {
             key: r.key.clone(),
             fields: r.fields.clone(),
             detach: r.attached.iter().map(|c| container_ref(c)).collect(),
+        })
+    }
+
+    /// True for the ensure of a network the plan recreates anyway.
+    pub(super) fn covers(&self, action: &Action) -> bool {
+        matches!(action, Action::EnsureNetwork { key } if self.networks.iter().any(|r| &r.key == key))
+    }
+
+    /// `action`, whose reason says so when it creates a replica whose container went with
+    /// a recreated network.
+    pub(super) fn explain(&self, action: Action) -> Action {
+        let Action::Create {
+            service,
+            number,
+            reason: Reason::Missing,
+        } = action
+        else {
+            return action;
+        };
+        let network = self
+            .networks
+            .iter()
+            .flat_map(|r| r.attached.iter().map(move |c| (r, c)))
+            .find(|(_, c)| c.service == service && c.number == number)
+            .map(|(r, _)| &r.key);
+        let reason = match network {
+            Some(key) => Reason::ConfigDrift {
+                fields: vec![format!("networks.{key} recreated")],
+            },
+            None => Reason::Missing,
+        };
+        Action::Create {
+            service,
+            number,
+            reason,
         }
+    }
+
+    /// The key of the recreated network `c` goes with, if any.
+    fn network_of(&self, c: &ObservedContainer) -> Option<&str> {
+        self.networks
+            .iter()
+            .find(|r| r.attached.iter().any(|a| a.id == c.id))
+            .map(|r| r.key.as_str())
     }
 }
 
 /// The networks some service joins whose observed definition (created by composectl for
 /// this project) differs from the desired one.
-pub(super) fn networks_to_recreate<'a>(
+fn networks_to_recreate<'a>(
     spec: &ProjectSpec,
     containers: &[&'a ObservedContainer],
     observed: &ObservedState,

@@ -144,16 +144,9 @@ fn plan_project(
     observed: &ObservedState,
     ctx: &PlanContext,
 ) -> (Vec<Action>, Vec<Deferred>) {
-    let recreates = definitions::networks_to_recreate(spec, &containers, observed);
-    let detached: BTreeMap<&str, &str> = recreates
-        .iter()
-        .flat_map(|r| r.attached.iter().map(|c| (c.id.as_str(), r.key.as_str())))
-        .collect();
     // The containers on a network to recreate go with it: their slots are planned as
     // empty, so their replicas are created anew once the network is back.
-    let (on_recreated, containers): (Vec<_>, Vec<_>) = containers
-        .into_iter()
-        .partition(|c| detached.contains_key(c.id.as_str()));
+    let (recreates, containers) = definitions::Recreates::of(spec, containers, observed);
     let layout = slots::Layout::of(spec, containers);
     let jobs = deps::jobs(spec);
     let mut work: BTreeMap<&str, Vec<Action>> = BTreeMap::new();
@@ -182,53 +175,16 @@ fn plan_project(
     let busy_set: BTreeSet<&str> = busy.iter().copied().collect();
     let mut actions = layout.removals();
     actions.extend(resources::pulls(spec, &busy, observed));
-    actions.extend(recreates.iter().map(Action::from));
-    let recreated: BTreeSet<&str> = recreates.iter().map(|r| r.key.as_str()).collect();
+    actions.extend(recreates.actions());
     actions.extend(
         resources::ensures(spec, &busy, observed)
             .into_iter()
-            .filter(
-                |a| !matches!(a, Action::EnsureNetwork { key } if recreated.contains(key.as_str())),
-            ),
+            .filter(|a| !recreates.covers(a)),
     );
     for name in busy {
         actions.extend(deps::waits(spec, name, &busy_set, &layout));
         let work = work.remove(name).unwrap_or_default();
-        actions.extend(
-            work.into_iter()
-                .map(|a| recreated_reason(a, &on_recreated, &detached)),
-        );
+        actions.extend(work.into_iter().map(|a| recreates.explain(a)));
     }
     (actions, deferred)
-}
-
-/// The create of a replica whose container went with a recreated network says so.
-fn recreated_reason(
-    action: Action,
-    on_recreated: &[&ObservedContainer],
-    detached: &BTreeMap<&str, &str>,
-) -> Action {
-    let Action::Create {
-        service,
-        number,
-        reason: Reason::Missing,
-    } = action
-    else {
-        return action;
-    };
-    let network = on_recreated
-        .iter()
-        .find(|c| c.service == service && c.number == number)
-        .and_then(|c| detached.get(c.id.as_str()));
-    let reason = match network {
-        Some(key) => Reason::ConfigDrift {
-            fields: vec![format!("networks.{key} recreated")],
-        },
-        None => Reason::Missing,
-    };
-    Action::Create {
-        service,
-        number,
-        reason,
-    }
 }
