@@ -20,6 +20,7 @@ use crate::runtime::{self, ContainerRuntime};
 
 mod containers;
 mod references;
+mod recreate;
 mod resources;
 #[cfg(test)]
 mod tests;
@@ -142,6 +143,21 @@ pub enum Error {
         /// The project the container belongs to.
         owner: String,
     },
+    /// A network to recreate has containers attached that the plan does not remove
+    /// (another project's, or a container composectl does not manage): nothing was changed.
+    #[error(
+        "{action}: network {network} has containers attached that this plan does not replace \
+         ({containers}); composectl never stops them: disconnect them (docker network \
+         disconnect {network} CONTAINER) and the network is recreated at the next reconcile"
+    )]
+    NetworkInUse {
+        /// The action, as displayed in plans.
+        action: String,
+        /// The Docker network name.
+        network: String,
+        /// Short IDs of the containers in the way, comma-separated.
+        containers: String,
+    },
 }
 
 /// Result alias for this module.
@@ -220,6 +236,9 @@ impl<R: ContainerRuntime> Executor<R> {
         match action {
             Action::PullImage { image } => self.pull(project, action, image).await,
             Action::EnsureNetwork { key } => self.ensure_network(project, action, key).await,
+            Action::RecreateNetwork { key, detach, .. } => {
+                self.recreate_network(project, action, key, detach).await
+            }
             Action::EnsureVolume { key } => self.ensure_volume(project, action, key).await,
             Action::WaitFor {
                 service,

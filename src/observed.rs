@@ -16,7 +16,8 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::model::{ContainerState, ObservedContainer, ObservedState};
+use crate::model::observed::ObservedResource;
+use crate::model::{ContainerState, ObservedContainer, ObservedState, labels};
 use crate::runtime::{self, ContainerRuntime};
 
 pub mod engine;
@@ -241,6 +242,42 @@ impl Store {
         removed
     }
 
+    /// Records the labels of a network composectl just created (or found), so the next
+    /// plan judges its definition before the next relist.
+    pub fn upsert_network(&self, name: &str, network: ObservedResource) {
+        self.upsert_resource(|s| &mut s.networks, name, network);
+    }
+
+    /// Records the labels of a volume composectl just created (or found).
+    pub fn upsert_volume(&self, name: &str, volume: ObservedResource) {
+        self.upsert_resource(|s| &mut s.volumes, name, volume);
+    }
+
+    /// Forgets a network composectl just removed.
+    pub fn forget_network(&self, name: &str) {
+        let removed = self.write().networks.remove(name).is_some();
+        if removed {
+            self.bump();
+        }
+    }
+
+    fn upsert_resource(
+        &self,
+        map: impl FnOnce(&mut ObservedState) -> &mut BTreeMap<String, ObservedResource>,
+        name: &str,
+        resource: ObservedResource,
+    ) {
+        {
+            let mut state = self.write();
+            let map = map(&mut state);
+            if map.get(name) == Some(&resource) {
+                return;
+            }
+            map.insert(name.to_owned(), resource);
+        }
+        self.bump();
+    }
+
     /// Replaces the local image tags.
     pub fn set_images(&self, images: std::collections::BTreeMap<String, String>) {
         {
@@ -338,8 +375,8 @@ fn is_stale(known: Option<&ObservedContainer>, incoming: &ObservedContainer) -> 
         && known.is_some_and(|k| k.state != ContainerState::Created)
 }
 
-/// Lists managed containers and local images (two reads), inspects the containers that do
-/// not run (a list has no finish time, which tells an exit the engine caused; see
+/// Lists managed containers, local images, managed networks (with one inspect each) and
+/// managed volumes, inspects the containers that do not run (a list has no finish time, which tells an exit the engine caused; see
 /// [`engine`]), then swaps them into `store`.
 pub async fn relist<R: ContainerRuntime>(runtime: &R, store: &Store) -> Result<()> {
     let listed_at = store.version();
@@ -359,7 +396,37 @@ pub async fn relist<R: ContainerRuntime>(runtime: &R, store: &Store) -> Result<(
         };
         containers.insert(container.id.clone(), container);
     }
-    store.replace_listed(ObservedState { containers, images }, listed_at);
+    let networks = runtime
+        .list_managed_networks(None)
+        .await
+        .map_err(Error::Relist)?;
+    let volumes = runtime
+        .list_managed_volumes()
+        .await
+        .map_err(Error::Relist)?;
+    let state = ObservedState {
+        containers,
+        images,
+        networks: networks
+            .into_iter()
+            .map(|n| {
+                (
+                    n.name,
+                    ObservedResource::from_labels(n.labels, labels::NETWORK),
+                )
+            })
+            .collect(),
+        volumes: volumes
+            .into_iter()
+            .map(|v| {
+                (
+                    v.name,
+                    ObservedResource::from_labels(v.labels, labels::VOLUME),
+                )
+            })
+            .collect(),
+    };
+    store.replace_listed(state, listed_at);
     Ok(())
 }
 

@@ -16,7 +16,7 @@ use composectl::model::spec::{
     Healthcheck, MountKind, MountSpec, NetworkSpec, PortSpec, VolumeSpec,
 };
 use composectl::model::{ContainerState, Health};
-use composectl::runtime::{ContainerRuntime, Error, ManagedNetwork, RuntimeEvent};
+use composectl::runtime::{ContainerRuntime, Error, RuntimeEvent};
 use futures_util::StreamExt;
 use support::{
     Cleanup, docker, ensure_networks, listed, network, request, runtime, unique, wait_until_live,
@@ -68,16 +68,16 @@ async fn started_container_is_listed_and_inspected_running_with_labels_networks_
         "{aliases}"
     );
     let nets = rt
-        .list_managed_networks(&project)
+        .list_managed_networks(Some(&project))
         .await
         .expect("networks listed");
-    let attached = |n: &str| ManagedNetwork {
-        name: n.to_owned(),
-        attached: 1,
-    };
-    let mut want = vec![attached(&back), attached(&front)];
-    want.sort_by(|a, b| a.name.cmp(&b.name));
-    assert_eq!(nets, want);
+    let mut names: Vec<&str> = vec![&back, &front];
+    names.sort();
+    let listed: Vec<&str> = nets.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(listed, names);
+    for net in &nets {
+        assert_eq!(net.containers, std::slice::from_ref(&id), "{}", net.name);
+    }
 }
 
 #[tokio::test]
@@ -168,20 +168,22 @@ async fn ensure_network_and_ensure_volume_are_idempotent() {
         &vol,
     ]);
     assert_eq!(managed, "true");
-    let nets = rt.list_managed_networks(&project).await.unwrap();
-    assert_eq!(
-        nets,
-        vec![ManagedNetwork {
-            name: net.clone(),
-            attached: 0
-        }]
-    );
+    let nets = rt.list_managed_networks(Some(&project)).await.unwrap();
+    assert_eq!(nets.len(), 1);
+    assert_eq!(nets[0].name, net);
+    assert_eq!(nets[0].attached(), 0);
+    assert_eq!(nets[0].labels["io.composectl.managed"], "true");
 
     rt.remove_network(&net).await.expect("removed");
     rt.remove_network(&net)
         .await
         .expect("removing a gone network is success");
-    assert!(rt.list_managed_networks(&project).await.unwrap().is_empty());
+    assert!(
+        rt.list_managed_networks(Some(&project))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]

@@ -174,6 +174,7 @@ impl<R: ContainerRuntime> Controller<R> {
             kick,
             privileges: Mutex::default(),
             reload: tokio::sync::Notify::new(),
+            notes_warned: Mutex::default(),
         });
         let guard = policy::Guard::new(
             config.policy.clone(),

@@ -42,6 +42,8 @@ pub struct Shared<R> {
     /// Asks the loop to load the desired directory again now (`composectl policy
     /// approve`).
     pub reload: tokio::sync::Notify,
+    /// The plan notes already logged (project, subject, text): each is warned once.
+    pub notes_warned: Mutex<std::collections::BTreeSet<(String, String, String)>>,
 }
 
 /// How a reconcile ended.
@@ -169,6 +171,7 @@ async fn reconcile_untimed<R: ContainerRuntime>(
             "replacement held back by crash backoff"
         );
     }
+    warn_notes_once(&shared, &plan);
     if plan.is_empty() {
         let outcome = Outcome {
             plan,
@@ -239,6 +242,21 @@ async fn drive_rollouts<R: ContainerRuntime>(
         .drive(&shared.runtime, &shared.store, &shared.telemetry, &spec)
         .await?;
     Ok(drive)
+}
+
+/// Logs each note of `plan` (a changed volume kept as it is) the first time it appears.
+fn warn_notes_once<R>(shared: &Shared<R>, plan: &Plan) {
+    let mut warned = shared.notes_warned.lock().expect("notes lock");
+    for note in &plan.notes {
+        let seen = (
+            plan.project.clone(),
+            note.subject.clone(),
+            note.text.clone(),
+        );
+        if warned.insert(seen) {
+            warn!(subject = %note.subject, "{}", note.text);
+        }
+    }
 }
 
 /// What the engine's outages mean for planning `project` at `now`: the containers it

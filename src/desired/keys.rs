@@ -229,9 +229,9 @@ pub const NETWORK: &[Key] = &[
     applied("attachable"),
     applied("labels"),
     // (networks)
-    pending("ipam"),
-    pending("enable_ipv6"),
-    pending("enable_ipv4"),
+    applied("ipam"),
+    applied("enable_ipv6"),
+    applied("enable_ipv4"),
 ];
 
 /// A top-level volume.

@@ -1,10 +1,13 @@
 //! Image, network and volume actions: pull, ensure, prune.
 
+use std::collections::BTreeMap;
+
 use tracing::{debug, info};
 
 use super::{Error, Executor, Result, failed, unknown};
-use crate::model::labels;
-use crate::model::spec::ProjectSpec;
+use crate::model::observed::ObservedResource;
+use crate::model::spec::{NetworkSpec, ProjectSpec};
+use crate::model::{labels, resource_hash};
 use crate::plan::Action;
 use crate::runtime::ContainerRuntime;
 
@@ -55,9 +58,13 @@ impl<R: ContainerRuntime> Executor<R> {
             debug!(network = %spec.name, "external network; composectl does not create it");
             return Ok(0);
         }
-        let labels = labels::resource_labels(&project.name, labels::NETWORK, key, &spec.labels);
+        let labels = network_labels(project, key, spec);
         let ensured = self.runtime.ensure_network(spec, &labels).await;
         ensured.map_err(failed(action))?;
+        self.store.upsert_network(
+            &spec.name,
+            ObservedResource::from_labels(labels, labels::NETWORK),
+        );
         Ok(1)
     }
 
@@ -76,9 +83,16 @@ impl<R: ContainerRuntime> Executor<R> {
             debug!(volume = %spec.name, "external volume; composectl does not create it");
             return Ok(0);
         }
-        let labels = labels::resource_labels(&project.name, labels::VOLUME, key, &spec.labels);
+        let mut labels = labels::resource_labels(&project.name, labels::VOLUME, key, &spec.labels);
+        labels.extend(resource_hash::identity_labels(
+            &resource_hash::volume_fields(spec),
+        ));
         let ensured = self.runtime.ensure_volume(spec, &labels).await;
         ensured.map_err(failed(action))?;
+        self.store.upsert_volume(
+            &spec.name,
+            ObservedResource::from_labels(labels, labels::VOLUME),
+        );
         Ok(1)
     }
 
@@ -88,18 +102,36 @@ impl<R: ContainerRuntime> Executor<R> {
         project: &ProjectSpec,
         action: &Action,
     ) -> Result<usize> {
-        let listed = self.runtime.list_managed_networks(&project.name).await;
+        let listed = self
+            .runtime
+            .list_managed_networks(Some(&project.name))
+            .await;
         let mut writes = 0;
         for network in listed.map_err(failed(action))? {
             let desired = project.networks.values().any(|n| n.name == network.name);
-            if desired || network.attached > 0 {
+            if desired || network.attached() > 0 {
                 continue;
             }
             info!(project = %project.name, network = %network.name, "removing unused network");
             let removed = self.runtime.remove_network(&network.name).await;
             removed.map_err(failed(action))?;
+            self.store.forget_network(&network.name);
             writes += 1;
         }
         Ok(writes)
     }
+}
+
+/// The labels of network `key` of `project`: compose's and composectl's, and the identity
+/// of its definition ([`resource_hash`]).
+pub(super) fn network_labels(
+    project: &ProjectSpec,
+    key: &str,
+    spec: &NetworkSpec,
+) -> BTreeMap<String, String> {
+    let mut labels = labels::resource_labels(&project.name, labels::NETWORK, key, &spec.labels);
+    labels.extend(resource_hash::identity_labels(
+        &resource_hash::network_fields(spec),
+    ));
+    labels
 }

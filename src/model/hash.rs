@@ -17,14 +17,14 @@ use super::spec::{ProjectSpec, ServiceSpec};
 /// Hex digits kept of each field hash.
 const FIELD_HASH_LEN: usize = 8;
 
-fn digest(bytes: &[u8]) -> String {
+pub(super) fn digest(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
 }
 
-fn field<T: Serialize>(value: &T) -> String {
+pub(super) fn field<T: Serialize>(value: &T) -> String {
     let json = serde_json::to_vec(value).expect("spec types serialize to JSON");
     digest(&json)[..FIELD_HASH_LEN].to_owned()
 }

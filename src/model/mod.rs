@@ -6,11 +6,13 @@
 //! - [`labels`]: the label keys and container names composectl writes and reads back, the
 //!   only place where state that must survive a controller restart is named.
 //! - [`hash`]: the config identity of a service (the `com.docker.compose.config-hash` label).
+//! - [`resource_hash`]: the same identity for the networks and volumes composectl creates.
 
 pub mod hash;
 pub mod labels;
 pub mod observed;
 pub mod refs;
+pub mod resource_hash;
 pub mod spec;
 
 pub use observed::{

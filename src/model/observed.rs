@@ -12,6 +12,36 @@ pub struct ObservedState {
     pub containers: BTreeMap<String, ObservedContainer>,
     /// Local image tags: normalized reference ([`normalize_image_ref`]) to image ID.
     pub images: BTreeMap<String, String>,
+    /// Networks composectl created, by Docker name.
+    #[serde(default)]
+    pub networks: BTreeMap<String, ObservedResource>,
+    /// Volumes composectl created, by Docker name.
+    #[serde(default)]
+    pub volumes: BTreeMap<String, ObservedResource>,
+}
+
+/// A network or volume composectl created, as its labels describe it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservedResource {
+    /// `com.docker.compose.project`.
+    pub project: String,
+    /// The compose key (`com.docker.compose.network` / `.volume`).
+    pub key: String,
+    /// All of its labels (the definition's identity among them, see
+    /// [`super::resource_hash`]).
+    pub labels: BTreeMap<String, String>,
+}
+
+impl ObservedResource {
+    /// Reads the project and the compose key (under `kind_key`) from `labels`.
+    pub fn from_labels(labels: BTreeMap<String, String>, kind_key: &str) -> Self {
+        let get = |k: &str| labels.get(k).cloned().unwrap_or_default();
+        Self {
+            project: get(super::labels::PROJECT),
+            key: get(kind_key),
+            labels,
+        }
+    }
 }
 
 /// One managed container.

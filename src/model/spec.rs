@@ -275,6 +275,19 @@ pub struct ServiceNetwork {
     /// `ipv4_address`.
     pub ipv4_address: Option<String>,
     // (networks)
+    /// `ipv6_address`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6_address: Option<String>,
+    /// `link_local_ips`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub link_local_ips: Vec<String>,
+    /// `priority`: the container joins its networks highest priority first (ties in name
+    /// order), and the first one is given in the create request.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub priority: i64,
+    /// `driver_opts` of the endpoint.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub driver_opts: BTreeMap<String, String>,
 }
 
 /// `restart:`.
@@ -385,6 +398,40 @@ pub struct NetworkSpec {
     /// `labels`.
     pub labels: BTreeMap<String, String>,
     // (networks)
+    /// `ipam`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipam: Option<Ipam>,
+    /// `enable_ipv6`; `None` leaves it to the engine's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_ipv6: Option<bool>,
+}
+
+/// A network's `ipam:`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ipam {
+    /// `driver` (the engine's `default` when absent).
+    pub driver: Option<String>,
+    /// `config`: the address pools.
+    pub config: Vec<IpamPool>,
+    /// `options` for the IPAM driver.
+    pub options: BTreeMap<String, String>,
+}
+
+/// One entry of `ipam.config`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IpamPool {
+    /// `subnet` in CIDR form.
+    pub subnet: Option<String>,
+    /// `ip_range`: the part of the subnet containers are given addresses from.
+    pub ip_range: Option<String>,
+    /// `gateway`.
+    pub gateway: Option<String>,
+    /// `aux_addresses`: host names to addresses the driver must not hand out.
+    pub aux_addresses: BTreeMap<String, String>,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 /// A top-level named volume.

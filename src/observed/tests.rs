@@ -78,7 +78,13 @@ async fn initial_list_fills_the_store_and_announces_everything() {
     let calls = fake.calls();
     assert_eq!(
         calls,
-        [Call::Events, Call::ListContainers, Call::ListImages]
+        [
+            Call::Events,
+            Call::ListContainers,
+            Call::ListImages,
+            Call::ListManagedNetworks { project: None },
+            Call::ListManagedVolumes,
+        ]
     );
 }
 
@@ -281,7 +287,7 @@ fn listed(containers: &[ObservedContainer]) -> ObservedState {
             .iter()
             .map(|c| (c.id.clone(), c.clone()))
             .collect(),
-        images: Default::default(),
+        ..ObservedState::default()
     }
 }
 
@@ -392,7 +398,9 @@ async fn a_relist_inspects_only_the_containers_that_do_not_run() {
         [
             Call::ListContainers,
             Call::ListImages,
-            Call::Inspect { id: exited.clone() }
+            Call::Inspect { id: exited.clone() },
+            Call::ListManagedNetworks { project: None },
+            Call::ListManagedVolumes,
         ]
     );
     assert!(store.container(&exited).unwrap().finished_at.is_some());
@@ -411,4 +419,32 @@ async fn a_wait_gives_up_when_the_engine_goes_away() {
     assert!(store.engine_lost());
     let gave_up = within("the wait", waiting).await.unwrap();
     assert_eq!(gave_up, None);
+}
+
+#[tokio::test]
+async fn a_relist_reads_the_definitions_of_managed_networks_and_volumes() {
+    use crate::model::labels;
+    use crate::model::spec::{NetworkSpec, VolumeSpec};
+    use std::collections::BTreeMap;
+    let fake = FakeRuntime::new();
+    let mut net_labels = labels::resource_labels("shop", labels::NETWORK, "back", &BTreeMap::new());
+    net_labels.insert(labels::FIELDS.to_owned(), "ipam=1234".to_owned());
+    let net = NetworkSpec {
+        name: "shop_back".into(),
+        ..NetworkSpec::default()
+    };
+    fake.ensure_network(&net, &net_labels).await.unwrap();
+    let vol_labels = labels::resource_labels("shop", labels::VOLUME, "data", &BTreeMap::new());
+    let vol = VolumeSpec {
+        name: "shop_data".into(),
+        ..VolumeSpec::default()
+    };
+    fake.ensure_volume(&vol, &vol_labels).await.unwrap();
+    let store = Store::new();
+    relist(&fake, &store).await.unwrap();
+    let state = store.snapshot();
+    let back = &state.networks["shop_back"];
+    assert_eq!((back.project.as_str(), back.key.as_str()), ("shop", "back"));
+    assert_eq!(back.labels[labels::FIELDS], "ipam=1234");
+    assert_eq!(state.volumes["shop_data"].key, "data");
 }

@@ -23,6 +23,19 @@ pub struct Plan {
     /// the pinned spec and image instead of the desired one.
     #[serde(skip)]
     pub pins: Pins,
+    /// What the plan leaves as it is on purpose although it differs from the desired state
+    /// (a volume whose definition changed keeps its data and old settings).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Note>,
+}
+
+/// A difference the plan leaves on purpose, with what the operator can do about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Note {
+    /// What it is about (`volume pgdata`).
+    pub subject: String,
+    /// Why it is left and how to apply the change by hand.
+    pub text: String,
 }
 
 /// Replica slots a rollout holds on a revision other than the desired one, by service
@@ -65,6 +78,16 @@ pub enum Action {
     EnsureNetwork {
         /// Compose key of the network.
         key: String,
+    },
+    /// The network's definition changed: stop and remove the containers attached to it
+    /// (the creates of their replicas follow), remove the network and create it again.
+    RecreateNetwork {
+        /// Compose key of the network.
+        key: String,
+        /// The keys of its definition that changed (`ipam`, `driver_opts`, ...).
+        fields: Vec<String>,
+        /// The project's containers attached to it, removed first.
+        detach: Vec<ContainerRef>,
     },
     /// Create a named volume that is not known to exist.
     EnsureVolume {
@@ -291,6 +314,9 @@ impl fmt::Display for Action {
         match self {
             Self::PullImage { image } => write!(f, "pull image {image}"),
             Self::EnsureNetwork { key } => write!(f, "create network {key}"),
+            Self::RecreateNetwork { key, fields, .. } => {
+                write!(f, "recreate network {key} ({} changed)", fields.join(", "))
+            }
             Self::EnsureVolume { key } => write!(f, "create volume {key}"),
             Self::WaitFor {
                 service,

@@ -8,8 +8,11 @@
 //!
 //! 1. Removals (`slots.rs`): containers of services no longer desired, replicas above the
 //!    desired count (highest number first) and duplicates of a replica number.
-//! 2. Pulls and ensures (`resources.rs`): images, networks and volumes the creates and
-//!    replaces below need and the host does not have.
+//! 2. Pulls, network recreates and ensures (`resources.rs`, `definitions.rs`): images,
+//!    networks and volumes the creates and replaces below need and the host does not have;
+//!    a network whose definition changed is recreated, taking the containers on it along
+//!    (their replicas are created again in step 3). A volume whose definition changed is
+//!    never touched: the plan carries a [`Note`] instead.
 //! 3. Per service in `depends_on` order (`deps.rs`): waits on dependencies, then one create
 //!    or replace per replica slot that needs it (`judge.rs`), in number order. A replica
 //!    created against another service's container (`network_mode: service:`,
@@ -32,6 +35,7 @@ use crate::model::spec::ProjectSpec;
 use crate::model::{ObservedContainer, ObservedState};
 
 mod action;
+mod definitions;
 mod deps;
 mod judge;
 mod references;
@@ -39,6 +43,8 @@ mod render;
 mod resources;
 mod slots;
 
+#[cfg(test)]
+mod definitions_tests;
 #[cfg(test)]
 mod engine_tests;
 #[cfg(test)]
@@ -54,7 +60,7 @@ mod render_tests;
 #[cfg(test)]
 mod tests;
 
-pub use action::{Action, ContainerRef, Deferred, Pin, Pins, Plan, Reason};
+pub use action::{Action, ContainerRef, Deferred, Note, Pin, Pins, Plan, Reason};
 pub use render::{Summary, render, render_many};
 pub use slots::{TEMPORARY_INFIX, is_temporary_name, kept_replicas};
 
@@ -102,6 +108,9 @@ pub fn plan(
         None => (remove_project(containers), Vec::new()),
         Some(spec) => plan_project(spec, containers, observed, ctx),
     };
+    let notes = desired
+        .map(|spec| definitions::volumes_kept(spec, observed))
+        .unwrap_or_default();
     let pins = match desired {
         Some(spec) => ctx
             .pins
@@ -116,6 +125,7 @@ pub fn plan(
         actions,
         deferred,
         pins,
+        notes,
     }
 }
 
@@ -140,6 +150,9 @@ fn plan_project(
     observed: &ObservedState,
     ctx: &PlanContext,
 ) -> (Vec<Action>, Vec<Deferred>) {
+    // The containers on a network to recreate go with it: their slots are planned as
+    // empty, so their replicas are created anew once the network is back.
+    let (recreates, containers) = definitions::Recreates::of(spec, containers, observed);
     let layout = slots::Layout::of(spec, containers);
     let jobs = deps::jobs(spec);
     let mut work: BTreeMap<&str, Vec<Action>> = BTreeMap::new();
@@ -182,10 +195,16 @@ fn plan_project(
     let busy_set: BTreeSet<&str> = busy.iter().copied().collect();
     let mut actions = layout.removals();
     actions.extend(resources::pulls(spec, &busy, observed));
-    actions.extend(resources::ensures(spec, &busy, observed));
+    actions.extend(recreates.actions());
+    actions.extend(
+        resources::ensures(spec, &busy, observed)
+            .into_iter()
+            .filter(|a| !recreates.covers(a)),
+    );
     for name in busy {
         actions.extend(deps::waits(spec, name, &busy_set, &layout));
-        actions.extend(work.remove(name).unwrap_or_default());
+        let work = work.remove(name).unwrap_or_default();
+        actions.extend(work.into_iter().map(|a| recreates.explain(a)));
     }
     (actions, deferred)
 }

@@ -174,6 +174,24 @@ fn apply(spec: Option<&ProjectSpec>, host: &mut ObservedState, plan: &Plan) {
             Action::Remove { container, .. } => {
                 take(host, &container.id);
             }
+            Action::RecreateNetwork { key, detach, .. } => {
+                for container in detach {
+                    take(host, &container.id);
+                }
+                let spec = spec.expect("a recreate is planned for a desired project");
+                let network = &spec.networks[key];
+                let labels = crate::model::resource_hash::identity_labels(
+                    &crate::model::resource_hash::network_fields(network),
+                );
+                host.networks.insert(
+                    network.name.clone(),
+                    crate::model::observed::ObservedResource {
+                        project: spec.name.clone(),
+                        key: key.clone(),
+                        labels,
+                    },
+                );
+            }
             Action::Rename { container, name } => {
                 let c = host
                     .containers

@@ -1,8 +1,8 @@
 //! Human output of plans for `composectl plan`, in the manner of `nomad job plan`: one line
 //! per action with a sign and its reason, the deferred replacements, then a summary.
 //!
-//! Signs: `+` create, `~` replace (or start again), `-` remove, `>` pull or ensure, `…`
-//! wait, `!` deferred.
+//! Signs: `+` create, `~` replace (or start again, or recreate a network), `-` remove, `>`
+//! pull or ensure, `…` wait, `!` deferred or left as it is on purpose (a note).
 //! Only names, field names and image IDs are printed, never an environment value.
 
 use std::fmt::{self, Write as _};
@@ -29,6 +29,8 @@ pub struct Summary {
     pub deferred: usize,
     /// Containers the engine stopped, left to its restart policy for now.
     pub left_to_engine: usize,
+    /// Networks recreated because their definition changed.
+    pub networks: usize,
 }
 
 impl Summary {
@@ -42,6 +44,7 @@ impl Summary {
             }),
             remove: count(|a| matches!(a, Action::Remove { .. })),
             start: count(|a| matches!(a, Action::Start { .. })),
+            networks: count(|a| matches!(a, Action::RecreateNetwork { .. })),
             deferred: plan
                 .deferred
                 .iter()
@@ -55,9 +58,10 @@ impl Summary {
         }
     }
 
-    /// True when nothing is created, replaced, removed or started.
+    /// True when nothing is created, replaced, removed or started, and no network is
+    /// recreated.
     pub fn is_empty(&self) -> bool {
-        self.create + self.replace + self.remove + self.start == 0
+        self.create + self.replace + self.remove + self.start + self.networks == 0
     }
 }
 
@@ -69,6 +73,7 @@ impl AddAssign for Summary {
         self.start += other.start;
         self.deferred += other.deferred;
         self.left_to_engine += other.left_to_engine;
+        self.networks += other.networks;
     }
 }
 
@@ -103,6 +108,11 @@ impl fmt::Display for Summary {
             if self.start > 0 {
                 write!(f, ", {} to start again", self.start)?;
             }
+            match self.networks {
+                0 => {}
+                1 => write!(f, ", 1 network to recreate")?,
+                n => write!(f, ", {n} networks to recreate")?,
+            }
             write!(f, ".")?;
         }
         if self.deferred > 0 {
@@ -133,7 +143,7 @@ pub fn render_many(plans: &[Plan]) -> String {
     let mut out = String::new();
     for plan in plans {
         let _ = writeln!(out, "{}:", plan.project);
-        if plan.actions.is_empty() && plan.deferred.is_empty() {
+        if plan.actions.is_empty() && plan.deferred.is_empty() && plan.notes.is_empty() {
             let _ = writeln!(out, "  no changes");
         }
         write_lines(&mut out, plan, "  ");
@@ -160,6 +170,11 @@ fn write_lines(out: &mut String, plan: &Plan, indent: &str) {
             plan.deferred
                 .iter()
                 .map(|d| deferred_line(&plan.project, d)),
+        )
+        .chain(
+            plan.notes
+                .iter()
+                .map(|n| ("!", n.subject.clone(), n.text.clone())),
         )
         .collect();
     let width = lines.iter().map(|(_, t, _)| t.chars().count()).max();
@@ -206,6 +221,26 @@ fn action_line(project: &str, action: &Action) -> (&'static str, String, String)
         }
         Action::PullImage { image } => (">", format!("image {image}"), "pull".to_owned()),
         Action::EnsureNetwork { key } => (">", format!("network {key}"), "create".to_owned()),
+        Action::RecreateNetwork {
+            key,
+            fields,
+            detach,
+        } => {
+            let detached = if detach.is_empty() {
+                "nothing is attached".to_owned()
+            } else {
+                let names: Vec<&str> = detach.iter().map(|c| c.name.as_str()).collect();
+                format!(
+                    "detaches its containers (removes and recreates {})",
+                    names.join(", ")
+                )
+            };
+            (
+                "~",
+                format!("network {key}"),
+                format!("recreate ({} changed): {detached}", fields.join(", ")),
+            )
+        }
         Action::EnsureVolume { key } => (">", format!("volume {key}"), "create".to_owned()),
         Action::WaitFor {
             service,

@@ -291,6 +291,10 @@ fn network_grants(network: &NetworkSpec) -> Vec<Grant> {
         internal: _,
         attachable: _,
         labels: _,
+        // Addressing inside the network (its subnets, the engine's IPv6 on it): what
+        // containers reach stays what a bridge reaches; the driver is judged below.
+        ipam: _,
+        enable_ipv6: _,
     } = network;
     let mut grants = Vec::new();
     if name == "host" {

@@ -20,7 +20,8 @@ use futures_util::stream::{self, BoxStream, StreamExt};
 use tokio::sync::mpsc;
 
 use super::{
-    CallCounts, ContainerCreate, ContainerRuntime, Error, ManagedNetwork, Result, RuntimeEvent,
+    CallCounts, ContainerCreate, ContainerRuntime, Error, ManagedNetwork, ManagedVolume, Result,
+    RuntimeEvent,
 };
 use crate::model::labels;
 use crate::model::observed::normalize_image_ref;
@@ -389,13 +390,19 @@ impl ContainerRuntime for FakeRuntime {
         Ok(())
     }
 
-    async fn list_managed_networks(&self, project: &str) -> Result<Vec<ManagedNetwork>> {
+    async fn list_managed_networks(&self, project: Option<&str>) -> Result<Vec<ManagedNetwork>> {
         let mut engine = self.engine();
         let call = Call::ListManagedNetworks {
-            project: project.to_owned(),
+            project: project.map(str::to_owned),
         };
         engine.record(Op::ListManagedNetworks, call)?;
         Ok(engine.managed_networks(project))
+    }
+
+    async fn list_managed_volumes(&self) -> Result<Vec<ManagedVolume>> {
+        let mut engine = self.engine();
+        engine.record(Op::ListManagedVolumes, Call::ListManagedVolumes)?;
+        Ok(engine.managed_volumes())
     }
 
     async fn remove_network(&self, name: &str) -> Result<()> {

@@ -79,13 +79,31 @@ pub struct ContainerCreate {
     pub labels: BTreeMap<String, String>,
 }
 
-/// A network composectl may remove: created by it, with its attachment count.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A network composectl created (so may remove), with what is attached to it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ManagedNetwork {
     /// Docker network name.
     pub name: String,
-    /// Containers attached right now.
-    pub attached: usize,
+    /// Its labels (project, compose key, the definition's identity).
+    pub labels: BTreeMap<String, String>,
+    /// IDs of the containers attached right now (managed or not), sorted.
+    pub containers: Vec<String>,
+}
+
+impl ManagedNetwork {
+    /// How many containers are attached right now.
+    pub fn attached(&self) -> usize {
+        self.containers.len()
+    }
+}
+
+/// A volume composectl created.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ManagedVolume {
+    /// Docker volume name.
+    pub name: String,
+    /// Its labels (project, compose key, the definition's identity).
+    pub labels: BTreeMap<String, String>,
 }
 
 /// One engine event that may change the observed state.
@@ -182,11 +200,15 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     /// Removes a container (forcefully; its anonymous volumes are kept). Gone is success.
     fn remove_container(&self, id: &str) -> impl Future<Output = Result<()>> + Send;
 
-    /// Networks labelled managed for `project`, with how many containers are attached.
+    /// Networks labelled managed for `project` (for every project with `None`), with the
+    /// containers attached, by name.
     fn list_managed_networks(
         &self,
-        project: &str,
+        project: Option<&str>,
     ) -> impl Future<Output = Result<Vec<ManagedNetwork>>> + Send;
+
+    /// Volumes labelled managed, of every project, by name. One call.
+    fn list_managed_volumes(&self) -> impl Future<Output = Result<Vec<ManagedVolume>>> + Send;
 
     /// Removes a network. Gone is success.
     fn remove_network(&self, name: &str) -> impl Future<Output = Result<()>> + Send;

@@ -20,6 +20,7 @@ pub mod deploy;
 pub mod environment;
 pub mod fields;
 pub mod mounts;
+mod networks;
 pub mod ports;
 pub mod refs;
 pub mod service;
@@ -84,7 +85,7 @@ pub fn project(cx: &mut Ctx, doc: &Node, profiles: &[String]) -> ProjectSpec {
         cx.volumes = volumes(cx, node);
     }
     if let Some(node) = doc.get("networks") {
-        cx.networks = networks(cx, node);
+        cx.networks = networks::networks(cx, node);
     }
     let Some(services) = doc.get("services").filter(|s| !s.is_null()) else {
         cx.error(
@@ -258,6 +259,7 @@ fn volumes(cx: &mut Ctx, node: &Node) -> BTreeMap<String, VolumeSpec> {
     resources(cx, node, "volumes", keys::VOLUME)
         .into_iter()
         .map(|r| {
+            networks::refuse_settings_of_external(cx, &r, "volume");
             volume_device(cx, &r);
             let spec = VolumeSpec {
                 name: r.name,
@@ -302,29 +304,4 @@ fn volume_device(cx: &mut Ctx, r: &Resource) {
         },
         origin: Origin::at(at, &key),
     });
-}
-
-fn networks(cx: &mut Ctx, node: &Node) -> BTreeMap<String, NetworkSpec> {
-    let mut out = BTreeMap::new();
-    for r in resources(cx, node, "networks", keys::NETWORK) {
-        let mut flag = |name: &str| {
-            r.node
-                .get(name)
-                .and_then(|n| fields::boolean(cx, n, &child(&r.path, name)))
-                .unwrap_or(false)
-        };
-        let (internal, attachable) = (flag("internal"), flag("attachable"));
-        cx.origins.mark(r.node, &r.path);
-        let spec = NetworkSpec {
-            name: r.name,
-            external: r.external,
-            driver: r.driver,
-            driver_opts: r.driver_opts,
-            internal,
-            attachable,
-            labels: r.labels,
-        };
-        out.insert(r.key, spec);
-    }
-    out
 }

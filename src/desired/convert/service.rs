@@ -209,16 +209,6 @@ fn build(cx: &mut Ctx, node: &Node, key: &str) -> Option<BuildSpec> {
     })
 }
 
-const SERVICE_NETWORK_KEYS: &[&str] = &[
-    "aliases",
-    "ipv4_address",
-    "ipv6_address",
-    "priority",
-    "link_local_ips",
-    "mac_address",
-    "driver_opts",
-];
-
 fn networks(
     cx: &mut Ctx,
     service: &str,
@@ -273,17 +263,10 @@ fn networks(
                 format!("network {shown} is not declared; add it under the top-level `networks:`"),
             );
         }
-        let mut membership = ServiceNetwork::default();
-        if let Some(options) = options.filter(|o| !o.is_null()) {
-            check_keys(cx, options, &path, SERVICE_NETWORK_KEYS);
-            if let Some(aliases) = options.get("aliases") {
-                membership.aliases =
-                    fields::string_list(cx, aliases, &child(&path, "aliases"), false);
-            }
-            membership.ipv4_address = options
-                .get("ipv4_address")
-                .and_then(|n| fields::text(cx, n, &child(&path, "ipv4_address")));
-        }
+        let membership = match options {
+            Some(options) => super::networks::membership(cx, (&name, &shown), options, &path),
+            None => ServiceNetwork::default(),
+        };
         out.insert(name, membership);
     }
     out

@@ -12,6 +12,7 @@ mod bounds;
 mod container_keys;
 mod fixture;
 mod include_extends;
+mod networks;
 mod projects;
 mod references;
 mod services;

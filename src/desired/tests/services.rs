@@ -84,7 +84,7 @@ fn declared_volumes_and_networks_get_project_prefixed_docker_names() {
         web.networks["back"],
         ServiceNetwork {
             aliases: vec!["api".into()],
-            ipv4_address: None
+            ..ServiceNetwork::default()
         }
     );
     assert_eq!(

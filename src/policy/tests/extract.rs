@@ -109,6 +109,14 @@ fn cases() -> Vec<Case> {
             &[],
         ),
         case(
+            "addressing of a bridge network and fixed addresses on it",
+            web(
+                "    networks:\n      back:\n        ipv4_address: 10.9.0.5\n        priority: 5\nnetworks:\n  back:\n    enable_ipv6: true\n    ipam:\n      config:\n        - subnet: 10.9.0.0/24\n",
+            ),
+            nothing,
+            &[],
+        ),
+        case(
             "a macvlan network",
             web(
                 "    networks: [lan]\nnetworks:\n  lan:\n    driver: macvlan\n    driver_opts:\n      parent: eth0\n",

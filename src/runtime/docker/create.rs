@@ -57,9 +57,8 @@ pub(crate) fn container_body(request: &ContainerCreate) -> ContainerCreateBody {
 
 /// The networks after the first, to connect (in order) between create and start.
 pub(crate) fn extra_networks(request: &ContainerCreate) -> Vec<(String, EndpointSettings)> {
-    request
-        .networks
-        .iter()
+    by_priority(request)
+        .into_iter()
         .skip(1)
         .map(|(name, net)| {
             let settings = with_links(endpoint(&request.service.name, net), request);
@@ -68,8 +67,16 @@ pub(crate) fn extra_networks(request: &ContainerCreate) -> Vec<(String, Endpoint
         .collect()
 }
 
+/// The networks in the order compose joins them: highest `priority` first, ties in name
+/// order. The first goes into the create request (and is the network mode).
+fn by_priority(request: &ContainerCreate) -> Vec<(&String, &ServiceNetwork)> {
+    let mut networks: Vec<_> = request.networks.iter().collect();
+    networks.sort_by_key(|(_, net)| std::cmp::Reverse(net.priority));
+    networks
+}
+
 fn first_network(request: &ContainerCreate) -> Option<NetworkingConfig> {
-    let (name, net) = request.networks.iter().next()?;
+    let (name, net) = by_priority(request).into_iter().next()?;
     if is_namespace_mode(name) {
         // An external network named `host` or `none` (compose's way to write
         // `network_mode` as a network): the engine reads them as network modes and refuses
@@ -95,7 +102,7 @@ fn is_namespace_mode(name: &str) -> bool {
 fn network_mode(request: &ContainerCreate) -> Option<String> {
     match &request.service.network_mode {
         Some(mode) => Some(mode.engine_mode(None)),
-        None => request.networks.keys().next().cloned(),
+        None => by_priority(request).first().map(|(name, _)| (*name).clone()),
     }
 }
 
@@ -117,17 +124,21 @@ fn with_links(settings: EndpointSettings, request: &ContainerCreate) -> Endpoint
     }
 }
 
-/// The endpoint of a service on one network: the service name and the given aliases, and
-/// the fixed IPv4 address when one is set.
+/// The endpoint of a service on one network: the service name and the given aliases, the
+/// fixed addresses when some are set, and the endpoint's driver options.
 fn endpoint(service: &str, net: &ServiceNetwork) -> EndpointSettings {
     let mut aliases = vec![service.to_owned()];
     aliases.extend(net.aliases.iter().filter(|a| *a != service).cloned());
+    let fixed =
+        net.ipv4_address.is_some() || net.ipv6_address.is_some() || !net.link_local_ips.is_empty();
     EndpointSettings {
         aliases: Some(aliases),
-        ipam_config: net.ipv4_address.as_ref().map(|ip| EndpointIpamConfig {
-            ipv4_address: Some(ip.clone()),
-            ..EndpointIpamConfig::default()
+        ipam_config: fixed.then(|| EndpointIpamConfig {
+            ipv4_address: net.ipv4_address.clone(),
+            ipv6_address: net.ipv6_address.clone(),
+            link_local_ips: non_empty(net.link_local_ips.clone()),
         }),
+        driver_opts: non_empty_map(net.driver_opts.clone().into_iter().collect()),
         ..EndpointSettings::default()
     }
 }

@@ -30,6 +30,7 @@ pub mod auth;
 mod convert;
 mod create;
 mod events;
+mod network;
 mod ops;
 pub mod stats;
 

@@ -5,23 +5,24 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use bollard::models::{NetworkConnectRequest, NetworkCreateRequest, VolumeCreateRequest};
+use bollard::models::{NetworkConnectRequest, VolumeCreateRequest};
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, EventsOptions, ListContainersOptions,
-    ListImagesOptions, ListNetworksOptions, RemoveContainerOptions, RenameContainerOptions,
-    StopContainerOptions, TagImageOptions,
+    ListImagesOptions, ListNetworksOptions, ListVolumesOptions, RemoveContainerOptions,
+    RenameContainerOptions, StopContainerOptions, TagImageOptions,
 };
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use tokio::time::Instant;
 
 use super::stats::{CallKind, Outcome};
-use super::{DockerRuntime, auth, convert, create, events, map_error, status_of};
+use super::{DockerRuntime, auth, convert, create, events, map_error, network, status_of};
 use crate::model::ObservedContainer;
 use crate::model::labels;
 use crate::model::spec::{NetworkSpec, VolumeSpec};
 use crate::runtime::{
-    CallCounts, ContainerCreate, ContainerRuntime, Error, ManagedNetwork, Result, RuntimeEvent,
+    CallCounts, ContainerCreate, ContainerRuntime, Error, ManagedNetwork, ManagedVolume, Result,
+    RuntimeEvent,
 };
 
 use CallKind::{Read, Write};
@@ -102,10 +103,16 @@ impl DockerRuntime {
             )
             .await;
         match inspect {
-            Ok(net) => Ok(Some(ManagedNetwork {
-                attached: net.containers.map_or(0, |c| c.len()),
-                name,
-            })),
+            Ok(net) => {
+                let mut containers: Vec<String> =
+                    net.containers.unwrap_or_default().into_keys().collect();
+                containers.sort();
+                Ok(Some(ManagedNetwork {
+                    name,
+                    labels: net.labels.unwrap_or_default().into_iter().collect(),
+                    containers,
+                }))
+            }
             Err(e) if status_of(&e) == Some(404) => Ok(None),
             Err(e) => Err(map_error("inspect_network", format!("network {name}"), e)),
         }
@@ -223,15 +230,8 @@ impl ContainerRuntime for DockerRuntime {
             Err(e) if status_of(&e) == Some(404) && !spec.external => {}
             Err(e) => return Err(map_error("ensure_network", what(), e)),
         }
-        let request = NetworkCreateRequest {
-            name: name.clone(),
-            driver: spec.driver.clone(),
-            internal: Some(spec.internal),
-            attachable: Some(spec.attachable),
-            options: non_empty(&spec.driver_opts),
-            labels: Some(merged(&spec.labels, &self.owned_labels(labels))),
-            ..NetworkCreateRequest::default()
-        };
+        let labels = merged(&spec.labels, &self.owned_labels(labels));
+        let request = network::create_request(spec, labels);
         self.call("create_network", Write, self.docker.create_network(request))
             .await
             .map(drop)
@@ -379,9 +379,9 @@ impl ContainerRuntime for DockerRuntime {
         })
     }
 
-    async fn list_managed_networks(&self, project: &str) -> Result<Vec<ManagedNetwork>> {
+    async fn list_managed_networks(&self, project: Option<&str>) -> Result<Vec<ManagedNetwork>> {
         let mut filter = self.owned_filter();
-        filter.push(format!("{}={project}", labels::PROJECT));
+        filter.extend(project.map(|p| format!("{}={p}", labels::PROJECT)));
         let options = ListNetworksOptions {
             filters: Some(label_filter(&filter)),
         };
@@ -399,6 +399,31 @@ impl ContainerRuntime for DockerRuntime {
         }
         managed.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(managed)
+    }
+
+    async fn list_managed_volumes(&self) -> Result<Vec<ManagedVolume>> {
+        let options = ListVolumesOptions {
+            filters: Some(label_filter(&self.owned_filter())),
+        };
+        let listed = self
+            .call(
+                "list_volumes",
+                Read,
+                self.docker.list_volumes(Some(options)),
+            )
+            .await
+            .map_err(|e| map_error("list_volumes", "volumes", e))?;
+        let mut volumes: Vec<ManagedVolume> = listed
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| ManagedVolume {
+                name: v.name,
+                labels: v.labels.into_iter().collect(),
+            })
+            .collect();
+        volumes.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(volumes)
     }
 
     async fn remove_network(&self, name: &str) -> Result<()> {

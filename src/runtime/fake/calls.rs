@@ -29,6 +29,8 @@ pub enum Op {
     RemoveContainer,
     /// `list_managed_networks`.
     ListManagedNetworks,
+    /// `list_managed_volumes`.
+    ListManagedVolumes,
     /// `remove_network`.
     RemoveNetwork,
     /// `events`.
@@ -52,6 +54,7 @@ impl Op {
             Self::StopContainer => "stop_container",
             Self::RemoveContainer => "remove_container",
             Self::ListManagedNetworks => "list_managed_networks",
+            Self::ListManagedVolumes => "list_managed_volumes",
             Self::RemoveNetwork => "remove_network",
             Self::Events => "events",
         }
@@ -138,9 +141,11 @@ pub enum Call {
     },
     /// `list_managed_networks(project)`.
     ListManagedNetworks {
-        /// Project name.
-        project: String,
+        /// Project name (`None`: every project).
+        project: Option<String>,
     },
+    /// `list_managed_volumes()`.
+    ListManagedVolumes,
     /// `remove_network(name)`.
     RemoveNetwork {
         /// Docker network name.

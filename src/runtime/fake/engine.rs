@@ -10,7 +10,9 @@ use crate::model::observed::normalize_image_ref;
 use crate::model::spec::{MountKind, RestartPolicy};
 use crate::model::{ContainerState, Health, ObservedContainer, labels};
 use crate::observed::WallClock;
-use crate::runtime::{CallCounts, ContainerCreate, Error, ManagedNetwork, Result, RuntimeEvent};
+use crate::runtime::{
+    CallCounts, ContainerCreate, Error, ManagedNetwork, ManagedVolume, Result, RuntimeEvent,
+};
 
 /// One container the fake engine holds.
 #[derive(Debug, Clone)]
@@ -283,27 +285,47 @@ impl Engine {
             .map(|c| &c.observed)
     }
 
-    /// The project's managed networks, with their attachment counts.
-    pub(super) fn managed_networks(&self, project: &str) -> Vec<ManagedNetwork> {
+    /// The managed networks of `project` (of every project with `None`), with the
+    /// containers attached.
+    pub(super) fn managed_networks(&self, project: Option<&str>) -> Vec<ManagedNetwork> {
         self.networks
             .iter()
             .filter(|(_, l)| {
                 l.get(labels::MANAGED).map(String::as_str) == Some("true")
-                    && l.get(labels::PROJECT).map(String::as_str) == Some(project)
+                    && project.is_none_or(|p| l.get(labels::PROJECT).map(String::as_str) == Some(p))
             })
-            .map(|(name, _)| ManagedNetwork {
+            .map(|(name, labels)| ManagedNetwork {
                 name: name.clone(),
-                attached: self.attached(name),
+                labels: labels.clone(),
+                containers: self.attached_ids(name),
+            })
+            .collect()
+    }
+
+    /// The managed volumes.
+    pub(super) fn managed_volumes(&self) -> Vec<ManagedVolume> {
+        self.volumes
+            .iter()
+            .filter(|(_, l)| l.get(labels::MANAGED).map(String::as_str) == Some("true"))
+            .map(|(name, labels)| ManagedVolume {
+                name: name.clone(),
+                labels: labels.clone(),
             })
             .collect()
     }
 
     /// How many containers (managed or not) are attached to network `name`.
     pub(super) fn attached(&self, name: &str) -> usize {
+        self.attached_ids(name).len()
+    }
+
+    /// IDs of the containers (managed or not) attached to network `name`, sorted.
+    fn attached_ids(&self, name: &str) -> Vec<String> {
         self.containers
-            .values()
-            .filter(|c| c.observed.networks.iter().any(|n| n == name))
-            .count()
+            .iter()
+            .filter(|(_, c)| c.observed.networks.iter().any(|n| n == name))
+            .map(|(id, _)| id.clone())
+            .collect()
     }
 }
 

@@ -259,13 +259,21 @@ async fn networks_in_use_cannot_be_removed_and_only_managed_ones_are_listed() {
     req.networks = BTreeMap::from([("shop_default".to_owned(), Default::default())]);
     let id = fake.create_container(&req).await.unwrap();
 
-    let listed = fake.list_managed_networks("shop").await.unwrap();
+    let listed = fake.list_managed_networks(Some("shop")).await.unwrap();
     assert_eq!(
         listed,
         [ManagedNetwork {
             name: "shop_default".into(),
-            attached: 1
+            labels: net_labels.clone(),
+            containers: vec![id.clone()],
         }]
+    );
+    assert_eq!(fake.list_managed_networks(None).await.unwrap(), listed);
+    assert!(
+        fake.list_managed_networks(Some("other"))
+            .await
+            .unwrap()
+            .is_empty()
     );
     assert!(fake.remove_network("shop_default").await.is_err());
     fake.remove_container(&id).await.unwrap();
