@@ -6,7 +6,9 @@
 //! - [`labels`]: the label keys and container names composectl writes and reads back, the
 //!   only place where state that must survive a controller restart is named.
 //! - [`hash`]: the config identity of a service (the `com.docker.compose.config-hash` label).
+//! - [`files`]: secrets and configs, their contents and the services' references to them.
 
+pub mod files;
 pub mod hash;
 pub mod labels;
 pub mod observed;

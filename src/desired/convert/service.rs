@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 
 use super::fields::{self, check_keys, child, index};
-use super::{Ctx, deploy, environment, mounts, ports};
+use super::{Ctx, deploy, environment, files, mounts, ports};
 use crate::desired::keys;
 use crate::desired::yaml::{Node, Value};
+use crate::model::files::FileKind;
 use crate::model::spec::{BuildSpec, ServiceNetwork, ServiceSpec};
 
 /// Whether the service is active under `profiles` (no `profiles:` means always).
@@ -103,6 +104,8 @@ fn apply(cx: &mut Ctx, s: &mut ServiceSpec, name: &str, value: &Node, key: &str)
         // (service references)
 
         // (secrets and configs)
+        "secrets" => s.secrets = files::references(cx, FileKind::Secret, value, key),
+        "configs" => s.configs = files::references(cx, FileKind::Config, value, key),
         n if n.starts_with("x-") => {
             s.extensions.insert(n.to_string(), super::to_json(value));
         }

@@ -11,6 +11,7 @@ use super::{
 mod bounds;
 mod fixture;
 mod projects;
+mod secrets;
 mod services;
 
 /// A temporary desired directory.
