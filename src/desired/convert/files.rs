@@ -86,7 +86,10 @@ pub fn definitions(cx: &mut Ctx, doc: &Node) {
                 cx.error(
                     value,
                     &path,
-                    format!("`{}` is not a valid {kind} name; use letters, digits, `.`, `_` and `-`", key.name),
+                    format!(
+                        "`{}` is not a valid {kind} name; use letters, digits, `.`, `_` and `-`",
+                        key.name
+                    ),
                 );
                 continue;
             }
@@ -109,7 +112,9 @@ pub fn definitions(cx: &mut Ctx, doc: &Node) {
                 node: value.clone(),
                 path,
             };
-            cx.files.defined.insert((kind, key.name.clone()), definition);
+            cx.files
+                .defined
+                .insert((kind, key.name.clone()), definition);
         }
     }
 }
@@ -162,7 +167,11 @@ fn definition_source(cx: &mut Ctx, kind: FileKind, node: &Node, path: &str) -> O
         sources.push(Source::Content(content));
     }
     if sources.len() != 1 {
-        let what = if sources.is_empty() { "no" } else { "more than one" };
+        let what = if sources.is_empty() {
+            "no"
+        } else {
+            "more than one"
+        };
         cx.error(
             node,
             path,
@@ -183,7 +192,11 @@ pub fn references(cx: &mut Ctx, kind: FileKind, node: &Node, key: &str) -> Vec<F
             cx.error(
                 node,
                 key,
-                format!("expected a list of {} names or mappings, found {}", kind, node.kind()),
+                format!(
+                    "expected a list of {} names or mappings, found {}",
+                    kind,
+                    node.kind()
+                ),
             );
         }
         return Vec::new();
@@ -209,7 +222,11 @@ fn reference(cx: &mut Ctx, kind: FileKind, item: &Node, path: &str) -> Option<Fi
         check_keys(cx, item, path, &["source", "target", "uid", "gid", "mode"]);
         let get = |name: &str| item.get(name).filter(|n| !n.is_null());
         let Some(source) = get("source") else {
-            cx.error(item, path, format!("a {kind} entry needs `source:` (the top-level name)"));
+            cx.error(
+                item,
+                path,
+                format!("a {kind} entry needs `source:` (the top-level name)"),
+            );
             return None;
         };
         reference.source = fields::text(cx, source, &child(path, "source"))?;
@@ -243,12 +260,17 @@ fn reference(cx: &mut Ctx, kind: FileKind, item: &Node, path: &str) -> Option<Fi
 
 /// A user or group ID: a whole number or its text (compose writes them as strings).
 fn id(cx: &mut Ctx, node: &Node, key: &str) -> Option<u32> {
-    let parsed = node.scalar_text().and_then(|t| t.trim().parse::<u32>().ok());
+    let parsed = node
+        .scalar_text()
+        .and_then(|t| t.trim().parse::<u32>().ok());
     if parsed.is_none() {
         cx.error(
             node,
             key,
-            format!("expected a numeric ID, found {}", fields::quoted_literal(node)),
+            format!(
+                "expected a numeric ID, found {}",
+                fields::quoted_literal(node)
+            ),
         );
     }
     parsed
@@ -358,7 +380,12 @@ fn read_source(cx: &mut Ctx, kind: FileKind, def: &Definition, source: &Source) 
     }
 }
 
-fn within_bounds(cx: &mut Ctx, kind: FileKind, def: &Definition, bytes: Vec<u8>) -> Option<Vec<u8>> {
+fn within_bounds(
+    cx: &mut Ctx,
+    kind: FileKind,
+    def: &Definition,
+    bytes: Vec<u8>,
+) -> Option<Vec<u8>> {
     let size = bytes.len() as u64;
     if size > MAX_FILE_SOURCE_BYTES {
         cx.error(

@@ -131,7 +131,10 @@ fn external_and_swarm_keys_are_errors_and_name_and_labels_warn() {
         text.contains("secrets.ext.external: an external secret lives in a Docker Swarm"),
         "{text}"
     );
-    assert!(text.contains("secrets.drv.driver: `driver` names a Swarm"), "{text}");
+    assert!(
+        text.contains("secrets.drv.driver: `driver` names a Swarm"),
+        "{text}"
+    );
     assert!(text.contains("secrets.drv.driver_opts"), "{text}");
     assert!(text.contains("configs.tpl.template_driver"), "{text}");
 
@@ -150,7 +153,10 @@ fn external_and_swarm_keys_are_errors_and_name_and_labels_warn() {
         .map(ToString::to_string)
         .collect();
     assert_eq!(warnings.len(), 2, "{warnings:?}");
-    assert!(warnings.iter().all(|w| w.contains("has no effect")), "{warnings:?}");
+    assert!(
+        warnings.iter().all(|w| w.contains("has no effect")),
+        "{warnings:?}"
+    );
 }
 
 #[test]
@@ -164,9 +170,18 @@ fn a_definition_needs_exactly_one_source_and_secrets_have_no_content() {
         ),
     );
     let text = err_text(&d.load(), "a");
-    assert!(text.contains("secrets.none: the secret has no source"), "{text}");
-    assert!(text.contains("secrets.two: the secret has more than one source"), "{text}");
-    assert!(text.contains("secrets.inline.content: unknown key"), "{text}");
+    assert!(
+        text.contains("secrets.none: the secret has no source"),
+        "{text}"
+    );
+    assert!(
+        text.contains("secrets.two: the secret has more than one source"),
+        "{text}"
+    );
+    assert!(
+        text.contains("secrets.inline.content: unknown key"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -206,8 +221,14 @@ fn bad_modes_ids_and_targets_are_errors_without_values() {
         ),
     );
     let text = err_text(&d.load(), "a");
-    assert!(text.contains("secrets[0].mode: \"9\" is not a file mode"), "{text}");
-    assert!(text.contains("secrets[1].uid: expected a numeric ID"), "{text}");
+    assert!(
+        text.contains("secrets[0].mode: \"9\" is not a file mode"),
+        "{text}"
+    );
+    assert!(
+        text.contains("secrets[1].uid: expected a numeric ID"),
+        "{text}"
+    );
     assert!(text.contains("secrets[2].target"), "{text}");
     assert!(text.contains("secrets[3].typo: unknown key"), "{text}");
     assert!(!text.contains(SECRET_VALUE), "{text}");
@@ -240,5 +261,8 @@ fn a_file_source_outside_the_desired_directory_is_recorded_for_the_host_policy()
         .collect();
     assert_eq!(used.len(), 2, "{used:?}");
     assert!(used.contains(&(file.canonicalize().unwrap(), "secrets.outside.file".into())));
-    assert!(!loaded.spec.secrets.contains_key("unused"), "unused definitions are not read");
+    assert!(
+        !loaded.spec.secrets.contains_key("unused"),
+        "unused definitions are not read"
+    );
 }
