@@ -21,6 +21,7 @@ fn grants_read_back_as_written_and_odd_texts_are_refused() {
         "bind:/srv/media",
         "bind:/srv/media:ro",
         "env_file:/etc/app.env",
+        "file:/etc/db.key",
         "device:/dev/sdb1",
         "network-driver:macvlan",
     ] {
@@ -33,6 +34,7 @@ fn grants_read_back_as_written_and_odd_texts_are_refused() {
         "network:bridge",
         "cap:",
         "env_file:x",
+        "file:relative",
         "mount:/x",
     ] {
         assert!(bad.parse::<Grant>().is_err(), "{bad}");
@@ -55,6 +57,10 @@ fn a_grant_covers_those_that_give_no_more() {
         ("bind:/srv", "env_file:/srv/app.env", true),
         ("env_file:/etc/app", "env_file:/etc/app/x.env", true),
         ("env_file:/etc/app.env", "bind:/etc/app.env", false),
+        ("bind:/srv", "file:/srv/db.key", true),
+        ("file:/etc/keys", "file:/etc/keys/db.key", true),
+        ("file:/etc/keys", "env_file:/etc/keys/x.env", false),
+        ("env_file:/etc/keys", "file:/etc/keys/db.key", false),
         ("network:host", "network:host", true),
         ("network:host", "network:container:x", false),
         ("device:/dev/sdb1", "device:/dev/sdb1", true),
