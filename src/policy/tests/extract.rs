@@ -194,9 +194,7 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "a secret file outside the desired directory",
-            web(
-                "    secrets: [token]\nsecrets:\n  token:\n    file: {OUT}/secret.env\n",
-            ),
+            web("    secrets: [token]\nsecrets:\n  token:\n    file: {OUT}/secret.env\n"),
             nothing,
             &[("file:{OUT}/secret.env", "secrets.token.file", Some(7))],
         ),

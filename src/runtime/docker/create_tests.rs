@@ -329,7 +329,10 @@ fn secrets_and_configs_are_read_only_bind_mounts_of_the_materialized_files() {
     crate::executor::files::attach(Some(&state), &project, &mut req).unwrap();
     let body = container_body(&req);
     let host = host(&body);
-    assert_eq!(host.binds, None, "never a bind that creates a missing source");
+    assert_eq!(
+        host.binds, None,
+        "never a bind that creates a missing source"
+    );
     let mounts = host.mounts.as_ref().unwrap();
     assert_eq!(mounts.len(), 1);
     assert_eq!(mounts[0].typ, Some(MountType::BIND));
