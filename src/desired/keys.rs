@@ -267,7 +267,7 @@ pub const CONFIG: &[Key] = &[
     rejected("template_driver", TEMPLATE_DRIVER),
 ];
 
-// (secrets and configs)
+// Reasons the secret and config tables share.
 const SWARM_NAME: &str = "has no effect: it names the object in a Docker Swarm's store; on one host composectl writes the file under its state directory (the mount's target is set by the service's `target`)";
 const SWARM_LABELS: &str = "has no effect: they label the object in a Docker Swarm's store; composectl keeps the file under its state directory, where there is nothing to label";
 const TEMPLATE_DRIVER: &str = "renders the file through a Swarm template driver, which a single Docker host does not have; write the rendered content (`content:` with `${VAR}` interpolation, or a file)";

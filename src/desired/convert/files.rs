@@ -10,7 +10,8 @@
 //! [`MAX_PROJECT_FILE_BYTES`]. `external: true` (a Swarm object) is refused. A reference
 //! to an undeclared name is an error. Targets are resolved as compose resolves them: none
 //! is `/run/secrets/NAME` (configs: `/NAME`), a relative one is placed under that
-//! directory. Messages never quote a content or a variable's value.
+//! directory; of two entries with one target the later wins (an override's). Messages
+//! never quote a content or a variable's value.
 
 use std::collections::BTreeMap;
 
@@ -201,10 +202,13 @@ pub fn references(cx: &mut Ctx, kind: FileKind, node: &Node, key: &str) -> Vec<F
         }
         return Vec::new();
     };
-    let mut out = Vec::new();
+    let mut out: Vec<FileRef> = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let path = index(key, i);
         if let Some(reference) = reference(cx, kind, item, &path) {
+            // A later entry for the same target wins (an override file's entries come
+            // after the base file's), as for mounts.
+            out.retain(|r| r.target != reference.target);
             out.push(reference);
         }
     }

@@ -266,3 +266,25 @@ fn a_file_source_outside_the_desired_directory_is_recorded_for_the_host_policy()
         "unused definitions are not read"
     );
 }
+
+#[test]
+fn an_override_entry_for_the_same_target_replaces_the_base_entry() {
+    let d = Desired::new();
+    d.write("a/one", "one")
+        .write("a/two", "two")
+        .write(
+            "a/compose.yaml",
+            &compose(
+                "    secrets: [{source: one, target: key}]\n",
+                "secrets:\n  one:\n    file: one\n  two:\n    file: two\n",
+            ),
+        )
+        .write(
+            "a/compose.override.yaml",
+            "services:\n  web:\n    secrets: [{source: two, target: key}]\n",
+        );
+    let report = d.load();
+    let web = &ok(&report, "a").spec.services["web"];
+    assert_eq!(web.secrets.len(), 1, "{:?}", web.secrets);
+    assert_eq!(web.secrets[0].source, "two");
+}
