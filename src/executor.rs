@@ -17,10 +17,12 @@ use crate::model::spec::{DependsOn, ProjectSpec};
 use crate::observed::Store;
 use crate::plan::{Action, Plan};
 use crate::runtime::{self, ContainerRuntime};
+use crate::state::StateDir;
 
 mod containers;
 mod references;
 mod recreate;
+pub mod files;
 mod resources;
 #[cfg(test)]
 mod tests;
@@ -125,6 +127,14 @@ pub enum Error {
         /// What is missing.
         source: references::Error,
     },
+    /// A secret or config could not be written or mounted (nothing was created).
+    #[error("{action}: {source}")]
+    Files {
+        /// The action, as displayed in plans.
+        action: String,
+        /// Why.
+        source: files::Error,
+    },
     /// The plan is for another project than the spec given.
     #[error("plan for project {plan} executed with the spec of project {spec}")]
     ProjectMismatch {
@@ -180,6 +190,9 @@ pub struct Executor<R> {
     runtime: Arc<R>,
     store: Store,
     wait_timeout: Duration,
+    /// Where secrets and configs are written ([`files`]); `None` refuses services that
+    /// use them.
+    state: Option<StateDir>,
 }
 
 impl<R: ContainerRuntime> Executor<R> {
@@ -189,7 +202,34 @@ impl<R: ContainerRuntime> Executor<R> {
             runtime,
             store,
             wait_timeout: DEFAULT_WAIT_TIMEOUT,
+            state: None,
         }
+    }
+
+    /// Keeps secret and config files in `state` (`<state>/<project>/files/`).
+    pub fn with_state_dir(mut self, state: StateDir) -> Self {
+        self.state = Some(state);
+        self
+    }
+
+    fn files(&self) -> Option<&StateDir> {
+        self.state.as_ref()
+    }
+
+    /// Removes the secret and config files of `project` that neither its spec nor any of
+    /// its containers (observed now) uses; returns their names. Run after a reconcile.
+    pub fn collect_files(&self, project: &ProjectSpec) -> Result<Vec<String>, files::Error> {
+        let Some(state) = &self.state else {
+            return Ok(Vec::new());
+        };
+        let mut keep = files::referenced(project);
+        let observed = self.store.snapshot();
+        for c in observed.containers.values() {
+            if c.project == project.name {
+                keep.extend(files::mounted_by(&c.labels));
+            }
+        }
+        files::collect(state, &project.name, &keep)
     }
 
     /// Sets how long a `WaitFor` may wait.
@@ -257,6 +297,10 @@ impl<R: ContainerRuntime> Executor<R> {
                 number,
                 ..
             } => {
+                // Files first: a secret that cannot be written must not cost the old
+                // container (writing them again for the create changes nothing).
+                let files = self.files();
+                containers::create_request(project, plan, action, service, *number, files)?;
                 let grace = containers::grace(project, service);
                 let removed = self.stop_remove(project, action, &container.id, grace);
                 let writes = removed.await?;

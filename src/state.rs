@@ -7,7 +7,9 @@
 //! the control socket at `<state-dir>/<instance>/control.sock`, the instance's
 //! [`Ownership`] record at `<state-dir>/<instance>/ownership.json`, and each project's
 //! approved privileges ([`crate::policy::Record`]) at
-//! `<state-dir>/<instance>/<project>/privileges.json`.
+//! `<state-dir>/<instance>/<project>/privileges.json`, and each project's secret and config
+//! files at `<state-dir>/<instance>/<project>/files/` (content-addressed, bind-mounted
+//! read-only into the containers that use them, see [`crate::executor`]).
 //!
 //! The revision history holds secrets: each revision's whole spec, environment values
 //! included, because a rollback recreates the previous revision from it (the desired files
@@ -40,6 +42,7 @@ const RECORD: &str = "rollout.json";
 const HISTORY: &str = "history.json";
 const OWNERSHIP: &str = "ownership.json";
 const PRIVILEGES: &str = "privileges.json";
+const FILES: &str = "files";
 
 /// Which desired directory an instance serves, and the projects it loaded from there: the
 /// only projects it ever prunes.
@@ -182,6 +185,24 @@ impl StateDir {
         self.write_json(&self.root.join(project), PRIVILEGES, record)
     }
 
+    /// The directory of `project`'s secret and config files (`<project>/files`), created
+    /// 0700 with its parents 0700 (see [`crate::executor`]'s file materialization).
+    pub fn files_dir(&self, project: &str) -> Result<PathBuf> {
+        let dir = self.root.join(project).join(FILES);
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(DIR_MODE)
+            .create(&dir)
+            .map_err(|source| Error::Io {
+                path: dir.clone(),
+                source,
+            })?;
+        for dir in self.dirs_down_to(&dir) {
+            protect(dir, DIR_MODE, false)?;
+        }
+        Ok(dir)
+    }
+
     /// The directories from the instance's directory down to `dir` (which is under it).
     fn dirs_down_to<'a>(&'a self, dir: &'a Path) -> impl Iterator<Item = &'a Path> {
         dir.ancestors()
@@ -273,6 +294,20 @@ fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
 }
 
 fn write_json<T: Serialize>(dir: &Path, name: &str, value: &T) -> Result<()> {
+    let json = serde_json::to_vec_pretty(value).expect("state types serialize to JSON");
+    write_atomic(dir, name, &json, FILE_MODE, None)
+}
+
+/// Writes `dir/name` atomically (a temporary file written, given `mode` and, when set, the
+/// owner `(uid, gid)`, fsynced, renamed over the old one, the directory fsynced): a reader
+/// sees the old file or the new one, never a part.
+pub fn write_atomic(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+    mode: u32,
+    owner: Option<(Option<u32>, Option<u32>)>,
+) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let io = |path: &Path| {
         let path = path.to_owned();
@@ -280,18 +315,22 @@ fn write_json<T: Serialize>(dir: &Path, name: &str, value: &T) -> Result<()> {
     };
     let path = dir.join(name);
     let temporary = dir.join(format!(".{name}.tmp"));
-    let json = serde_json::to_vec_pretty(value).expect("state types serialize to JSON");
     let mut file = fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
-        .mode(FILE_MODE)
+        .mode(mode & FILE_MODE)
         .open(&temporary)
         .map_err(io(&temporary))?;
     // A temporary file left behind by a killed write keeps its old mode when reopened.
-    file.set_permissions(fs::Permissions::from_mode(FILE_MODE))
+    file.set_permissions(fs::Permissions::from_mode(mode & FILE_MODE))
         .map_err(io(&temporary))?;
-    file.write_all(&json).map_err(io(&temporary))?;
+    file.write_all(bytes).map_err(io(&temporary))?;
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::fchown(&file, uid, gid).map_err(io(&temporary))?;
+    }
+    file.set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(io(&temporary))?;
     file.sync_all().map_err(io(&temporary))?;
     fs::rename(&temporary, &path).map_err(io(&path))?;
     fs::File::open(dir)

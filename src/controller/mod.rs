@@ -158,8 +158,9 @@ impl<R: ContainerRuntime> Controller<R> {
     /// rollouts by `clock` (tests pass one that follows tokio's paused clock).
     pub fn with_clock(runtime: Arc<R>, config: Config, clock: WallClock) -> Self {
         let store = Store::with_clock(clock.clone());
-        let executor =
-            Executor::new(runtime.clone(), store.clone()).with_wait_timeout(config.wait_timeout);
+        let executor = Executor::new(runtime.clone(), store.clone())
+            .with_wait_timeout(config.wait_timeout)
+            .with_state_dir(config.state.clone());
         let (kick, kicks) = mpsc::unbounded_channel();
         let ownership = ownership::Keeper::open(&config.state, &config.desired_dir);
         let view = DesiredView::new(ownership.owned(), config.adopt, config.removal_grace);

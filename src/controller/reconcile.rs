@@ -173,6 +173,7 @@ async fn reconcile_untimed<R: ContainerRuntime>(
     }
     warn_notes_once(&shared, &plan);
     if plan.is_empty() {
+        collect_files(&shared, &spec);
         let outcome = Outcome {
             plan,
             requeue_after,
@@ -209,11 +210,24 @@ async fn reconcile_untimed<R: ContainerRuntime>(
             .await?;
     }
     executed?;
+    collect_files(&shared, &spec);
     let outcome = Outcome {
         plan,
         requeue_after,
     };
     Ok((outcome, revision))
+}
+
+/// Removes the secret and config files nothing uses any more; a failure is logged and
+/// retried at the next reconcile.
+fn collect_files<R: ContainerRuntime>(shared: &Shared<R>, spec: &ProjectSpec) {
+    match shared.executor.collect_files(spec) {
+        Ok(removed) if !removed.is_empty() => {
+            info!(files = ?removed, "removed secret and config files no container uses");
+        }
+        Ok(_) => {}
+        Err(err) => warn!("cannot remove unused secret and config files: {err}"),
+    }
 }
 
 /// True while `project` is to be pruned.

@@ -66,8 +66,8 @@ pub const TOP_LEVEL: &[Key] = &[
     applied("networks"),
     applied("volumes"),
     // (secrets and configs)
-    pending("secrets"),
-    pending("configs"),
+    applied("secrets"),
+    applied("configs"),
     // (include and extends)
     applied("include"),
     // (the rest)
@@ -184,8 +184,8 @@ pub const SERVICE: &[Key] = &[
     applied("links"),
     applied("external_links"),
     // (secrets and configs)
-    pending("secrets"),
-    pending("configs"),
+    applied("secrets"),
+    applied("configs"),
     // (include and extends)
     applied("extends"),
     // (the rest)
@@ -246,27 +246,40 @@ pub const VOLUME: &[Key] = &[
 /// A top-level secret.
 pub const SECRET: &[Key] = &[
     // (secrets and configs)
-    pending("file"),
-    pending("environment"),
-    pending("external"),
-    pending("name"),
-    pending("labels"),
-    pending("driver"),
-    pending("driver_opts"),
-    pending("template_driver"),
+    applied("file"),
+    applied("environment"),
+    // `external: true` is refused by the loader with the reason (a Swarm object).
+    applied("external"),
+    no_effect("name", SWARM_NAME),
+    no_effect("labels", SWARM_LABELS),
+    rejected(
+        "driver",
+        "names a Swarm secret-store driver, which a single Docker host does not have; define the secret with `file:` or `environment:`",
+    ),
+    rejected(
+        "driver_opts",
+        "configures a Swarm secret-store driver, which a single Docker host does not have; define the secret with `file:` or `environment:`",
+    ),
+    rejected("template_driver", TEMPLATE_DRIVER),
 ];
 
 /// A top-level config.
 pub const CONFIG: &[Key] = &[
     // (secrets and configs)
-    pending("file"),
-    pending("environment"),
-    pending("content"),
-    pending("external"),
-    pending("name"),
-    pending("labels"),
-    pending("template_driver"),
+    applied("file"),
+    applied("environment"),
+    applied("content"),
+    // `external: true` is refused by the loader with the reason (a Swarm object).
+    applied("external"),
+    no_effect("name", SWARM_NAME),
+    no_effect("labels", SWARM_LABELS),
+    rejected("template_driver", TEMPLATE_DRIVER),
 ];
+
+// Reasons the secret and config tables share.
+const SWARM_NAME: &str = "has no effect: it names the object in a Docker Swarm's store; on one host composectl writes the file under its state directory (the mount's target is set by the service's `target`)";
+const SWARM_LABELS: &str = "has no effect: they label the object in a Docker Swarm's store; composectl keeps the file under its state directory, where there is nothing to label";
+const TEMPLATE_DRIVER: &str = "renders the file through a Swarm template driver, which a single Docker host does not have; write the rendered content (`content:` with `${VAR}` interpolation, or a file)";
 
 /// What `table` says of `name`; `None` when the key is not part of the definition.
 pub fn support(table: &[Key], name: &str) -> Option<Support> {

@@ -18,6 +18,8 @@
 //! | [`MAX_PORTS_PER_SERVICE`] | 1,024 mappings | `"1-65535"` ranges expanded per port |
 //! | [`MAX_ENV_FILES_PER_SERVICE`] | 32 | the same file listed a million times |
 //! | [`MAX_PROJECT_ENV_BYTES`] | 16 MiB | one large env file copied into every service |
+//! | [`MAX_FILE_SOURCE_BYTES`] | 1 MiB per secret or config | a `file:` secret copied into memory, the history and the state directory |
+//! | [`MAX_PROJECT_FILE_BYTES`] | 16 MiB | many large secrets and configs in one project |
 //! | [`MAX_INTERPOLATION_DEPTH`] | 16 | `${A:-${A:-${A:-...}}}` recursing |
 //! | [`MAX_INTERPOLATED_BYTES`] | 16 MiB per file | `B=${A}${A}`, `C=${B}${B}`, ... doubling |
 //! | [`MAX_INCLUDE_DEPTH`] | 16 levels | `include` nested without end (cycles are refused anyway) |
@@ -62,6 +64,14 @@ pub const MAX_ENV_FILES_PER_SERVICE: usize = 32;
 
 /// Most bytes of environment (names and values) over all services of one project.
 pub const MAX_PROJECT_ENV_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The largest content of one secret or config (`file:`, `environment:` or `content:`):
+/// it is held in memory, stored in the revision history and written under the state
+/// directory. Docker Swarm bounds secrets at 500 KiB; 1 MiB leaves room for configs.
+pub const MAX_FILE_SOURCE_BYTES: u64 = 1024 * 1024;
+
+/// Most bytes of secret and config content one project may use, all sources together.
+pub const MAX_PROJECT_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Deepest nesting of `${...}` inside a default or alternative value (`${A:-${B}}` is 2).
 pub const MAX_INTERPOLATION_DEPTH: usize = 16;

@@ -1,6 +1,6 @@
 //! Where the parts of a project that concern the host are written: the file, line and key
 //! of `privileged`, each `cap_add` entry, each mount and network of a service, and every
-//! host path the project reads (env files, `.env`, volume devices) as resolved by
+//! host path the project reads (env files, `.env`, volume devices, secret and config files) as resolved by
 //! [`super::hostpath`].
 //!
 //! The loader fills [`Origins`] while it converts a project ([`super::Loaded::origins`]);
@@ -65,6 +65,9 @@ pub enum HostPathUse {
     EnvFile,
     /// The project's `.env` (its variables are interpolated into the compose file).
     DotEnv,
+    /// The `file:` of a top-level secret or config (its content is mounted into the
+    /// containers that use it).
+    FileSource,
     /// A top-level volume's `driver_opts.device` (local driver): with `o: bind` a bind
     /// mount, otherwise a device or file system mounted from the host.
     VolumeDevice {

@@ -123,6 +123,7 @@ fn load_into(
         env_bytes: 0,
         volumes: BTreeMap::new(),
         networks: BTreeMap::new(),
+        files: Default::default(),
         inactive: Default::default(),
         origins,
         errors,
@@ -161,6 +162,12 @@ fn remember_secrets(
             values.extend(vars.iter().map(|(_, value)| value.as_str()));
         }
     }
+    // The contents of secrets (configs are not secret: compose prints them).
+    values.extend(
+        spec.secrets
+            .values()
+            .filter_map(|s| std::str::from_utf8(&s.content.0).ok()),
+    );
     for service in spec.services.values() {
         values.extend(service.environment.values().map(String::as_str));
         if let Some(build) = &service.build {

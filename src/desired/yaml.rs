@@ -232,12 +232,29 @@ fn scalar(
 ) -> std::result::Result<Value, String> {
     let raw = text.to_string();
     let tag = tag.filter(|t| t.is_yaml_core_schema());
+    if tag.is_none()
+        && style == ScalarStyle::Plain
+        && let Some(octal) = yaml11_octal(&raw)
+    {
+        return Ok(Value::Int(octal));
+    }
     match Scalar::parse_from_cow_and_metadata(text, style, tag) {
         Some(s) => Ok(from_scalar(s, raw)),
         None => {
             Err("the value does not match its `!!` tag; remove the tag or fix the value".into())
         }
     }
+}
+
+/// A plain `0640` is an octal integer to compose's YAML parser (go-yaml v3 keeps YAML
+/// 1.1's octals "for compatibility"), so `mode: 0440` means 0o440 there; YAML 1.2 would
+/// read 440. composectl reads it as compose does.
+fn yaml11_octal(raw: &str) -> Option<i64> {
+    let digits = raw.strip_prefix('0')?;
+    if digits.is_empty() || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+        return None;
+    }
+    i64::from_str_radix(digits, 8).ok()
 }
 
 fn from_scalar(scalar: Scalar<'_>, raw: String) -> Value {
@@ -332,6 +349,18 @@ mod tests {
         assert_eq!(v("e"), Value::Float(1.1, "1.10".into()));
         assert_eq!(v("f"), Value::Str("x".into()));
         assert_eq!(v("g"), Value::Null);
+    }
+
+    #[test]
+    fn leading_zero_integers_are_octal_as_compose_reads_them() {
+        let n = doc("a: 0440\nb: 0o440\nc: '0440'\nd: 0\ne: 0089\nf: 440\n");
+        let v = |k: &str| n.get(k).unwrap().value.clone();
+        assert_eq!(v("a"), Value::Int(0o440));
+        assert_eq!(v("b"), Value::Int(0o440));
+        assert_eq!(v("c"), Value::Str("0440".into()));
+        assert_eq!(v("d"), Value::Int(0));
+        assert_eq!(v("f"), Value::Int(440));
+        assert_ne!(v("e"), Value::Int(0o11));
     }
 
     #[test]

@@ -35,7 +35,7 @@ impl<R: ContainerRuntime> Executor<R> {
         service: &str,
         number: u32,
     ) -> Result<usize> {
-        let mut request = create_request(project, plan, action, service, number)?;
+        let mut request = create_request(project, plan, action, service, number, self.files())?;
         self.resolve_references(project, action, &mut request, number)?;
         let tagged = self.retag_pinned(plan, action, service, number).await?;
         self.create_started(&request, action).await?;
@@ -122,7 +122,7 @@ impl<R: ContainerRuntime> Executor<R> {
         service: &str,
         number: u32,
     ) -> Result<usize> {
-        let mut request = create_request(project, plan, action, service, number)?;
+        let mut request = create_request(project, plan, action, service, number, self.files())?;
         self.resolve_references(project, action, &mut request, number)?;
         self.retag_pinned(plan, action, service, number).await?;
         let name = std::mem::take(&mut request.name);
@@ -287,13 +287,15 @@ fn readiness(container: Option<&ObservedContainer>) -> Option<Result<(), String>
 }
 
 /// The complete create request for replica `number` of `service`: from the desired spec,
-/// or from the pinned revision (with its `:previous` image) when the plan pins the slot.
-fn create_request(
+/// or from the pinned revision (with its `:previous` image) when the plan pins the slot;
+/// its secrets and configs written under `files` and mounted ([`super::files`]).
+pub(super) fn create_request(
     project: &ProjectSpec,
     plan: &Plan,
     action: &Action,
     service: &str,
     number: u32,
+    files: Option<&crate::state::StateDir>,
 ) -> Result<ContainerCreate> {
     let pin = plan.pins.get(&(service.to_owned(), number));
     let project = pin.map_or(project, |p| &p.spec);
@@ -301,6 +303,10 @@ fn create_request(
     if let Some(pin) = pin {
         request.service.image = pin.run_image.clone();
     }
+    super::files::attach(files, project, &mut request).map_err(|source| Error::Files {
+        action: action.to_string(),
+        source,
+    })?;
     Ok(request)
 }
 

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::files::FileRef;
 use super::spec::{ProjectSpec, ServiceSpec};
 
 /// Hex digits kept of each field hash.
@@ -30,10 +31,7 @@ pub(super) fn field<T: Serialize>(value: &T) -> String {
 }
 
 /// A short hash of each container-level field of `service`, by field name.
-pub fn field_hashes(
-    project: &ProjectSpec,
-    service: &ServiceSpec,
-) -> BTreeMap<&'static str, String> {
+pub fn field_hashes(project: &ProjectSpec, service: &ServiceSpec) -> BTreeMap<String, String> {
     let networks: BTreeMap<&str, _> = service
         .networks
         .iter()
@@ -46,7 +44,7 @@ pub fn field_hashes(
         })
         .collect();
     let s = service;
-    BTreeMap::from([
+    let fixed = BTreeMap::from([
         ("image", field(&s.image)),
         ("container_name", field(&s.container_name)),
         ("command", field(&s.command)),
@@ -102,7 +100,25 @@ pub fn field_hashes(
         ("links", field(&s.links)),
         ("external_links", field(&s.external_links)),
         // (secrets and configs)
-    ])
+    ]);
+    let mut fields: BTreeMap<String, String> =
+        fixed.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    fields.extend(file_fields(s));
+    fields
+}
+
+/// One entry per secret and config the service uses, named `secret NAME` / `config NAME`
+/// (all references to one source together), so `plan` names the file whose content,
+/// target, owner or mode changed, and never its value.
+fn file_fields(s: &ServiceSpec) -> BTreeMap<String, String> {
+    let mut by_field: BTreeMap<String, Vec<&FileRef>> = BTreeMap::new();
+    for r in s.secrets.iter().chain(&s.configs) {
+        by_field.entry(r.field_name()).or_default().push(r);
+    }
+    by_field
+        .into_iter()
+        .map(|(name, refs)| (name, field(&refs)))
+        .collect()
 }
 
 /// The config hash of `service`: one hash over all of its [`field_hashes`].
@@ -123,7 +139,7 @@ pub fn revision(project: &ProjectSpec) -> String {
 }
 
 /// `name=hash,name=hash` in name order, the form of the [`super::labels::FIELDS`] label.
-pub fn encode_fields(fields: &BTreeMap<&'static str, String>) -> String {
+pub fn encode_fields(fields: &BTreeMap<String, String>) -> String {
     fields
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
@@ -143,13 +159,13 @@ pub fn decode_fields(label: &str) -> BTreeMap<String, String> {
 /// The names of the fields whose hashes differ between two field maps (a field present in
 /// only one of them differs).
 pub fn differing_fields(
-    desired: &BTreeMap<&'static str, String>,
+    desired: &BTreeMap<String, String>,
     observed: &BTreeMap<String, String>,
 ) -> Vec<String> {
     let mut names: Vec<String> = desired
         .iter()
-        .filter(|(k, v)| observed.get(**k) != Some(*v))
-        .map(|(k, _)| (*k).to_owned())
+        .filter(|(k, v)| observed.get(*k) != Some(*v))
+        .map(|(k, _)| k.clone())
         .collect();
     names.extend(
         observed
@@ -208,6 +224,43 @@ mod tests {
         assert!(rev.chars().all(|c| c.is_ascii_hexdigit()));
         assert_eq!(rev, revision(&a.clone()));
         assert_ne!(rev, revision(&b));
+    }
+
+    #[test]
+    fn a_changed_secret_is_named_and_its_value_is_not() {
+        use crate::model::files::{FileDef, FileKind, FileRef};
+        let reference = |content: &[u8]| FileRef {
+            kind: FileKind::Secret,
+            source: "db_password".into(),
+            target: "/run/secrets/db_password".into(),
+            mode: 0o444,
+            digest: FileDef::new("db_password", content.to_vec()).digest,
+            ..FileRef::default()
+        };
+        let mut a = ServiceSpec::new("web", "nginx");
+        a.secrets.push(reference(b"old-password-1"));
+        let mut b = a.clone();
+        b.secrets[0] = reference(b"new-password-2");
+        let p = project_with(a.clone());
+        let label = encode_fields(&field_hashes(&p, &a));
+        assert!(!label.contains("old-password-1"));
+        let observed = decode_fields(&label);
+        assert_eq!(
+            differing_fields(&field_hashes(&p, &b), &observed),
+            vec!["secret db_password"]
+        );
+        assert_ne!(config_hash(&p, &a), config_hash(&p, &b));
+    }
+
+    #[test]
+    fn a_service_without_secrets_hashes_as_before_them() {
+        let a = ServiceSpec::new("web", "nginx");
+        let p = project_with(a.clone());
+        assert!(
+            field_hashes(&p, &a)
+                .keys()
+                .all(|k| !k.starts_with("secret ") && !k.starts_with("config "))
+        );
     }
 
     #[test]

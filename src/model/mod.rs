@@ -7,7 +7,9 @@
 //!   only place where state that must survive a controller restart is named.
 //! - [`hash`]: the config identity of a service (the `com.docker.compose.config-hash` label).
 //! - [`resource_hash`]: the same identity for the networks and volumes composectl creates.
+//! - [`files`]: secrets and configs, their contents and the services' references to them.
 
+pub mod files;
 pub mod hash;
 pub mod labels;
 pub mod observed;

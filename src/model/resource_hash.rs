@@ -13,7 +13,7 @@ use super::labels;
 use super::spec::{NetworkSpec, VolumeSpec};
 
 /// A short hash of each key of a network definition, by compose key.
-pub fn network_fields(spec: &NetworkSpec) -> BTreeMap<&'static str, String> {
+pub fn network_fields(spec: &NetworkSpec) -> BTreeMap<String, String> {
     let NetworkSpec {
         name: _,
         external: _,
@@ -25,7 +25,7 @@ pub fn network_fields(spec: &NetworkSpec) -> BTreeMap<&'static str, String> {
         ipam,
         enable_ipv6,
     } = spec;
-    BTreeMap::from([
+    [
         ("driver", field(driver)),
         ("driver_opts", field(driver_opts)),
         ("internal", field(internal)),
@@ -33,11 +33,14 @@ pub fn network_fields(spec: &NetworkSpec) -> BTreeMap<&'static str, String> {
         ("labels", field(labels)),
         ("ipam", field(ipam)),
         ("enable_ipv6", field(enable_ipv6)),
-    ])
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
 }
 
 /// A short hash of each key of a volume definition, by compose key.
-pub fn volume_fields(spec: &VolumeSpec) -> BTreeMap<&'static str, String> {
+pub fn volume_fields(spec: &VolumeSpec) -> BTreeMap<String, String> {
     let VolumeSpec {
         name: _,
         external: _,
@@ -45,15 +48,18 @@ pub fn volume_fields(spec: &VolumeSpec) -> BTreeMap<&'static str, String> {
         driver_opts,
         labels,
     } = spec;
-    BTreeMap::from([
+    [
         ("driver", field(driver)),
         ("driver_opts", field(driver_opts)),
         ("labels", field(labels)),
-    ])
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
 }
 
 /// The labels that carry `fields` on the object: the hash over all of them and each one.
-pub fn identity_labels(fields: &BTreeMap<&'static str, String>) -> BTreeMap<String, String> {
+pub fn identity_labels(fields: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     let encoded = hash::encode_fields(fields);
     BTreeMap::from([
         (labels::CONFIG_HASH.to_owned(), digest(encoded.as_bytes())),
@@ -66,7 +72,7 @@ pub fn identity_labels(fields: &BTreeMap<&'static str, String>) -> BTreeMap<Stri
 /// such label (created before composectl labelled definitions: its definition is unknown,
 /// and it is not judged).
 pub fn changed_fields(
-    desired: &BTreeMap<&'static str, String>,
+    desired: &BTreeMap<String, String>,
     observed_labels: &BTreeMap<String, String>,
 ) -> Option<Vec<String>> {
     let observed = hash::decode_fields(observed_labels.get(labels::FIELDS)?);

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::files::{FileDef, FileRef};
+
 /// Every project found in the desired directory, by project name.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DesiredState {
@@ -36,6 +38,12 @@ pub struct ProjectSpec {
     /// Top-level `x-*` extensions, kept as JSON (for example `x-rollout`).
     pub extensions: BTreeMap<String, serde_json::Value>,
     // (secrets and configs)
+    /// Top-level `secrets:`, by key, their contents read.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, FileDef>,
+    /// Top-level `configs:`, by key, their contents read.
+    #[serde(default)]
+    pub configs: BTreeMap<String, FileDef>,
 }
 
 /// One service: `replicas` identical containers.
@@ -199,6 +207,12 @@ pub struct ServiceSpec {
     pub restart_with: std::collections::BTreeSet<String>,
 
     // (secrets and configs)
+    /// `secrets:`, in file order (each mounted read-only at its target).
+    #[serde(default)]
+    pub secrets: Vec<FileRef>,
+    /// `configs:`, in file order (each mounted read-only at its target).
+    #[serde(default)]
+    pub configs: Vec<FileRef>,
     /// Service-level `x-*` extensions, kept as JSON (for example `x-rollout`).
     pub extensions: BTreeMap<String, serde_json::Value>,
 }

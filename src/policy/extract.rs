@@ -81,6 +81,8 @@ pub fn privileges(spec: &ProjectSpec, origins: &Origins) -> Vec<Privilege> {
         let grant = match host_path.usage {
             HostPathUse::EnvFile | HostPathUse::DotEnv if outside => Grant::EnvFile(path),
             HostPathUse::EnvFile | HostPathUse::DotEnv => continue,
+            HostPathUse::FileSource if outside => Grant::FileSource(path),
+            HostPathUse::FileSource => continue,
             HostPathUse::VolumeDevice {
                 bind: true,
                 read_only,
@@ -202,6 +204,10 @@ fn service_privileges(
         restart_with: _,
 
         // (secrets and configs)
+        // Files composectl writes under its state directory and mounts read-only; a
+        // `file:` source outside the desired directory is judged from the origins.
+        secrets: _,
+        configs: _,
         extensions: _,
     } = service;
     let key = |field: &str| format!("services.{name}.{field}");

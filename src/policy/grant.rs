@@ -12,6 +12,7 @@
 //! | `cap:NAME` / `cap:ALL`        | a capability beyond Docker's default set / all of them  |
 //! | `bind:/PATH` / `bind:/PATH:ro`| a host path outside the desired directory (read-write / read-only), the Docker socket or `/` |
 //! | `env_file:/PATH`              | a host file outside the desired directory read into the environment |
+//! | `file:/PATH`                  | a host file outside the desired directory mounted as a secret or config |
 //! | `device:/PATH`                | a host device or file system, mapped by `devices` or mounted by a volume |
 //! | `network-driver:NAME`         | a network of a driver other than `bridge` (`macvlan` puts containers on the LAN) |
 //! | `pid:host`, `ipc:host`, `uts:host`, `userns:host`, `cgroup:host` | one of the host's namespaces |
@@ -25,7 +26,8 @@
 //!
 //! A grant *covers* another that gives no more ([`Grant::covers`]): `privileged` covers
 //! every `cap:`, `cap:ALL` every capability, `bind:/srv` covers `bind:/srv/media:ro` and
-//! `env_file:/srv/app.env`, `env_file:/etc/app` covers the files under it.
+//! `env_file:/srv/app.env` and `file:/srv/db.key`, `env_file:/etc/app` and `file:/etc/app`
+//! cover the files under them.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -55,6 +57,9 @@ pub enum Grant {
     },
     /// An env file (or `.env`) outside the desired directory.
     EnvFile(PathBuf),
+    /// The `file:` of a secret or config outside the desired directory (its content is
+    /// mounted into the containers that use it).
+    FileSource(PathBuf),
     /// A host device or file system a local volume mounts (`driver_opts.device` without
     /// `o: bind`).
     Device(PathBuf),
@@ -189,6 +194,7 @@ impl Grant {
                 },
             ) => inner.starts_with(path) && (!read_only || *inner_ro),
             (Bind { path, .. } | EnvFile(path), EnvFile(inner)) => inner.starts_with(path),
+            (Bind { path, .. } | FileSource(path), FileSource(inner)) => inner.starts_with(path),
             (Device(path), Device(inner)) => inner.starts_with(path),
             (a, b) => a == b,
         }
@@ -221,6 +227,9 @@ impl Grant {
             }
             Self::EnvFile(_) => {
                 "a host file outside the desired directory, read into the environment".into()
+            }
+            Self::FileSource(_) => {
+                "a host file outside the desired directory, mounted as a secret or config".into()
             }
             Self::Device(_) => {
                 "a host device or file system (mapped as a device, or mounted by a volume)".into()
@@ -265,6 +274,7 @@ impl fmt::Display for Grant {
                 Ok(())
             }
             Self::EnvFile(path) => write!(f, "env_file:{}", path.display()),
+            Self::FileSource(path) => write!(f, "file:{}", path.display()),
             Self::Device(path) => write!(f, "device:{}", path.display()),
             Self::NetworkDriver(driver) => write!(f, "network-driver:{driver}"),
             Self::Namespace { kind, mode } => write!(f, "{}:{mode}", kind.as_str()),
@@ -285,7 +295,7 @@ impl fmt::Display for Grant {
      cap:NAME, cap:ALL, bind:/PATH, bind:/PATH:ro, env_file:/PATH, device:/PATH, \
      network-driver:NAME, pid:host, ipc:host, uts:host, userns:host, cgroup:host, \
      pid:container:NAME, ipc:container:NAME, device-cgroup-rule:RULE, \
-     security-opt:NAME=VALUE, runtime:NAME, cgroup-parent:NAME, volumes-from:NAME or link:NAME"
+     security-opt:NAME=VALUE, runtime:NAME, cgroup-parent:NAME, volumes-from:NAME, link:NAME or file:/PATH"
 )]
 pub struct ParseError {
     /// The text.
@@ -328,6 +338,7 @@ impl FromStr for Grant {
                 })
             }
             "env_file" => Ok(Self::EnvFile(absolute(rest)?)),
+            "file" => Ok(Self::FileSource(absolute(rest)?)),
             "device" => Ok(Self::Device(absolute(rest)?)),
             "network-driver" => Ok(Self::NetworkDriver(name(rest)?)),
             "volumes-from" => Ok(Self::VolumesFrom(name(rest)?)),

@@ -3,7 +3,8 @@
 //! [`Ctx`] collects every error and warning with its location; the readers in [`fields`]
 //! never stop at the first problem. The top level (networks, volumes, extensions, profiles)
 //! lives here; [`service`] converts one service with the help of [`ports`], [`mounts`],
-//! [`environment`] and [`deploy`]; [`units`] parses durations and sizes.
+//! [`environment`] and [`deploy`]; [`files`] reads secrets and configs; [`units`] parses
+//! durations and sizes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -19,6 +20,7 @@ pub mod container;
 pub mod deploy;
 pub mod environment;
 pub mod fields;
+pub mod files;
 pub mod mounts;
 mod networks;
 pub mod ports;
@@ -49,6 +51,8 @@ pub struct Ctx<'a> {
     pub volumes: BTreeMap<String, VolumeSpec>,
     /// Top-level networks, by key.
     pub networks: BTreeMap<String, NetworkSpec>,
+    /// Top-level secrets and configs, and the contents read of them.
+    pub files: files::Files,
     /// Services skipped because none of their profiles is active.
     pub inactive: BTreeSet<String>,
     /// Where the parts that concern the host are written, and the desired directory
@@ -87,6 +91,7 @@ pub fn project(cx: &mut Ctx, doc: &Node, profiles: &[String]) -> ProjectSpec {
     if let Some(node) = doc.get("networks") {
         cx.networks = networks::networks(cx, node);
     }
+    files::definitions(cx, doc);
     let Some(services) = doc.get("services").filter(|s| !s.is_null()) else {
         cx.error(
             doc,
@@ -116,6 +121,8 @@ pub fn project(cx: &mut Ctx, doc: &Node, profiles: &[String]) -> ProjectSpec {
     }
     spec.volumes = cx.volumes.clone();
     spec.networks = cx.networks.clone();
+    spec.secrets = cx.files.used(crate::model::files::FileKind::Secret);
+    spec.configs = cx.files.used(crate::model::files::FileKind::Config);
     let uses_default = spec
         .services
         .values()

@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 
 use super::fields::{self, check_keys, child, index};
-use super::{Ctx, container, deploy, environment, mounts, ports, refs};
+use super::{Ctx, container, deploy, environment, files, mounts, ports, refs};
 use crate::desired::keys;
 use crate::desired::yaml::{Node, Value};
+use crate::model::files::FileKind;
 use crate::model::spec::{BuildSpec, ServiceNetwork, ServiceSpec};
 
 /// Whether the service is active under `profiles` (no `profiles:` means always).
@@ -135,6 +136,8 @@ fn apply(cx: &mut Ctx, s: &mut ServiceSpec, name: &str, value: &Node, key: &str)
         "external_links" => s.external_links = refs::links(cx, value, key),
 
         // (secrets and configs)
+        "secrets" => s.secrets = files::references(cx, FileKind::Secret, value, key),
+        "configs" => s.configs = files::references(cx, FileKind::Config, value, key),
         n if n.starts_with("x-") => {
             s.extensions.insert(n.to_string(), super::to_json(value));
         }

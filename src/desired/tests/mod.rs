@@ -15,6 +15,7 @@ mod include_extends;
 mod networks;
 mod projects;
 mod references;
+mod secrets;
 mod services;
 
 /// A temporary desired directory.

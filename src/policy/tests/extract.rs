@@ -223,6 +223,20 @@ fn cases() -> Vec<Case> {
             )],
         ),
         case(
+            "a secret file outside the desired directory",
+            web("    secrets: [token]\nsecrets:\n  token:\n    file: {OUT}/secret.env\n"),
+            nothing,
+            &[("file:{OUT}/secret.env", "secrets.token.file", Some(7))],
+        ),
+        case(
+            "secrets and configs inside the desired directory ask for nothing",
+            web(
+                "    secrets: [token]\n    configs: [conf]\nsecrets:\n  token:\n    file: token.txt\nconfigs:\n  conf:\n    content: x\n",
+            ),
+            |host| host.write("shop/token.txt", "t"),
+            &[],
+        ),
+        case(
             "a .env that is a committed symlink to a host file",
             web(""),
             |host| {

@@ -448,3 +448,42 @@ fn links_go_to_the_host_config_and_every_endpoint_as_compose_sets_them() {
     assert_eq!(endpoints["shop_back"].links, Some(expected.clone()));
     assert_eq!(extra_networks(&req)[0].1.links, Some(expected));
 }
+
+#[test]
+fn secrets_and_configs_are_read_only_bind_mounts_of_the_materialized_files() {
+    use crate::model::files::{FileDef, FileKind, FileRef};
+    let def = FileDef::new("db", b"pw-value-123".to_vec());
+    let mut svc = ServiceSpec::new("web", "app:v1");
+    svc.secrets.push(FileRef {
+        kind: FileKind::Secret,
+        source: "db".into(),
+        target: "/run/secrets/db".into(),
+        mode: 0o400,
+        digest: def.digest.clone(),
+        ..FileRef::default()
+    });
+    let project = crate::model::ProjectSpec {
+        name: "shop".into(),
+        secrets: BTreeMap::from([("db".into(), def)]),
+        ..Default::default()
+    };
+    let base = tempfile::tempdir().unwrap();
+    let state = crate::state::StateDir::new(base.path(), "default");
+    let mut req = request(svc);
+    crate::executor::files::attach(Some(&state), &project, &mut req).unwrap();
+    let body = container_body(&req);
+    let host = host(&body);
+    assert_eq!(
+        host.binds, None,
+        "never a bind that creates a missing source"
+    );
+    let mounts = host.mounts.as_ref().unwrap();
+    assert_eq!(mounts.len(), 1);
+    assert_eq!(mounts[0].typ, Some(MountType::BIND));
+    assert_eq!(mounts[0].target.as_deref(), Some("/run/secrets/db"));
+    assert_eq!(mounts[0].read_only, Some(true));
+    let source = PathBuf::from(mounts[0].source.clone().unwrap());
+    assert!(source.starts_with(base.path().join("default/shop/files")));
+    assert_eq!(std::fs::read(&source).unwrap(), b"pw-value-123");
+    assert!(!format!("{body:?}").contains("pw-value-123"));
+}
