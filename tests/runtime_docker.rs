@@ -394,6 +394,7 @@ async fn every_mount_kind_and_a_random_host_port_are_accepted_by_the_engine() {
         kind,
         target: target.into(),
         read_only: false,
+        options: Default::default(),
     };
     req.service.mounts = vec![
         mount(

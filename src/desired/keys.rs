@@ -156,10 +156,24 @@ pub const SERVICE: &[Key] = &[
     pending("isolation"),
     pending("credential_spec"),
     // (pulls, platform and label files)
-    pending("pull_policy"),
-    pending("pull_refresh_after"),
-    pending("platform"),
-    pending("label_file"),
+    applied("pull_policy"),
+    applied("pull_refresh_after"),
+    applied("platform"),
+    applied("label_file"),
+    // (resources)
+    applied("cpu_shares"),
+    applied("cpuset"),
+    applied("cpu_quota"),
+    applied("cpu_period"),
+    applied("cpu_rt_period"),
+    applied("cpu_rt_runtime"),
+    applied("mem_reservation"),
+    applied("memswap_limit"),
+    applied("mem_swappiness"),
+    applied("oom_kill_disable"),
+    applied("oom_score_adj"),
+    applied("blkio_config"),
+    applied("gpus"),
     // (service references)
     rejected(
         "network_mode",

@@ -36,6 +36,7 @@ fn shop() -> ProjectSpec {
         },
         target: "/data".into(),
         read_only: false,
+        options: Default::default(),
     });
     let network = NetworkSpec {
         name: "shop_default".into(),

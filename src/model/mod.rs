@@ -5,11 +5,13 @@
 //! - [`observed`]: what the Docker engine runs, as the observed store sees it.
 //! - [`labels`]: the label keys and container names composectl writes and reads back, the
 //!   only place where state that must survive a controller restart is named.
+//! - [`resources`]: CPU, memory, block IO and device settings of a service; its pull policy.
 //! - [`hash`]: the config identity of a service (the `com.docker.compose.config-hash` label).
 
 pub mod hash;
 pub mod labels;
 pub mod observed;
+pub mod resources;
 pub mod spec;
 
 pub use observed::{

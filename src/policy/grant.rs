@@ -14,6 +14,8 @@
 //! | `env_file:/PATH`              | a host file outside the desired directory read into the environment |
 //! | `device:/PATH`                | a host device or file system mounted by a volume        |
 //! | `network-driver:NAME`         | a network of a driver other than `bridge` (`macvlan` puts containers on the LAN) |
+//! | `device-requests`             | host devices a driver hands out (`gpus`, reserved `devices`) |
+//! | `oom-protection`              | shelter from the kernel's OOM killer (`oom_kill_disable`, a negative `oom_score_adj`) |
 //!
 //! A grant *covers* another that gives no more ([`Grant::covers`]): `privileged` covers
 //! every `cap:`, `cap:ALL` every capability, `bind:/srv` covers `bind:/srv/media:ro` and
@@ -52,6 +54,11 @@ pub enum Grant {
     Device(PathBuf),
     /// A network driver other than `bridge`.
     NetworkDriver(String),
+    /// Device requests: `gpus` or `deploy.resources.reservations.devices`.
+    DeviceRequests,
+    /// `oom_kill_disable: true` or a negative `oom_score_adj`: under memory pressure the
+    /// host's other processes are killed first.
+    OomProtection,
 }
 
 /// Sockets that give control over the host's container engine, by file name.
@@ -155,6 +162,10 @@ impl Grant {
                 format!("a {driver} network: containers directly on the host's network")
             }
             Self::NetworkDriver(driver) => format!("a network of the `{driver}` driver"),
+            Self::DeviceRequests => "host devices a driver hands out, such as GPUs".into(),
+            Self::OomProtection => {
+                "shelter from the OOM killer: the host's other processes are killed first".into()
+            }
         }
     }
 }
@@ -175,6 +186,8 @@ impl fmt::Display for Grant {
             Self::EnvFile(path) => write!(f, "env_file:{}", path.display()),
             Self::Device(path) => write!(f, "device:{}", path.display()),
             Self::NetworkDriver(driver) => write!(f, "network-driver:{driver}"),
+            Self::DeviceRequests => write!(f, "device-requests"),
+            Self::OomProtection => write!(f, "oom-protection"),
         }
     }
 }
@@ -183,8 +196,8 @@ impl fmt::Display for Grant {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "`{text}` is not a privilege; write privileged, network:host, network:container:NAME, \
-     cap:NAME, cap:ALL, bind:/PATH, bind:/PATH:ro, env_file:/PATH, device:/PATH or \
-     network-driver:NAME"
+     cap:NAME, cap:ALL, bind:/PATH, bind:/PATH:ro, env_file:/PATH, device:/PATH, \
+     network-driver:NAME, device-requests or oom-protection"
 )]
 pub struct ParseError {
     /// The text.
@@ -207,8 +220,11 @@ impl FromStr for Grant {
             ok.then(|| name.to_owned()).ok_or_else(bad)
         };
         let text = text.trim();
-        if text == "privileged" {
-            return Ok(Self::Privileged);
+        match text {
+            "privileged" => return Ok(Self::Privileged),
+            "device-requests" => return Ok(Self::DeviceRequests),
+            "oom-protection" => return Ok(Self::OomProtection),
+            _ => {}
         }
         let (kind, rest) = text.split_once(':').ok_or_else(bad)?;
         match kind {

@@ -18,8 +18,12 @@ use crate::model::spec::{NetworkSpec, ProjectSpec, VolumeSpec};
 pub mod deploy;
 pub mod environment;
 pub mod fields;
+pub mod healthcheck;
+pub mod late;
 pub mod mounts;
 pub mod ports;
+pub mod rawenv;
+pub mod resources;
 pub mod service;
 pub mod units;
 

@@ -2,17 +2,21 @@
 //!
 //! Short: `/path` (anonymous), `name:/path[:ro|rw]` (named volume, must be declared at the
 //! top level), `./rel:/path`, `/abs:/path`, `~/x:/path` (bind mounts, made absolute, host
-//! path created when missing as compose does). Long: `{type, source, target, read_only,
-//! bind.create_host_path, volume.nocopy, tmpfs.size}`. When two mounts share a target (an
+//! path created when missing as compose does), with options `ro`, `rw`, `z`, `Z`,
+//! `nocopy` and a bind propagation. Long: `{type, source, target, read_only, consistency,
+//! bind: {propagation, create_host_path, selinux}, volume: {nocopy, labels},
+//! tmpfs: {size, mode}}`; what Engine API 1.41 cannot do (`bind.recursive`,
+//! `volume.subpath`, `type: image`) is refused with the Docker version it needs, and
+//! `consistency` (Docker Desktop's) is a warning. When two mounts share a target (an
 //! override file adding one), the later wins.
 
 use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
 
 use super::Ctx;
-use super::fields::{self, check_keys, child, index};
+use super::fields::{self, check_keys, child, index, quoted_literal};
 use crate::desired::yaml::{Node, Value};
-use crate::model::spec::{MountKind, MountSpec};
+use crate::model::spec::{MountKind, MountOptions, MountSpec};
 
 /// Reads the `volumes:` of service `service`.
 pub fn volumes(cx: &mut Ctx, service: &str, node: &Node, key: &str) -> Vec<MountSpec> {
@@ -80,7 +84,7 @@ fn short(cx: &mut Ctx, node: &Node, key: &str, text: &str) -> Option<MountSpec> 
         !matches!(
             **o,
             "ro" | "rw" | "z" | "Z" | "nocopy" | "cached" | "delegated" | "consistent"
-        )
+        ) && !PROPAGATIONS.contains(*o)
     }) {
         let bad = match &node.interpolated {
             None => format!("`{bad}`"),
@@ -89,11 +93,12 @@ fn short(cx: &mut Ctx, node: &Node, key: &str, text: &str) -> Option<MountSpec> 
         cx.error(
             node,
             key,
-            format!("unknown mount option {bad}; use ro or rw"),
+            format!("unknown mount option {bad}; use ro, rw, z, Z, nocopy or a propagation such as rshared"),
         );
         return None;
     }
-    let read_only = options.contains(&"ro");
+    // Compose reads the last of ro and rw.
+    let read_only = options.iter().rev().find(|o| matches!(**o, "ro" | "rw")) == Some(&"ro");
     let kind = match source {
         None => MountKind::Anonymous,
         Some(source) if is_host_path(source) => MountKind::Bind {
@@ -102,11 +107,59 @@ fn short(cx: &mut Ctx, node: &Node, key: &str, text: &str) -> Option<MountSpec> 
         },
         Some(name) => named(cx, node, node, key, name)?,
     };
-    Some(MountSpec {
-        kind,
-        target,
-        read_only,
-    })
+    let mut mount = MountSpec::new(kind, target, read_only);
+    for option in options {
+        match option {
+            "z" | "Z" => mount.options.selinux = Some(option.to_string()),
+            "nocopy" => mount.options.nocopy = true,
+            "cached" | "delegated" | "consistent" => cx.warn(
+                node,
+                key,
+                format!("the consistency `{option}` has no effect on Linux, where mounts are always consistent"),
+            ),
+            p if PROPAGATIONS.contains(&p) => mount.options.propagation = Some(p.to_string()),
+            _ => {}
+        }
+    }
+    check_options(cx, node, key, &mount)?;
+    Some(mount)
+}
+
+/// Bind propagation modes.
+const PROPAGATIONS: &[&str] = &[
+    "rprivate", "private", "rshared", "shared", "rslave", "slave",
+];
+
+/// Refuses options that do not fit the mount's kind, or that the engine cannot apply.
+fn check_options(cx: &mut Ctx, node: &Node, key: &str, mount: &MountSpec) -> Option<()> {
+    let is_bind = matches!(mount.kind, MountKind::Bind { .. });
+    let is_volume = matches!(mount.kind, MountKind::Volume { .. } | MountKind::Anonymous);
+    let o = &mount.options;
+    let problem = if !is_bind && (o.propagation.is_some() || o.selinux.is_some()) {
+        Some("propagation and SELinux relabeling (z, Z) apply to bind mounts only; remove them")
+    } else if !is_volume && (o.nocopy || !o.volume_labels.is_empty()) {
+        Some("`nocopy` and volume labels apply to volumes only; remove them")
+    } else if matches!(
+        mount.kind,
+        MountKind::Bind {
+            create_host_path: false,
+            ..
+        }
+    ) && o.selinux.is_some()
+    {
+        Some(
+            "SELinux relabeling (`bind.selinux`) works through the engine's bind form, which creates a missing host path; remove `create_host_path: false` or the relabeling",
+        )
+    } else {
+        None
+    };
+    match problem {
+        Some(message) => {
+            cx.error(node, key, message);
+            None
+        }
+        None => Some(()),
+    }
 }
 
 fn is_host_path(source: &str) -> bool {
@@ -166,7 +219,7 @@ fn long(cx: &mut Ctx, node: &Node, key: &str) -> Option<MountSpec> {
         node.get(name)
             .and_then(|n| fields::text(cx, n, &child(key, name)))
     };
-    let kind = get_text(cx, "type").unwrap_or_else(|| "volume".into());
+    let type_name = get_text(cx, "type").unwrap_or_else(|| "volume".into());
     let source = get_text(cx, "source");
     let Some(target) = get_text(cx, "target") else {
         cx.error(
@@ -181,23 +234,47 @@ fn long(cx: &mut Ctx, node: &Node, key: &str) -> Option<MountSpec> {
         .get("read_only")
         .and_then(|n| fields::boolean(cx, n, &child(key, "read_only")))
         .unwrap_or(false);
-    let kind = match (kind.as_str(), source) {
-        ("volume", None) => MountKind::Anonymous,
-        ("volume", Some(name)) => {
-            let origin = node.get("source").unwrap_or(node);
-            named(cx, node, origin, &child(key, "source"), &name)?
+    if let Some(n) = node.get("consistency") {
+        cx.warn(
+            n,
+            &child(key, "consistency"),
+            "`consistency` has no effect on Linux, where mounts are always consistent (it tunes Docker Desktop's file sharing)",
+        );
+    }
+    let mut options = MountOptions::default();
+    let kind = match (type_name.as_str(), source) {
+        ("volume", source) => {
+            volume_options(cx, node, key, &mut options);
+            match source {
+                None => MountKind::Anonymous,
+                Some(name) => {
+                    let origin = node.get("source").unwrap_or(node);
+                    named(cx, node, origin, &child(key, "source"), &name)?
+                }
+            }
         }
-        ("bind", Some(source)) => MountKind::Bind {
-            source: host_path(cx, node, &child(key, "source"), &source)?,
-            create_host_path: create_host_path(cx, node, key),
-        },
+        ("bind", Some(source)) => {
+            let create = bind_options(cx, node, key, &mut options);
+            MountKind::Bind {
+                source: host_path(cx, node, &child(key, "source"), &source)?,
+                create_host_path: create,
+            }
+        }
         ("bind", None) => {
             cx.error(node, key, "a bind mount needs `source:` (the host path)");
             return None;
         }
         ("tmpfs", _) => MountKind::Tmpfs {
-            size: tmpfs_size(cx, node, key),
+            size: tmpfs_options(cx, node, key, &mut options),
         },
+        ("image", _) => {
+            cx.error(
+                node,
+                &child(key, "type"),
+                "mount type `image` needs Docker 28 (Engine API 1.48); composectl speaks API 1.41 (Docker 20.10); copy the files into a volume instead",
+            );
+            return None;
+        }
         (other, _) => {
             cx.error(
                 node,
@@ -210,24 +287,121 @@ fn long(cx: &mut Ctx, node: &Node, key: &str) -> Option<MountSpec> {
             return None;
         }
     };
-    Some(MountSpec {
+    for (section, kind_name) in [("bind", "bind"), ("volume", "volume"), ("tmpfs", "tmpfs")] {
+        if node.get(section).is_some() && type_name != kind_name {
+            cx.error(
+                node.get(section).unwrap_or(node),
+                &child(key, section),
+                format!("`{section}` options apply to a mount of type {kind_name}; remove them or change `type`"),
+            );
+        }
+    }
+    let mount = MountSpec {
         kind,
         target,
         read_only,
-    })
+        options,
+    };
+    check_options(cx, node, key, &mount)?;
+    Some(mount)
 }
 
-fn create_host_path(cx: &mut Ctx, node: &Node, key: &str) -> bool {
-    let path = child(key, "bind.create_host_path");
-    node.get("bind")
-        .and_then(|b| b.get("create_host_path"))
-        .and_then(|n| fields::boolean(cx, n, &path))
+/// `bind:` options (`propagation`, `create_host_path`, `selinux`); returns
+/// `create_host_path` (true unless written false, as compose's default for this form).
+fn bind_options(cx: &mut Ctx, node: &Node, key: &str, options: &mut MountOptions) -> bool {
+    let Some(bind) = node.get("bind") else {
+        return true;
+    };
+    let key = child(key, "bind");
+    fields::map(cx, bind, &key);
+    check_keys(
+        cx,
+        bind,
+        &key,
+        &["propagation", "create_host_path", "selinux", "recursive"],
+    );
+    let choice = |cx: &mut Ctx, name: &str, allowed: &[&str]| {
+        let n = bind.get(name)?;
+        let value = fields::text(cx, n, &child(&key, name))?;
+        if allowed.contains(&value.as_str()) {
+            return Some(value);
+        }
+        let message = format!(
+            "{} is not allowed; use one of {}",
+            quoted_literal(n),
+            allowed.join(", ")
+        );
+        cx.error(n, &child(&key, name), message);
+        None
+    };
+    options.propagation = choice(cx, "propagation", PROPAGATIONS);
+    options.selinux = choice(cx, "selinux", &["z", "Z"]);
+    if let Some(n) = bind.get("recursive") {
+        cx.error(
+            n,
+            &child(&key, "recursive"),
+            "`bind.recursive` needs Docker 25 (Engine API 1.44); composectl speaks API 1.41 (Docker 20.10), where bind mounts are always recursive; remove it",
+        );
+    }
+    bind.get("create_host_path")
+        .and_then(|n| fields::boolean(cx, n, &child(&key, "create_host_path")))
         .unwrap_or(true)
 }
 
-fn tmpfs_size(cx: &mut Ctx, node: &Node, key: &str) -> Option<u64> {
-    let size = node.get("tmpfs")?.get("size")?;
-    fields::size(cx, size, &child(key, "tmpfs.size"))
+/// `volume:` options (`nocopy`, `labels`; `subpath` needs a newer engine).
+fn volume_options(cx: &mut Ctx, node: &Node, key: &str, options: &mut MountOptions) {
+    let Some(volume) = node.get("volume") else {
+        return;
+    };
+    let key = child(key, "volume");
+    fields::map(cx, volume, &key);
+    check_keys(cx, volume, &key, &["nocopy", "subpath", "labels"]);
+    options.nocopy = volume
+        .get("nocopy")
+        .and_then(|n| fields::boolean(cx, n, &child(&key, "nocopy")))
+        .unwrap_or(false);
+    if let Some(n) = volume.get("labels") {
+        options.volume_labels = fields::labels(cx, n, &child(&key, "labels"));
+    }
+    if let Some(n) = volume.get("subpath") {
+        cx.error(
+            n,
+            &child(&key, "subpath"),
+            "`volume.subpath` needs Docker 26 (Engine API 1.45); composectl speaks API 1.41 (Docker 20.10), which would mount the whole volume; mount the volume and point the service at the subdirectory instead",
+        );
+    }
+}
+
+/// `tmpfs:` options (`size`, `mode`); returns the size.
+fn tmpfs_options(cx: &mut Ctx, node: &Node, key: &str, options: &mut MountOptions) -> Option<u64> {
+    let tmpfs = node.get("tmpfs")?;
+    let key = child(key, "tmpfs");
+    fields::map(cx, tmpfs, &key);
+    check_keys(cx, tmpfs, &key, &["size", "mode"]);
+    options.tmpfs_mode = tmpfs
+        .get("mode")
+        .and_then(|n| file_mode(cx, n, &child(&key, "mode")));
+    let size = tmpfs.get("size")?;
+    fields::size(cx, size, &child(&key, "size"))
+}
+
+/// A file mode as compose reads it: a YAML number as it is, a string in octal (`"1777"`).
+fn file_mode(cx: &mut Ctx, node: &Node, key: &str) -> Option<u32> {
+    let mode = match &node.value {
+        Value::Int(i) => u32::try_from(*i).ok(),
+        _ => node
+            .scalar_text()
+            .and_then(|t| u32::from_str_radix(t.trim(), 8).ok()),
+    };
+    let mode = mode.filter(|m| *m <= 0o7777);
+    if mode.is_none() {
+        let message = format!(
+            "{} is not a file mode; write it in octal as a string, such as \"1777\"",
+            quoted_literal(node)
+        );
+        cx.error(node, key, message);
+    }
+    mode
 }
 
 /// Reads a service's `tmpfs:` (a path or a list of `path[:size=..,mode=..]`).
@@ -237,24 +411,37 @@ pub fn tmpfs(cx: &mut Ctx, node: &Node, key: &str) -> Vec<MountSpec> {
         .into_iter()
         .enumerate()
     {
-        let at = node.as_seq().and_then(|s| s.get(i)).unwrap_or(node);
+        let at = at_node(node, i);
         let (target, options) = entry.split_once(':').unwrap_or((&entry, ""));
         let Some(target) = container_path(cx, at, &index(key, i), target) else {
             continue;
         };
-        let size = options.split(',').find_map(|o| o.strip_prefix("size="));
-        let size = size.and_then(|s| {
-            super::units::parse_size(s)
-                .map_err(|e| cx.error(at, &index(key, i), format!("the size {e}")))
-                .ok()
-        });
-        out.push(MountSpec {
-            kind: MountKind::Tmpfs { size },
-            target,
-            read_only: false,
-        });
+        let mut mount = MountSpec::new(MountKind::Tmpfs { size: None }, target, false);
+        for option in options.split(',').filter(|o| !o.is_empty()) {
+            let path = index(key, i);
+            match option.split_once('=') {
+                Some(("size", size)) => match super::units::parse_size(size) {
+                    Ok(bytes) => mount.kind = MountKind::Tmpfs { size: Some(bytes) },
+                    Err(e) => cx.error(at, &path, format!("the size {e}")),
+                },
+                Some(("mode", mode)) => match u32::from_str_radix(mode, 8) {
+                    Ok(m) if m <= 0o7777 => mount.options.tmpfs_mode = Some(m),
+                    _ => cx.error(at, &path, "the mode is written in octal, such as mode=1777"),
+                },
+                _ => cx.error(
+                    at,
+                    &path,
+                    "composectl applies the tmpfs options size= and mode= only; remove the others",
+                ),
+            }
+        }
+        out.push(mount);
     }
     out
+}
+
+fn at_node(node: &Node, i: usize) -> &Node {
+    node.as_seq().and_then(|s| s.get(i)).unwrap_or(node)
 }
 
 /// A host path as the spec carries it: made [`absolute`], then resolved by

@@ -76,6 +76,7 @@ fn mounts_map_by_kind_and_creatable_binds_become_bind_strings() {
         kind,
         target: target.into(),
         read_only,
+        options: Default::default(),
     };
     svc.mounts = vec![
         m(

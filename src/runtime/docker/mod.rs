@@ -31,6 +31,7 @@ mod convert;
 mod create;
 mod events;
 mod ops;
+mod resources;
 pub mod stats;
 
 /// The Engine API version every request uses (Docker 20.10).

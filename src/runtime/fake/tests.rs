@@ -19,6 +19,7 @@ fn request(name: &str, image: &str) -> ContainerCreate {
         },
         target: "/data".into(),
         read_only: false,
+        options: Default::default(),
     });
     let labels = BTreeMap::from([
         (labels::MANAGED.to_owned(), "true".to_owned()),
