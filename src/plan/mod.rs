@@ -9,7 +9,9 @@
 //! 1. Removals (`slots.rs`): containers of services no longer desired, replicas above the
 //!    desired count (highest number first) and duplicates of a replica number.
 //! 2. Pulls and ensures (`resources.rs`): images, networks and volumes the creates and
-//!    replaces below need and the host does not have.
+//!    replaces below need and the host does not have, and the pulls the services'
+//!    `pull_policy` asks for (`always` before a create or replace, a refreshing policy
+//!    when the last pull is too old; `never` and `build` never).
 //! 3. Per service in `depends_on` order (`deps.rs`): waits on dependencies, then one create
 //!    or replace per replica slot that needs it (`judge.rs`), in number order.
 //!
@@ -66,6 +68,10 @@ pub struct PlanContext {
     pub start_first: BTreeSet<String>,
     /// What the engine's outages mean for this plan.
     pub engine: EngineContext,
+    /// How long ago composectl last pulled each image, by normalized reference
+    /// ([`crate::model::observed::normalize_image_ref`]), for refreshing pull policies;
+    /// an image missing here was not pulled since composectl started.
+    pub pull_ages: BTreeMap<String, Duration>,
 }
 
 /// The engine's part in a plan (see [`crate::observed::engine`]): the containers it
@@ -161,7 +167,7 @@ fn plan_project(
         .collect();
     let busy_set: BTreeSet<&str> = busy.iter().copied().collect();
     let mut actions = layout.removals();
-    actions.extend(resources::pulls(spec, &busy, observed));
+    actions.extend(resources::pulls(spec, &busy, observed, &ctx.pull_ages));
     actions.extend(resources::ensures(spec, &busy, observed));
     for name in busy {
         actions.extend(deps::waits(spec, name, &busy_set, &layout));

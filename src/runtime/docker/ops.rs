@@ -67,7 +67,7 @@ fn non_empty(map: &BTreeMap<String, String>) -> Option<HashMap<String, String>> 
 
 impl DockerRuntime {
     /// Drains a pull's progress stream; the first error it reports is the result.
-    async fn drain_pull(&self, reference: &str) -> Result<()> {
+    async fn drain_pull(&self, reference: &str, platform: Option<&str>) -> Result<()> {
         let (repo, tag) = auth::split_reference(reference);
         let credentials = auth::credentials_for(reference).map_err(|e| Error::Engine {
             operation: "pull_image",
@@ -76,6 +76,7 @@ impl DockerRuntime {
         let options = CreateImageOptions {
             from_image: Some(repo),
             tag: Some(tag),
+            platform: platform.unwrap_or_default().to_owned(),
             ..CreateImageOptions::default()
         };
         let mut stream = self.docker.create_image(Some(options), None, credentials);
@@ -191,9 +192,9 @@ impl ContainerRuntime for DockerRuntime {
         Ok(convert::image_tags(images))
     }
 
-    async fn pull_image(&self, reference: &str) -> Result<()> {
+    async fn pull_image(&self, reference: &str, platform: Option<&str>) -> Result<()> {
         let start = Instant::now();
-        let result = self.drain_pull(reference).await;
+        let result = self.drain_pull(reference, platform).await;
         let outcome = if result.is_ok() {
             Outcome::Ok
         } else {
@@ -269,6 +270,7 @@ impl ContainerRuntime for DockerRuntime {
     async fn create_container(&self, request: &ContainerCreate) -> Result<String> {
         let options = CreateContainerOptions {
             name: Some(request.name.clone()),
+            platform: request.service.platform.clone().unwrap_or_default(),
             ..CreateContainerOptions::default()
         };
         let owned = ContainerCreate {
