@@ -46,6 +46,8 @@ mod order_tests;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]
+mod pull_tests;
+#[cfg(test)]
 mod render_tests;
 #[cfg(test)]
 mod tests;

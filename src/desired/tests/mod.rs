@@ -10,6 +10,7 @@ use super::{
 
 mod bounds;
 mod fixture;
+mod host_keys;
 mod projects;
 mod services;
 

@@ -23,6 +23,8 @@ fn grants_read_back_as_written_and_odd_texts_are_refused() {
         "env_file:/etc/app.env",
         "device:/dev/sdb1",
         "network-driver:macvlan",
+        "device-requests",
+        "oom-protection",
     ] {
         assert_eq!(grant(text).to_string(), text);
     }
