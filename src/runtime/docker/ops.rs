@@ -295,6 +295,12 @@ impl ContainerRuntime for DockerRuntime {
                 };
                 map_error("create_container", what, e)
             })?;
+        // The engine discards what the host's kernel cannot do (a block IO weight without
+        // a weight-capable scheduler, swap limits without swap accounting) and says so
+        // only here: never let that pass silently.
+        for warning in &created.warnings {
+            tracing::warn!(container = %request.name, %warning, "the Docker engine changed the container's configuration");
+        }
         self.connect_extra_networks(&created.id, request).await?;
         Ok(created.id)
     }
