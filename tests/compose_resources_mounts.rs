@@ -19,8 +19,18 @@ fn apply_once(project: &TestProject) -> CliRun {
 fn inspect(project: &TestProject, service: &str) -> Value {
     let filter = format!("label=com.docker.compose.service={service}");
     let project_filter = format!("label=com.docker.compose.project={}", project.name());
-    let id = docker(&["ps", "-aq", "--filter", &filter, "--filter", &project_filter]);
-    assert!(!id.is_empty() && !id.contains('\n'), "one container of {service}: {id:?}");
+    let id = docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &filter,
+        "--filter",
+        &project_filter,
+    ]);
+    assert!(
+        !id.is_empty() && !id.contains('\n'),
+        "one container of {service}: {id:?}"
+    );
     let json: Value = serde_json::from_str(&docker(&["inspect", &id])).expect("inspect JSON");
     json[0].clone()
 }
@@ -40,9 +50,9 @@ fn resources_mount_options_healthchecks_and_label_files_take_effect() {
     project.write(&format!("{name}/app.labels"), "tier=back\nteam=core\n");
     std::fs::create_dir_all(project.path(&format!("{name}/conf"))).unwrap();
     let blkio = match block_device() {
-        Some(dev) => format!(
-            "    blkio_config:\n      device_read_bps: [{{path: {dev}, rate: 1mb}}]\n"
-        ),
+        Some(dev) => {
+            format!("    blkio_config:\n      device_read_bps: [{{path: {dev}, rate: 1mb}}]\n")
+        }
         None => String::new(),
     };
     project.write_compose(&format!(
@@ -103,7 +113,11 @@ volumes:
     assert_eq!(host["CpuQuota"], 50000);
     assert_eq!(host["CpuPeriod"], 100000);
     assert_eq!(host["Memory"], 256 << 20);
-    assert_eq!(host["MemoryReservation"], 64 << 20, "the deploy reservation wins");
+    assert_eq!(
+        host["MemoryReservation"],
+        64 << 20,
+        "the deploy reservation wins"
+    );
     assert_eq!(host["MemorySwap"], -1);
     assert_eq!(host["MemorySwappiness"], 10);
     assert_eq!(host["OomScoreAdj"], 100);
@@ -144,7 +158,10 @@ volumes:
     assert_eq!(scratch["TmpfsOptions"]["Mode"], 0o1777);
 
     let off = inspect(&project, "off");
-    assert_eq!(off["Config"]["Healthcheck"]["Test"], serde_json::json!(["NONE"]));
+    assert_eq!(
+        off["Config"]["Healthcheck"]["Test"],
+        serde_json::json!(["NONE"])
+    );
 }
 
 #[test]
@@ -157,7 +174,11 @@ fn a_never_pulled_missing_image_fails_its_service_naming_the_key() {
     ));
     let run = apply_once(&project);
     let out = run.all();
-    assert_ne!(run.code, Some(0), "the missing image fails the apply:\n{out}");
+    assert_ne!(
+        run.code,
+        Some(0),
+        "the missing image fails the apply:\n{out}"
+    );
     assert!(out.contains("pull_policy: never"), "{out}");
     assert!(out.contains("z-never"), "{out}");
     assert!(!out.contains("pull image"), "nothing is pulled:\n{out}");
@@ -165,5 +186,8 @@ fn a_never_pulled_missing_image_fails_its_service_naming_the_key() {
     assert_eq!(ok["State"]["Running"], true, "the other service runs");
     let filter = format!("label=com.docker.compose.project={}", project.name());
     let names = docker(&["ps", "-a", "--format", "{{.Names}}", "--filter", &filter]);
-    assert!(!names.contains("z-never"), "no container of z-never: {names}");
+    assert!(
+        !names.contains("z-never"),
+        "no container of z-never: {names}"
+    );
 }

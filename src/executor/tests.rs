@@ -527,7 +527,11 @@ async fn a_never_pulled_missing_image_fails_naming_the_policy_without_a_create()
     let text = err.to_string();
     assert!(text.contains("pull_policy: never"), "{text}");
     assert!(text.contains("nginx:1.27"), "{text}");
-    assert!(fake.calls().iter().all(|c| !matches!(c, Call::Create { .. })));
+    assert!(
+        fake.calls()
+            .iter()
+            .all(|c| !matches!(c, Call::Create { .. }))
+    );
     assert!(store.pull_ages().is_empty());
 }
 

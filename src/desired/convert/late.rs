@@ -29,17 +29,17 @@ pub fn apply(cx: &mut Ctx, s: &mut ServiceSpec, node: &Node, key: &str) {
         }
     }
     let policy = node.get("deploy").and_then(|d| d.get("restart_policy"));
-    if let Some(policy) = policy {
-        if let Some(restart) = restart_policy(cx, policy, &child(key, "deploy.restart_policy")) {
-            if let Some(written) = node.get("restart") {
-                cx.warn(
-                    written,
-                    &child(key, "restart"),
-                    "`restart` is overridden by `deploy.restart_policy`, as docker compose does; keep only one",
-                );
-            }
-            s.restart = restart;
+    if let Some(policy) = policy
+        && let Some(restart) = restart_policy(cx, policy, &child(key, "deploy.restart_policy"))
+    {
+        if let Some(written) = node.get("restart") {
+            cx.warn(
+                written,
+                &child(key, "restart"),
+                "`restart` is overridden by `deploy.restart_policy`, as docker compose does; keep only one",
+            );
         }
+        s.restart = restart;
     }
     s.pull_policy = pull_policy(cx, node, key);
 }

@@ -287,7 +287,12 @@ fn long(cx: &mut Ctx, node: &Node, key: &str) -> Option<MountSpec> {
             return None;
         }
     };
-    for (section, kind_name) in [("bind", "bind"), ("volume", "volume"), ("tmpfs", "tmpfs")] {
+    for (section, kind_name) in [
+        ("bind", "bind"),
+        ("volume", "volume"),
+        ("tmpfs", "tmpfs"),
+        ("image", "image"),
+    ] {
         if node.get(section).is_some() && type_name != kind_name {
             cx.error(
                 node.get(section).unwrap_or(node),

@@ -127,7 +127,9 @@ fn blkio(cx: &mut Ctx, node: &Node, key: &str) -> Blkio {
         .map(|(path, w)| (path, w as u16))
         .collect();
     }
-    let rates: [(&str, &mut Vec<(String, u64)>, bool); 4] = [
+    // (key, where it goes, whether rates are sizes)
+    type Rate<'a> = (&'a str, &'a mut Vec<(String, u64)>, bool);
+    let rates: [Rate; 4] = [
         ("device_read_bps", &mut out.device_read_bps, true),
         ("device_write_bps", &mut out.device_write_bps, true),
         ("device_read_iops", &mut out.device_read_iops, false),

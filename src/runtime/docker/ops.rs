@@ -271,7 +271,6 @@ impl ContainerRuntime for DockerRuntime {
         let options = CreateContainerOptions {
             name: Some(request.name.clone()),
             platform: request.service.platform.clone().unwrap_or_default(),
-            ..CreateContainerOptions::default()
         };
         let owned = ContainerCreate {
             labels: self.owned_labels(&request.labels),
