@@ -75,8 +75,8 @@ pub fn field_hashes(
         // (container keys)
 
         // (pulls, platform, mounts, healthcheck)
-        // (`pull_policy` changes how composectl pulls, not what a container is: not here.)
-        ("platform", field(&s.platform)),
+        // (`pull_policy` and `platform` change how composectl pulls, not what a container
+        // is: not here. A platform change that pulls another image is an image change.)
         ("cpu_shares", field(&s.resources.cpu_shares)),
         ("cpuset", field(&s.resources.cpuset)),
         ("cpu_quota", field(&s.resources.cpu_quota)),
@@ -202,7 +202,7 @@ mod tests {
     }
 
     #[test]
-    fn resources_are_named_by_their_compose_key_and_the_pull_policy_is_not_hashed() {
+    fn resources_are_named_by_their_compose_key_and_pull_policy_and_platform_are_not_hashed() {
         let a = ServiceSpec::new("web", "nginx");
         let p = project_with(a.clone());
         let observed = decode_fields(&encode_fields(&field_hashes(&p, &a)));
@@ -218,10 +218,7 @@ mod tests {
         assert_eq!(config_hash(&p, &a), config_hash(&p, &c));
         let mut d = a.clone();
         d.platform = Some("linux/arm64".into());
-        assert_eq!(
-            differing_fields(&field_hashes(&p, &d), &observed),
-            vec!["platform"]
-        );
+        assert_eq!(config_hash(&p, &a), config_hash(&p, &d));
     }
 
     #[test]
