@@ -20,6 +20,7 @@ pub mod environment;
 pub mod fields;
 pub mod healthcheck;
 pub mod late;
+pub mod mount_long;
 pub mod mounts;
 pub mod ports;
 pub mod rawenv;
