@@ -59,6 +59,22 @@ pub enum Error {
         /// Why the pull failed.
         source: runtime::Error,
     },
+    /// The image of a service whose `pull_policy` forbids pulling is not on the host.
+    #[error(
+        "{action}: image {image} of service {service} is not on this host and `pull_policy: {policy}` \
+         forbids pulling it; load or build it on this host (docker load, docker build -t {image}), \
+         or set pull_policy to missing"
+    )]
+    NotPulled {
+        /// The action, as displayed in plans.
+        action: String,
+        /// The service.
+        service: String,
+        /// The image reference.
+        image: String,
+        /// `never` or `build`.
+        policy: &'static str,
+    },
     /// A dependency did not meet its condition in time.
     #[error(
         "{service}: dependency {dependency} not {} after {timeout:?}",

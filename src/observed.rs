@@ -72,6 +72,9 @@ struct Shared {
     outages: Mutex<Outages>,
     /// The wall clock outages and exits are compared on.
     clock: WallClock,
+    /// When composectl last pulled each image, by normalized reference (in memory: a
+    /// restart forgets, and a refreshing `pull_policy` pulls once more).
+    pulls: Mutex<BTreeMap<String, engine::EpochMillis>>,
 }
 
 /// The observed state, shared: cheap to clone, every clone sees the same content.
@@ -103,6 +106,7 @@ impl Store {
                 touched: Mutex::new(BTreeMap::new()),
                 outages: Mutex::new(Outages::new()),
                 clock,
+                pulls: Mutex::new(BTreeMap::new()),
             }),
         }
     }
@@ -117,6 +121,27 @@ impl Store {
             .outages
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records that `reference` was pulled now (by the store's clock).
+    pub fn record_pull(&self, reference: &str) {
+        let now = self.shared.clock.now_ms();
+        let key = crate::model::observed::normalize_image_ref(reference);
+        let mut pulls = self.shared.pulls.lock().unwrap_or_else(|e| e.into_inner());
+        pulls.insert(key, now);
+    }
+
+    /// How long ago each image composectl pulled was pulled, by normalized reference.
+    pub fn pull_ages(&self) -> BTreeMap<String, std::time::Duration> {
+        let now = self.shared.clock.now_ms();
+        let pulls = self.shared.pulls.lock().unwrap_or_else(|e| e.into_inner());
+        pulls
+            .iter()
+            .map(|(k, at)| {
+                let ms = u64::try_from(now.saturating_sub(*at)).unwrap_or(0);
+                (k.clone(), std::time::Duration::from_millis(ms))
+            })
+            .collect()
     }
 
     /// A copy of the engine's outages.

@@ -322,7 +322,7 @@ async fn one_list_is_one_read_call() {
 async fn pull_from_an_unreachable_registry_is_an_error() {
     let rt = runtime().await;
     let err = rt
-        .pull_image("127.0.0.1:1/rtdocker/nothing:v1")
+        .pull_image("127.0.0.1:1/rtdocker/nothing:v1", None)
         .await
         .expect_err("nothing to pull from");
     assert!(
@@ -396,6 +396,7 @@ async fn every_mount_kind_and_a_random_host_port_are_accepted_by_the_engine() {
         kind,
         target: target.into(),
         read_only: false,
+        options: Default::default(),
     };
     req.service.mounts = vec![
         mount(
@@ -467,10 +468,10 @@ fn pull_fetches_an_image_from_a_registry_and_a_missing_tag_is_an_error() {
             !before.contains_key(&reference),
             "pushed tag removed locally"
         );
-        rt.pull_image(&reference).await.expect("pulled");
+        rt.pull_image(&reference, None).await.expect("pulled");
         let after = rt.list_images().await.unwrap();
         assert_eq!(after.get(&reference), before.get(&image), "same image ID");
-        let err = rt.pull_image(&absent).await.expect_err("no such tag");
+        let err = rt.pull_image(&absent, None).await.expect_err("no such tag");
         assert!(
             matches!(err, Error::NotFound { .. } | Error::Engine { .. }),
             "{err}"

@@ -85,6 +85,7 @@ fn service(i: usize, s: &Svc, env: u8) -> ServiceSpec {
             },
             target: "/data".into(),
             read_only: false,
+            options: Default::default(),
         });
     }
     if let Some((j, healthy)) = s.depends.filter(|(j, _)| *j < i) {

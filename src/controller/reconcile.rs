@@ -125,6 +125,7 @@ async fn reconcile_untimed<R: ContainerRuntime>(
         pins: drive.pins,
         start_first: drive.start_first,
         engine: engine_context(&shared.store, &project, now),
+        pull_ages: shared.store.pull_ages(),
         crash_backoff: if use_crash_backoff {
             shared
                 .crash

@@ -380,11 +380,14 @@ impl Rollouts {
         if let Some(id) = ctx.store.snapshot().image_id(image) {
             return Ok(id.to_owned());
         }
-        info!(project = %ctx.spec.name, service = %ctx.service.name, %image, "pulling the new revision's image");
-        ctx.runtime
-            .pull_image(image)
-            .await
-            .map_err(|e| ctx.runtime_error(e))?;
+        if ctx.service.pull_policy.pulls() {
+            info!(project = %ctx.spec.name, service = %ctx.service.name, %image, "pulling the new revision's image");
+            ctx.runtime
+                .pull_image(image, ctx.service.platform.as_deref())
+                .await
+                .map_err(|e| ctx.runtime_error(e))?;
+            ctx.store.record_pull(image);
+        }
         let images = ctx
             .runtime
             .list_images()

@@ -49,12 +49,6 @@ const fn no_effect(name: &'static str, why: &'static str) -> Key {
     }
 }
 
-/// Not applied yet: a warning says so. Every use is replaced by [`applied`] or [`rejected`]
-/// before this issue closes; the key-coverage test lists what is left.
-const fn pending(name: &'static str) -> Key {
-    no_effect(name, "is not applied by composectl yet")
-}
-
 /// The top level of a compose file.
 pub const TOP_LEVEL: &[Key] = &[
     applied("name"),
@@ -144,19 +138,6 @@ pub const SERVICE: &[Key] = &[
         "needs Docker 24 (Engine API 1.43); this host's engine (Engine API 1.41) would ignore them; remove them, or use `labels` if only tools read them",
     ),
     applied("storage_opt"),
-    pending("oom_kill_disable"),
-    pending("oom_score_adj"),
-    pending("cpu_shares"),
-    pending("cpuset"),
-    pending("cpu_quota"),
-    pending("cpu_period"),
-    pending("cpu_rt_period"),
-    pending("cpu_rt_runtime"),
-    pending("mem_reservation"),
-    pending("memswap_limit"),
-    pending("mem_swappiness"),
-    pending("blkio_config"),
-    pending("gpus"),
     no_effect(
         "cpu_count",
         "has no effect on a Linux host: it applies to Windows containers only (the engine discards it)",
@@ -174,10 +155,24 @@ pub const SERVICE: &[Key] = &[
         "has no effect on a Linux host: it configures a managed service account of Windows containers",
     ),
     // (pulls, platform and label files)
-    pending("pull_policy"),
-    pending("pull_refresh_after"),
-    pending("platform"),
-    pending("label_file"),
+    applied("pull_policy"),
+    applied("pull_refresh_after"),
+    applied("platform"),
+    applied("label_file"),
+    // (resources)
+    applied("cpu_shares"),
+    applied("cpuset"),
+    applied("cpu_quota"),
+    applied("cpu_period"),
+    applied("cpu_rt_period"),
+    applied("cpu_rt_runtime"),
+    applied("mem_reservation"),
+    applied("memswap_limit"),
+    applied("mem_swappiness"),
+    applied("oom_kill_disable"),
+    applied("oom_score_adj"),
+    applied("blkio_config"),
+    applied("gpus"),
     // (service references)
     applied("network_mode"),
     applied("volumes_from"),

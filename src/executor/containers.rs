@@ -37,6 +37,7 @@ impl<R: ContainerRuntime> Executor<R> {
     ) -> Result<usize> {
         let mut request = create_request(project, plan, action, service, number, self.files())?;
         self.resolve_references(project, action, &mut request, number)?;
+        self.check_not_pulled(plan, action, &request, number)?;
         let tagged = self.retag_pinned(plan, action, service, number).await?;
         self.create_started(&request, action).await?;
         Ok(2 + tagged)
@@ -57,6 +58,33 @@ impl<R: ContainerRuntime> Executor<R> {
                 action: action.to_string(),
                 source,
             }
+        })
+    }
+
+    /// Refuses to create a container of a service whose `pull_policy` forbids pulling
+    /// (`never`, `build`) when the host lacks its image: the error names the policy,
+    /// instead of the engine's bare "no such image". Pinned slots run a local image.
+    fn check_not_pulled(
+        &self,
+        plan: &Plan,
+        action: &Action,
+        request: &ContainerCreate,
+        number: u32,
+    ) -> Result<()> {
+        let svc = &request.service;
+        let pinned = plan.pins.contains_key(&(svc.name.clone(), number));
+        if pinned || svc.pull_policy.pulls() || self.store.snapshot().image_id(&svc.image).is_some()
+        {
+            return Ok(());
+        }
+        Err(Error::NotPulled {
+            action: action.to_string(),
+            service: svc.name.clone(),
+            image: svc.image.clone(),
+            policy: match svc.pull_policy {
+                crate::model::resources::PullPolicy::Build => "build",
+                _ => "never",
+            },
         })
     }
 

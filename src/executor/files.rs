@@ -109,6 +109,7 @@ pub fn attach(
             },
             target: r.target.clone(),
             read_only: true,
+            options: Default::default(),
         });
     }
     let label = names.into_iter().collect::<Vec<_>>().join(",");

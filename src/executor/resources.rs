@@ -5,21 +5,27 @@ use std::collections::BTreeMap;
 use tracing::{debug, info};
 
 use super::{Error, Executor, Result, failed, unknown};
-use crate::model::observed::ObservedResource;
+use crate::model::observed::{ObservedResource, normalize_image_ref};
 use crate::model::spec::{NetworkSpec, ProjectSpec};
 use crate::model::{labels, resource_hash};
 use crate::plan::Action;
 use crate::runtime::ContainerRuntime;
 
 impl<R: ContainerRuntime> Executor<R> {
-    /// Pulls `image`, then refreshes the store's images so the next plan sees it.
+    /// Pulls `image` (for the `platform` of the first service that runs it and names
+    /// one), records when, then refreshes the store's images so the next plan sees it.
     pub(super) async fn pull(
         &self,
         project: &ProjectSpec,
         action: &Action,
         image: &str,
     ) -> Result<usize> {
-        if let Err(source) = self.runtime.pull_image(image).await {
+        let platform = project
+            .services
+            .values()
+            .filter(|s| normalize_image_ref(&s.image) == normalize_image_ref(image))
+            .find_map(|s| s.platform.as_deref());
+        if let Err(source) = self.runtime.pull_image(image, platform).await {
             let built = project
                 .services
                 .values()
@@ -38,6 +44,7 @@ impl<R: ContainerRuntime> Executor<R> {
                 None => failed(action)(source),
             });
         }
+        self.store.record_pull(image);
         let images = self.runtime.list_images().await.map_err(failed(action))?;
         self.store.set_images(images);
         Ok(1)

@@ -36,6 +36,7 @@ fn shop() -> ProjectSpec {
         },
         target: "/data".into(),
         read_only: false,
+        options: Default::default(),
     });
     let network = NetworkSpec {
         name: "shop_default".into(),
@@ -663,4 +664,39 @@ async fn ensured_networks_and_volumes_carry_their_definition_and_the_store_sees_
         );
         assert_eq!(seen.project, "shop");
     }
+}
+
+#[tokio::test]
+async fn a_never_pulled_missing_image_fails_naming_the_policy_without_a_create() {
+    let fake = FakeRuntime::new();
+    let (store, executor) = setup(&fake).await;
+    let mut project = shop();
+    let web = project.services.get_mut("web").unwrap();
+    web.pull_policy = crate::model::resources::PullPolicy::Never;
+    let err = executor
+        .execute(&project, &plan(vec![create("web", 1)]))
+        .await
+        .expect_err("the image is missing");
+    let text = err.to_string();
+    assert!(text.contains("pull_policy: never"), "{text}");
+    assert!(text.contains("nginx:1.27"), "{text}");
+    assert!(
+        fake.calls()
+            .iter()
+            .all(|c| !matches!(c, Call::Create { .. }))
+    );
+    assert!(store.pull_ages().is_empty());
+}
+
+#[tokio::test]
+async fn a_pull_is_recorded_for_the_refreshing_policies() {
+    let fake = FakeRuntime::new();
+    fake.add_registry_image("nginx:1.27", "sha256:web");
+    let (store, executor) = setup(&fake).await;
+    let pull = Action::PullImage {
+        image: "nginx:1.27".into(),
+    };
+    executor.execute(&shop(), &plan(vec![pull])).await.unwrap();
+    let ages = store.pull_ages();
+    assert!(ages["nginx:1.27"] < Duration::from_secs(60), "{ages:?}");
 }

@@ -93,7 +93,21 @@ pub fn field_hashes(project: &ProjectSpec, service: &ServiceSpec) -> BTreeMap<St
         ("domainname", field(&s.domainname)),
         ("storage_opt", field(&s.storage_opt)),
         // (pulls, platform, mounts, healthcheck)
-
+        // (`pull_policy` and `platform` change how composectl pulls, not what a container
+        // is: not here. A platform change that pulls another image is an image change.)
+        ("cpu_shares", field(&s.resources.cpu_shares)),
+        ("cpuset", field(&s.resources.cpuset)),
+        ("cpu_quota", field(&s.resources.cpu_quota)),
+        ("cpu_period", field(&s.resources.cpu_period)),
+        ("cpu_rt_period", field(&s.resources.cpu_rt_period)),
+        ("cpu_rt_runtime", field(&s.resources.cpu_rt_runtime)),
+        ("mem_reservation", field(&s.resources.mem_reservation)),
+        ("memswap_limit", field(&s.resources.memswap_limit)),
+        ("mem_swappiness", field(&s.resources.mem_swappiness)),
+        ("oom_kill_disable", field(&s.resources.oom_kill_disable)),
+        ("oom_score_adj", field(&s.resources.oom_score_adj)),
+        ("blkio_config", field(&s.resources.blkio)),
+        ("gpus", field(&s.resources.device_requests)),
         // (service references)
         ("network_mode", field(&s.network_mode)),
         ("volumes_from", field(&s.volumes_from)),
@@ -261,6 +275,40 @@ mod tests {
                 .keys()
                 .all(|k| !k.starts_with("secret ") && !k.starts_with("config "))
         );
+    }
+
+    #[test]
+    fn resources_are_named_by_their_compose_key_and_pull_policy_and_platform_are_not_hashed() {
+        let a = ServiceSpec::new("web", "nginx");
+        let p = project_with(a.clone());
+        let observed = decode_fields(&encode_fields(&field_hashes(&p, &a)));
+        let mut b = a.clone();
+        b.resources.cpu_shares = Some(512);
+        b.resources.blkio.weight = Some(300);
+        assert_eq!(
+            differing_fields(&field_hashes(&p, &b), &observed),
+            vec!["blkio_config", "cpu_shares"]
+        );
+        let mut c = a.clone();
+        c.pull_policy = crate::model::resources::PullPolicy::Always;
+        assert_eq!(config_hash(&p, &a), config_hash(&p, &c));
+        let mut d = a.clone();
+        d.platform = Some("linux/arm64".into());
+        assert_eq!(config_hash(&p, &a), config_hash(&p, &d));
+    }
+
+    #[test]
+    fn a_mount_without_options_hashes_as_before_options_existed() {
+        use crate::model::spec::{MountKind, MountSpec};
+        let plain = MountSpec::new(MountKind::Anonymous, "/data", false);
+        let json = serde_json::to_string(&plain).unwrap();
+        assert_eq!(
+            json,
+            r#"{"kind":"Anonymous","target":"/data","read_only":false}"#
+        );
+        let mut nocopy = plain.clone();
+        nocopy.options.nocopy = true;
+        assert_ne!(field(&plain), field(&nocopy));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! - [`observed`]: what the Docker engine runs, as the observed store sees it.
 //! - [`labels`]: the label keys and container names composectl writes and reads back, the
 //!   only place where state that must survive a controller restart is named.
+//! - [`resources`]: CPU, memory, block IO and device settings of a service; its pull policy.
 //! - [`hash`]: the config identity of a service (the `com.docker.compose.config-hash` label).
 //! - [`resource_hash`]: the same identity for the networks and volumes composectl creates.
 //! - [`files`]: secrets and configs, their contents and the services' references to them.
@@ -15,6 +16,7 @@ pub mod labels;
 pub mod observed;
 pub mod refs;
 pub mod resource_hash;
+pub mod resources;
 pub mod spec;
 
 pub use observed::{

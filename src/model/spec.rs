@@ -183,6 +183,18 @@ pub struct ServiceSpec {
     pub storage_opt: BTreeMap<String, String>,
 
     // (pulls, platform, mounts, healthcheck)
+    /// `cpu_shares`, `cpuset`, ... `blkio_config`, `gpus`, and the reservations of
+    /// `deploy.resources`.
+    #[serde(default)]
+    pub resources: super::resources::Resources,
+    /// `pull_policy` (and `pull_refresh_after`): when composectl pulls the image; not part
+    /// of the config hash.
+    #[serde(default)]
+    pub pull_policy: super::resources::PullPolicy,
+    /// `platform` (`linux/arm64`): the image is pulled for it and the container created
+    /// with it.
+    #[serde(default)]
+    pub platform: Option<String>,
 
     // (service references)
     /// `network_mode`; `None` joins the project networks in `networks`.
@@ -252,6 +264,51 @@ pub struct MountSpec {
     pub target: String,
     /// Mounted read-only.
     pub read_only: bool,
+    /// Options of the long syntax (and of the short syntax's `z`, `Z`, `nocopy` and
+    /// propagation modes); left out of the JSON form when unset, so older config hashes
+    /// hold.
+    #[serde(default, skip_serializing_if = "MountOptions::is_empty")]
+    pub options: MountOptions,
+}
+
+impl MountSpec {
+    /// A mount without options.
+    pub fn new(kind: MountKind, target: impl Into<String>, read_only: bool) -> Self {
+        Self {
+            kind,
+            target: target.into(),
+            read_only,
+            options: MountOptions::default(),
+        }
+    }
+}
+
+/// The options of a mount beyond its source, target and `read_only`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MountOptions {
+    /// `bind.propagation`: `rprivate`, `private`, `rshared`, `shared`, `rslave`, `slave`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub propagation: Option<String>,
+    /// `bind.selinux`: `z` (shared label) or `Z` (private label).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selinux: Option<String>,
+    /// `volume.nocopy`: do not copy the image's content into an empty volume.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub nocopy: bool,
+    /// `volume.labels`: labels of a volume this mount creates.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub volume_labels: BTreeMap<String, String>,
+    /// `tmpfs.mode`: the tmpfs root's permission bits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tmpfs_mode: Option<u32>,
+}
+
+impl MountOptions {
+    /// True when no option is set.
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
 }
 
 /// The source of a mount.
@@ -322,9 +379,10 @@ pub enum RestartPolicy {
 }
 
 /// `healthcheck:`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Healthcheck {
-    /// `["CMD", ...]`, `["CMD-SHELL", "..."]` or `["NONE"]` (`disable: true` becomes `NONE`).
+    /// `["CMD", ...]`, `["CMD-SHELL", "..."]` or `["NONE"]` (`disable: true` becomes `NONE`);
+    /// empty keeps the image's test (the engine merges the other settings into it).
     pub test: Vec<String>,
     /// `interval`.
     pub interval: Option<Duration>,

@@ -125,6 +125,7 @@ impl ServiceExt for ServiceSpec {
             kind,
             target: target.to_owned(),
             read_only: false,
+            options: Default::default(),
         });
         self
     }

@@ -12,7 +12,9 @@
 //!    networks and volumes the creates and replaces below need and the host does not have;
 //!    a network whose definition changed is recreated, taking the containers on it along
 //!    (their replicas are created again in step 3). A volume whose definition changed is
-//!    never touched: the plan carries a [`Note`] instead.
+//!    never touched: the plan carries a [`Note`] instead; and the pulls the services'
+//!    `pull_policy` asks for (`always` before a create or replace, a refreshing policy
+//!    when the last pull is too old; `never` and `build` never).
 //! 3. Per service in `depends_on` order (`deps.rs`): waits on dependencies, then one create
 //!    or replace per replica slot that needs it (`judge.rs`), in number order. A replica
 //!    created against another service's container (`network_mode: service:`,
@@ -56,6 +58,8 @@ mod proptests;
 #[cfg(test)]
 mod references_tests;
 #[cfg(test)]
+mod pull_tests;
+#[cfg(test)]
 mod render_tests;
 #[cfg(test)]
 mod tests;
@@ -78,6 +82,10 @@ pub struct PlanContext {
     pub start_first: BTreeSet<String>,
     /// What the engine's outages mean for this plan.
     pub engine: EngineContext,
+    /// How long ago composectl last pulled each image, by normalized reference
+    /// ([`crate::model::observed::normalize_image_ref`]), for refreshing pull policies;
+    /// an image missing here was not pulled since composectl started.
+    pub pull_ages: BTreeMap<String, Duration>,
 }
 
 /// The engine's part in a plan (see [`crate::observed::engine`]): the containers it
@@ -194,7 +202,7 @@ fn plan_project(
         .collect();
     let busy_set: BTreeSet<&str> = busy.iter().copied().collect();
     let mut actions = layout.removals();
-    actions.extend(resources::pulls(spec, &busy, observed));
+    actions.extend(resources::pulls(spec, &busy, observed, &ctx.pull_ages));
     actions.extend(recreates.actions());
     actions.extend(
         resources::ensures(spec, &busy, observed)

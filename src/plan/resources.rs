@@ -1,22 +1,57 @@
 //! What creates and replaces need from the host before they start: images pulled,
-//! networks and named volumes created. Each is asked for once per plan.
+//! networks and named volumes created, and the pulls the services' `pull_policy` asks for.
+//! Each is asked for once per plan.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use crate::model::ObservedState;
 use crate::model::observed::normalize_image_ref;
-use crate::model::spec::{MountKind, ProjectSpec};
+use crate::model::resources::PullPolicy;
+use crate::model::spec::{MountKind, ProjectSpec, ServiceSpec};
 
 use super::Action;
 
-/// One pull per image (by normalized reference) that `busy` services need and the host
-/// lacks, in service order.
-pub(super) fn pulls(spec: &ProjectSpec, busy: &[&str], observed: &ObservedState) -> Vec<Action> {
+/// One pull per image (by normalized reference), in service order: first for the `busy`
+/// services (those with creates or replaces), by their `pull_policy` — `missing` when the
+/// host lacks the image, `always` every time, `never` and `build` never, a refreshing
+/// policy when the host lacks it or its last pull is too old — then for every other
+/// service whose refreshing policy is due (a daemon keeps such images fresh; a new image
+/// then replaces the containers through the planner's image check). `pull_ages` says how
+/// long ago composectl pulled each image; an image it never pulled is due.
+pub(super) fn pulls(
+    spec: &ProjectSpec,
+    busy: &[&str],
+    observed: &ObservedState,
+    pull_ages: &BTreeMap<String, Duration>,
+) -> Vec<Action> {
+    let due = |image: &str, every: Duration| {
+        pull_ages
+            .get(&normalize_image_ref(image))
+            .is_none_or(|age| *age >= every)
+    };
+    let wanted = |s: &ServiceSpec, is_busy: bool| {
+        let present = observed.image_id(&s.image).is_some();
+        match s.pull_policy {
+            PullPolicy::Missing => is_busy && !present,
+            PullPolicy::Always => is_busy,
+            PullPolicy::Never | PullPolicy::Build => false,
+            PullPolicy::Refresh(every) => {
+                (is_busy && !present) || (present && due(&s.image, every))
+            }
+        }
+    };
+    let busy_services = busy.iter().filter_map(|name| spec.services.get(*name));
+    let others = spec
+        .services
+        .values()
+        .filter(|s| !busy.contains(&s.name.as_str()));
     let mut seen = BTreeSet::new();
-    busy.iter()
-        .filter_map(|name| spec.services.get(*name))
-        .map(|s| &s.image)
-        .filter(|image| observed.image_id(image).is_none())
+    busy_services
+        .map(|s| (s, true))
+        .chain(others.map(|s| (s, false)))
+        .filter(|(s, is_busy)| wanted(s, *is_busy))
+        .map(|(s, _)| &s.image)
         .filter(|image| seen.insert(normalize_image_ref(image)))
         .map(|image| Action::PullImage {
             image: image.clone(),

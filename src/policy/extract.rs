@@ -188,6 +188,15 @@ fn service_privileges(
         storage_opt: _,
 
         // (pulls, platform, mounts, healthcheck)
+        // CPU weights and sets, memory reservation and swap and block IO throttles share
+        // out what the engine gives every container (realtime CPU time only runs when
+        // the daemon itself is started with `--cpu-rt-runtime`); device requests and
+        // shelter from the OOM killer are grants (below).
+        resources,
+        // How composectl pulls, not what the container may do.
+        pull_policy: _,
+        // Which image variant runs; the same privileges either way.
+        platform: _,
 
         // (service references)
         // `host` and `container:NAME` join a namespace that is not the project's; see
@@ -211,6 +220,10 @@ fn service_privileges(
         extensions: _,
     } = service;
     let key = |field: &str| format!("services.{name}.{field}");
+    for (grant, field) in resource_grants(resources) {
+        let key = key(field);
+        found.add(grant, origins.key(&key), || fallback(&key));
+    }
     if *privileged {
         let key = key("privileged");
         found.add(Grant::Privileged, origins.key(&key), || fallback(&key));
@@ -310,4 +323,18 @@ fn network_grants(network: &NetworkSpec) -> Vec<Grant> {
         grants.push(Grant::NetworkDriver(driver.to_owned()));
     }
     grants
+}
+
+/// The grants of a service's resources, with the key that asks for each.
+fn resource_grants(r: &crate::model::resources::Resources) -> Vec<(Grant, &'static str)> {
+    let mut out = Vec::new();
+    if !r.device_requests.is_empty() {
+        out.push((Grant::DeviceRequests, "gpus"));
+    }
+    if r.oom_kill_disable == Some(true) {
+        out.push((Grant::OomProtection, "oom_kill_disable"));
+    } else if r.oom_score_adj.is_some_and(|n| n < 0) {
+        out.push((Grant::OomProtection, "oom_score_adj"));
+    }
+    out
 }

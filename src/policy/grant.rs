@@ -23,6 +23,8 @@
 //! | `cgroup-parent:NAME`          | a cgroup of the host's choosing instead of Docker's     |
 //! | `volumes-from:NAME`           | the volumes of a container outside the project (`volumes_from: [container:NAME]`) |
 //! | `link:NAME`                   | a legacy link to a container outside the project on the default bridge, which copies its environment in |
+//! | `device-requests`             | host devices a driver hands out (`gpus`, reserved `devices`) |
+//! | `oom-protection`              | shelter from the kernel's OOM killer (`oom_kill_disable`, a negative `oom_score_adj`) |
 //!
 //! A grant *covers* another that gives no more ([`Grant::covers`]): `privileged` covers
 //! every `cap:`, `cap:ALL` every capability, `bind:/srv` covers `bind:/srv/media:ro` and
@@ -88,6 +90,11 @@ pub enum Grant {
     /// `network_mode: bridge`): the engine copies the linked container's environment
     /// variables into this one.
     Link(String),
+    /// Device requests: `gpus` or `deploy.resources.reservations.devices`.
+    DeviceRequests,
+    /// `oom_kill_disable: true` or a negative `oom_score_adj`: under memory pressure the
+    /// host's other processes are killed first.
+    OomProtection,
 }
 
 /// The namespaces a container may share with the host (or another container).
@@ -256,6 +263,10 @@ impl Grant {
                 "a legacy link to a container outside the project, whose environment it reads"
                     .into()
             }
+            Self::DeviceRequests => "host devices a driver hands out, such as GPUs".into(),
+            Self::OomProtection => {
+                "shelter from the OOM killer: the host's other processes are killed first".into()
+            }
         }
     }
 }
@@ -284,6 +295,8 @@ impl fmt::Display for Grant {
             Self::CgroupParent(name) => write!(f, "cgroup-parent:{name}"),
             Self::VolumesFrom(name) => write!(f, "volumes-from:{name}"),
             Self::Link(name) => write!(f, "link:{name}"),
+            Self::DeviceRequests => write!(f, "device-requests"),
+            Self::OomProtection => write!(f, "oom-protection"),
         }
     }
 }
@@ -295,7 +308,7 @@ impl fmt::Display for Grant {
      cap:NAME, cap:ALL, bind:/PATH, bind:/PATH:ro, env_file:/PATH, device:/PATH, \
      network-driver:NAME, pid:host, ipc:host, uts:host, userns:host, cgroup:host, \
      pid:container:NAME, ipc:container:NAME, device-cgroup-rule:RULE, \
-     security-opt:NAME=VALUE, runtime:NAME, cgroup-parent:NAME, volumes-from:NAME, link:NAME or file:/PATH"
+     security-opt:NAME=VALUE, runtime:NAME, cgroup-parent:NAME, volumes-from:NAME, link:NAME, file:/PATH, device-requests or oom-protection"
 )]
 pub struct ParseError {
     /// The text.
@@ -318,8 +331,11 @@ impl FromStr for Grant {
             ok.then(|| name.to_owned()).ok_or_else(bad)
         };
         let text = text.trim();
-        if text == "privileged" {
-            return Ok(Self::Privileged);
+        match text {
+            "privileged" => return Ok(Self::Privileged),
+            "device-requests" => return Ok(Self::DeviceRequests),
+            "oom-protection" => return Ok(Self::OomProtection),
+            _ => {}
         }
         let (kind, rest) = text.split_once(':').ok_or_else(bad)?;
         match kind {

@@ -282,7 +282,7 @@ impl ContainerRuntime for FakeRuntime {
         Ok(engine.images.clone())
     }
 
-    async fn pull_image(&self, reference: &str) -> Result<()> {
+    async fn pull_image(&self, reference: &str, _platform: Option<&str>) -> Result<()> {
         let mut engine = self.engine();
         let call = Call::Pull {
             reference: reference.to_owned(),

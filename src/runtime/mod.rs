@@ -161,8 +161,13 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     /// Local image tags: normalized reference to image ID. One call.
     fn list_images(&self) -> impl Future<Output = Result<BTreeMap<String, String>>> + Send;
 
-    /// Pulls `reference`, with credentials from the Docker config file when it has some.
-    fn pull_image(&self, reference: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Pulls `reference` (for `platform`, such as `linux/arm64`, when given; else the
+    /// engine's own), with credentials from the Docker config file when it has some.
+    fn pull_image(
+        &self,
+        reference: &str,
+        platform: Option<&str>,
+    ) -> impl Future<Output = Result<()>> + Send;
 
     /// Points the tag `reference` (`repository:tag`) at `image` (an image ID or
     /// reference), moving it if it pointed elsewhere.

@@ -1,5 +1,6 @@
-//! How a service runs: `deploy` (replicas, limits, update and rollback configs), legacy
-//! `scale`, `restart`, `healthcheck`, `depends_on`, `ulimits` and `logging`.
+//! How a service runs: `deploy` (replicas, update and rollback configs, the Swarm-only
+//! settings; resources in [`super::resources`]), legacy `scale`, `restart`, `depends_on`,
+//! `ulimits` and `logging`; `healthcheck` lives in [`super::healthcheck`].
 
 use std::collections::BTreeMap;
 
@@ -7,9 +8,9 @@ use super::Ctx;
 use super::fields::{self, check_keys, child, index, quoted_literal};
 use crate::desired::limits::MAX_REPLICAS;
 use crate::desired::yaml::{Node, Value};
-use crate::model::spec::{
-    DependsOn, Healthcheck, Logging, RestartPolicy, ServiceSpec, Ulimit, UpdateConfig,
-};
+use crate::model::spec::{DependsOn, Logging, RestartPolicy, ServiceSpec, Ulimit, UpdateConfig};
+
+pub use super::healthcheck::healthcheck;
 
 /// `deploy.replicas`, else legacy `scale`, else 1; both set and different is an error, and
 /// so is more than [`MAX_REPLICAS`].
@@ -55,27 +56,23 @@ const DEPLOY_KEYS: &[&str] = &[
     "endpoint_mode",
 ];
 
-/// Reads `deploy:` (except `replicas`, see [`replicas`]).
+/// Reads `deploy:` (except `replicas`, see [`replicas`], and `restart_policy`, see
+/// [`super::late`]). `resources` go to [`super::resources`]; the Swarm-only settings
+/// (`labels`, `placement`, `endpoint_mode`, `mode: global` and the job modes) have no
+/// effect on one Docker host, as with `docker compose`, and a warning says so.
 pub fn deploy(cx: &mut Ctx, s: &mut ServiceSpec, node: &Node, key: &str) {
     fields::map(cx, node, key);
     check_keys(cx, node, key, DEPLOY_KEYS);
-    for ignored in ["restart_policy", "labels", "placement", "endpoint_mode"] {
-        if let Some(n) = node.get(ignored) {
-            cx.warn(n, &child(key, ignored), format!("`deploy.{ignored}` is a swarm setting and is ignored; use the service-level equivalent"));
+    for (name, why) in SWARM_ONLY {
+        if let Some(n) = node.get(name) {
+            cx.warn(n, &child(key, name), format!("`deploy.{name}` {why}"));
         }
     }
-    let mode = node.get("mode");
-    if let Some(mode_node) = mode
-        && mode_node.scalar_text().as_deref() != Some("replicated")
-    {
-        cx.error(
-            mode_node,
-            &child(key, "mode"),
-            "only `mode: replicated` is supported; remove `mode`",
-        );
+    if let Some(mode_node) = node.get("mode") {
+        mode(cx, mode_node, &child(key, "mode"));
     }
     if let Some(resources) = node.get("resources") {
-        limits(cx, s, resources, &child(key, "resources"));
+        super::resources::deploy_resources(cx, s, resources, &child(key, "resources"));
     }
     if let Some(n) = node.get("update_config") {
         s.update_config = Some(update_config(cx, n, &child(key, "update_config")));
@@ -85,28 +82,50 @@ pub fn deploy(cx: &mut Ctx, s: &mut ServiceSpec, node: &Node, key: &str) {
     }
 }
 
-fn limits(cx: &mut Ctx, s: &mut ServiceSpec, node: &Node, key: &str) {
-    check_keys(cx, node, key, &["limits", "reservations"]);
-    if let Some(n) = node.get("reservations") {
-        cx.warn(
-            n,
-            &child(key, "reservations"),
-            "`reservations` are not enforced by composectl and are ignored",
-        );
-    }
-    let Some(limits) = node.get("limits") else {
+/// `deploy` keys that only Swarm reads, with why they have no effect here.
+const SWARM_ONLY: [(&str, &str); 3] = [
+    (
+        "labels",
+        "has no effect on one Docker host: it labels the Swarm service, not its containers (docker compose ignores it too); use the service's `labels`",
+    ),
+    (
+        "placement",
+        "has no effect on one Docker host: it places Swarm tasks on nodes, and this host is the only node",
+    ),
+    (
+        "endpoint_mode",
+        "has no effect on one Docker host: it chooses how Swarm balances a service's address; here every replica answers to the service name on its networks",
+    ),
+];
+
+/// `deploy.mode`: `replicated` (the default); `global` and the job modes are Swarm's and,
+/// as with `docker compose`, run `replicas` plain containers here.
+fn mode(cx: &mut Ctx, node: &Node, key: &str) {
+    let Some(mode) = fields::text(cx, node, key) else {
         return;
     };
-    let key = child(key, "limits");
-    check_keys(cx, limits, &key, &["cpus", "memory", "pids", "devices"]);
-    if let Some(n) = limits.get("cpus") {
-        s.limits.cpus = fields::float(cx, n, &child(&key, "cpus"));
-    }
-    if let Some(n) = limits.get("memory") {
-        s.limits.memory = fields::size(cx, n, &child(&key, "memory"));
-    }
-    if let Some(n) = limits.get("pids") {
-        s.limits.pids = fields::int(cx, n, &child(&key, "pids"));
+    match mode.as_str() {
+        "replicated" => {}
+        "global" => cx.warn(
+            node,
+            key,
+            "`mode: global` has no effect on one Docker host: it runs one container per Swarm node, and this host is the only node; the service runs `replicas` containers (1 by default)",
+        ),
+        "replicated-job" | "global-job" => cx.warn(
+            node,
+            key,
+            format!(
+                "`mode: {mode}` has no effect on one Docker host: Swarm jobs are not run by docker compose either; the service runs as plain containers (set `restart: \"no\"` for a one-off)"
+            ),
+        ),
+        _ => cx.error(
+            node,
+            key,
+            format!(
+                "{} is not a deploy mode; use replicated or global",
+                quoted_literal(node)
+            ),
+        ),
     }
 }
 
@@ -184,50 +203,6 @@ pub fn restart(cx: &mut Ctx, node: &Node, key: &str) -> RestartPolicy {
         cx.error(node, key, message);
         RestartPolicy::No
     })
-}
-
-const HEALTH_KEYS: &[&str] = &[
-    "test",
-    "interval",
-    "timeout",
-    "retries",
-    "start_period",
-    "start_interval",
-    "disable",
-];
-
-/// Reads `healthcheck:`.
-pub fn healthcheck(cx: &mut Ctx, node: &Node, key: &str) -> Option<Healthcheck> {
-    fields::map(cx, node, key);
-    check_keys(cx, node, key, HEALTH_KEYS);
-    let path = |name: &str| child(key, name);
-    let disabled = node
-        .get("disable")
-        .and_then(|n| fields::boolean(cx, n, &path("disable")))
-        .unwrap_or(false);
-    let test = match node.get("test") {
-        _ if disabled => Some(vec!["NONE".to_string()]),
-        Some(n) if n.as_seq().is_some() => Some(fields::string_list(cx, n, &path("test"), false)),
-        Some(n) => fields::text(cx, n, &path("test")).map(|t| vec!["CMD-SHELL".to_string(), t]),
-        None => None,
-    };
-    let duration = |cx: &mut Ctx, name: &str| {
-        node.get(name)
-            .and_then(|n| fields::duration(cx, n, &path(name)))
-    };
-    let check = Healthcheck {
-        test: test.unwrap_or_default(),
-        interval: duration(cx, "interval"),
-        timeout: duration(cx, "timeout"),
-        retries: node
-            .get("retries")
-            .and_then(|n| fields::int(cx, n, &path("retries"))),
-        start_period: duration(cx, "start_period"),
-    };
-    if check.test.is_empty() && !disabled {
-        cx.error(node, key, "a healthcheck needs `test:`, such as [\"CMD\", \"curl\", \"-f\", \"http://localhost/\"]");
-    }
-    Some(check)
 }
 
 /// Reads `depends_on:` (a list of services or a mapping with conditions) into `s`: the

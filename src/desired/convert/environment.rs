@@ -1,7 +1,10 @@
 //! A service's environment: `env_file`s first (in order), then `environment`, which wins.
 //!
-//! `env_file` is a path, a list of paths, or a list of `{path, required}`; paths are
-//! relative to the project directory; a missing required file is an error naming it.
+//! `env_file` is a path, a list of paths, or a list of `{path, required, format}`; paths
+//! are relative to the project directory; a missing required file is an error naming it,
+//! a missing `required: false` one is skipped. `format: raw` reads values verbatim
+//! ([`super::rawenv`]); no `format` is compose's dotenv dialect; any other format is
+//! refused (compose has no other without plugins).
 //! `environment` is a `KEY=VALUE` list or a mapping; a key without a value takes the
 //! variable's value (environment over `.env`) and is left out when that is unset. Numbers
 //! and booleans become their text. Values are never put into messages.
@@ -49,8 +52,13 @@ pub fn environment(
             cx.error(node, &child(key, "env_file"), message);
             return out;
         }
-        for (file, required, at) in files {
-            if let Some(vars) = read_env_file(cx, &file, required, &at) {
+        for (file, required, raw, at) in files {
+            let vars = if raw {
+                read_raw_env_file(cx, &file, required, &at)
+            } else {
+                read_env_file(cx, &file, required, &at)
+            };
+            if let Some(vars) = vars {
                 out.extend(vars.iter().cloned());
             }
         }
@@ -95,8 +103,11 @@ pub fn environment(
     out
 }
 
-/// (path as written, required, node) for every entry.
-fn env_files(cx: &mut Ctx, node: &Node, key: &str) -> Vec<(String, bool, (Node, String))> {
+/// One `env_file` entry: path as written, required, `format: raw`, and where it is.
+type Entry = (String, bool, bool, (Node, String));
+
+/// Every entry of `env_file`.
+fn env_files(cx: &mut Ctx, node: &Node, key: &str) -> Vec<Entry> {
     let items: Vec<(usize, &Node)> = match &node.value {
         Value::Seq(items) => items.iter().enumerate().collect(),
         _ => vec![(0, node)],
@@ -121,9 +132,25 @@ fn env_files(cx: &mut Ctx, node: &Node, key: &str) -> Vec<(String, bool, (Node, 
                 .get("required")
                 .and_then(|n| fields::boolean(cx, n, &child(&path, "required")))
                 .unwrap_or(true);
-            out.push((file, required, (item.clone(), path)));
+            let raw = match item.get("format") {
+                None => false,
+                Some(n) => match fields::text(cx, n, &child(&path, "format")).as_deref() {
+                    Some("raw") => true,
+                    Some(".env") => false,
+                    Some(_) => {
+                        let message = format!(
+                            "{} is not an env_file format; use raw (values taken verbatim) or leave `format` out (the dotenv dialect)",
+                            fields::quoted_literal(n)
+                        );
+                        cx.error(n, &child(&path, "format"), message);
+                        continue;
+                    }
+                    None => continue,
+                },
+            };
+            out.push((file, required, raw, (item.clone(), path)));
         } else if let Some(file) = fields::text(cx, item, &path) {
-            out.push((file, true, (item.clone(), path)));
+            out.push((file, true, false, (item.clone(), path)));
         }
     }
     out
@@ -163,6 +190,46 @@ fn read_env_file(
     };
     cx.error(node, key, problem);
     None
+}
+
+/// A `format: raw` env file (read each time it is listed: raw files are rare).
+fn read_raw_env_file(
+    cx: &mut Ctx,
+    file: &str,
+    required: bool,
+    (node, key): &(Node, String),
+) -> Option<Arc<Vec<(String, String)>>> {
+    let absolute = super::mounts::absolute(cx, file);
+    let text = match read::read_text(&absolute, cx.limits.env()) {
+        Ok(text) => text,
+        Err(e) if e.is_not_found() && !required => return None,
+        Err(e) if e.is_not_found() => {
+            cx.error(
+                node,
+                key,
+                format!("env file {e}, or mark the entry `required: false`"),
+            );
+            return None;
+        }
+        Err(e) => {
+            cx.error(node, key, format!("env file {e}"));
+            return None;
+        }
+    };
+    let vars = match super::rawenv::parse(&text, cx.lookup) {
+        Ok(vars) => vars,
+        Err(e) => {
+            cx.error(node, key, format!("env file {}: {e}", absolute.display()));
+            return None;
+        }
+    };
+    let path = super::mounts::host_path(cx, node, key, file)?;
+    cx.origins.host_paths.push(HostPath {
+        path,
+        usage: HostPathUse::EnvFile,
+        origin: Origin::at(node, key),
+    });
+    Some(Arc::new(vars))
 }
 
 fn load_env_file(cx: &Ctx, absolute: &std::path::Path) -> EnvFile {

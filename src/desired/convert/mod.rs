@@ -21,10 +21,15 @@ pub mod deploy;
 pub mod environment;
 pub mod fields;
 pub mod files;
+pub mod healthcheck;
+pub mod late;
+pub mod mount_long;
 pub mod mounts;
 mod networks;
 pub mod ports;
 pub mod refs;
+pub mod rawenv;
+pub mod resources;
 pub mod service;
 pub mod units;
 

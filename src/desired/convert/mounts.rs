@@ -2,15 +2,15 @@
 //!
 //! Short: `/path` (anonymous), `name:/path[:ro|rw]` (named volume, must be declared at the
 //! top level), `./rel:/path`, `/abs:/path`, `~/x:/path` (bind mounts, made absolute, host
-//! path created when missing as compose does). Long: `{type, source, target, read_only,
-//! bind.create_host_path, volume.nocopy, tmpfs.size}`. When two mounts share a target (an
-//! override file adding one), the later wins.
+//! path created when missing as compose does), with options `ro`, `rw`, `z`, `Z`,
+//! `nocopy` and a bind propagation. Long: see [`super::mount_long`]. When two mounts share
+//! a target (an override file adding one), the later wins.
 
 use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
 
 use super::Ctx;
-use super::fields::{self, check_keys, child, index};
+use super::fields::{self, index};
 use crate::desired::yaml::{Node, Value};
 use crate::model::spec::{MountKind, MountSpec};
 
@@ -28,7 +28,7 @@ pub fn volumes(cx: &mut Ctx, service: &str, node: &Node, key: &str) -> Vec<Mount
     for (i, item) in items.iter().enumerate() {
         let path = index(key, i);
         let mount = match &item.value {
-            Value::Map(_) => long(cx, item, &path),
+            Value::Map(_) => super::mount_long::long(cx, item, &path),
             Value::Str(text) => short(cx, item, &path, text),
             _ => {
                 cx.error(
@@ -80,7 +80,7 @@ fn short(cx: &mut Ctx, node: &Node, key: &str, text: &str) -> Option<MountSpec> 
         !matches!(
             **o,
             "ro" | "rw" | "z" | "Z" | "nocopy" | "cached" | "delegated" | "consistent"
-        )
+        ) && !PROPAGATIONS.contains(*o)
     }) {
         let bad = match &node.interpolated {
             None => format!("`{bad}`"),
@@ -89,11 +89,12 @@ fn short(cx: &mut Ctx, node: &Node, key: &str, text: &str) -> Option<MountSpec> 
         cx.error(
             node,
             key,
-            format!("unknown mount option {bad}; use ro or rw"),
+            format!("unknown mount option {bad}; use ro, rw, z, Z, nocopy or a propagation such as rshared"),
         );
         return None;
     }
-    let read_only = options.contains(&"ro");
+    // Compose reads the last of ro and rw.
+    let read_only = options.iter().rev().find(|o| matches!(**o, "ro" | "rw")) == Some(&"ro");
     let kind = match source {
         None => MountKind::Anonymous,
         Some(source) if is_host_path(source) => MountKind::Bind {
@@ -102,18 +103,66 @@ fn short(cx: &mut Ctx, node: &Node, key: &str, text: &str) -> Option<MountSpec> 
         },
         Some(name) => named(cx, node, node, key, name)?,
     };
-    Some(MountSpec {
-        kind,
-        target,
-        read_only,
-    })
+    let mut mount = MountSpec::new(kind, target, read_only);
+    for option in options {
+        match option {
+            "z" | "Z" => mount.options.selinux = Some(option.to_string()),
+            "nocopy" => mount.options.nocopy = true,
+            "cached" | "delegated" | "consistent" => cx.warn(
+                node,
+                key,
+                format!("the consistency `{option}` has no effect on Linux, where mounts are always consistent"),
+            ),
+            p if PROPAGATIONS.contains(&p) => mount.options.propagation = Some(p.to_string()),
+            _ => {}
+        }
+    }
+    check_options(cx, node, key, &mount)?;
+    Some(mount)
+}
+
+/// Bind propagation modes.
+pub(super) const PROPAGATIONS: &[&str] = &[
+    "rprivate", "private", "rshared", "shared", "rslave", "slave",
+];
+
+/// Refuses options that do not fit the mount's kind, or that the engine cannot apply.
+pub(super) fn check_options(cx: &mut Ctx, node: &Node, key: &str, mount: &MountSpec) -> Option<()> {
+    let is_bind = matches!(mount.kind, MountKind::Bind { .. });
+    let is_volume = matches!(mount.kind, MountKind::Volume { .. } | MountKind::Anonymous);
+    let o = &mount.options;
+    let problem = if !is_bind && (o.propagation.is_some() || o.selinux.is_some()) {
+        Some("propagation and SELinux relabeling (z, Z) apply to bind mounts only; remove them")
+    } else if !is_volume && (o.nocopy || !o.volume_labels.is_empty()) {
+        Some("`nocopy` and volume labels apply to volumes only; remove them")
+    } else if matches!(
+        mount.kind,
+        MountKind::Bind {
+            create_host_path: false,
+            ..
+        }
+    ) && o.selinux.is_some()
+    {
+        Some(
+            "SELinux relabeling (`bind.selinux`) works through the engine's bind form, which creates a missing host path; remove `create_host_path: false` or the relabeling",
+        )
+    } else {
+        None
+    };
+    match problem {
+        Some(message) => {
+            cx.error(node, key, message);
+            None
+        }
+        None => Some(()),
+    }
 }
 
 fn is_host_path(source: &str) -> bool {
     source.starts_with('/') || source.starts_with('.') || source.starts_with('~')
 }
 
-fn container_path(cx: &mut Ctx, node: &Node, key: &str, target: &str) -> Option<String> {
+pub(super) fn container_path(cx: &mut Ctx, node: &Node, key: &str, target: &str) -> Option<String> {
     if target.starts_with('/') {
         return Some(target.to_string());
     }
@@ -127,7 +176,13 @@ fn container_path(cx: &mut Ctx, node: &Node, key: &str, target: &str) -> Option<
 
 /// The named volume `name`, read from `origin` (the short-syntax string or the `source:`
 /// node), at `node`.
-fn named(cx: &mut Ctx, node: &Node, origin: &Node, key: &str, name: &str) -> Option<MountKind> {
+pub(super) fn named(
+    cx: &mut Ctx,
+    node: &Node,
+    origin: &Node,
+    key: &str,
+    name: &str,
+) -> Option<MountKind> {
     match cx.volumes.get(name) {
         Some(volume) => Some(MountKind::Volume {
             name: volume.name.clone(),
@@ -148,88 +203,6 @@ fn named(cx: &mut Ctx, node: &Node, origin: &Node, key: &str, name: &str) -> Opt
     }
 }
 
-const LONG_KEYS: &[&str] = &[
-    "type",
-    "source",
-    "target",
-    "read_only",
-    "bind",
-    "volume",
-    "tmpfs",
-    "consistency",
-    "image",
-];
-
-fn long(cx: &mut Ctx, node: &Node, key: &str) -> Option<MountSpec> {
-    check_keys(cx, node, key, LONG_KEYS);
-    let get_text = |cx: &mut Ctx, name: &str| {
-        node.get(name)
-            .and_then(|n| fields::text(cx, n, &child(key, name)))
-    };
-    let kind = get_text(cx, "type").unwrap_or_else(|| "volume".into());
-    let source = get_text(cx, "source");
-    let Some(target) = get_text(cx, "target") else {
-        cx.error(
-            node,
-            key,
-            "a long-syntax mount needs `target:` (the path in the container)",
-        );
-        return None;
-    };
-    let target = container_path(cx, node, &child(key, "target"), &target)?;
-    let read_only = node
-        .get("read_only")
-        .and_then(|n| fields::boolean(cx, n, &child(key, "read_only")))
-        .unwrap_or(false);
-    let kind = match (kind.as_str(), source) {
-        ("volume", None) => MountKind::Anonymous,
-        ("volume", Some(name)) => {
-            let origin = node.get("source").unwrap_or(node);
-            named(cx, node, origin, &child(key, "source"), &name)?
-        }
-        ("bind", Some(source)) => MountKind::Bind {
-            source: host_path(cx, node, &child(key, "source"), &source)?,
-            create_host_path: create_host_path(cx, node, key),
-        },
-        ("bind", None) => {
-            cx.error(node, key, "a bind mount needs `source:` (the host path)");
-            return None;
-        }
-        ("tmpfs", _) => MountKind::Tmpfs {
-            size: tmpfs_size(cx, node, key),
-        },
-        (other, _) => {
-            cx.error(
-                node,
-                &child(key, "type"),
-                format!(
-                    "mount type {} is not supported; use volume, bind or tmpfs",
-                    fields::shown_name(node.get("type").unwrap_or(node), other)
-                ),
-            );
-            return None;
-        }
-    };
-    Some(MountSpec {
-        kind,
-        target,
-        read_only,
-    })
-}
-
-fn create_host_path(cx: &mut Ctx, node: &Node, key: &str) -> bool {
-    let path = child(key, "bind.create_host_path");
-    node.get("bind")
-        .and_then(|b| b.get("create_host_path"))
-        .and_then(|n| fields::boolean(cx, n, &path))
-        .unwrap_or(true)
-}
-
-fn tmpfs_size(cx: &mut Ctx, node: &Node, key: &str) -> Option<u64> {
-    let size = node.get("tmpfs")?.get("size")?;
-    fields::size(cx, size, &child(key, "tmpfs.size"))
-}
-
 /// Reads a service's `tmpfs:` (a path or a list of `path[:size=..,mode=..]`).
 pub fn tmpfs(cx: &mut Ctx, node: &Node, key: &str) -> Vec<MountSpec> {
     let mut out = Vec::new();
@@ -237,24 +210,37 @@ pub fn tmpfs(cx: &mut Ctx, node: &Node, key: &str) -> Vec<MountSpec> {
         .into_iter()
         .enumerate()
     {
-        let at = node.as_seq().and_then(|s| s.get(i)).unwrap_or(node);
+        let at = at_node(node, i);
         let (target, options) = entry.split_once(':').unwrap_or((&entry, ""));
         let Some(target) = container_path(cx, at, &index(key, i), target) else {
             continue;
         };
-        let size = options.split(',').find_map(|o| o.strip_prefix("size="));
-        let size = size.and_then(|s| {
-            super::units::parse_size(s)
-                .map_err(|e| cx.error(at, &index(key, i), format!("the size {e}")))
-                .ok()
-        });
-        out.push(MountSpec {
-            kind: MountKind::Tmpfs { size },
-            target,
-            read_only: false,
-        });
+        let mut mount = MountSpec::new(MountKind::Tmpfs { size: None }, target, false);
+        for option in options.split(',').filter(|o| !o.is_empty()) {
+            let path = index(key, i);
+            match option.split_once('=') {
+                Some(("size", size)) => match super::units::parse_size(size) {
+                    Ok(bytes) => mount.kind = MountKind::Tmpfs { size: Some(bytes) },
+                    Err(e) => cx.error(at, &path, format!("the size {e}")),
+                },
+                Some(("mode", mode)) => match u32::from_str_radix(mode, 8) {
+                    Ok(m) if m <= 0o7777 => mount.options.tmpfs_mode = Some(m),
+                    _ => cx.error(at, &path, "the mode is written in octal, such as mode=1777"),
+                },
+                _ => cx.error(
+                    at,
+                    &path,
+                    "composectl applies the tmpfs options size= and mode= only; remove the others",
+                ),
+            }
+        }
+        out.push(mount);
     }
     out
+}
+
+fn at_node(node: &Node, i: usize) -> &Node {
+    node.as_seq().and_then(|s| s.get(i)).unwrap_or(node)
 }
 
 /// A host path as the spec carries it: made [`absolute`], then resolved by

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::fields::{self, check_keys, child, index};
-use super::{Ctx, container, deploy, environment, files, mounts, ports, refs};
+use super::{Ctx, container, deploy, environment, files, late, mounts, ports, refs, resources};
 use crate::desired::keys;
 use crate::desired::yaml::{Node, Value};
 use crate::model::files::FileKind;
@@ -41,6 +41,7 @@ pub fn service(cx: &mut Ctx, name: &str, node: &Node, path: &str) -> Option<Serv
     s.environment =
         environment::environment(cx, node.get("env_file"), node.get("environment"), path);
     s.replicas = deploy::replicas(cx, node, path);
+    late::apply(cx, &mut s, node, path);
     refs::conflicts(cx, &s, node, path);
     if s.networks.is_empty() && s.network_mode.is_none() {
         s.networks
@@ -128,6 +129,12 @@ fn apply(cx: &mut Ctx, s: &mut ServiceSpec, name: &str, value: &Node, key: &str)
         "isolation" => container::isolation(cx, value, key),
 
         // (pulls, platform, mounts, healthcheck)
+        n if resources::KEYS.contains(&n) => {
+            resources::service_key(cx, &mut s.resources, n, value, key);
+        }
+        "platform" => s.platform = platform(cx, value, key),
+        // Read by `late::apply` once every key is known.
+        "label_file" | "pull_policy" | "pull_refresh_after" => {}
 
         // (service references)
         "network_mode" => s.network_mode = refs::network_mode(cx, value, key),
@@ -300,4 +307,25 @@ fn extra_hosts(cx: &mut Ctx, node: &Node, key: &str) -> Vec<String> {
         .into_iter()
         .map(|(host, ip)| format!("{host}:{}", ip.unwrap_or_default().trim_matches(['[', ']'])))
         .collect()
+}
+
+/// `platform`: `os[/arch[/variant]]`, such as `linux/arm64`.
+fn platform(cx: &mut Ctx, node: &Node, key: &str) -> Option<String> {
+    let text = fields::text(cx, node, key)?;
+    let parts: Vec<&str> = text.split('/').collect();
+    let valid = (1..=3).contains(&parts.len())
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+        });
+    if !valid {
+        let message = format!(
+            "{} is not a platform; write os/arch[/variant], such as linux/amd64 or linux/arm64/v8",
+            fields::quoted_literal(node)
+        );
+        cx.error(node, key, message);
+        return None;
+    }
+    Some(text)
 }

@@ -13,6 +13,7 @@ mod container_keys;
 mod fixture;
 mod include_extends;
 mod networks;
+mod host_keys;
 mod projects;
 mod references;
 mod secrets;

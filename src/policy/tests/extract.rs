@@ -40,6 +40,23 @@ fn cases() -> Vec<Case> {
             &[],
         ),
         case(
+            "GPUs and shelter from the OOM killer; CPU and block IO weights ask for nothing",
+            web(
+                "    gpus: all\n    oom_kill_disable: true\n    cpu_shares: 512\n    blkio_config:\n      weight: 300\n",
+            ),
+            nothing,
+            &[
+                ("device-requests", "services.web.gpus", Some(4)),
+                ("oom-protection", "services.web.oom_kill_disable", Some(5)),
+            ],
+        ),
+        case(
+            "a negative oom_score_adj shelters from the OOM killer",
+            web("    oom_score_adj: -500\n"),
+            nothing,
+            &[("oom-protection", "services.web.oom_score_adj", Some(4))],
+        ),
+        case(
             "privileged mode",
             web("    privileged: true\n"),
             nothing,

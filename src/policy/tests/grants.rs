@@ -26,6 +26,8 @@ fn grants_read_back_as_written_and_odd_texts_are_refused() {
         "network-driver:macvlan",
         "volumes-from:legacy",
         "link:legacy_db",
+        "device-requests",
+        "oom-protection",
     ] {
         assert_eq!(grant(text).to_string(), text);
     }

@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use bollard::models::{
     ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HealthConfig, HostConfig,
-    HostConfigLogConfig, Mount, MountTmpfsOptions, MountType, NetworkingConfig, PortBinding,
-    PortMap, ResourcesUlimits, RestartPolicy as EngineRestart, RestartPolicyNameEnum,
+    HostConfigLogConfig, Mount, MountBindOptions, MountBindOptionsPropagationEnum,
+    MountTmpfsOptions, MountType, MountVolumeOptions, NetworkingConfig, PortBinding, PortMap,
+    ResourcesUlimits, RestartPolicy as EngineRestart, RestartPolicyNameEnum,
 };
 
+use super::resources;
 use crate::model::spec::{
     Healthcheck, MountKind, MountSpec, PortSpec, RestartPolicy, ServiceNetwork, ServiceSpec,
 };
@@ -192,6 +194,24 @@ fn host_config(request: &ContainerCreate) -> HostConfig {
         storage_opt: container_keys::map(&svc.storage_opt),
 
         // (pulls, platform, mounts, healthcheck)
+        cpu_shares: svc.resources.cpu_shares,
+        cpuset_cpus: svc.resources.cpuset.clone(),
+        cpu_quota: svc.resources.cpu_quota,
+        cpu_period: svc.resources.cpu_period,
+        cpu_realtime_period: svc.resources.cpu_rt_period,
+        cpu_realtime_runtime: svc.resources.cpu_rt_runtime,
+        memory_reservation: resources::bytes(svc.resources.mem_reservation),
+        memory_swap: svc.resources.memswap_limit,
+        memory_swappiness: svc.resources.mem_swappiness,
+        oom_kill_disable: svc.resources.oom_kill_disable,
+        oom_score_adj: svc.resources.oom_score_adj,
+        blkio_weight: svc.resources.blkio.weight,
+        blkio_weight_device: resources::weight_devices(&svc.resources),
+        blkio_device_read_bps: resources::throttles(&svc.resources.blkio.device_read_bps),
+        blkio_device_write_bps: resources::throttles(&svc.resources.blkio.device_write_bps),
+        blkio_device_read_iops: resources::throttles(&svc.resources.blkio.device_read_iops),
+        blkio_device_write_iops: resources::throttles(&svc.resources.blkio.device_write_iops),
+        device_requests: resources::device_requests(&svc.resources),
 
         // (service references)
         volumes_from: non_empty(
@@ -237,7 +257,9 @@ fn port_bindings(ports: &[PortSpec]) -> PortMap {
 }
 
 /// Mounts for the `Mounts` field, and `Binds` strings for bind mounts whose host path may
-/// be created (the `Mounts` API refuses a missing source; `Binds` creates it).
+/// be created (the `Mounts` API refuses a missing source; `Binds` creates it), with their
+/// options as the bind form writes them (`ro`, SELinux `z`/`Z`, a propagation), as
+/// compose's `toBindString`.
 fn mounts_and_binds(specs: &[MountSpec]) -> (Vec<Mount>, Vec<String>) {
     let mut mounts = Vec::new();
     let mut binds = Vec::new();
@@ -247,8 +269,18 @@ fn mounts_and_binds(specs: &[MountSpec]) -> (Vec<Mount>, Vec<String>) {
                 source,
                 create_host_path: true,
             } => {
-                let ro = if spec.read_only { ":ro" } else { "" };
-                binds.push(format!("{}:{}{ro}", source.display(), spec.target));
+                let options: Vec<&str> = spec
+                    .read_only
+                    .then_some("ro")
+                    .into_iter()
+                    .chain(spec.options.selinux.as_deref())
+                    .chain(spec.options.propagation.as_deref())
+                    .collect();
+                let mut bind = format!("{}:{}", source.display(), spec.target);
+                if !options.is_empty() {
+                    bind = format!("{bind}:{}", options.join(","));
+                }
+                binds.push(bind);
             }
             _ => mounts.push(mount(spec)),
         }
@@ -262,30 +294,59 @@ fn mount(spec: &MountSpec) -> Mount {
         read_only: Some(spec.read_only),
         ..Mount::default()
     };
+    let o = &spec.options;
+    let volume_options = (o.nocopy || !o.volume_labels.is_empty()).then(|| MountVolumeOptions {
+        no_copy: o.nocopy.then_some(true),
+        labels: (!o.volume_labels.is_empty())
+            .then(|| o.volume_labels.clone().into_iter().collect()),
+        ..MountVolumeOptions::default()
+    });
     match &spec.kind {
         MountKind::Volume { name, .. } => Mount {
             typ: Some(MountType::VOLUME),
             source: Some(name.clone()),
+            volume_options,
             ..base
         },
         MountKind::Anonymous => Mount {
             typ: Some(MountType::VOLUME),
+            volume_options,
             ..base
         },
         MountKind::Bind { source, .. } => Mount {
             typ: Some(MountType::BIND),
             source: Some(source.display().to_string()),
+            bind_options: o.propagation.as_deref().and_then(propagation).map(|p| {
+                MountBindOptions {
+                    propagation: Some(p),
+                    ..MountBindOptions::default()
+                }
+            }),
             ..base
         },
         MountKind::Tmpfs { size } => Mount {
             typ: Some(MountType::TMPFS),
-            tmpfs_options: size.map(|s| MountTmpfsOptions {
-                size_bytes: Some(i64::try_from(s).unwrap_or(i64::MAX)),
+            tmpfs_options: (size.is_some() || o.tmpfs_mode.is_some()).then(|| MountTmpfsOptions {
+                size_bytes: size.map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
+                mode: o.tmpfs_mode.map(i64::from),
                 ..MountTmpfsOptions::default()
             }),
             ..base
         },
     }
+}
+
+fn propagation(mode: &str) -> Option<MountBindOptionsPropagationEnum> {
+    use MountBindOptionsPropagationEnum as P;
+    Some(match mode {
+        "private" => P::PRIVATE,
+        "rprivate" => P::RPRIVATE,
+        "shared" => P::SHARED,
+        "rshared" => P::RSHARED,
+        "slave" => P::SLAVE,
+        "rslave" => P::RSLAVE,
+        _ => return None,
+    })
 }
 
 fn restart_policy(policy: RestartPolicy) -> EngineRestart {

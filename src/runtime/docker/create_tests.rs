@@ -76,6 +76,7 @@ fn mounts_map_by_kind_and_creatable_binds_become_bind_strings() {
         kind,
         target: target.into(),
         read_only,
+        options: Default::default(),
     };
     svc.mounts = vec![
         m(
@@ -486,4 +487,136 @@ fn secrets_and_configs_are_read_only_bind_mounts_of_the_materialized_files() {
     assert!(source.starts_with(base.path().join("default/shop/files")));
     assert_eq!(std::fs::read(&source).unwrap(), b"pw-value-123");
     assert!(!format!("{body:?}").contains("pw-value-123"));
+}
+
+#[test]
+fn resources_land_in_the_host_config() {
+    use crate::model::resources::DeviceRequest;
+    let mut svc = ServiceSpec::new("web", "app:v1");
+    let r = &mut svc.resources;
+    r.cpu_shares = Some(512);
+    r.cpuset = Some("0-1".into());
+    r.cpu_quota = Some(50_000);
+    r.cpu_period = Some(100_000);
+    r.cpu_rt_period = Some(1_000_000);
+    r.cpu_rt_runtime = Some(950_000);
+    r.mem_reservation = Some(64 << 20);
+    r.memswap_limit = Some(-1);
+    r.mem_swappiness = Some(10);
+    r.oom_kill_disable = Some(true);
+    r.oom_score_adj = Some(500);
+    r.blkio.weight = Some(300);
+    r.blkio.weight_device = vec![("/dev/sda".into(), 400)];
+    r.blkio.device_read_bps = vec![("/dev/sda".into(), 1 << 20)];
+    r.blkio.device_write_iops = vec![("/dev/sda".into(), 120)];
+    r.device_requests = vec![DeviceRequest {
+        driver: Some("nvidia".into()),
+        count: Some(-1),
+        capabilities: vec!["gpu".into()],
+        ..DeviceRequest::default()
+    }];
+    let body = container_body(&request(svc));
+    let h = host(&body);
+    assert_eq!(h.cpu_shares, Some(512));
+    assert_eq!(h.cpuset_cpus.as_deref(), Some("0-1"));
+    assert_eq!((h.cpu_quota, h.cpu_period), (Some(50_000), Some(100_000)));
+    assert_eq!(
+        (h.cpu_realtime_period, h.cpu_realtime_runtime),
+        (Some(1_000_000), Some(950_000))
+    );
+    assert_eq!(h.memory_reservation, Some(64 << 20));
+    assert_eq!(h.memory_swap, Some(-1));
+    assert_eq!(h.memory_swappiness, Some(10));
+    assert_eq!(h.oom_kill_disable, Some(true));
+    assert_eq!(h.oom_score_adj, Some(500));
+    assert_eq!(h.blkio_weight, Some(300));
+    let wd = h.blkio_weight_device.as_ref().unwrap();
+    assert_eq!(
+        (wd[0].path.as_deref(), wd[0].weight),
+        (Some("/dev/sda"), Some(400))
+    );
+    let rb = h.blkio_device_read_bps.as_ref().unwrap();
+    assert_eq!(
+        (rb[0].path.as_deref(), rb[0].rate),
+        (Some("/dev/sda"), Some(1 << 20))
+    );
+    assert_eq!(
+        h.blkio_device_write_iops.as_ref().unwrap()[0].rate,
+        Some(120)
+    );
+    assert!(h.blkio_device_write_bps.is_none());
+    let dr = &h.device_requests.as_ref().unwrap()[0];
+    assert_eq!(dr.driver.as_deref(), Some("nvidia"));
+    assert_eq!(dr.count, Some(-1));
+    assert_eq!(dr.capabilities, Some(vec![vec!["gpu".to_owned()]]));
+}
+
+#[test]
+fn unset_resources_leave_the_engine_defaults() {
+    let body = container_body(&request(ServiceSpec::new("web", "app:v1")));
+    let h = host(&body);
+    assert_eq!(h.cpu_shares, None);
+    assert_eq!(h.oom_kill_disable, None);
+    assert_eq!(h.memory_swappiness, None);
+    assert!(h.device_requests.is_none() && h.blkio_weight_device.is_none());
+}
+
+#[test]
+fn mount_options_go_to_the_bind_form_or_the_mount_options() {
+    let mut svc = ServiceSpec::new("web", "app:v1");
+    let mut bind = MountSpec::new(
+        MountKind::Bind {
+            source: PathBuf::from("/srv/conf"),
+            create_host_path: true,
+        },
+        "/conf",
+        true,
+    );
+    bind.options.selinux = Some("z".into());
+    bind.options.propagation = Some("rshared".into());
+    let mut strict = MountSpec::new(
+        MountKind::Bind {
+            source: PathBuf::from("/srv/strict"),
+            create_host_path: false,
+        },
+        "/strict",
+        false,
+    );
+    strict.options.propagation = Some("rslave".into());
+    let mut volume = MountSpec::new(
+        MountKind::Volume {
+            name: "shop_data".into(),
+            key: "data".into(),
+        },
+        "/data",
+        false,
+    );
+    volume.options.nocopy = true;
+    let mut tmpfs = MountSpec::new(
+        MountKind::Tmpfs {
+            size: Some(1 << 20),
+        },
+        "/scratch",
+        false,
+    );
+    tmpfs.options.tmpfs_mode = Some(0o1777);
+    svc.mounts = vec![bind, strict, volume, tmpfs];
+    let body = container_body(&request(svc));
+    let h = host(&body);
+    assert_eq!(
+        h.binds,
+        Some(vec!["/srv/conf:/conf:ro,z,rshared".to_owned()])
+    );
+    let mounts = h.mounts.as_ref().unwrap();
+    let strict = &mounts[0];
+    assert_eq!(
+        strict.bind_options.as_ref().unwrap().propagation,
+        Some(MountBindOptionsPropagationEnum::RSLAVE)
+    );
+    assert_eq!(
+        mounts[1].volume_options.as_ref().unwrap().no_copy,
+        Some(true)
+    );
+    let t = mounts[2].tmpfs_options.as_ref().unwrap();
+    assert_eq!((t.size_bytes, t.mode), (Some(1 << 20), Some(0o1777)));
 }

@@ -32,6 +32,7 @@ mod create;
 mod events;
 mod network;
 mod ops;
+mod resources;
 pub mod stats;
 
 /// The Engine API version every request uses (Docker 20.10).

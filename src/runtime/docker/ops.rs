@@ -68,7 +68,7 @@ fn non_empty(map: &BTreeMap<String, String>) -> Option<HashMap<String, String>> 
 
 impl DockerRuntime {
     /// Drains a pull's progress stream; the first error it reports is the result.
-    async fn drain_pull(&self, reference: &str) -> Result<()> {
+    async fn drain_pull(&self, reference: &str, platform: Option<&str>) -> Result<()> {
         let (repo, tag) = auth::split_reference(reference);
         let credentials = auth::credentials_for(reference).map_err(|e| Error::Engine {
             operation: "pull_image",
@@ -77,6 +77,7 @@ impl DockerRuntime {
         let options = CreateImageOptions {
             from_image: Some(repo),
             tag: Some(tag),
+            platform: platform.unwrap_or_default().to_owned(),
             ..CreateImageOptions::default()
         };
         let mut stream = self.docker.create_image(Some(options), None, credentials);
@@ -198,9 +199,9 @@ impl ContainerRuntime for DockerRuntime {
         Ok(convert::image_tags(images))
     }
 
-    async fn pull_image(&self, reference: &str) -> Result<()> {
+    async fn pull_image(&self, reference: &str, platform: Option<&str>) -> Result<()> {
         let start = Instant::now();
-        let result = self.drain_pull(reference).await;
+        let result = self.drain_pull(reference, platform).await;
         let outcome = if result.is_ok() {
             Outcome::Ok
         } else {
@@ -269,7 +270,7 @@ impl ContainerRuntime for DockerRuntime {
     async fn create_container(&self, request: &ContainerCreate) -> Result<String> {
         let options = CreateContainerOptions {
             name: Some(request.name.clone()),
-            ..CreateContainerOptions::default()
+            platform: request.service.platform.clone().unwrap_or_default(),
         };
         let owned = ContainerCreate {
             labels: self.owned_labels(&request.labels),
@@ -293,6 +294,12 @@ impl ContainerRuntime for DockerRuntime {
                 };
                 map_error("create_container", what, e)
             })?;
+        // The engine discards what the host's kernel cannot do (a block IO weight without
+        // a weight-capable scheduler, swap limits without swap accounting) and says so
+        // only here: never let that pass silently.
+        for warning in &created.warnings {
+            tracing::warn!(container = %request.name, %warning, "the Docker engine changed the container's configuration");
+        }
         self.connect_extra_networks(&created.id, request).await?;
         Ok(created.id)
     }

@@ -19,6 +19,7 @@ fn request(name: &str, image: &str) -> ContainerCreate {
         },
         target: "/data".into(),
         read_only: false,
+        options: Default::default(),
     });
     let labels = BTreeMap::from([
         (labels::MANAGED.to_owned(), "true".to_owned()),
@@ -189,11 +190,13 @@ async fn pull_needs_a_registry_image_and_emits_an_event() {
     let fake = FakeRuntime::new();
     let mut events = fake.events();
     assert!(matches!(
-        fake.pull_image("app:v2").await,
+        fake.pull_image("app:v2", None).await,
         Err(Error::NotFound { .. })
     ));
     fake.add_registry_image("app:v2", "sha256:9");
-    fake.pull_image("docker.io/library/app:v2").await.unwrap();
+    fake.pull_image("docker.io/library/app:v2", None)
+        .await
+        .unwrap();
 
     assert_eq!(fake.list_images().await.unwrap()["app:v2"], "sha256:9");
     assert_eq!(actions(&drain(&mut events).await), ["image pull"]);
