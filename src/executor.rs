@@ -20,9 +20,9 @@ use crate::runtime::{self, ContainerRuntime};
 use crate::state::StateDir;
 
 mod containers;
-mod references;
-mod recreate;
 pub mod files;
+mod recreate;
+mod references;
 mod resources;
 #[cfg(test)]
 mod tests;

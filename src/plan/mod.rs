@@ -56,9 +56,9 @@ mod order_tests;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]
-mod references_tests;
-#[cfg(test)]
 mod pull_tests;
+#[cfg(test)]
+mod references_tests;
 #[cfg(test)]
 mod render_tests;
 #[cfg(test)]

@@ -11,9 +11,9 @@ use super::{
 mod bounds;
 mod container_keys;
 mod fixture;
+mod host_keys;
 mod include_extends;
 mod networks;
-mod host_keys;
 mod projects;
 mod references;
 mod secrets;

@@ -104,7 +104,9 @@ fn is_namespace_mode(name: &str) -> bool {
 fn network_mode(request: &ContainerCreate) -> Option<String> {
     match &request.service.network_mode {
         Some(mode) => Some(mode.engine_mode(None)),
-        None => by_priority(request).first().map(|(name, _)| (*name).clone()),
+        None => by_priority(request)
+            .first()
+            .map(|(name, _)| (*name).clone()),
     }
 }
 
