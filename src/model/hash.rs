@@ -25,6 +25,22 @@ pub(super) fn digest(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// [`field`] of `value`, `None` when it is unset (null, `false`, empty, or a structure of
+/// nothing but those): for the keys added after the first labelled containers.
+fn set<T: Serialize>(value: &T) -> Option<String> {
+    let json = serde_json::to_value(value).expect("spec types serialize to JSON");
+    (!is_unset(&json)).then(|| field(value))
+}
+
+fn is_unset(json: &serde_json::Value) -> bool {
+    match json {
+        serde_json::Value::Null | serde_json::Value::Bool(false) => true,
+        serde_json::Value::Array(items) => items.is_empty(),
+        serde_json::Value::Object(entries) => entries.values().all(is_unset),
+        _ => false,
+    }
+}
+
 pub(super) fn field<T: Serialize>(value: &T) -> String {
     let json = serde_json::to_vec(value).expect("spec types serialize to JSON");
     digest(&json)[..FIELD_HASH_LEN].to_owned()
@@ -70,53 +86,63 @@ pub fn field_hashes(project: &ProjectSpec, service: &ServiceSpec) -> BTreeMap<St
         ("stop_signal", field(&s.stop_signal)),
         ("stop_grace_period", field(&s.stop_grace_period)),
         ("init", field(&s.init)),
+    ]);
+    // Keys composectl learned after containers were labelled with the fields above: they
+    // count only when set, so a container created before them keeps its hash (an upgrade
+    // recreates nothing) and setting or unsetting one later is drift that names it.
+    let added = [
         // (container keys)
-        ("expose", field(&s.expose)),
-        ("devices", field(&s.devices)),
-        ("device_cgroup_rules", field(&s.device_cgroup_rules)),
-        ("sysctls", field(&s.sysctls)),
-        ("security_opt", field(&s.security_opt)),
-        ("dns", field(&s.dns)),
-        ("dns_search", field(&s.dns_search)),
-        ("dns_opt", field(&s.dns_opt)),
-        ("shm_size", field(&s.shm_size)),
-        ("pid", field(&s.pid)),
-        ("ipc", field(&s.ipc)),
-        ("uts", field(&s.uts)),
-        ("userns_mode", field(&s.userns_mode)),
-        ("cgroup", field(&s.cgroup)),
-        ("cgroup_parent", field(&s.cgroup_parent)),
-        ("group_add", field(&s.group_add)),
-        ("tty", field(&s.tty)),
-        ("stdin_open", field(&s.stdin_open)),
-        ("runtime", field(&s.runtime)),
-        ("domainname", field(&s.domainname)),
-        ("storage_opt", field(&s.storage_opt)),
+        ("expose", set(&s.expose)),
+        ("devices", set(&s.devices)),
+        ("device_cgroup_rules", set(&s.device_cgroup_rules)),
+        ("sysctls", set(&s.sysctls)),
+        ("security_opt", set(&s.security_opt)),
+        ("dns", set(&s.dns)),
+        ("dns_search", set(&s.dns_search)),
+        ("dns_opt", set(&s.dns_opt)),
+        ("shm_size", set(&s.shm_size)),
+        ("pid", set(&s.pid)),
+        ("ipc", set(&s.ipc)),
+        ("uts", set(&s.uts)),
+        ("userns_mode", set(&s.userns_mode)),
+        ("cgroup", set(&s.cgroup)),
+        ("cgroup_parent", set(&s.cgroup_parent)),
+        ("group_add", set(&s.group_add)),
+        ("tty", set(&s.tty)),
+        ("stdin_open", set(&s.stdin_open)),
+        ("runtime", set(&s.runtime)),
+        ("domainname", set(&s.domainname)),
+        ("storage_opt", set(&s.storage_opt)),
         // (pulls, platform, mounts, healthcheck)
         // (`pull_policy` and `platform` change how composectl pulls, not what a container
         // is: not here. A platform change that pulls another image is an image change.)
-        ("cpu_shares", field(&s.resources.cpu_shares)),
-        ("cpuset", field(&s.resources.cpuset)),
-        ("cpu_quota", field(&s.resources.cpu_quota)),
-        ("cpu_period", field(&s.resources.cpu_period)),
-        ("cpu_rt_period", field(&s.resources.cpu_rt_period)),
-        ("cpu_rt_runtime", field(&s.resources.cpu_rt_runtime)),
-        ("mem_reservation", field(&s.resources.mem_reservation)),
-        ("memswap_limit", field(&s.resources.memswap_limit)),
-        ("mem_swappiness", field(&s.resources.mem_swappiness)),
-        ("oom_kill_disable", field(&s.resources.oom_kill_disable)),
-        ("oom_score_adj", field(&s.resources.oom_score_adj)),
-        ("blkio_config", field(&s.resources.blkio)),
-        ("gpus", field(&s.resources.device_requests)),
+        ("cpu_shares", set(&s.resources.cpu_shares)),
+        ("cpuset", set(&s.resources.cpuset)),
+        ("cpu_quota", set(&s.resources.cpu_quota)),
+        ("cpu_period", set(&s.resources.cpu_period)),
+        ("cpu_rt_period", set(&s.resources.cpu_rt_period)),
+        ("cpu_rt_runtime", set(&s.resources.cpu_rt_runtime)),
+        ("mem_reservation", set(&s.resources.mem_reservation)),
+        ("memswap_limit", set(&s.resources.memswap_limit)),
+        ("mem_swappiness", set(&s.resources.mem_swappiness)),
+        ("oom_kill_disable", set(&s.resources.oom_kill_disable)),
+        ("oom_score_adj", set(&s.resources.oom_score_adj)),
+        ("blkio_config", set(&s.resources.blkio)),
+        ("gpus", set(&s.resources.device_requests)),
         // (service references)
-        ("network_mode", field(&s.network_mode)),
-        ("volumes_from", field(&s.volumes_from)),
-        ("links", field(&s.links)),
-        ("external_links", field(&s.external_links)),
+        ("network_mode", set(&s.network_mode)),
+        ("volumes_from", set(&s.volumes_from)),
+        ("links", set(&s.links)),
+        ("external_links", set(&s.external_links)),
         // (secrets and configs)
-    ]);
+    ];
     let mut fields: BTreeMap<String, String> =
         fixed.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    fields.extend(
+        added
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v))),
+    );
     fields.extend(file_fields(s));
     fields
 }
@@ -309,6 +335,28 @@ mod tests {
         let mut nocopy = plain.clone();
         nocopy.options.nocopy = true;
         assert_ne!(field(&plain), field(&nocopy));
+    }
+
+    #[test]
+    fn a_service_that_sets_none_of_the_later_keys_hashes_as_before_them() {
+        let a = ServiceSpec::new("web", "nginx");
+        let p = project_with(a.clone());
+        let names: Vec<String> = field_hashes(&p, &a).into_keys().collect();
+        assert_eq!(names.len(), 25, "{names:?}");
+        let mut b = a.clone();
+        b.shm_size = Some(64 << 20);
+        b.tty = true;
+        let observed = decode_fields(&encode_fields(&field_hashes(&p, &a)));
+        assert_eq!(
+            differing_fields(&field_hashes(&p, &b), &observed),
+            vec!["shm_size", "tty"]
+        );
+        let back = decode_fields(&encode_fields(&field_hashes(&p, &b)));
+        assert_eq!(
+            differing_fields(&field_hashes(&p, &a), &back),
+            vec!["shm_size", "tty"],
+            "unsetting a key is drift that names it"
+        );
     }
 
     #[test]
