@@ -13,6 +13,7 @@ mod container_keys;
 mod fixture;
 mod host_keys;
 mod include_extends;
+mod keys;
 mod networks;
 mod projects;
 mod references;
