@@ -530,7 +530,15 @@ fn every_key_does_what_its_table_says() {
         ));
     }
     type Place = fn(&str) -> Parts<'_>;
-    let others: [(&str, &[&str], &[(&str, &str)], &[Key], &str, Place); 4] = [
+    type Definition<'a> = (
+        &'a str,
+        &'a [&'a str],
+        &'a [(&'a str, &'a str)],
+        &'a [Key],
+        &'a str,
+        Place,
+    );
+    let others: [Definition; 4] = [
         (
             "network",
             SPEC_NETWORK,
