@@ -190,10 +190,14 @@ fn convert(yaml: MarkedYaml<'_>, file: &Arc<Path>) -> Result<Node> {
     };
     let value = match yaml.data {
         YamlData::Representation(text, style, tag) => {
+            if let Some(tag) = tag.as_ref().filter(|t| !t.is_yaml_core_schema()) {
+                return Err(at(unsupported_tag(tag)));
+            }
             scalar(text, style, tag.as_ref()).map_err(at)?
         }
         YamlData::Value(s) => from_scalar(s, String::new()),
-        YamlData::Tagged(_, inner) => return convert(*inner, file),
+        YamlData::Tagged(tag, inner) if tag.is_yaml_core_schema() => return convert(*inner, file),
+        YamlData::Tagged(tag, _) => return Err(at(unsupported_tag(&tag))),
         YamlData::Sequence(items) => Value::Seq(
             items
                 .into_iter()
@@ -223,6 +227,19 @@ fn convert(yaml: MarkedYaml<'_>, file: &Arc<Path>) -> Result<Node> {
         file: file.clone(),
         interpolated: None,
     })
+}
+
+/// Compose's own tags (`!reset`, `!override`) change how an override file merges; any other
+/// application tag means nothing to compose. Neither may be dropped silently.
+fn unsupported_tag(tag: &Tag) -> String {
+    let name = format!("{}{}", tag.handle, tag.suffix);
+    match tag.suffix.as_str() {
+        "reset" | "override" if tag.handle == "!" => format!(
+            "the YAML tag `{name}` is not supported by composectl; remove it and write in this \
+             file the value the merge should give"
+        ),
+        _ => format!("the YAML tag `{name}` has no meaning in a compose file; remove it"),
+    }
 }
 
 fn scalar(

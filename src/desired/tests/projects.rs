@@ -253,3 +253,33 @@ fn an_unreadable_root_is_the_only_error_of_load_dir() {
         Err(Error::RootUnreadable { .. })
     ));
 }
+
+#[test]
+fn compose_merge_tags_and_unknown_tags_fail_naming_the_tag_and_line() {
+    let d = Desired::new();
+    d.write(
+        "a/compose.yaml",
+        "services:\n  web:\n    image: nginx\n    ports: !reset []\n",
+    )
+    .write(
+        "b/compose.yaml",
+        "services:\n  web:\n    image: nginx\n    environment: !override\n      A: '1'\n",
+    )
+    .write(
+        "c/compose.yaml",
+        "services:\n  web:\n    image: nginx\n    user: !custom root\n",
+    );
+    let report = d.load();
+    let a = err_text(&report, "a");
+    assert!(
+        a.contains(":4:") && a.contains("`!reset` is not supported"),
+        "{a}"
+    );
+    let b = err_text(&report, "b");
+    assert!(
+        b.contains(":4:") && b.contains("`!override` is not supported"),
+        "{b}"
+    );
+    let c = err_text(&report, "c");
+    assert!(c.contains("`!custom` has no meaning"), "{c}");
+}
