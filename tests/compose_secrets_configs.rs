@@ -116,6 +116,8 @@ fn secrets_and_configs_are_mounted_read_only_with_content_mode_and_owner_and_fol
     let project = TestProject::new("secrets-configs");
     let p = project.name().to_owned();
     project.write(&format!("{p}/db_password.txt"), OLD_PASSWORD);
+    // Without `mode:`, a `file:` source's own bits, as compose's bind mount shows them.
+    set_mode(&project.path(&format!("{p}/db_password.txt")), 0o640);
     project.write(
         &format!("{p}/.env"),
         &format!("CONF_VALUE={DOTENV_VALUE}\n"),
@@ -129,7 +131,7 @@ fn secrets_and_configs_are_mounted_read_only_with_content_mode_and_owner_and_fol
     let expect: [(&str, u32, Option<u32>, &[u8]); 4] = [
         (
             "/run/secrets/db_password",
-            0o444,
+            0o640,
             None,
             OLD_PASSWORD.as_bytes(),
         ),
@@ -215,4 +217,9 @@ fn secrets_and_configs_are_mounted_read_only_with_content_mode_and_owner_and_fol
     }
     let mode = std::fs::metadata(&files).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700);
+}
+
+fn set_mode(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }

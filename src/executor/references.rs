@@ -76,10 +76,14 @@ pub(super) fn resolve(
                 format!("{}-{number}", link.target),
                 format!("{project}-{}-{number}", link.target),
             ] {
-                links.push(Link {
+                let link = Link {
                     target: c.name.clone(),
                     alias,
-                });
+                };
+                // Two entries naming one service give its containers' names twice.
+                if !links.contains(&link) {
+                    links.push(link);
+                }
             }
         }
     }

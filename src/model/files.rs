@@ -118,6 +118,10 @@ pub struct FileDef {
     pub content: Content,
     /// [`Content::digest`] of the bytes.
     pub digest: String,
+    /// The permission bits of a `file:` source: the mode a reference without `mode:` gets,
+    /// as compose's bind mount of the file shows it (other sources get [`DEFAULT_MODE`]).
+    #[serde(default)]
+    pub source_mode: Option<u32>,
 }
 
 impl FileDef {
@@ -128,6 +132,7 @@ impl FileDef {
             name: name.into(),
             digest: content.digest(),
             content,
+            source_mode: None,
         }
     }
 }

@@ -302,6 +302,11 @@ pub struct MountOptions {
     /// `tmpfs.mode`: the tmpfs root's permission bits.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tmpfs_mode: Option<u32>,
+    /// The options of a short `tmpfs:` entry as written (`rw,noexec,size=65536`) when they
+    /// go beyond `size=` and `mode=`: the engine gets them as compose gives them, in
+    /// `HostConfig.Tmpfs` (the Mounts API of Engine API 1.41 takes a size and a mode only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tmpfs_flags: Option<String>,
 }
 
 impl MountOptions {

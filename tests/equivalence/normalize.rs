@@ -21,6 +21,9 @@
 //!   join a swarm-scope network; any container can join a local one;
 //! - `HostConfig.RestartPolicy.Name` `"no"` is `""` (compose 1.29 sends nothing without a
 //!   `restart:` key): the engine documents both as "do not restart";
+//! - `HostConfig.CapAdd`, `CapDrop` and `Links` and every endpoint's `Links` are sorted
+//!   (each is a set to the engine), and a link's per-replica alias `SERVICE_N` (compose
+//!   1.29's naming of replicas) is `SERVICE-N` (compose v2's and composectl's);
 //! - `Config.Env` is sorted (order has no effect: names are unique) and `Config.Labels`
 //!   leaves out `com.docker.compose.*` and `io.composectl.*` (bookkeeping of each tool);
 //! - a file secret's mount source is left out (compose 1.29 bind-mounts the file where it
@@ -201,10 +204,11 @@ pub fn view(inspect: &Value, names: &Names, inside: &Inside) -> View {
         view.insert(format!("Config.{field}"), value);
     }
     for field in HOST_FIELDS {
-        view.insert(
-            format!("HostConfig.{field}"),
-            inspect["HostConfig"][field].clone(),
-        );
+        let mut value = inspect["HostConfig"][field].clone();
+        if matches!(*field, "CapAdd" | "CapDrop" | "Links") {
+            sort_array(&mut value);
+        }
+        view.insert(format!("HostConfig.{field}"), value);
     }
     if let Some(restart) = view.get_mut("HostConfig.RestartPolicy")
         && restart["Name"] == "no"
@@ -326,11 +330,39 @@ fn networks(all: &Value, names: &Names, own: &[String]) -> Value {
                 }
                 sort_array(&mut value);
             }
+            if field == &"Links" {
+                if let Value::Array(links) = &mut value {
+                    for link in links.iter_mut() {
+                        if let Some(text) = link.as_str() {
+                            *link = Value::String(replica_alias(text));
+                        }
+                    }
+                }
+                sort_array(&mut value);
+            }
             fields.insert((*field).to_owned(), value);
         }
         out.insert(network.clone(), Value::Object(fields));
     }
     Value::Object(out)
+}
+
+/// A link's per-replica alias in compose v2's form: compose 1.29 names replica N of a
+/// service `SERVICE_N`, compose v2 (and composectl) `SERVICE-N`, the same naming scheme
+/// difference as the containers' names.
+fn replica_alias(link: &str) -> String {
+    let Some((target, alias)) = link.rsplit_once(':') else {
+        return link.to_owned();
+    };
+    match alias.rsplit_once('_') {
+        // (Not the container's own name, `PROJECT_SERVICE_N`, which the names replace.)
+        Some((service, n))
+            if !service.contains('_') && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            format!("{target}:{service}-{n}")
+        }
+        _ => link.to_owned(),
+    }
 }
 
 fn sort_array(value: &mut Value) {

@@ -218,9 +218,9 @@ pub fn references(cx: &mut Ctx, kind: FileKind, node: &Node, key: &str) -> Vec<F
 fn reference(cx: &mut Ctx, kind: FileKind, item: &Node, path: &str) -> Option<FileRef> {
     let mut reference = FileRef {
         kind,
-        mode: DEFAULT_MODE,
         ..FileRef::default()
     };
+    let mut mode = None;
     let mut target = None;
     if item.as_map().is_some() {
         check_keys(cx, item, path, &["source", "target", "uid", "gid", "mode"]);
@@ -237,13 +237,14 @@ fn reference(cx: &mut Ctx, kind: FileKind, item: &Node, path: &str) -> Option<Fi
         target = get("target").and_then(|n| fields::text(cx, n, &child(path, "target")));
         reference.uid = get("uid").and_then(|n| id(cx, n, &child(path, "uid")));
         reference.gid = get("gid").and_then(|n| id(cx, n, &child(path, "gid")));
-        if let Some(mode) = get("mode") {
-            reference.mode = file_mode(cx, mode, &child(path, "mode"))?;
+        if let Some(node) = get("mode") {
+            mode = Some(file_mode(cx, node, &child(path, "mode"))?);
         }
     } else {
         reference.source = fields::text(cx, item, path)?;
     }
     let def = content(cx, kind, &reference.source, item, path)?;
+    reference.mode = mode.or(def.source_mode).unwrap_or(DEFAULT_MODE);
     reference.digest = def.digest;
     let target = target.unwrap_or_else(|| reference.source.clone());
     if target.is_empty() || target.split('/').any(|part| part == "..") {
@@ -332,9 +333,24 @@ fn content(cx: &mut Ctx, kind: FileKind, name: &str, at: &Node, path: &str) -> O
         .as_ref()
         .and_then(|source| read_source(cx, kind, &definition, source))
         .and_then(|bytes| within_bounds(cx, kind, &definition, bytes))
-        .map(|bytes| FileDef::new(name, bytes));
+        .map(|bytes| FileDef {
+            source_mode: source_mode(cx, &definition),
+            ..FileDef::new(name, bytes)
+        });
     cx.files.loaded.insert(id, loaded.clone());
     loaded
+}
+
+/// The permission bits of a `file:` source (compose bind-mounts the file itself, so a
+/// reference without `mode:` shows them).
+fn source_mode(cx: &Ctx, def: &Definition) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(Source::File(file)) = &def.source else {
+        return None;
+    };
+    let absolute = super::mounts::absolute(cx, file);
+    let meta = std::fs::metadata(absolute).ok()?;
+    Some(meta.permissions().mode() & 0o777)
 }
 
 fn read_source(cx: &mut Ctx, kind: FileKind, def: &Definition, source: &Source) -> Option<Vec<u8>> {

@@ -227,11 +227,14 @@ pub fn tmpfs(cx: &mut Ctx, node: &Node, key: &str) -> Vec<MountSpec> {
                     Ok(m) if m <= 0o7777 => mount.options.tmpfs_mode = Some(m),
                     _ => cx.error(at, &path, "the mode is written in octal, such as mode=1777"),
                 },
-                _ => cx.error(
+                Some((name, _)) if name.is_empty() => cx.error(
                     at,
                     &path,
-                    "composectl applies the tmpfs options size= and mode= only; remove the others",
+                    "a tmpfs option is written NAME or NAME=VALUE, such as noexec or size=64m",
                 ),
+                // The engine hands the others to the kernel's tmpfs (and refuses what the
+                // kernel does not know, naming it).
+                _ => mount.options.tmpfs_flags = Some(options.to_owned()),
             }
         }
         out.push(mount);

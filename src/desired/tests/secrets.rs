@@ -14,8 +14,17 @@ fn compose(services: &str, top: &str) -> String {
 
 #[test]
 fn short_and_long_syntax_resolve_targets_owner_and_mode_as_compose_does() {
+    use std::os::unix::fs::PermissionsExt;
     let d = Desired::new();
-    d.write("a/db.txt", SECRET_VALUE).write(
+    d.write("a/db.txt", SECRET_VALUE);
+    // A reference without `mode:` shows a `file:` source's own bits, as compose's bind
+    // mount of the file does; other sources get 0444.
+    std::fs::set_permissions(
+        d.root().join("a/db.txt"),
+        std::fs::Permissions::from_mode(0o640),
+    )
+    .unwrap();
+    d.write(
         "a/compose.yaml",
         &compose(
             concat!(
@@ -45,7 +54,7 @@ fn short_and_long_syntax_resolve_targets_owner_and_mode_as_compose_does() {
     assert_eq!(
         targets,
         [
-            ("/run/secrets/db", 0o444, None, None),
+            ("/run/secrets/db", 0o640, None, None),
             ("/run/secrets/other", 0o400, Some(1000), Some(50)),
             ("/etc/db.key", 0o440, None, None),
             ("/app", 0o444, None, None),

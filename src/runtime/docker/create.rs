@@ -150,7 +150,13 @@ fn endpoint(service: &str, net: &ServiceNetwork) -> EndpointSettings {
 fn host_config(request: &ContainerCreate) -> HostConfig {
     let svc = &request.service;
     let (mounts, binds) = mounts_and_binds(&svc.mounts);
+    let tmpfs: HashMap<String, String> = svc
+        .mounts
+        .iter()
+        .filter_map(|m| Some((m.target.clone(), m.options.tmpfs_flags.clone()?)))
+        .collect();
     HostConfig {
+        tmpfs: non_empty_map(tmpfs),
         network_mode: network_mode(request),
         port_bindings: non_empty_map(port_bindings(&svc.ports)),
         mounts: non_empty(mounts),
@@ -267,6 +273,7 @@ fn mounts_and_binds(specs: &[MountSpec]) -> (Vec<Mount>, Vec<String>) {
     let mut binds = Vec::new();
     for spec in specs {
         match &spec.kind {
+            MountKind::Tmpfs { .. } if spec.options.tmpfs_flags.is_some() => {}
             MountKind::Bind {
                 source,
                 create_host_path: true,

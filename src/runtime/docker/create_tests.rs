@@ -620,3 +620,27 @@ fn mount_options_go_to_the_bind_form_or_the_mount_options() {
     let t = mounts[2].tmpfs_options.as_ref().unwrap();
     assert_eq!((t.size_bytes, t.mode), (Some(1 << 20), Some(0o1777)));
 }
+
+#[test]
+fn short_tmpfs_options_beyond_size_and_mode_go_to_the_tmpfs_map_as_written() {
+    use crate::model::spec::{MountKind, MountSpec};
+    let mut svc = ServiceSpec::new("web", "app:v1");
+    let mut flagged = MountSpec::new(MountKind::Tmpfs { size: Some(65536) }, "/run/opts", false);
+    flagged.options.tmpfs_flags = Some("rw,noexec,size=65536".into());
+    svc.mounts = vec![
+        MountSpec::new(MountKind::Tmpfs { size: None }, "/run/tmp", false),
+        flagged,
+    ];
+    let body = container_body(&request(svc));
+    let h = host(&body);
+    assert_eq!(
+        h.tmpfs,
+        Some(HashMap::from([(
+            "/run/opts".to_owned(),
+            "rw,noexec,size=65536".to_owned()
+        )]))
+    );
+    let mounts = h.mounts.as_ref().unwrap();
+    assert_eq!(mounts.len(), 1);
+    assert_eq!(mounts[0].target.as_deref(), Some("/run/tmp"));
+}
