@@ -227,7 +227,7 @@ pub fn tmpfs(cx: &mut Ctx, node: &Node, key: &str) -> Vec<MountSpec> {
                     Ok(m) if m <= 0o7777 => mount.options.tmpfs_mode = Some(m),
                     _ => cx.error(at, &path, "the mode is written in octal, such as mode=1777"),
                 },
-                Some((name, _)) if name.is_empty() => cx.error(
+                Some(("", _)) => cx.error(
                     at,
                     &path,
                     "a tmpfs option is written NAME or NAME=VALUE, such as noexec or size=64m",
