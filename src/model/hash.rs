@@ -91,7 +91,6 @@ pub fn field_hashes(project: &ProjectSpec, service: &ServiceSpec) -> BTreeMap<St
     // count only when set, so a container created before them keeps its hash (an upgrade
     // recreates nothing) and setting or unsetting one later is drift that names it.
     let added = [
-        // (container keys)
         ("expose", set(&s.expose)),
         ("devices", set(&s.devices)),
         ("device_cgroup_rules", set(&s.device_cgroup_rules)),
@@ -113,7 +112,6 @@ pub fn field_hashes(project: &ProjectSpec, service: &ServiceSpec) -> BTreeMap<St
         ("runtime", set(&s.runtime)),
         ("domainname", set(&s.domainname)),
         ("storage_opt", set(&s.storage_opt)),
-        // (pulls, platform, mounts, healthcheck)
         // (`pull_policy` and `platform` change how composectl pulls, not what a container
         // is: not here. A platform change that pulls another image is an image change.)
         ("cpu_shares", set(&s.resources.cpu_shares)),
@@ -129,12 +127,10 @@ pub fn field_hashes(project: &ProjectSpec, service: &ServiceSpec) -> BTreeMap<St
         ("oom_score_adj", set(&s.resources.oom_score_adj)),
         ("blkio_config", set(&s.resources.blkio)),
         ("gpus", set(&s.resources.device_requests)),
-        // (service references)
         ("network_mode", set(&s.network_mode)),
         ("volumes_from", set(&s.volumes_from)),
         ("links", set(&s.links)),
         ("external_links", set(&s.external_links)),
-        // (secrets and configs)
     ];
     let mut fields: BTreeMap<String, String> =
         fixed.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();

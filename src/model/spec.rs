@@ -37,7 +37,6 @@ pub struct ProjectSpec {
     pub volumes: BTreeMap<String, VolumeSpec>,
     /// Top-level `x-*` extensions, kept as JSON (for example `x-rollout`).
     pub extensions: BTreeMap<String, serde_json::Value>,
-    // (secrets and configs)
     /// Top-level `secrets:`, by key, their contents read.
     #[serde(default)]
     pub secrets: BTreeMap<String, FileDef>,
@@ -115,7 +114,6 @@ pub struct ServiceSpec {
     /// `init`.
     pub init: Option<bool>,
 
-    // (container keys)
     /// `expose`: container ports exposed without publishing them, as `PORT/PROTOCOL`
     /// (ranges expanded, duplicates kept once).
     #[serde(default)]
@@ -182,7 +180,6 @@ pub struct ServiceSpec {
     #[serde(default)]
     pub storage_opt: BTreeMap<String, String>,
 
-    // (pulls, platform, mounts, healthcheck)
     /// `cpu_shares`, `cpuset`, ... `blkio_config`, `gpus`, and the reservations of
     /// `deploy.resources`.
     #[serde(default)]
@@ -196,7 +193,6 @@ pub struct ServiceSpec {
     #[serde(default)]
     pub platform: Option<String>,
 
-    // (service references)
     /// `network_mode`; `None` joins the project networks in `networks`.
     #[serde(default)]
     pub network_mode: Option<super::refs::NetworkMode>,
@@ -218,7 +214,6 @@ pub struct ServiceSpec {
     #[serde(default)]
     pub restart_with: std::collections::BTreeSet<String>,
 
-    // (secrets and configs)
     /// `secrets:`, in file order (each mounted read-only at its target).
     #[serde(default)]
     pub secrets: Vec<FileRef>,
@@ -350,7 +345,6 @@ pub struct ServiceNetwork {
     pub aliases: Vec<String>,
     /// `ipv4_address`.
     pub ipv4_address: Option<String>,
-    // (networks)
     /// `ipv6_address`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipv6_address: Option<String>,
@@ -474,7 +468,6 @@ pub struct NetworkSpec {
     pub attachable: bool,
     /// `labels`.
     pub labels: BTreeMap<String, String>,
-    // (networks)
     /// `ipam`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipam: Option<Ipam>,

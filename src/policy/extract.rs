@@ -153,7 +153,6 @@ fn service_privileges(
         stop_grace_period: _,
         init: _,
 
-        // (container keys)
         // Exposing a port publishes nothing on the host.
         expose: _,
         devices,
@@ -187,7 +186,6 @@ fn service_privileges(
         // Options of the container's own writable layer (its size).
         storage_opt: _,
 
-        // (pulls, platform, mounts, healthcheck)
         // CPU weights and sets, memory reservation and swap and block IO throttles share
         // out what the engine gives every container (realtime CPU time only runs when
         // the daemon itself is started with `--cpu-rt-runtime`); device requests and
@@ -198,7 +196,6 @@ fn service_privileges(
         // Which image variant runs; the same privileges either way.
         platform: _,
 
-        // (service references)
         // `host` and `container:NAME` join a namespace that is not the project's; see
         // `super::references`.
         network_mode,
@@ -212,7 +209,6 @@ fn service_privileges(
         optional_dependencies: _,
         restart_with: _,
 
-        // (secrets and configs)
         // Files composectl writes under its state directory and mounts read-only; a
         // `file:` source outside the desired directory is judged from the origins.
         secrets: _,

@@ -99,7 +99,6 @@ fn apply(cx: &mut Ctx, s: &mut ServiceSpec, name: &str, value: &Node, key: &str)
         "mem_limit" => s.limits.memory = s.limits.memory.or(fields::size(cx, value, key)),
         "cpus" => s.limits.cpus = s.limits.cpus.or(fields::float(cx, value, key)),
         "pids_limit" => s.limits.pids = s.limits.pids.or(fields::int(cx, value, key)),
-        // (container keys)
         "expose" => s.expose = container::expose(cx, value, key),
         "devices" => s.devices = container::devices(cx, value, key),
         "device_cgroup_rules" => {
@@ -128,7 +127,6 @@ fn apply(cx: &mut Ctx, s: &mut ServiceSpec, name: &str, value: &Node, key: &str)
         "storage_opt" => s.storage_opt = container::storage_opt(cx, value, key),
         "isolation" => container::isolation(cx, value, key),
 
-        // (pulls, platform, mounts, healthcheck)
         n if resources::KEYS.contains(&n) => {
             resources::service_key(cx, &mut s.resources, n, value, key);
         }
@@ -136,13 +134,11 @@ fn apply(cx: &mut Ctx, s: &mut ServiceSpec, name: &str, value: &Node, key: &str)
         // Read by `late::apply` once every key is known.
         "label_file" | "pull_policy" | "pull_refresh_after" => {}
 
-        // (service references)
         "network_mode" => s.network_mode = refs::network_mode(cx, value, key),
         "volumes_from" => s.volumes_from = refs::volumes_from(cx, value, key),
         "links" => s.links = refs::links(cx, value, key),
         "external_links" => s.external_links = refs::links(cx, value, key),
 
-        // (secrets and configs)
         "secrets" => s.secrets = files::references(cx, FileKind::Secret, value, key),
         "configs" => s.configs = files::references(cx, FileKind::Config, value, key),
         n if n.starts_with("x-") => {

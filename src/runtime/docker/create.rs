@@ -43,16 +43,10 @@ pub(crate) fn container_body(request: &ContainerCreate) -> ContainerCreateBody {
         host_config: Some(host_config(request)),
         networking_config: first_network(request),
 
-        // (container keys)
         domainname: svc.domainname.clone(),
         tty: Some(svc.tty),
         open_stdin: Some(svc.stdin_open),
 
-        // (pulls, platform, mounts, healthcheck)
-
-        // (service references)
-
-        // (secrets and configs)
         ..ContainerCreateBody::default()
     }
 }
@@ -180,7 +174,6 @@ fn host_config(request: &ContainerCreate) -> HostConfig {
         }),
         init: svc.init,
 
-        // (container keys)
         devices: container_keys::devices(svc),
         device_cgroup_rules: container_keys::list(&svc.device_cgroup_rules),
         sysctls: container_keys::map(&svc.sysctls),
@@ -201,7 +194,6 @@ fn host_config(request: &ContainerCreate) -> HostConfig {
         runtime: svc.runtime.clone(),
         storage_opt: container_keys::map(&svc.storage_opt),
 
-        // (pulls, platform, mounts, healthcheck)
         cpu_shares: svc.resources.cpu_shares,
         cpuset_cpus: svc.resources.cpuset.clone(),
         cpu_quota: svc.resources.cpu_quota,
@@ -221,7 +213,6 @@ fn host_config(request: &ContainerCreate) -> HostConfig {
         blkio_device_write_iops: resources::throttles(&svc.resources.blkio.device_write_iops),
         device_requests: resources::device_requests(&svc.resources),
 
-        // (service references)
         volumes_from: non_empty(
             svc.volumes_from
                 .iter()
@@ -230,7 +221,6 @@ fn host_config(request: &ContainerCreate) -> HostConfig {
         ),
         links: non_empty(links(svc)),
 
-        // (secrets and configs)
         ..HostConfig::default()
     }
 }
