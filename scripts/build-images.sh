@@ -102,3 +102,7 @@ build_registry
 # and compares with docker-compose 1.29.
 ensure_package /bin/busybox busybox-static
 ensure_package /usr/bin/docker-compose docker-compose
+# promtool checks the example alert rules and dashboard queries (tests/examples.rs);
+# systemd-analyze verifies the unit files (tests/systemd.rs).
+ensure_package /usr/bin/promtool prometheus
+ensure_package /usr/bin/systemd-analyze systemd

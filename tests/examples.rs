@@ -148,6 +148,7 @@ fn nas_stack_without_postgres_password_fails_naming_the_variable_and_its_lines()
         .lines()
         .filter(|l| l.contains("compose.yaml:"))
         .count();
+    // (The secret db_password reads POSTGRES_PASSWORD too; interpolation fails first.)
     let uses = lines_containing(&nas_compose(), "${POSTGRES_PASSWORD:?").len();
     assert_eq!(
         errors, uses,
@@ -180,6 +181,27 @@ fn nas_stack_runs_three_app_replicas_under_a_canary_behind_healthy_dependencies(
     assert_eq!(
         spec.services["nginx"].depends_on.get("app"),
         Some(&DependsOn::Healthy)
+    );
+    let postgres = &spec.services["postgres"];
+    assert_eq!(postgres.shm_size, Some(256 * 1024 * 1024));
+    assert_eq!(
+        postgres
+            .environment
+            .get("POSTGRES_PASSWORD_FILE")
+            .map(String::as_str),
+        Some("/run/secrets/db_password")
+    );
+    assert!(!postgres.environment.contains_key("POSTGRES_PASSWORD"));
+    let secret = &postgres.secrets[0];
+    assert_eq!(
+        (secret.source.as_str(), secret.target.as_str()),
+        ("db_password", "/run/secrets/db_password")
+    );
+    assert_eq!(
+        spec.secrets["db_password"].digest,
+        composectl::model::files::FileDef::new("db_password", b"pg-secret-value-7f3a".to_vec())
+            .digest,
+        "the secret holds POSTGRES_PASSWORD from composectl's environment"
     );
     let expected = [
         "alertmanager",
