@@ -26,12 +26,19 @@ pub struct Key {
     pub name: &'static str,
     /// What composectl does with it.
     pub support: Support,
+    /// For an applied key, what an operator should know of how (empty when nothing).
+    pub note: &'static str,
 }
 
 const fn applied(name: &'static str) -> Key {
+    applied_as(name, "")
+}
+
+const fn applied_as(name: &'static str, note: &'static str) -> Key {
     Key {
         name,
         support: Support::Applied,
+        note,
     }
 }
 
@@ -39,6 +46,7 @@ const fn rejected(name: &'static str, why: &'static str) -> Key {
     Key {
         name,
         support: Support::Rejected(why),
+        note: "",
     }
 }
 
@@ -46,6 +54,7 @@ const fn no_effect(name: &'static str, why: &'static str) -> Key {
     Key {
         name,
         support: Support::NoEffect(why),
+        note: "",
     }
 }
 
@@ -63,7 +72,10 @@ pub const TOP_LEVEL: &[Key] = &[
     applied("secrets"),
     applied("configs"),
     // (include and extends)
-    applied("include"),
+    applied_as(
+        "include",
+        "short and long form (`path`, `project_directory`, `env_file`), inside the desired directory",
+    ),
     // (the rest)
     rejected(
         "models",
@@ -75,29 +87,53 @@ pub const TOP_LEVEL: &[Key] = &[
 pub const SERVICE: &[Key] = &[
     // (what runs)
     applied("image"),
-    applied("build"),
+    applied_as(
+        "build",
+        "parsed; the image must exist or be pullable (composectl does not build yet: the error gives the `docker build` command)",
+    ),
     applied("command"),
     applied("entrypoint"),
     applied("environment"),
-    applied("env_file"),
+    applied_as(
+        "env_file",
+        "list and long form (`path`, `required: false`, `format: raw`)",
+    ),
     applied("user"),
     applied("working_dir"),
     applied("init"),
-    applied("container_name"),
+    applied_as("container_name", "refused with more than one replica"),
     applied("labels"),
-    applied("profiles"),
+    applied_as("profiles", "`COMPOSE_PROFILES`"),
     applied("scale"),
-    applied("deploy"),
-    applied("depends_on"),
+    applied_as(
+        "deploy",
+        "`replicas`, `resources.limits` and `reservations` (memory, devices), `restart_policy`, `update_config`, `rollback_config`; `placement`, `endpoint_mode`, `labels`, `mode: global` warn that they have no effect on one host",
+    ),
+    applied_as(
+        "depends_on",
+        "list and map: `condition`, `required: false`, `restart: true` (the dependent is replaced when its dependency is)",
+    ),
     applied("restart"),
-    applied("healthcheck"),
+    applied_as(
+        "healthcheck",
+        "every form: `test` string or list, `disable: true|false`, durations, `retries`; `start_interval` is refused (needs Engine API 1.44)",
+    ),
     applied("stop_signal"),
     applied("stop_grace_period"),
     applied("logging"),
-    applied("ports"),
-    applied("volumes"),
-    applied("tmpfs"),
-    applied("networks"),
+    applied_as("ports", "short and long syntax, host IP, ranges, protocols"),
+    applied_as(
+        "volumes",
+        "short and long syntax: `bind.propagation`, `bind.create_host_path`, `bind.selinux`, `volume.nocopy`, `tmpfs.size`, `tmpfs.mode`; `volume.subpath`, `bind.recursive` and `type: image` are refused (newer Engine API)",
+    ),
+    applied_as(
+        "tmpfs",
+        "`size=` and `mode=`, other options given to the engine as written",
+    ),
+    applied_as(
+        "networks",
+        "`aliases`, `ipv4_address`, `ipv6_address`, `link_local_ips`, `priority`, `driver_opts`; `mac_address`, `gw_priority`, `interface_name` are refused (newer Engine API)",
+    ),
     applied("hostname"),
     applied("extra_hosts"),
     applied("cap_add"),
@@ -109,25 +145,40 @@ pub const SERVICE: &[Key] = &[
     applied("cpus"),
     applied("pids_limit"),
     // (container keys)
-    applied("expose"),
-    applied("devices"),
-    applied("device_cgroup_rules"),
-    applied("sysctls"),
-    applied("security_opt"),
+    applied_as("expose", "ports and ranges"),
+    applied_as(
+        "devices",
+        "`HOST[:CONTAINER[:PERMISSIONS]]` and the long form; a host privilege; CDI names are refused (Engine API 1.44)",
+    ),
+    applied_as("device_cgroup_rules", "a host privilege"),
+    applied_as(
+        "sysctls",
+        "map and list; namespaced sysctls only (the runtime refuses others)",
+    ),
+    applied_as(
+        "security_opt",
+        "`seccomp=FILE` is sent inline; anything that loosens confinement is a host privilege",
+    ),
     applied("dns"),
     applied("dns_search"),
     applied("dns_opt"),
     applied("shm_size"),
-    applied("pid"),
-    applied("ipc"),
-    applied("uts"),
-    applied("userns_mode"),
-    applied("cgroup"),
-    applied("cgroup_parent"),
+    applied_as(
+        "pid",
+        "`host` (a privilege), `container:NAME`; `service:NAME` is refused",
+    ),
+    applied_as(
+        "ipc",
+        "`none`, `private`, `shareable`, `host` (a privilege), `container:NAME`; `service:NAME` is refused",
+    ),
+    applied_as("uts", "`host` (a privilege)"),
+    applied_as("userns_mode", "`host` (a privilege)"),
+    applied_as("cgroup", "`host` (a privilege), `private`"),
+    applied_as("cgroup_parent", "a host privilege"),
     applied("group_add"),
     applied("tty"),
     applied("stdin_open"),
-    applied("runtime"),
+    applied_as("runtime", "a runtime other than `runc` is a host privilege"),
     applied("domainname"),
     rejected(
         "mac_address",
@@ -137,7 +188,10 @@ pub const SERVICE: &[Key] = &[
         "annotations",
         "needs Docker 24 (Engine API 1.43); this host's engine (Engine API 1.41) would ignore them; remove them, or use `labels` if only tools read them",
     ),
-    applied("storage_opt"),
+    applied_as(
+        "storage_opt",
+        "where the storage driver supports it (the engine refuses it otherwise)",
+    ),
     no_effect(
         "cpu_count",
         "has no effect on a Linux host: it applies to Windows containers only (the engine discards it)",
@@ -155,10 +209,13 @@ pub const SERVICE: &[Key] = &[
         "has no effect on a Linux host: it configures a managed service account of Windows containers",
     ),
     // (pulls, platform and label files)
-    applied("pull_policy"),
-    applied("pull_refresh_after"),
-    applied("platform"),
-    applied("label_file"),
+    applied_as(
+        "pull_policy",
+        "`missing`/`if_not_present`, `always` (before each create), `never`, `build`, `daily`, `weekly`, `every_<duration>`, `refresh`",
+    ),
+    applied_as("pull_refresh_after", "with `pull_policy: refresh`"),
+    applied_as("platform", "the pull's and the create's platform"),
+    applied_as("label_file", "`labels` wins over it"),
     // (resources)
     applied("cpu_shares"),
     applied("cpuset"),
@@ -169,20 +226,38 @@ pub const SERVICE: &[Key] = &[
     applied("mem_reservation"),
     applied("memswap_limit"),
     applied("mem_swappiness"),
-    applied("oom_kill_disable"),
-    applied("oom_score_adj"),
-    applied("blkio_config"),
-    applied("gpus"),
+    applied_as("oom_kill_disable", "`true` is a host privilege"),
+    applied_as("oom_score_adj", "a negative value is a host privilege"),
+    applied_as(
+        "blkio_config",
+        "every field; a setting the kernel cannot apply is logged from the engine's warning",
+    ),
+    applied_as("gpus", "as device requests; a host privilege"),
     // (service references)
-    applied("network_mode"),
-    applied("volumes_from"),
-    applied("links"),
-    applied("external_links"),
+    applied_as(
+        "network_mode",
+        "`host` and `container:NAME` (privileges), `none`, `bridge`, `service:NAME` (recreated with NAME's container); keys the mode conflicts with are refused",
+    ),
+    applied_as(
+        "volumes_from",
+        "`SERVICE`, `service:`, `container:` (a privilege), `:ro`/`:rw`",
+    ),
+    applied_as(
+        "links",
+        "on every network endpoint and `HostConfig.Links`, as compose v2",
+    ),
+    applied_as("external_links", "a privilege on the default bridge"),
     // (secrets and configs)
-    applied("secrets"),
-    applied("configs"),
+    applied_as(
+        "secrets",
+        "short and long syntax (`target`, `uid`, `gid`, `mode`), a read-only copy composectl writes under its state directory; a changed content is drift naming the secret",
+    ),
+    applied_as("configs", "as `secrets`, mounted at `/NAME` by default"),
     // (include and extends)
-    applied("extends"),
+    applied_as(
+        "extends",
+        "`NAME`, `{service}`, `{file, service}` (inside the desired directory), merged as compose merges",
+    ),
     // (the rest)
     no_effect(
         "attach",
@@ -218,15 +293,21 @@ pub const SERVICE: &[Key] = &[
 pub const NETWORK: &[Key] = &[
     applied("name"),
     applied("external"),
-    applied("driver"),
+    applied_as("driver", "a driver other than `bridge` is a host privilege"),
     applied("driver_opts"),
     applied("internal"),
     applied("attachable"),
     applied("labels"),
     // (networks)
-    applied("ipam"),
+    applied_as(
+        "ipam",
+        "`driver`, `config` (`subnet`, `ip_range`, `gateway`, `aux_addresses`), `options`; a changed definition recreates the network and the containers on it",
+    ),
     applied("enable_ipv6"),
-    applied("enable_ipv4"),
+    applied_as(
+        "enable_ipv4",
+        "`true`; `false` is refused (needs Engine API 1.47)",
+    ),
 ];
 
 /// A top-level volume.
@@ -241,10 +322,16 @@ pub const VOLUME: &[Key] = &[
 /// A top-level secret.
 pub const SECRET: &[Key] = &[
     // (secrets and configs)
-    applied("file"),
-    applied("environment"),
+    applied_as(
+        "file",
+        "at most 1 MiB; outside the desired directory a host privilege",
+    ),
+    applied_as(
+        "environment",
+        "a variable of composectl's environment or `.env`",
+    ),
     // `external: true` is refused by the loader with the reason (a Swarm object).
-    applied("external"),
+    applied_as("external", "`false`; `true` (a Swarm object) is refused"),
     no_effect("name", SWARM_NAME),
     no_effect("labels", SWARM_LABELS),
     rejected(
@@ -261,11 +348,17 @@ pub const SECRET: &[Key] = &[
 /// A top-level config.
 pub const CONFIG: &[Key] = &[
     // (secrets and configs)
-    applied("file"),
-    applied("environment"),
-    applied("content"),
+    applied_as(
+        "file",
+        "at most 1 MiB; outside the desired directory a host privilege",
+    ),
+    applied_as(
+        "environment",
+        "a variable of composectl's environment or `.env`",
+    ),
+    applied_as("content", "interpolated"),
     // `external: true` is refused by the loader with the reason (a Swarm object).
-    applied("external"),
+    applied_as("external", "`false`; `true` (a Swarm object) is refused"),
     no_effect("name", SWARM_NAME),
     no_effect("labels", SWARM_LABELS),
     rejected("template_driver", TEMPLATE_DRIVER),
