@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{CliRun, TestProject, demo_image, docker, run_cli};
+use common::{TestProject, demo_image, docker};
 use serde_json::Value;
 
 /// A service with the container keys; `shm` and `extra` vary between runs.
@@ -42,14 +42,6 @@ fn compose(shm: &str, extra: &str) -> String {
     )
 }
 
-fn desired(project: &TestProject) -> String {
-    project.dir().display().to_string()
-}
-
-fn apply_once(project: &TestProject) -> CliRun {
-    run_cli(&["apply", "--once", "--desired", &desired(project)])
-}
-
 /// `docker inspect` of the project's only container.
 fn inspect(project: &TestProject) -> Value {
     let containers = project.containers();
@@ -72,7 +64,7 @@ fn strings(value: &Value) -> Vec<String> {
 fn container_keys_reach_the_engine_and_a_change_is_named_drift() {
     let project = TestProject::new("ck-keys");
     project.write_compose(&compose("96m", ""));
-    let run = apply_once(&project);
+    let run = project.cli(&["apply", "--once"]);
     assert_eq!(run.code, Some(0), "apply --once failed:\n{}", run.all());
 
     let c = inspect(&project);
@@ -106,7 +98,7 @@ fn container_keys_reach_the_engine_and_a_change_is_named_drift() {
     assert_eq!(c["State"]["Running"], true, "the container runs");
 
     project.write_compose(&compose("128m", ""));
-    let run = run_cli(&["plan", "--desired", &desired(&project)]);
+    let run = project.cli(&["plan"]);
     assert_eq!(
         run.code,
         Some(2),
@@ -124,12 +116,12 @@ fn container_keys_reach_the_engine_and_a_change_is_named_drift() {
 fn a_commit_that_adds_the_hosts_pid_namespace_is_held() {
     let project = TestProject::new("ck-held");
     project.write_compose(&compose("64m", ""));
-    let run = apply_once(&project);
+    let run = project.cli(&["apply", "--once"]);
     assert_eq!(run.code, Some(0), "apply --once failed:\n{}", run.all());
     let before = inspect(&project);
 
     project.write_compose(&compose("64m", "    pid: host\n"));
-    let run = apply_once(&project);
+    let run = project.cli(&["apply", "--once"]);
     assert_ne!(run.code, Some(0), "a new host namespace was applied");
     assert!(run.all().contains("pid:host"), "{}", run.all());
     let after = inspect(&project);

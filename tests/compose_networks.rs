@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{CliRun, TestProject, demo_image, docker, run_cli};
+use common::{TestProject, demo_image, docker};
 
 /// A /24 of 10.213.0.0/16 and a /64 of fd00:213::/48 derived from the project's unique
 /// name (two per project: `which` 0 or 1), so tests beside this one do not clash.
@@ -76,19 +76,9 @@ volumes:
     )
 }
 
-fn desired(project: &TestProject) -> String {
-    project.dir().display().to_string()
-}
-
-fn apply_once(project: &TestProject) -> CliRun {
-    let run = run_cli(&["apply", "--once", "--desired", &desired(project)]);
-    assert_eq!(run.code, Some(0), "apply --once failed:\n{}", run.all());
-    run
-}
-
 /// `composectl plan`'s output; it exits 0 without changes, 2 with some.
 fn plan(project: &TestProject) -> String {
-    let run = run_cli(&["plan", "--desired", &desired(project)]);
+    let run = project.cli(&["plan"]);
     assert!(
         matches!(run.code, Some(0 | 2)),
         "plan failed:\n{}",
@@ -195,7 +185,7 @@ fn network_keys_take_effect_and_a_changed_subnet_recreates_the_network() {
     let p = project.name().to_owned();
     let (v4, v6) = subnets(&project, 0);
     project.write_compose(&compose(&project, 0, "one"));
-    apply_once(&project);
+    project.apply_once();
     assert_network(&format!("{p}_back"), &v4, &v6);
     assert_container(&project, &v4, &v6);
     assert_front_and_volume(&project);
@@ -227,7 +217,7 @@ fn network_keys_take_effect_and_a_changed_subnet_recreates_the_network() {
         "{planned}"
     );
 
-    apply_once(&project);
+    project.apply_once();
     let new_id = inspect(&["network", "inspect", &format!("{p}_back")], "{{.Id}}");
     assert_ne!(old_id, new_id, "the network was recreated");
     assert_network(&format!("{p}_back"), &v4b, &v6b);

@@ -8,12 +8,7 @@ mod common;
 
 use serde_json::Value;
 
-use common::{CliRun, TestProject, demo_image, docker, run_cli};
-
-fn apply_once(project: &TestProject) -> CliRun {
-    let desired = project.dir().display().to_string();
-    run_cli(&["apply", "--once", "--desired", &desired])
-}
+use common::{TestProject, demo_image, docker};
 
 /// `docker inspect` of the one container of `service`.
 fn inspect(project: &TestProject, service: &str) -> Value {
@@ -103,7 +98,7 @@ volumes:
   data: {{}}
 "#
     ));
-    let run = apply_once(&project);
+    let run = project.cli(&["apply", "--once"]);
     assert_eq!(run.code, Some(0), "apply --once failed:\n{}", run.all());
 
     let res = inspect(&project, "res");
@@ -172,7 +167,7 @@ fn a_never_pulled_missing_image_fails_its_service_naming_the_key() {
     project.write_compose(&format!(
         "services:\n  a-ok:\n    image: {image}\n  z-never:\n    image: {absent}\n    pull_policy: never\n"
     ));
-    let run = apply_once(&project);
+    let run = project.cli(&["apply", "--once"]);
     let out = run.all();
     assert_ne!(
         run.code,

@@ -75,13 +75,7 @@ fn read_in(container: &str, path: &str) -> (u32, u32, u32, Vec<u8>) {
 }
 
 fn apply(project: &TestProject) {
-    let run = run_cli(&[
-        "apply",
-        "--once",
-        "--desired",
-        &project.dir().display().to_string(),
-    ]);
-    assert_eq!(run.code, Some(0), "apply --once failed:\n{}", run.all());
+    let run = project.apply_once();
     for secret in [OLD_PASSWORD, NEW_PASSWORD] {
         assert!(!run.all().contains(secret), "{}", run.all());
     }

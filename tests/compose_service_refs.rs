@@ -9,20 +9,10 @@ use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{CliRun, TestProject, demo_image, docker, free_port, http_get, run_cli, wait_until};
+use common::{TestProject, demo_image, docker, free_port, http_get, run_cli, wait_until};
 
 fn desired(project: &TestProject) -> String {
     project.dir().display().to_string()
-}
-
-fn apply_once(project: &TestProject) -> CliRun {
-    let run = run_cli(&["apply", "--once", "--desired", &desired(project)]);
-    assert_eq!(run.code, Some(0), "apply --once failed:\n{}", run.all());
-    run
-}
-
-fn plan(project: &TestProject) -> CliRun {
-    run_cli(&["plan", "--desired", &desired(project)])
 }
 
 /// `docker inspect -f FORMAT NAME`.
@@ -82,7 +72,7 @@ fn a_service_in_another_services_namespace_follows_its_replacement() {
         format!("{}-b-1", project.name()),
     );
     project.write_compose(&shared_namespace(port, "a1"));
-    apply_once(&project);
+    project.apply_once();
 
     let a_id = id_of(&a);
     assert_eq!(
@@ -102,11 +92,11 @@ fn a_service_in_another_services_namespace_follows_its_replacement() {
         version_at(addr).as_deref() == Some("b-in-a")
     });
     assert!(served, "a's published port 8081 does not reach b");
-    let stable = plan(&project);
+    let stable = project.cli(&["plan"]);
     assert!(!stable.stdout.contains("replace"), "{}", stable.all());
 
     project.write_compose(&shared_namespace(port, "a2"));
-    let shown = plan(&project);
+    let shown = project.cli(&["plan"]);
     assert!(
         shown
             .stdout
@@ -114,7 +104,7 @@ fn a_service_in_another_services_namespace_follows_its_replacement() {
         "{}",
         shown.all()
     );
-    apply_once(&project);
+    project.apply_once();
     let new_a = id_of(&a);
     assert_ne!(new_a, a_id, "a was replaced");
     assert_eq!(
@@ -130,7 +120,7 @@ fn a_service_in_another_services_namespace_follows_its_replacement() {
         version_at(addr).as_deref() == Some("b-in-a")
     });
     assert!(served, "the new a's port does not reach b");
-    let again = plan(&project);
+    let again = project.cli(&["plan"]);
     assert!(
         !again.stdout.contains("replace"),
         "a second plan is empty:\n{}",
@@ -171,7 +161,7 @@ fn none_and_host_network_modes_are_applied() {
     ]);
     assert_eq!(approve.code, Some(0), "{}", approve.all());
     assert!(approve.stdout.contains("network:host"), "{}", approve.all());
-    apply_once(&project);
+    project.apply_once();
     let isolated = format!("{}-isolated-1", project.name());
     let onhost = format!("{}-onhost-1", project.name());
     assert_eq!(inspect(&isolated, "{{.HostConfig.NetworkMode}}"), "none");
@@ -209,7 +199,7 @@ volumes:
   store: {{}}
 "#
     ));
-    apply_once(&project);
+    project.apply_once();
     let data = format!("{}-data-1", project.name());
     let reader = format!("{}-reader-1", project.name());
     assert_eq!(
@@ -282,7 +272,7 @@ fn a_link_alias_resolves_to_the_linked_container() {
       - "db:database"
 "#
     ));
-    apply_once(&project);
+    project.apply_once();
     let db = format!("{}-db-1", project.name());
     let web = format!("{}-web-1", project.name());
     let network = format!("{}_default", project.name());

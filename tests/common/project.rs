@@ -107,6 +107,21 @@ impl TestProject {
         fs::rename(&tmp, &path).expect("cannot rename the temporary file");
     }
 
+    /// `composectl ARGS --desired <this desired directory>`, run once.
+    pub fn cli(&self, args: &[&str]) -> super::CliRun {
+        let desired = self.dir().display().to_string();
+        let mut all = args.to_vec();
+        all.extend(["--desired", &desired]);
+        super::run_cli(&all)
+    }
+
+    /// `composectl apply --once` on this desired directory, which must succeed.
+    pub fn apply_once(&self) -> super::CliRun {
+        let run = self.cli(&["apply", "--once"]);
+        assert_eq!(run.code, Some(0), "apply --once failed:\n{}", run.all());
+        run
+    }
+
     /// Writes `<project>/compose.yaml` (one directory per project in the desired root).
     pub fn write_compose(&self, contents: &str) {
         self.write(&format!("{}/compose.yaml", self.name), contents);

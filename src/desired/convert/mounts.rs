@@ -7,7 +7,7 @@
 //! a target (an override file adding one), the later wins.
 
 use std::collections::HashSet;
-use std::path::{Component, Path, PathBuf};
+use std::path::PathBuf;
 
 use super::Ctx;
 use super::fields::{self, index};
@@ -278,19 +278,5 @@ pub fn absolute(cx: &Ctx, path: &str) -> PathBuf {
             .join(rest.trim_start_matches('/')),
         _ => cx.dir.join(path),
     };
-    clean(&joined)
-}
-
-fn clean(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for part in path.components() {
-        match part {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
+    crate::desired::relpaths::clean(&joined)
 }
