@@ -165,11 +165,11 @@ pub const SERVICE: &[Key] = &[
     applied("shm_size"),
     applied_as(
         "pid",
-        "`host` (a privilege), `container:NAME`; `service:NAME` is refused",
+        "`host` and `container:NAME` (privileges), `service:NAME` (recreated with NAME's container)",
     ),
     applied_as(
         "ipc",
-        "`none`, `private`, `shareable`, `host` (a privilege), `container:NAME`; `service:NAME` is refused",
+        "`none`, `private`, `shareable`, `host` and `container:NAME` (privileges), `service:NAME` (recreated with NAME's container; NAME needs `ipc: shareable`)",
     ),
     applied_as("uts", "`host` (a privilege)"),
     applied_as("userns_mode", "`host` (a privilege)"),

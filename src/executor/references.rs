@@ -1,6 +1,6 @@
 //! Resolving a create request's references to other services into containers, as compose
-//! does at create time: `network_mode: service:NAME` and `volumes_from: [NAME]` become the
-//! ID of one container of the service (replica 1 when it runs, else the lowest running
+//! does at create time: `network_mode`, `ipc` and `pid` of `service:NAME` and
+//! `volumes_from: [NAME]` become the ID of one container of the service (replica 1 when it runs, else the lowest running
 //! number, else the lowest number), `links` become `CONTAINER:ALIAS` entries for every
 //! container of the linked service (with compose's `SERVICE-N` and `PROJECT-SERVICE-N`
 //! aliases too). The containers a replica was created against are recorded in its
@@ -9,7 +9,7 @@
 
 use crate::model::labels;
 use crate::model::refs::{
-    Link, NetworkMode, RefKind, References, VolumesSource, encode_references,
+    Link, NetworkMode, RefKind, References, VolumesSource, encode_references, namespace_service,
 };
 use crate::model::{ContainerState, ObservedContainer, ObservedState};
 use crate::runtime::ContainerCreate;
@@ -58,6 +58,16 @@ pub(super) fn resolve(
         let id = primary(name, "network_mode")?;
         references.insert((RefKind::Network, name.clone()), vec![id.clone()]);
         svc.network_mode = Some(NetworkMode::Container(id));
+    }
+    for (kind, key, mode) in [
+        (RefKind::Ipc, "ipc", &mut svc.ipc),
+        (RefKind::Pid, "pid", &mut svc.pid),
+    ] {
+        if let Some(name) = namespace_service(mode.as_deref()).map(str::to_owned) {
+            let id = primary(&name, key)?;
+            *mode = Some(format!("container:{id}"));
+            references.insert((kind, name), vec![id]);
+        }
     }
     for from in &mut svc.volumes_from {
         if let VolumesSource::Service(name) = &from.source {
@@ -170,6 +180,43 @@ mod tests {
         assert_eq!(refs[&(RefKind::Network, "a".into())], ["a2"]);
         assert_eq!(refs[&(RefKind::Volumes, "data".into())], ["d1"]);
         assert_eq!(refs[&(RefKind::Restart, "a".into())], ["a1", "a2"]);
+    }
+
+    #[test]
+    fn ipc_and_pid_of_a_service_resolve_to_its_container_and_are_labelled() {
+        let host = state(vec![
+            container("a1", "a", 1, ContainerState::Running),
+            container("a2", "a", 2, ContainerState::Running),
+        ]);
+        let mut b = ServiceSpec::new("b", "img");
+        b.ipc = Some("service:a".into());
+        b.pid = Some("service:a".into());
+        b.restart_with.insert("a".into());
+        let mut req = request(b);
+        resolve(&host, "p", &mut req, 1).unwrap();
+        assert_eq!(req.service.ipc.as_deref(), Some("container:a1"));
+        assert_eq!(req.service.pid.as_deref(), Some("container:a1"));
+        assert_eq!(
+            req.labels[labels::REFERENCES],
+            "ipc:a=a1,pid:a=a1,restart:a=a1+a2"
+        );
+        // Modes that name no service pass as written, and record nothing.
+        let mut c = ServiceSpec::new("c", "img");
+        c.ipc = Some("shareable".into());
+        c.pid = Some("container:other".into());
+        let mut req = request(c);
+        resolve(&host, "p", &mut req, 1).unwrap();
+        assert_eq!(req.service.ipc.as_deref(), Some("shareable"));
+        assert_eq!(req.service.pid.as_deref(), Some("container:other"));
+        assert!(!req.labels.contains_key(labels::REFERENCES));
+        // No container of the service: an error naming the key.
+        let mut d = ServiceSpec::new("d", "img");
+        d.pid = Some("service:gone".into());
+        let err = resolve(&host, "p", &mut request(d), 1).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`pid` refers to service gone, which has no container yet"
+        );
     }
 
     #[test]

@@ -78,6 +78,28 @@ async fn a_create_records_the_container_whose_namespace_it_joins() {
 }
 
 #[tokio::test]
+async fn a_create_records_the_container_whose_ipc_and_pid_namespaces_it_joins() {
+    let fake = FakeRuntime::new();
+    let mut p = project(false);
+    let app = p.services.get_mut("app").unwrap();
+    app.network_mode = None;
+    app.ipc = Some("service:vpn".into());
+    app.pid = Some("service:vpn".into());
+    fake.add_image("app:1", "sha256:app");
+    let vpn = fake.add_managed(&p, &p.services["vpn"], 1);
+    let executor = executor(&fake).await;
+    executor
+        .execute(&p, &plan(vec![create_app()]))
+        .await
+        .unwrap();
+    let app = fake.container("shop-app-1").expect("created");
+    assert_eq!(
+        app.labels[labels::REFERENCES],
+        format!("ipc:vpn={vpn},pid:vpn={vpn},restart:vpn={vpn}")
+    );
+}
+
+#[tokio::test]
 async fn a_create_without_the_referenced_container_fails_naming_the_key() {
     let fake = FakeRuntime::new();
     fake.add_image("app:1", "sha256:app");

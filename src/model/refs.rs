@@ -1,5 +1,5 @@
-//! References from one service to other containers: `network_mode`, `volumes_from`,
-//! `links` and `external_links` as the desired spec holds them, and the
+//! References from one service to other containers: `network_mode`, `pid`, `ipc`,
+//! `volumes_from`, `links` and `external_links` as the desired spec holds them, and the
 //! [`labels::REFERENCES`](super::labels::REFERENCES) label that records which containers a
 //! replica was created against, so the planner can tell when one of them was replaced.
 //!
@@ -50,6 +50,17 @@ impl NetworkMode {
     }
 }
 
+/// The service a `pid` or `ipc` mode of `service:NAME` names (the spec holds these modes as
+/// written; the executor resolves `service:NAME` to `container:<id>` at create time).
+pub fn namespace_service(mode: Option<&str>) -> Option<&str> {
+    mode?
+        .strip_prefix(SERVICE_PREFIX)
+        .filter(|name| !name.is_empty())
+}
+
+/// The prefix of a namespace mode that names a service of the project.
+pub const SERVICE_PREFIX: &str = "service:";
+
 /// One `volumes_from` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VolumesFrom {
@@ -98,10 +109,15 @@ pub struct Link {
 pub enum RefKind {
     /// `network_mode: service:NAME`.
     Network,
+    /// `ipc: service:NAME`.
+    Ipc,
+    /// `pid: service:NAME`.
+    Pid,
     /// `volumes_from: [NAME]`.
     Volumes,
-    /// `depends_on` with `restart: true` (written, or implied by `links` and
-    /// `network_mode: service:NAME` as compose implies it).
+    /// `depends_on` with `restart: true` (written, or implied by `links`,
+    /// `network_mode: service:NAME`, `ipc: service:NAME` and `pid: service:NAME` as compose
+    /// implies it).
     Restart,
 }
 
@@ -110,6 +126,8 @@ impl RefKind {
     fn word(self) -> &'static str {
         match self {
             Self::Network => "network",
+            Self::Ipc => "ipc",
+            Self::Pid => "pid",
             Self::Volumes => "volumes",
             Self::Restart => "restart",
         }
@@ -118,6 +136,8 @@ impl RefKind {
     fn parse(word: &str) -> Option<Self> {
         match word {
             "network" => Some(Self::Network),
+            "ipc" => Some(Self::Ipc),
+            "pid" => Some(Self::Pid),
             "volumes" => Some(Self::Volumes),
             "restart" => Some(Self::Restart),
             _ => None,
@@ -128,6 +148,8 @@ impl RefKind {
     pub fn key(self) -> &'static str {
         match self {
             Self::Network => "network_mode",
+            Self::Ipc => "ipc",
+            Self::Pid => "pid",
             Self::Volumes => "volumes_from",
             Self::Restart => "depends_on",
         }
@@ -178,6 +200,11 @@ mod tests {
         let label = encode_references(&refs);
         assert_eq!(label, "network:vpn=abc,restart:db=d1+d2");
         assert_eq!(decode_references(&label), refs);
+        refs.insert((RefKind::Pid, "a".into()), vec!["p1".into()]);
+        refs.insert((RefKind::Ipc, "a".into()), vec!["i1".into()]);
+        let label = encode_references(&refs);
+        assert_eq!(label, "network:vpn=abc,ipc:a=i1,pid:a=p1,restart:db=d1+d2");
+        assert_eq!(decode_references(&label), refs);
         assert!(decode_references("garbage,other:x=1").is_empty());
     }
 
@@ -222,5 +249,14 @@ mod tests {
             read_only: true,
         };
         assert_eq!(from.engine_entry(Some("abc")), "abc:ro");
+    }
+
+    #[test]
+    fn a_service_namespace_names_its_service() {
+        assert_eq!(namespace_service(Some("service:a")), Some("a"));
+        assert_eq!(namespace_service(Some("service:")), None);
+        assert_eq!(namespace_service(Some("container:a")), None);
+        assert_eq!(namespace_service(Some("host")), None);
+        assert_eq!(namespace_service(None), None);
     }
 }

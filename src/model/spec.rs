@@ -143,10 +143,11 @@ pub struct ServiceSpec {
     /// `shm_size` in bytes.
     #[serde(default)]
     pub shm_size: Option<u64>,
-    /// `pid`: `host` or `container:NAME`.
+    /// `pid`: `host`, `container:NAME` or `service:NAME` (resolved at create time).
     #[serde(default)]
     pub pid: Option<String>,
-    /// `ipc`: `none`, `private`, `shareable`, `host` or `container:NAME`.
+    /// `ipc`: `none`, `private`, `shareable`, `host`, `container:NAME` or `service:NAME`
+    /// (resolved at create time).
     #[serde(default)]
     pub ipc: Option<String>,
     /// `uts`: `host`.
@@ -208,9 +209,9 @@ pub struct ServiceSpec {
     /// `depends_on` entries with `required: false`: their failure only warns.
     #[serde(default)]
     pub optional_dependencies: std::collections::BTreeSet<String>,
-    /// `depends_on` entries with `restart: true` (written, or implied by `links` and
-    /// `network_mode: service:NAME`): a replaced container of one of them replaces this
-    /// service's containers.
+    /// `depends_on` entries with `restart: true` (written, or implied by `links`, and by
+    /// `network_mode`, `ipc` and `pid` of `service:NAME`): a replaced container of one of
+    /// them replaces this service's containers.
     #[serde(default)]
     pub restart_with: std::collections::BTreeSet<String>,
 

@@ -218,13 +218,13 @@ pub enum Reason {
     /// Another container already holds the same replica number.
     Duplicate,
     /// A container of another service this one was created against was replaced or
-    /// removed: the namespace of its `network_mode: service:`, the source of its
-    /// `volumes_from`, or a dependency with `restart: true`.
+    /// removed: the namespace of its `network_mode`, `ipc` or `pid` of `service:NAME`, the
+    /// source of its `volumes_from`, or a dependency with `restart: true`.
     ReferenceReplaced {
         /// The referenced service.
         service: String,
-        /// The compose key of the reference: `network_mode`, `volumes_from` or
-        /// `depends_on`.
+        /// The compose key of the reference: `network_mode`, `ipc`, `pid`, `volumes_from`
+        /// or `depends_on`.
         via: String,
     },
 }
@@ -296,6 +296,8 @@ impl fmt::Display for Reason {
                 "network_mode" => {
                     write!(f, "the network namespace of service {service} was replaced")
                 }
+                "ipc" => write!(f, "the IPC namespace of service {service} was replaced"),
+                "pid" => write!(f, "the PID namespace of service {service} was replaced"),
                 "volumes_from" => write!(
                     f,
                     "the container of service {service} whose volumes it mounts was replaced"

@@ -1,9 +1,10 @@
 //! Stale references: a replica created against a container of another service (the
-//! network namespace of `network_mode: service:NAME`, the source of `volumes_from`, a
+//! namespace of `network_mode`, `ipc` or `pid: service:NAME`, the source of `volumes_from`, a
 //! `depends_on` with `restart: true`), as its [`labels::REFERENCES`] label records, must be
 //! replaced once that container is gone or is being replaced in this plan, as compose
 //! recreates it: a container in a replaced container's network namespace has no network
-//! left, and one that mounts its volumes mounts the old ones.
+//! left (and one in its IPC or PID namespace shares them with no one), and one that mounts
+//! its volumes mounts the old ones.
 
 use std::collections::BTreeSet;
 
@@ -41,13 +42,15 @@ pub(super) fn stale(
 }
 
 fn still_referenced(service: &ServiceSpec, kind: RefKind, target: &str) -> bool {
-    use crate::model::refs::VolumesSource;
+    use crate::model::refs::{VolumesSource, namespace_service};
     match kind {
         RefKind::Network => service
             .network_mode
             .as_ref()
             .and_then(|m| m.service())
             .is_some_and(|s| s == target),
+        RefKind::Ipc => namespace_service(service.ipc.as_deref()) == Some(target),
+        RefKind::Pid => namespace_service(service.pid.as_deref()) == Some(target),
         RefKind::Volumes => service
             .volumes_from
             .iter()

@@ -7,6 +7,9 @@
 //! What is none, and why:
 //! - `no-new-privileges` only takes away; `seccomp=builtin` is the engine's default.
 //! - `ipc: none|private|shareable` keep the container's own namespace; `cgroup: private` too.
+//! - `pid` and `ipc: service:NAME` share the namespace of a container of the project's own
+//!   (as `network_mode: service:NAME` does), which the project may do without asking;
+//!   `container:NAME`, a container outside the project, is a grant.
 //! - `runtime: runc` (or `io.containerd.runc.v2`) is the engine's default runtime. Any other
 //!   is a grant: runtimes are installed by the host's administrator and some give more than
 //!   the default (the NVIDIA runtime injects host devices and libraries, sysbox runs nested
@@ -73,6 +76,7 @@ pub(super) fn container_privileges(
         let Some(mode) = mode.as_deref() else {
             continue;
         };
+        // `service:NAME` is a container of the project's own: no grant.
         if mode == "host" || mode.starts_with("container:") {
             let grant = Grant::Namespace {
                 kind,

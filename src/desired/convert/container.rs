@@ -58,11 +58,6 @@ pub enum Error {
     /// A DNS server that is not an IP address.
     #[error("is not an IP address; a DNS server is written as one, such as 9.9.9.9")]
     DnsServer,
-    /// A `service:NAME` namespace.
-    #[error(
-        "shares the namespace of another service's container, which composectl does not support yet; use `container:NAME` with that service's `container_name`, or remove it"
-    )]
-    ServiceNamespace,
 }
 
 /// `expose`: `PORT[/PROTOCOL]` or `LOW-HIGH[/PROTOCOL]`, numbers or strings, as
@@ -411,37 +406,32 @@ pub fn dns(cx: &mut Ctx, node: &Node, key: &str) -> Vec<String> {
 }
 
 /// A namespace key (`pid`, `ipc`, `uts`, `userns_mode`, `cgroup`): one of `modes`, or
-/// `container:NAME` when `container` is true. `service:NAME` is refused for now.
+/// `container:NAME` and `service:NAME` when `shared` is true. A `service:NAME` is kept as
+/// written: [`super::refs::resolve`] checks that NAME is an active service of the project
+/// and implies the dependency on it, and the executor resolves it to `container:<id>` at
+/// create time, as compose does.
 pub fn namespace(
     cx: &mut Ctx,
     node: &Node,
     key: &str,
     modes: &[&str],
-    container: bool,
+    shared: bool,
 ) -> Option<String> {
     let text = fields::text(cx, node, key)?;
     if modes.contains(&text.as_str()) {
         return Some(text);
     }
-    if container {
-        if text
-            .strip_prefix("container:")
-            .is_some_and(|name| !name.is_empty())
-        {
-            return Some(text);
-        }
-        if text.starts_with("service:") {
-            cx.error(
-                node,
-                key,
-                format!("{} {}", quoted_literal(node), Error::ServiceNamespace),
-            );
-            return None;
-        }
+    if shared
+        && ["container:", crate::model::refs::SERVICE_PREFIX]
+            .iter()
+            .any(|prefix| text.strip_prefix(prefix).is_some_and(|n| !n.is_empty()))
+    {
+        return Some(text);
     }
     let mut allowed: Vec<String> = modes.iter().map(|m| format!("`{m}`")).collect();
-    if container {
+    if shared {
         allowed.push("`container:NAME`".into());
+        allowed.push("`service:NAME`".into());
     }
     cx.error(
         node,

@@ -1,18 +1,19 @@
-//! Service references: `network_mode`, `volumes_from`, `links` and `external_links`.
+//! Service references: `network_mode`, `volumes_from`, `links` and `external_links`, and
+//! the `service:NAME` modes of `ipc` and `pid` (read by [`super::container::namespace`]).
 //!
 //! The readers turn the keys into [`crate::model::refs`] types. [`conflicts`] refuses the
 //! keys compose or the engine (Engine API 1.41) refuse beside a network mode, and the ones
 //! the engine would accept and silently ignore there. [`resolve`] runs once every service
 //! is converted: a referenced service must exist and be active, and each reference becomes
-//! the dependency compose implies for it (compose-go's normalization): `network_mode:
-//! service:NAME` and `links` depend on the service with `restart: true`, `volumes_from`
-//! without, so the service is created after what it references and, for `restart: true`,
+//! the dependency compose implies for it (compose-go's normalization): `links` and the
+//! `service:NAME` of `network_mode`, `ipc` and `pid` depend on the service with `restart:
+//! true`, `volumes_from` without, so the service is created after what it references and, for `restart: true`,
 //! replaced when that is.
 
 use super::Ctx;
 use super::fields::{self, child, index, quoted_literal};
 use crate::desired::yaml::{Node, Value};
-use crate::model::refs::{Link, NetworkMode, VolumesFrom, VolumesSource};
+use crate::model::refs::{Link, NetworkMode, VolumesFrom, VolumesSource, namespace_service};
 use crate::model::spec::{DependsOn, ProjectSpec, ServiceSpec};
 
 /// Reads `network_mode`.
@@ -236,6 +237,11 @@ pub fn resolve(cx: &mut Ctx, spec: &mut ProjectSpec, doc: &Node) {
         if let Some(target) = service.network_mode.as_ref().and_then(NetworkMode::service) {
             wanted.push((target.to_owned(), "network_mode", true));
         }
+        for (key, mode) in [("ipc", &service.ipc), ("pid", &service.pid)] {
+            if let Some(target) = namespace_service(mode.as_deref()) {
+                wanted.push((target.to_owned(), key, true));
+            }
+        }
         for from in &service.volumes_from {
             if let VolumesSource::Service(target) = &from.source {
                 wanted.push((target.clone(), "volumes_from", false));
@@ -270,7 +276,23 @@ pub fn resolve(cx: &mut Ctx, spec: &mut ProjectSpec, doc: &Node) {
                         }),
                     }
                 }
-                None => implied.push((target, restart)),
+                None => {
+                    let donor = spec.services[&target].ipc.as_deref();
+                    if key == "ipc" && !matches!(donor, Some("shareable" | "host")) {
+                        // The engine lets a container join another's IPC namespace only
+                        // when that one's is shareable (its default, `private`, is not).
+                        if let Some(at) = node.and_then(|n| n.get(key)) {
+                            cx.warn(
+                                at,
+                                &child(&path, key),
+                                format!(
+                                    "service {shown} keeps a private IPC namespace, which the engine refuses to share (unless its default-ipc-mode is shareable); give {shown} `ipc: shareable`"
+                                ),
+                            );
+                        }
+                    }
+                    implied.push((target, restart));
+                }
             }
         }
         let service = spec.services.get_mut(&name).expect("name is a key");

@@ -120,12 +120,12 @@ fn malformed_container_keys_fail_naming_the_line_and_key() {
             "services.web.dns[1]: \"dns.example\" is not an IP address",
         ),
         (
-            "    pid: service:db\n",
-            ":4:10: services.web.pid: \"service:db\" shares the namespace of another service's container",
+            "    pid: 'service:'\n",
+            ":4:10: services.web.pid: \"service:\" is not a mode the engine knows here; write `host` or `container:NAME` or `service:NAME`",
         ),
         (
             "    ipc: sideways\n",
-            "services.web.ipc: \"sideways\" is not a mode the engine knows here; write `none` or `private` or `shareable` or `host` or `container:NAME`",
+            "services.web.ipc: \"sideways\" is not a mode the engine knows here; write `none` or `private` or `shareable` or `host` or `container:NAME` or `service:NAME`",
         ),
         (
             "    cgroup: container:x\n",

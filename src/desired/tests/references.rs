@@ -1,5 +1,5 @@
-//! Service references: `network_mode`, `volumes_from`, `links`, `external_links`, and the
-//! `depends_on` options `required` and `restart`.
+//! Service references: `network_mode`, `ipc` and `pid` of `service:NAME`, `volumes_from`,
+//! `links`, `external_links`, and the `depends_on` options `required` and `restart`.
 
 use super::*;
 use crate::model::refs::{Link, NetworkMode, VolumesFrom, VolumesSource};
@@ -128,6 +128,109 @@ fn an_interpolated_reference_is_shown_as_written() {
     let text = err_text(&d.load_with(&[("VPN", "s3cr3t")]), "p");
     assert!(!text.contains("s3cr3t"), "{text}");
     assert!(text.contains("service:${VPN}"), "{text}");
+}
+
+#[test]
+fn ipc_and_pid_of_a_service_are_accepted_and_imply_a_restart_dependency() {
+    let d = Desired::new();
+    d.write(
+        "p/compose.yaml",
+        concat!(
+            "services:\n",
+            "  a:\n    image: app\n    ipc: shareable\n",
+            "  b:\n    image: app\n    ipc: service:a\n    pid: service:a\n",
+            "  c:\n    image: app\n    pid: service:a\n    ipc: container:legacy\n",
+        ),
+    );
+    let report = d.load();
+    let loaded = ok(&report, "p");
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let services = &loaded.spec.services;
+    assert_eq!(services["b"].ipc.as_deref(), Some("service:a"));
+    assert_eq!(services["b"].pid.as_deref(), Some("service:a"));
+    assert_eq!(services["c"].ipc.as_deref(), Some("container:legacy"));
+    for s in ["b", "c"] {
+        assert_eq!(services[s].depends_on["a"], DependsOn::Started, "{s}");
+        assert!(services[s].restart_with.contains("a"), "{s}");
+        assert_eq!(services[s].depends_on.len(), 1, "{s}");
+    }
+    // The dependency orders creation: a before b and c.
+    assert!(services["a"].depends_on.is_empty());
+}
+
+#[test]
+fn a_written_dependency_wins_over_the_one_ipc_and_pid_imply() {
+    let d = Desired::new();
+    d.write(
+        "p/compose.yaml",
+        &project(concat!(
+            "    ipc: shareable\n",
+            "  b:\n    image: app\n    pid: service:a\n",
+            "    depends_on:\n      a: {condition: service_healthy}\n",
+        )),
+    );
+    let report = d.load();
+    let b = &ok(&report, "p").spec.services["b"];
+    assert_eq!(b.depends_on["a"], DependsOn::Healthy);
+    assert!(!b.restart_with.contains("a"));
+}
+
+#[test]
+fn ipc_of_a_service_whose_namespace_is_private_warns() {
+    let d = Desired::new();
+    d.write(
+        "p/compose.yaml",
+        &project("  b:\n    image: app\n    ipc: service:a\n"),
+    );
+    let report = d.load();
+    let warnings: Vec<String> = ok(&report, "p")
+        .warnings
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains(":6:10: services.b.ipc: service `a` keeps a private IPC namespace, which the engine refuses to share"),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn ipc_and_pid_of_a_missing_inactive_or_own_service_are_errors_naming_the_key() {
+    let d = Desired::new();
+    d.write(
+        "p/compose.yaml",
+        &project(concat!(
+            "  b:\n    image: app\n    pid: service:vpn\n",
+            "  c:\n    image: app\n    ipc: service:tools\n",
+            "  d:\n    image: app\n    pid: service:d\n",
+            "  e:\n    image: app\n    ipc: service:e\n",
+            "  tools:\n    image: app\n    profiles: [debug]\n",
+        )),
+    );
+    let text = err_text(&d.load(), "p");
+    for expected in [
+        ":6:10: services.b.pid: service `vpn` is not a service of this project",
+        "services.c.ipc: service `tools` is not active under the selected profiles",
+        "services.d.pid: service `d` refers to itself",
+        "services.e.ipc: service `e` refers to itself",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn ipc_and_pid_references_that_form_a_cycle_are_rejected() {
+    let d = Desired::new();
+    d.write(
+        "p/compose.yaml",
+        "services:\n  a:\n    image: app\n    pid: service:b\n  b:\n    image: app\n    ipc: service:a\n",
+    );
+    let text = err_text(&d.load(), "p");
+    assert!(
+        text.contains("depends_on forms a cycle: a -> b -> a"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -109,6 +109,26 @@ fn container_keys_that_stay_inside_the_container_ask_for_nothing() {
 }
 
 #[test]
+fn a_namespace_of_a_service_of_the_project_is_no_privilege_and_of_a_container_is() {
+    let host = Host::new();
+    host.write(
+        "shop/compose.yaml",
+        &web(concat!(
+            "    ipc: shareable\n",
+            "  side:\n    image: demo:v1\n",
+            "    ipc: service:web\n",
+            "    pid: service:web\n",
+            "  spy:\n    image: demo:v1\n",
+            "    pid: container:web\n",
+        )),
+    );
+    assert_eq!(
+        found(&host),
+        [row("pid:container:web", "services.spy.pid", 11)]
+    );
+}
+
+#[test]
 fn a_seccomp_profile_of_the_projects_own_is_a_grant_of_its_content() {
     let host = Host::new();
     host.write(
