@@ -1,6 +1,6 @@
 //! Service references on the real engine, through `composectl apply --once`: a service in
-//! another service's network namespace (and replaced with it), `network_mode: none` and
-//! `host`, `volumes_from` a service's volume, and `links` whose alias resolves. The docker
+//! another service's network namespace (and replaced with it), one in another service's IPC
+//! and PID namespaces (and replaced with it), `network_mode: none` and `host`, `volumes_from` a service's volume, and `links` whose alias resolves. The docker
 //! CLI is the oracle; every test has a project of its own and cleans up on drop.
 
 mod common;
@@ -120,6 +120,103 @@ fn a_service_in_another_services_namespace_follows_its_replacement() {
         version_at(addr).as_deref() == Some("b-in-a")
     });
     assert!(served, "the new a's port does not reach b");
+    let again = project.cli(&["plan"]);
+    assert!(
+        !again.stdout.contains("replace"),
+        "a second plan is empty:\n{}",
+        again.all()
+    );
+}
+
+/// `a` with a shareable IPC namespace (the engine shares no other), and `b` in a's IPC and
+/// PID namespaces.
+fn shared_ipc_and_pid(a_version: &str) -> String {
+    let image = demo_image("v1");
+    format!(
+        r#"services:
+  a:
+    image: {image}
+    restart: "no"
+    ipc: shareable
+    environment:
+      VERSION: {a_version}
+  b:
+    image: {image}
+    restart: "no"
+    ipc: "service:a"
+    pid: "service:a"
+"#
+    )
+}
+
+/// The namespace `kind` (`ipc`, `pid`) of the container `name`'s main process, as the host's
+/// /proc shows it (`ipc:[4026532...]`).
+fn namespace_of(name: &str, kind: &str) -> String {
+    let pid = inspect(name, "{{.State.Pid}}");
+    let link = std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).expect("readable /proc");
+    link.display().to_string()
+}
+
+/// `ipc: service:a` and `pid: service:a` are created as `container:<a's ID>`, so b shares
+/// a's IPC and PID namespaces; a change of a's environment replaces a and, as compose does,
+/// b with it, in the new a's namespaces.
+#[test]
+fn a_service_in_another_services_ipc_and_pid_namespaces_follows_its_replacement() {
+    let project = TestProject::new("refs-ipcpid");
+    let (a, b) = (
+        format!("{}-a-1", project.name()),
+        format!("{}-b-1", project.name()),
+    );
+    project.write_compose(&shared_ipc_and_pid("a1"));
+    project.apply_once();
+
+    let a_id = id_of(&a);
+    let b_id = id_of(&b);
+    assert_eq!(inspect(&a, "{{.HostConfig.IpcMode}}"), "shareable");
+    assert_eq!(
+        inspect(&b, "{{.HostConfig.IpcMode}}"),
+        format!("container:{a_id}")
+    );
+    assert_eq!(
+        inspect(&b, "{{.HostConfig.PidMode}}"),
+        format!("container:{a_id}")
+    );
+    assert_eq!(inspect(&b, "{{.State.Status}}"), "running");
+    for kind in ["ipc", "pid"] {
+        assert_eq!(namespace_of(&b, kind), namespace_of(&a, kind), "{kind}");
+    }
+    let stable = project.cli(&["plan"]);
+    assert!(!stable.stdout.contains("replace"), "{}", stable.all());
+
+    project.write_compose(&shared_ipc_and_pid("a2"));
+    let shown = project.cli(&["plan"]);
+    assert!(
+        shown.stdout.contains("replace") && shown.stdout.contains(&b),
+        "{}",
+        shown.all()
+    );
+    assert!(
+        shown
+            .stdout
+            .contains("the IPC namespace of service a was replaced"),
+        "{}",
+        shown.all()
+    );
+    project.apply_once();
+    let new_a = id_of(&a);
+    assert_ne!(new_a, a_id, "a was replaced");
+    assert_ne!(id_of(&b), b_id, "b was replaced");
+    for key in ["IpcMode", "PidMode"] {
+        assert_eq!(
+            inspect(&b, &format!("{{{{.HostConfig.{key}}}}}")),
+            format!("container:{new_a}"),
+            "b joined the new a's namespace ({key})"
+        );
+    }
+    assert_eq!(inspect(&b, "{{.State.Status}}"), "running");
+    for kind in ["ipc", "pid"] {
+        assert_eq!(namespace_of(&b, kind), namespace_of(&a, kind), "{kind}");
+    }
     let again = project.cli(&["plan"]);
     assert!(
         !again.stdout.contains("replace"),

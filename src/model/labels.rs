@@ -44,9 +44,9 @@ pub const FIELDS: &str = "io.composectl.fields";
 /// `io.composectl.image`: the image reference the container was created from.
 pub const IMAGE: &str = "io.composectl.image";
 /// `io.composectl.references`: the containers of other services a replica was created
-/// against (`network_mode: service:`, `volumes_from`, `depends_on` with `restart: true`),
-/// see [`super::refs::encode_references`]; the planner replaces the replica when one of
-/// them is replaced, as compose does.
+/// against (`network_mode`, `ipc` and `pid` of `service:NAME`, `volumes_from`, `depends_on`
+/// with `restart: true`), see [`super::refs::encode_references`]; the planner replaces the
+/// replica when one of them is replaced, as compose does.
 pub const REFERENCES: &str = "io.composectl.references";
 
 /// The value written to [`COMPOSE_VERSION`].

@@ -17,9 +17,9 @@
 //!    when the last pull is too old; `never` and `build` never).
 //! 3. Per service in `depends_on` order (`deps.rs`): waits on dependencies, then one create
 //!    or replace per replica slot that needs it (`judge.rs`), in number order. A replica
-//!    created against another service's container (`network_mode: service:`,
-//!    `volumes_from`, `depends_on` with `restart: true`) is replaced when that container is
-//!    gone or replaced earlier in the same plan (`references.rs`).
+//!    created against another service's container (`network_mode`, `ipc` or `pid` of
+//!    `service:NAME`, `volumes_from`, `depends_on` with `restart: true`) is replaced when
+//!    that container is gone or replaced earlier in the same plan (`references.rs`).
 //!
 //! Replacements caused by a container's own failure respect the crash backoff in
 //! [`PlanContext`] and become [`Deferred`] entries instead. A container the engine stopped

@@ -5,8 +5,9 @@
 //! on the default bridge (a legacy link copies the linked container's environment
 //! variables in).
 //!
-//! Within the project nothing is granted: `network_mode: service:NAME`, `volumes_from` of a
-//! service and `links` reach containers of the same project, whose own privileges are
+//! Within the project nothing is granted: `network_mode: service:NAME` (and `pid` or `ipc`
+//! of `service:NAME`, see [`super::container`]), `volumes_from` of a service and `links`
+//! reach containers of the same project, whose own privileges are
 //! judged on their own. `external_links` on a user-defined network only give a DNS alias
 //! for a container the service can already reach there (the engine copies no environment),
 //! so they grant nothing either.
