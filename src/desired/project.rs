@@ -148,7 +148,7 @@ fn remember_secrets(
     spec: &ProjectSpec,
     dotenv: &BTreeMap<String, String>,
     included: &[String],
-    env_files: &BTreeMap<PathBuf, convert::environment::EnvFile>,
+    env_files: &BTreeMap<(PathBuf, bool), convert::environment::EnvFile>,
 ) {
     let shown = shown_names(spec);
     let mut values: Vec<&str> = dotenv

@@ -64,11 +64,7 @@ pub enum Error {
 /// `PORT/PROTOCOL` in order of first appearance.
 pub fn expose(cx: &mut Ctx, node: &Node, key: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for (i, item) in seq(cx, node, key).iter().enumerate() {
-        let at = index(key, i);
-        let Some(text) = fields::text(cx, item, &at) else {
-            continue;
-        };
+    for (item, at, text) in texts(cx, node, key) {
         match expose_entry(&text) {
             Ok(ports) => {
                 for port in ports {
@@ -202,12 +198,7 @@ fn is_permissions(text: &str) -> bool {
 /// reads them (`a`, `b` or `c`; numbers or `*`; a combination of `r`, `w`, `m`).
 pub fn device_cgroup_rules(cx: &mut Ctx, node: &Node, key: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for (i, item) in seq(cx, node, key).iter().enumerate() {
-        let at = index(key, i);
-        cx.origins.mark(item, &at);
-        let Some(text) = fields::text(cx, item, &at) else {
-            continue;
-        };
+    for (item, at, text) in texts(cx, node, key) {
         if is_cgroup_rule(&text) {
             out.push(text.trim().to_owned());
         } else {
@@ -308,12 +299,7 @@ fn required_map(
 /// compact JSON, as compose does.
 pub fn security_opt(cx: &mut Ctx, node: &Node, key: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for (i, item) in seq(cx, node, key).iter().enumerate() {
-        let at = index(key, i);
-        cx.origins.mark(item, &at);
-        let Some(text) = fields::text(cx, item, &at) else {
-            continue;
-        };
+    for (item, at, text) in texts(cx, node, key) {
         let Some((name, value)) = security_option(&text) else {
             cx.error(
                 item,
@@ -463,6 +449,20 @@ pub fn isolation(cx: &mut Ctx, node: &Node, key: &str) {
 }
 
 /// The items of a list, or an error (a `null` is an empty list).
+/// The items of the list `node` that are text, each with its key path (marked in the
+/// origins, for the policy) and its text; the others are errors recorded in `cx`.
+fn texts<'n>(cx: &mut Ctx, node: &'n Node, key: &str) -> Vec<(&'n Node, String, String)> {
+    let mut out = Vec::new();
+    for (i, item) in seq(cx, node, key).iter().enumerate() {
+        let at = index(key, i);
+        cx.origins.mark(item, &at);
+        if let Some(text) = fields::text(cx, item, &at) {
+            out.push((item, at, text));
+        }
+    }
+    out
+}
+
 fn seq<'n>(cx: &mut Ctx, node: &'n Node, key: &str) -> &'n [Node] {
     match &node.value {
         Value::Seq(items) => items,

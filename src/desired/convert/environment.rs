@@ -53,12 +53,7 @@ pub fn environment(
             return out;
         }
         for (file, required, raw, at) in files {
-            let vars = if raw {
-                read_raw_env_file(cx, &file, required, &at)
-            } else {
-                read_env_file(cx, &file, required, &at)
-            };
-            if let Some(vars) = vars {
+            if let Some(vars) = read_env_file(cx, &file, required, raw, &at) {
                 out.extend(vars.iter().cloned());
             }
         }
@@ -156,17 +151,19 @@ fn env_files(cx: &mut Ctx, node: &Node, key: &str) -> Vec<Entry> {
     out
 }
 
-/// The variables of the env file `file` (relative to the project directory), read once
-/// per load; `None` when it is missing and not required, or failed (recorded in `cx`).
+/// The variables of the env file `file` (relative to the project directory; `raw`: values
+/// verbatim, else the dotenv dialect), read once per load; `None` when it is missing and
+/// not required, or failed (recorded in `cx`).
 fn read_env_file(
     cx: &mut Ctx,
     file: &str,
     required: bool,
+    raw: bool,
     (node, key): &(Node, String),
 ) -> Option<Arc<Vec<(String, String)>>> {
-    let absolute = super::mounts::absolute(cx, file);
+    let absolute = (super::mounts::absolute(cx, file), raw);
     if !cx.env_files.contains_key(&absolute) {
-        let read = load_env_file(cx, &absolute);
+        let read = load_env_file(cx, &absolute.0, raw);
         cx.env_files.insert(absolute.clone(), read);
     }
     let problem = match cx.env_files.get(&absolute)? {
@@ -192,53 +189,18 @@ fn read_env_file(
     None
 }
 
-/// A `format: raw` env file (read each time it is listed: raw files are rare).
-fn read_raw_env_file(
-    cx: &mut Ctx,
-    file: &str,
-    required: bool,
-    (node, key): &(Node, String),
-) -> Option<Arc<Vec<(String, String)>>> {
-    let absolute = super::mounts::absolute(cx, file);
-    let text = match read::read_text(&absolute, cx.limits.env()) {
-        Ok(text) => text,
-        Err(e) if e.is_not_found() && !required => return None,
-        Err(e) if e.is_not_found() => {
-            cx.error(
-                node,
-                key,
-                format!("env file {e}, or mark the entry `required: false`"),
-            );
-            return None;
-        }
-        Err(e) => {
-            cx.error(node, key, format!("env file {e}"));
-            return None;
-        }
-    };
-    let vars = match super::rawenv::parse(&text, cx.lookup) {
-        Ok(vars) => vars,
-        Err(e) => {
-            cx.error(node, key, format!("env file {}: {e}", absolute.display()));
-            return None;
-        }
-    };
-    let path = super::mounts::host_path(cx, node, key, file)?;
-    cx.origins.host_paths.push(HostPath {
-        path,
-        usage: HostPathUse::EnvFile,
-        origin: Origin::at(node, key),
-    });
-    Some(Arc::new(vars))
-}
-
-fn load_env_file(cx: &Ctx, absolute: &std::path::Path) -> EnvFile {
+fn load_env_file(cx: &Ctx, absolute: &std::path::Path, raw: bool) -> EnvFile {
     let text = match read::read_text(absolute, cx.limits.env()) {
         Ok(text) => text,
         Err(e) if e.is_not_found() => return EnvFile::Missing(format!("env file {e}")),
         Err(e) => return EnvFile::Failed(format!("env file {e}")),
     };
-    match envfile::parse(&text, cx.lookup) {
+    let parsed = if raw {
+        super::rawenv::parse(&text, cx.lookup).map_err(|e| e.to_string())
+    } else {
+        envfile::parse(&text, cx.lookup).map_err(|e| e.to_string())
+    };
+    match parsed {
         Ok(vars) => EnvFile::Vars(Arc::new(vars)),
         Err(e) => EnvFile::Failed(format!("env file {}: {e}", absolute.display())),
     }

@@ -47,8 +47,9 @@ pub struct Ctx<'a> {
     pub lookup: &'a dyn Fn(&str) -> Option<String>,
     /// File-size limits, for `env_file`s.
     pub limits: Limits,
-    /// Every `env_file` read so far, by absolute path: each is read once per load.
-    pub env_files: BTreeMap<PathBuf, environment::EnvFile>,
+    /// Every `env_file` read so far, by absolute path and `format: raw`: each is read once
+    /// per load.
+    pub env_files: BTreeMap<(PathBuf, bool), environment::EnvFile>,
     /// Bytes of environment given to the services so far (see
     /// [`super::limits::MAX_PROJECT_ENV_BYTES`]).
     pub env_bytes: u64,
