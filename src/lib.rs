@@ -33,6 +33,8 @@
 //!
 //! [`control`] is the local control API (a root-only unix socket) behind `composectl rollout
 //! ...`; [`webhook`] posts rollout outcomes; [`timefmt`] formats timestamps and durations.
+//! [`clock`] is the one place that reads the wall clock (tests inject a [`clock::WallClock`]
+//! that follows tokio's paused clock; durations run on tokio's clock throughout).
 //!
 //! Secrets: [`redact`] is the one place that knows which values are secret (the loader, the
 //! config file, registry credentials and every [`redact::Url`] hand them over) and keeps
@@ -50,6 +52,7 @@
 pub mod accept;
 pub mod app;
 pub mod cli;
+pub mod clock;
 pub mod config_file;
 pub mod control;
 pub mod controller;

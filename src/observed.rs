@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::clock::{EpochMillis, WallClock};
 use crate::model::observed::ObservedResource;
 use crate::model::{ContainerState, ObservedContainer, ObservedState, labels};
 use crate::runtime::{self, ContainerRuntime};
@@ -25,7 +26,7 @@ mod reflector;
 #[cfg(test)]
 mod tests;
 
-pub use engine::{EngineSummary, Outage, Outages, WallClock};
+pub use engine::{EngineSummary, Outage, Outages};
 pub use reflector::{Reconnects, Reflector, StreamUp};
 
 /// Errors of the observed store's engine reads.
@@ -74,7 +75,7 @@ struct Shared {
     clock: WallClock,
     /// When composectl last pulled each image, by normalized reference (in memory: a
     /// restart forgets, and a refreshing `pull_policy` pulls once more).
-    pulls: Mutex<BTreeMap<String, engine::EpochMillis>>,
+    pulls: Mutex<BTreeMap<String, EpochMillis>>,
 }
 
 /// The observed state, shared: cheap to clone, every clone sees the same content.

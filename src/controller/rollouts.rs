@@ -118,6 +118,7 @@ pub fn one_service(spec: &ProjectSpec, service: &ServiceSpec) -> ProjectSpec {
 }
 
 /// Milliseconds since the epoch.
+#[allow(clippy::disallowed_methods)]
 pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
