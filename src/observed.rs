@@ -241,7 +241,7 @@ impl Store {
     }
 
     /// Inserts or updates a container (by ID). A stale `created` read of a container the
-    /// store already knows as started is ignored (see [`is_stale`]).
+    /// store already knows as started is ignored (see `is_stale`).
     pub fn upsert(&self, container: ObservedContainer) {
         {
             let mut state = self.write();
@@ -318,7 +318,7 @@ impl Store {
 
     /// Swaps in a complete state (after a relist) and marks the store ready. A container
     /// the list shows as `created` but the store already knows as started keeps the
-    /// store's view (see [`is_stale`]).
+    /// store's view (see `is_stale`).
     pub fn replace(&self, state: ObservedState) {
         self.replace_listed(state, u64::MAX);
     }
