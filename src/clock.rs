@@ -17,8 +17,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::time::Instant;
-
 /// Milliseconds since the Unix epoch, the unit of every wall-clock time of a [`WallClock`].
 pub type EpochMillis = i64;
 
@@ -68,9 +66,10 @@ impl WallClock {
     }
 
     /// A clock that reads `start` now and then moves with tokio's clock (for tests with
-    /// `tokio::time::pause`).
+    /// `tokio::time::pause`; feature `test-util`).
+    #[cfg(any(test, feature = "test-util"))]
     pub fn following_tokio(start: EpochMillis) -> Self {
-        let origin = Instant::now();
+        let origin = tokio::time::Instant::now();
         Self(Arc::new(move || {
             let elapsed = i64::try_from(origin.elapsed().as_millis()).unwrap_or(i64::MAX);
             start.saturating_add(elapsed)

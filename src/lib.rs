@@ -18,8 +18,8 @@
 //! 4. [`plan`] is pure: `plan(desired, observed, context) -> Plan`, every action with its
 //!    reason. Planning the result of a plan again yields nothing.
 //! 5. [`executor`] carries a plan out through [`runtime::ContainerRuntime`], the only
-//!    writer. [`runtime::docker`] talks to the engine; [`runtime::fake`] stands in for it in
-//!    unit tests.
+//!    writer. [`runtime::docker`] talks to the engine; `runtime::fake` stands in for it in
+//!    tests (the `test-util` feature, not in the release binary).
 //! 6. [`controller`] schedules reconciles (one per project at a time, deduplicated,
 //!    periodic resync, per-project error backoff, crash backoff per replica).
 //!
