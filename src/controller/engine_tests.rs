@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::backoff::CrashPolicy;
-use super::tests::Running;
+use super::tests::{Running, within};
 use crate::clock::WallClock;
 use crate::model::spec::RestartPolicy;
 use crate::model::{ContainerState, ObservedContainer};
@@ -33,24 +33,6 @@ async fn start(contents: &str) -> Running {
 async fn start_resyncing(contents: &str, resync: Duration) -> Running {
     let clock = WallClock::following_tokio(T0);
     Running::start_with_clock(contents, CrashPolicy::default(), resync, clock).await
-}
-
-/// Waits (virtual time) until `cond` holds; panics after `timeout`.
-async fn within(
-    run: &Running,
-    what: &str,
-    timeout: Duration,
-    mut cond: impl FnMut(&Running) -> bool,
-) {
-    let deadline = Instant::now() + timeout;
-    while !cond(run) {
-        assert!(
-            Instant::now() < deadline,
-            "not within {timeout:?}: {what}\n{:#?}",
-            run.fake.containers()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn ids(run: &Running) -> BTreeMap<String, String> {

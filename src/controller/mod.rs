@@ -5,8 +5,9 @@
 //! periodic resync that relists the engine and reloads the directory, so nothing missed is
 //! lost. Every trigger goes through the [`scheduler::Scheduler`], which runs at most one
 //! reconcile per project at a time and merges bursts. A failed reconcile is retried with
-//! the project's [`backoff::ErrorBackoff`]; replicas that keep dying wait out their
-//! [`backoff::CrashBackoff`]. Nothing is reconciled before the first full list of the
+//! the project's [`backoff::ErrorBackoff`], and so is one whose task panicked (the loop
+//! knows each task's project, so a panic releases it instead of wedging it); replicas that
+//! keep dying wait out their [`backoff::CrashBackoff`]. Nothing is reconciled before the first full list of the
 //! engine, so a controller restart never creates what already runs.
 //!
 //! Every load of the desired directory passes the host policy ([`crate::policy::Guard`])
@@ -29,6 +30,7 @@ mod reconcile;
 pub mod rollouts;
 pub mod scheduler;
 mod source;
+mod tasks;
 pub mod view;
 
 use std::collections::BTreeSet;
@@ -38,7 +40,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep_until};
 use tracing::{Instrument, error, info, info_span, warn};
 
@@ -59,6 +60,7 @@ use crate::webhook::Webhook;
 use backoff::{CrashBackoff, CrashPolicy, ErrorBackoff};
 use rollouts::Rollouts;
 use scheduler::Scheduler;
+use tasks::{Failure, Reconciles};
 use view::DesiredView;
 
 /// Errors that stop the controller or a one-shot command.
@@ -265,8 +267,7 @@ impl<R: ContainerRuntime> Controller<R> {
         let mut scheduler = Scheduler::new();
         let mut errors = ErrorBackoff::default();
         let mut engine_returns = EngineReturns::of(&self.shared.store);
-        let mut running: JoinSet<(String, std::result::Result<Outcome, reconcile::Error>)> =
-            JoinSet::new();
+        let mut running = Reconciles::default();
         let mut systemd = Reporter::new(self.notifier.clone());
         let mut heartbeat = tokio::time::interval(systemd.heartbeat_period());
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -335,27 +336,35 @@ impl<R: ContainerRuntime> Controller<R> {
                     for project in scheduler.take_due(Instant::now()) {
                         let span = info_span!("reconcile", project = %project, revision = tracing::field::Empty);
                         let shared = self.shared.clone();
-                        running.spawn(async move {
-                            let result = reconcile::reconcile(shared, project.clone(), true).await;
-                            (project, result)
-                        }.instrument(span));
+                        let reconcile = reconcile::reconcile(shared, project.clone(), true);
+                        running.spawn(project, reconcile.instrument(span));
                     }
                 }
-                Some(joined) = running.join_next(), if !running.is_empty() => {
-                    let Ok((project, result)) = joined else { continue };
+                Some(finished) = running.join_next(), if !running.is_empty() => {
+                    let project = finished.project;
                     scheduler.finish(&project);
+                    if let Err(Failure::Panicked(panic)) = &finished.result {
+                        // The task never got to record its end: record it as a failure.
+                        let error = format!("the reconcile panicked: {panic}");
+                        self.shared.telemetry.record_reconcile(&project, finished.elapsed, Err(error));
+                    }
                     let now = Instant::now();
-                    systemd.reconciled(&project, result.is_ok(), now, || self.summary());
-                    match result {
+                    systemd.reconciled(&project, finished.result.is_ok(), now, || self.summary());
+                    match finished.result {
                         Ok(outcome) => {
                             errors.succeeded(&project);
                             if let Some(after) = outcome.requeue_after {
                                 scheduler.schedule(&project, now + after);
                             }
                         }
-                        Err(err) => {
+                        Err(Failure::Reconcile(err)) => {
                             let retry = errors.failed(&project);
                             error!(project = %project, error = %err, retry_in = ?retry, "reconcile failed");
+                            scheduler.schedule(&project, now + retry);
+                        }
+                        Err(Failure::Panicked(panic)) => {
+                            let retry = errors.failed(&project);
+                            error!(project = %project, panic = %panic, retry_in = ?retry, "reconcile panicked; the project is released and retried after the backoff");
                             scheduler.schedule(&project, now + retry);
                         }
                     }

@@ -12,7 +12,7 @@ use super::{Config, Controller};
 use crate::clock::WallClock;
 use crate::metrics::Telemetry;
 use crate::model::ContainerState;
-use crate::runtime::fake::{Call, FakeRuntime};
+use crate::runtime::fake::{Call, FakeRuntime, Op};
 
 const IMAGE: &str = "app:v1";
 
@@ -251,5 +251,79 @@ async fn a_crash_looping_replica_is_replaced_with_growing_delays() {
         gaps.windows(2).skip(1).all(|g| g[1] > g[0]),
         "delays grow: {gaps:?}"
     );
+    run.stop().await;
+}
+
+/// Where the wall clock of the paused-time tests starts.
+const T0: i64 = 1_800_000_000_000;
+
+/// Waits on tokio's paused clock until `cond` holds; panics after `timeout` of virtual
+/// time. The clock auto-advances only while every task waits, so the loader's blocking
+/// reads finish before their timeouts could fire.
+pub(super) async fn within(
+    run: &Running,
+    what: &str,
+    timeout: Duration,
+    mut cond: impl FnMut(&Running) -> bool,
+) {
+    let deadline = Instant::now() + timeout;
+    while !cond(run) {
+        assert!(
+            Instant::now() < deadline,
+            "not within {timeout:?}: {what}\n{:#?}",
+            run.fake.containers()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reconcile_that_panics_releases_its_project_and_is_retried_after_the_error_backoff() {
+    // Resync an hour away: only the error backoff (1 s, up to 2 s with jitter) retries.
+    let resync = Duration::from_secs(3600);
+    let clock = WallClock::following_tokio(T0);
+    let run =
+        Running::start_with_clock(&compose(2, "a"), CrashPolicy::default(), resync, clock).await;
+    // Nothing ran yet (no await since the controller was spawned): its first create panics.
+    run.fake.panic_next(Op::CreateContainer);
+    within(&run, "the panicked create", Duration::from_secs(10), |r| {
+        r.creates() == 1
+    })
+    .await;
+    let failed = r#"composectl_reconcile_duration_seconds_count{project="shop",result="error"} 1"#;
+    within(
+        &run,
+        "the panic counted as a failed reconcile",
+        Duration::from_secs(1),
+        |r| r.telemetry.encode().contains(failed),
+    )
+    .await;
+    let (_, projects) = run
+        .telemetry
+        .snapshot()
+        .expect("the controller state is attached");
+    let error = projects["shop"].last_error.clone().unwrap_or_default();
+    assert!(
+        error.contains("panicked") && error.contains("injected panic"),
+        "{error}"
+    );
+
+    tokio::time::advance(Duration::from_millis(900)).await;
+    assert_eq!(
+        run.creates(),
+        1,
+        "no retry before the backoff: {:?}",
+        run.fake.calls()
+    );
+    assert!(run.running().is_empty());
+
+    within(
+        &run,
+        "the retry converged",
+        Duration::from_millis(1500),
+        |r| r.running() == ["shop-web-1", "shop-web-2"],
+    )
+    .await;
+    assert_eq!(run.creates(), 3, "one panicked create, then both replicas");
     run.stop().await;
 }

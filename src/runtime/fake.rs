@@ -5,7 +5,8 @@
 //!
 //! Tests drive it from the outside with [`FakeRuntime::kill`],
 //! [`FakeRuntime::remove_by_hand`], [`FakeRuntime::set_health`], [`FakeRuntime::add_image`],
-//! [`FakeRuntime::fail_next`], [`FakeRuntime::disconnect_events`] and the engine's own
+//! [`FakeRuntime::fail_next`], [`FakeRuntime::panic_next`],
+//! [`FakeRuntime::disconnect_events`] and the engine's own
 //! restarts ([`FakeRuntime::engine_down`], [`FakeRuntime::engine_up`]), and read it back with
 //! [`FakeRuntime::calls`], [`FakeRuntime::container`] and friends.
 //!
@@ -69,6 +70,12 @@ impl FakeRuntime {
     /// Makes the next call of `op` fail with `error` (calls queue up per operation).
     pub fn fail_next(&self, op: Op, error: Error) {
         self.engine().failures.push_back((op, error));
+    }
+
+    /// Makes the next call of `op` panic, as a bug in the caller's layer would (calls queue
+    /// up per operation); the call is recorded first.
+    pub fn panic_next(&self, op: Op) {
+        self.engine().panics.push_back(op);
     }
 
     /// Adds a local image tag and emits an image `tag` event.

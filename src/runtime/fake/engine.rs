@@ -40,6 +40,8 @@ pub(super) struct Engine {
     pub(super) calls: Vec<Call>,
     pub(super) counts: CallCounts,
     pub(super) failures: VecDeque<(Op, Error)>,
+    /// Operations whose next call panics.
+    pub(super) panics: VecDeque<Op>,
     pub(super) subscribers: Vec<mpsc::UnboundedSender<Result<RuntimeEvent>>>,
     pub(super) default_health: Option<Health>,
     /// Stamps `finished_at` when a container exits.
@@ -64,6 +66,7 @@ impl Default for Engine {
             calls: Vec::new(),
             counts: CallCounts::default(),
             failures: VecDeque::new(),
+            panics: VecDeque::new(),
             subscribers: Vec::new(),
             default_health: Some(Health::Healthy),
             clock: WallClock::system(),
@@ -76,6 +79,9 @@ impl Default for Engine {
 impl Engine {
     /// Records a call, counts it, and returns the injected failure for `op`, if any (or
     /// `Unavailable` while the engine is down).
+    ///
+    /// # Panics
+    /// When a panic was injected for `op` ([`super::FakeRuntime::panic_next`]).
     pub(super) fn record(&mut self, op: Op, call: Call) -> Result<()> {
         self.calls.push(call);
         let counts = if op.is_write() {
@@ -84,6 +90,10 @@ impl Engine {
             &mut self.counts.reads
         };
         *counts.entry(op.name()).or_default() += 1;
+        if let Some(index) = self.panics.iter().position(|o| *o == op) {
+            self.panics.remove(index);
+            panic!("fake engine: injected panic in {}", op.name());
+        }
         if self.down {
             return Err(Error::Unavailable {
                 operation: op.name(),

@@ -217,6 +217,24 @@ async fn injected_failures_hit_the_next_call_of_that_operation_only() {
 }
 
 #[tokio::test]
+async fn an_injected_panic_hits_the_next_call_of_that_operation_only() {
+    let fake = FakeRuntime::new();
+    fake.add_image("nginx", "sha256:1");
+    fake.panic_next(Op::CreateContainer);
+    assert!(fake.list_containers().await.is_ok());
+    let x = request("x", "nginx");
+    let create = std::panic::AssertUnwindSafe(fake.create_container(&x));
+    let panicked = create.catch_unwind().await;
+    assert!(panicked.is_err(), "the create panicked");
+    let id = fake.create_container(&request("x", "nginx")).await.unwrap();
+    assert!(
+        fake.container(&id).is_some(),
+        "the fake works on after the panic"
+    );
+    assert_eq!(fake.call_counts().writes["create_container"], 2);
+}
+
+#[tokio::test]
 async fn disconnect_ends_open_streams_with_an_error() {
     let fake = FakeRuntime::new();
     let mut events = fake.events();
