@@ -35,6 +35,8 @@
 //! ...`; [`webhook`] posts rollout outcomes; [`timefmt`] formats timestamps and durations.
 //! [`clock`] is the one place that reads the wall clock (tests inject a [`clock::WallClock`]
 //! that follows tokio's paused clock; durations run on tokio's clock throughout).
+//! [`sync`] is the one lock policy: a lock a panicking holder poisoned is taken as it is,
+//! so one panicked reconcile never wedges the daemon.
 //!
 //! Secrets: [`redact`] is the one place that knows which values are secret (the loader, the
 //! config file, registry credentials and every [`redact::Url`] hand them over) and keeps
@@ -72,6 +74,7 @@ pub mod rollout;
 pub mod runtime;
 pub mod state;
 pub mod status;
+pub mod sync;
 pub mod systemd;
 pub mod timefmt;
 pub mod webhook;

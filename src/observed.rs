@@ -20,6 +20,7 @@ use crate::clock::{EpochMillis, WallClock};
 use crate::model::observed::ObservedResource;
 use crate::model::{ContainerState, ObservedContainer, ObservedState, labels};
 use crate::runtime::{self, ContainerRuntime};
+use crate::sync;
 
 pub mod engine;
 mod reflector;
@@ -118,24 +119,21 @@ impl Store {
     }
 
     fn outages_mut(&self) -> std::sync::MutexGuard<'_, Outages> {
-        self.shared
-            .outages
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        sync::lock(&self.shared.outages)
     }
 
     /// Records that `reference` was pulled now (by the store's clock).
     pub fn record_pull(&self, reference: &str) {
         let now = self.shared.clock.now_ms();
         let key = crate::model::observed::normalize_image_ref(reference);
-        let mut pulls = self.shared.pulls.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pulls = sync::lock(&self.shared.pulls);
         pulls.insert(key, now);
     }
 
     /// How long ago each image composectl pulled was pulled, by normalized reference.
     pub fn pull_ages(&self) -> BTreeMap<String, std::time::Duration> {
         let now = self.shared.clock.now_ms();
-        let pulls = self.shared.pulls.lock().unwrap_or_else(|e| e.into_inner());
+        let pulls = sync::lock(&self.shared.pulls);
         pulls
             .iter()
             .map(|(k, at)| {
@@ -188,11 +186,11 @@ impl Store {
     }
 
     fn read(&self) -> RwLockReadGuard<'_, ObservedState> {
-        self.shared.state.read().unwrap_or_else(|e| e.into_inner())
+        sync::read(&self.shared.state)
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, ObservedState> {
-        self.shared.state.write().unwrap_or_else(|e| e.into_inner())
+        sync::write(&self.shared.state)
     }
 
     fn bump(&self) {
@@ -206,11 +204,7 @@ impl Store {
 
     /// Records a single-container write, so a list read before it cannot undo it.
     fn touch(&self, id: &str) {
-        let mut touched = self
-            .shared
-            .touched
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut touched = sync::lock(&self.shared.touched);
         touched.insert(id.to_owned(), self.version() + 1);
         if touched.len() > TOUCHED_KEPT {
             let mut versions: Vec<u64> = touched.values().copied().collect();
@@ -328,11 +322,7 @@ impl Store {
     /// keeps the store's newer view instead of the list's older one.
     pub fn replace_listed(&self, mut state: ObservedState, listed_at: u64) {
         let mut current = self.write();
-        let touched = self
-            .shared
-            .touched
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let touched = sync::lock(&self.shared.touched);
         for (id, _) in touched.iter().filter(|(_, v)| **v > listed_at) {
             match current.containers.get(id) {
                 Some(newer) => state.containers.insert(id.clone(), newer.clone()),

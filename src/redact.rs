@@ -49,6 +49,7 @@ use std::collections::{HashSet, VecDeque};
 use std::io::Write;
 use std::sync::{Arc, OnceLock, RwLock};
 
+use crate::sync;
 use aho_corasick::{AhoCorasick, MatchKind};
 
 pub mod shapes;
@@ -111,7 +112,7 @@ impl Redactor {
         if forms.is_empty() {
             return;
         }
-        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        let mut inner = sync::write(&self.inner);
         for form in forms {
             if inner.known.contains(form.as_str()) {
                 continue;
@@ -141,11 +142,7 @@ impl Redactor {
 
     /// How many values (forms included) are remembered.
     pub fn len(&self) -> usize {
-        self.inner
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .order
-            .len()
+        sync::read(&self.inner).order.len()
     }
 
     /// True when no value is remembered.
@@ -206,12 +203,12 @@ impl Redactor {
     /// first when [`REBUILD_AFTER`] values are pending.
     fn matcher(&self) -> (Option<Arc<AhoCorasick>>, Vec<Arc<str>>) {
         {
-            let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+            let inner = sync::read(&self.inner);
             if inner.pending.len() < REBUILD_AFTER {
                 return (inner.matcher.clone(), inner.pending.clone());
             }
         }
-        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        let mut inner = sync::write(&self.inner);
         if inner.pending.len() >= REBUILD_AFTER {
             let built = AhoCorasick::builder()
                 .match_kind(MatchKind::LeftmostLongest)

@@ -347,7 +347,7 @@ impl Timeline {
                             ))
                         })
                         .collect();
-                    samples.lock().unwrap().push((now, replicas));
+                    composectl::sync::lock(&samples).push((now, replicas));
                     std::thread::sleep(Duration::from_millis(200));
                 }
             })
@@ -364,7 +364,7 @@ impl Timeline {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-        self.samples.lock().unwrap().clone()
+        composectl::sync::lock(&self.samples).clone()
     }
 }
 

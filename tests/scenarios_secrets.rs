@@ -88,14 +88,14 @@ impl Receiver {
                         .as_bytes(),
                 );
                 let body = String::from_utf8_lossy(&body).into_owned();
-                record.lock().unwrap().push(Seen { head, body });
+                composectl::sync::lock(&record).push(Seen { head, body });
             }
         });
         Self { addr, seen }
     }
 
     fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
+        composectl::sync::lock(&self.seen).clone()
     }
 }
 

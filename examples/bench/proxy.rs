@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::Shutdown;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -116,7 +116,7 @@ impl Proxy {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Request>> {
-        self.log.lock().unwrap_or_else(PoisonError::into_inner)
+        composectl::sync::lock(&self.log)
     }
 }
 
@@ -147,14 +147,12 @@ fn forward(mut client: UnixStream, upstream: &Path, log: &Log) {
         };
         let (now, wall) = (Instant::now(), composectl::clock::system_time());
         parser.feed(&buf[..n], &mut |method, target| {
-            log.lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(Request {
-                    at: now,
-                    wall,
-                    method: method.to_owned(),
-                    target: target.to_owned(),
-                });
+            composectl::sync::lock(log).push(Request {
+                at: now,
+                wall,
+                method: method.to_owned(),
+                target: target.to_owned(),
+            });
         });
         if engine.write_all(&buf[..n]).is_err() {
             break;

@@ -162,6 +162,7 @@ fn error(message: &str) -> ExitCode {
 
 #[cfg(test)]
 mod tests {
+    use crate::sync;
     use std::collections::VecDeque;
     use std::path::PathBuf;
     use std::sync::{Arc, Mutex};
@@ -177,7 +178,7 @@ mod tests {
 
     impl Handler for Scripted {
         fn handle(&self, _: Request) -> HandlerFuture<'_> {
-            let mut queue = self.0.lock().unwrap();
+            let mut queue = sync::lock(&self.0);
             let response = if queue.len() > 1 {
                 queue.pop_front().unwrap()
             } else {

@@ -12,6 +12,7 @@ use super::{Controller, Shared};
 use crate::desired::{self, HostEnv};
 use crate::policy;
 use crate::runtime::ContainerRuntime;
+use crate::sync;
 
 impl<R: ContainerRuntime> Controller<R> {
     /// Reloads the desired directory into the view (off the runtime, bounded in time),
@@ -30,7 +31,7 @@ impl<R: ContainerRuntime> Controller<R> {
                 BTreeSet::new()
             };
             let judged = self.guard.apply(report, self.clock.now_ms(), &running);
-            let mut privileges = self.shared.privileges.lock().expect("privileges lock");
+            let mut privileges = sync::lock(&self.shared.privileges);
             privileges.retain(|project, _| report.projects.contains_key(project));
             privileges.extend(judged);
         }
@@ -41,7 +42,7 @@ impl<R: ContainerRuntime> Controller<R> {
     /// Logs the policy file's error once per change.
     fn log_policy_error(&self) {
         let now = self.guard.file_error();
-        let mut logged = self.policy_error.lock().expect("policy error lock");
+        let mut logged = sync::lock(&self.policy_error);
         if *logged != now {
             match &now {
                 Some(err) => error!("{err}; the policy file's last good content applies"),
@@ -54,11 +55,7 @@ impl<R: ContainerRuntime> Controller<R> {
 
     /// Each project's privileges as the host policy judged them at the latest reload.
     pub fn privileges(&self) -> BTreeMap<String, policy::Assessment> {
-        self.shared
-            .privileges
-            .lock()
-            .expect("privileges lock")
-            .clone()
+        sync::lock(&self.shared.privileges).clone()
     }
 
     /// Records which projects this instance owns, once the engine has been listed (a
@@ -76,7 +73,7 @@ impl<R: ContainerRuntime> Controller<R> {
             .into_iter()
             .map(str::to_owned)
             .collect();
-        let mut view = self.shared.view.lock().expect("view lock");
+        let mut view = sync::lock(&self.shared.view);
         view.forget_pruned(&running);
         let foreign = view.foreign(running.iter().map(String::as_str));
         self.ownership
@@ -98,7 +95,7 @@ fn apply_load<R>(shared: &Shared<R>, load: desired::Result<desired::LoadReport>)
                 .map(move |w| (project.clone(), w.to_string()))
         })
         .collect();
-    let mut view = shared.view.lock().expect("view lock");
+    let mut view = sync::lock(&shared.view);
     let reloaded = view.apply(load, Instant::now());
     shared.telemetry.record_load(&view);
     if let Some(err) = view.root_error() {

@@ -54,6 +54,7 @@ use crate::observed::{self, Change, Reflector, Store};
 use crate::policy;
 use crate::runtime::ContainerRuntime;
 use crate::state::StateDir;
+use crate::sync;
 use crate::systemd::Notifier;
 use crate::systemd::report::{Reporter, Summary};
 use crate::webhook::Webhook;
@@ -243,7 +244,7 @@ impl<R: ContainerRuntime> Controller<R> {
 
     /// Desired and observed projects together.
     fn projects(&self) -> BTreeSet<String> {
-        self.projects_with(&self.shared.view.lock().expect("view lock"))
+        self.projects_with(&sync::lock(&self.shared.view))
     }
 
     fn projects_with(&self, view: &DesiredView) -> BTreeSet<String> {
@@ -271,12 +272,7 @@ impl<R: ContainerRuntime> Controller<R> {
         let mut systemd = Reporter::new(self.notifier.clone());
         let mut heartbeat = tokio::time::interval(systemd.heartbeat_period());
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut kicks = self
-            .kicks
-            .lock()
-            .expect("kicks lock")
-            .take()
-            .expect("run is called once");
+        let mut kicks = sync::lock(&self.kicks).take().expect("run is called once");
         tokio::pin!(shutdown);
         let mut listed = false;
         loop {
@@ -386,7 +382,7 @@ impl<R: ContainerRuntime> Controller<R> {
 
     /// The loop's state for systemd's status line.
     fn summary(&self) -> Summary {
-        let view = self.shared.view.lock().expect("view lock");
+        let view = sync::lock(&self.shared.view);
         Summary {
             containers: self.shared.store.container_count(),
             projects: view.projects().len(),

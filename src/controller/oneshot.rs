@@ -8,6 +8,7 @@ use tracing::{Instrument, info_span};
 use super::{Controller, Error, Result, reconcile, rollouts, view};
 use crate::plan::{Plan, PlanContext};
 use crate::runtime::ContainerRuntime;
+use crate::sync;
 
 impl<R: ContainerRuntime> Controller<R> {
     /// Plans every project (desired or observed) without changing anything. Needs a
@@ -23,7 +24,7 @@ impl<R: ContainerRuntime> Controller<R> {
     /// Projects of this instance that run but were not loaded from this desired directory
     /// (never pruned unless `--adopt`). Needs a [`Self::reload`] and a [`Self::relist`].
     pub fn foreign_projects(&self) -> Vec<String> {
-        let view = self.shared.view.lock().expect("view lock");
+        let view = sync::lock(&self.shared.view);
         let observed = self.shared.store.snapshot();
         view.foreign(observed.projects())
             .into_iter()
@@ -33,7 +34,7 @@ impl<R: ContainerRuntime> Controller<R> {
 
     /// `project/service` and strategy of every desired service with a rollout config.
     pub fn rollout_strategies(&self) -> Vec<(String, String)> {
-        let view = self.shared.view.lock().expect("view lock");
+        let view = sync::lock(&self.shared.view);
         let mut found = Vec::new();
         for project in view.projects() {
             let view::Target::Spec(spec) = view.target(&project) else {
@@ -108,7 +109,7 @@ impl<R: ContainerRuntime> Controller<R> {
 
     /// Fails listing every load error of the desired directory, if any.
     pub fn load_errors(&self) -> Result<()> {
-        let view = self.shared.view.lock().expect("view lock");
+        let view = sync::lock(&self.shared.view);
         let mut failed: Vec<String> = view.root_error().map(str::to_owned).into_iter().collect();
         failed.extend(view.errors().iter().map(|(p, e)| format!("{p}: {e}")));
         if failed.is_empty() {

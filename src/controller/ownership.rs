@@ -16,6 +16,7 @@ use std::sync::Mutex;
 use tracing::{error, warn};
 
 use crate::state::{Ownership, StateDir};
+use crate::sync;
 
 /// Reads and writes one instance's ownership record.
 #[derive(Debug)]
@@ -65,7 +66,7 @@ impl Keeper {
             desired_dir: self.desired_dir.clone(),
             projects: owned.clone(),
         };
-        let mut saved = self.saved.lock().unwrap_or_else(|e| e.into_inner());
+        let mut saved = sync::lock(&self.saved);
         if saved.as_ref() == Some(&wanted) {
             return;
         }
@@ -78,7 +79,7 @@ impl Keeper {
     /// Warns once per project about `foreign` projects: they run under this instance but
     /// were not loaded from this desired directory, so they are never pruned.
     pub(super) fn warn_foreign(&self, foreign: &[&str], desired_dir: &Path) {
-        let mut warned = self.warned.lock().unwrap_or_else(|e| e.into_inner());
+        let mut warned = sync::lock(&self.warned);
         for project in foreign {
             if !warned.insert((*project).to_owned()) {
                 continue;

@@ -17,6 +17,7 @@ use crate::model::{ProjectSpec, hash};
 use crate::observed::Store;
 use crate::plan::{self, Action, EngineContext, Plan, PlanContext, Reason};
 use crate::runtime::ContainerRuntime;
+use crate::sync;
 
 /// Everything a reconcile reads and writes, shared between reconcile tasks.
 pub struct Shared<R> {
@@ -61,7 +62,7 @@ pub fn plan_project<R>(
     project: &str,
     ctx: &PlanContext,
 ) -> Option<(Plan, ProjectSpec)> {
-    let view = shared.view.lock().expect("view lock");
+    let view = sync::lock(&shared.view);
     let observed = shared.store.snapshot();
     let spec = match view.target(project) {
         Target::Frozen | Target::Foreign => return None,
@@ -127,11 +128,7 @@ async fn reconcile_untimed<R: ContainerRuntime>(
         engine: engine_context(&shared.store, &project, now),
         pull_ages: shared.store.pull_ages(),
         crash_backoff: if use_crash_backoff {
-            shared
-                .crash
-                .lock()
-                .expect("crash lock")
-                .remaining(&project, now)
+            sync::lock(&shared.crash).remaining(&project, now)
         } else {
             Default::default()
         },
@@ -233,7 +230,7 @@ fn collect_files<R: ContainerRuntime>(shared: &Shared<R>, spec: &ProjectSpec) {
 
 /// True while `project` is to be pruned.
 fn is_absent<R>(shared: &Shared<R>, project: &str) -> bool {
-    let view = shared.view.lock().expect("view lock");
+    let view = sync::lock(&shared.view);
     view.target(project) == Target::Absent
 }
 
@@ -244,7 +241,7 @@ async fn drive_rollouts<R: ContainerRuntime>(
     project: &str,
 ) -> Result<rollouts::Drive, Error> {
     let spec = {
-        let view = shared.view.lock().expect("view lock");
+        let view = sync::lock(&shared.view);
         match view.target(project) {
             Target::Spec(spec) => spec.clone(),
             Target::Frozen | Target::Absent | Target::Foreign => {
@@ -261,7 +258,7 @@ async fn drive_rollouts<R: ContainerRuntime>(
 
 /// Logs each note of `plan` (a changed volume kept as it is) the first time it appears.
 fn warn_notes_once<R>(shared: &Shared<R>, plan: &Plan) {
-    let mut warned = shared.notes_warned.lock().expect("notes lock");
+    let mut warned = sync::lock(&shared.notes_warned);
     for note in &plan.notes {
         let seen = (
             plan.project.clone(),
@@ -287,7 +284,7 @@ fn engine_context(store: &Store, project: &str, now: Instant) -> EngineContext {
 /// crash backoff. A container the engine stopped by going away is planned with
 /// [`Reason::EngineStopped`] (or started in place), so it never counts.
 fn record_crash_replacements<R>(shared: &Shared<R>, plan: &Plan, now: Instant) {
-    let mut crash = shared.crash.lock().expect("crash lock");
+    let mut crash = sync::lock(&shared.crash);
     for action in &plan.actions {
         if let Action::Replace {
             service,

@@ -7,6 +7,7 @@ use std::sync::Weak;
 use super::reconcile::Shared;
 use crate::metrics::{ControllerState, StateSource};
 use crate::runtime::ContainerRuntime;
+use crate::sync;
 
 /// Reads the controller's shared state.
 pub(super) struct SharedSource<R>(pub(super) Weak<Shared<R>>);
@@ -16,7 +17,7 @@ impl<R: ContainerRuntime> StateSource for SharedSource<R> {
         let shared = self.0.upgrade()?;
         let observed = shared.store.snapshot();
         let (specs, load_errors, root_error, pending_removals, foreign) = {
-            let view = shared.view.lock().unwrap_or_else(|e| e.into_inner());
+            let view = sync::lock(&shared.view);
             let root_error = view.root_error().map(str::to_owned);
             let pending = view.pending_removals().map(str::to_owned).collect();
             let foreign = view
@@ -28,7 +29,7 @@ impl<R: ContainerRuntime> StateSource for SharedSource<R> {
             (specs, errors, root_error, pending, foreign)
         };
         let crash_delays = {
-            let crash = shared.crash.lock().unwrap_or_else(|e| e.into_inner());
+            let crash = sync::lock(&shared.crash);
             crash
                 .current_delays()
                 .map(|(slot, d)| (slot.clone(), d))
@@ -45,11 +46,7 @@ impl<R: ContainerRuntime> StateSource for SharedSource<R> {
             pending_removals,
             foreign,
             engine: shared.store.outages().summary(),
-            privileges: shared
-                .privileges
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone(),
+            privileges: sync::lock(&shared.privileges).clone(),
         })
     }
 

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::{Env, Error, Limits, LoadReport, ProjectLoad, Result, layout, project};
+use crate::sync;
 
 /// How long one project's load (or the directory listing) may take by default.
 pub const DEFAULT_LOAD_TIMEOUT: Duration = Duration::from_secs(10);
@@ -97,10 +98,7 @@ impl BoundedLoader {
         let hanging = self.hanging.clone();
         let task = tokio::task::spawn_blocking(move || {
             let out = work();
-            hanging
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&path);
+            sync::lock(&hanging).remove(&path);
             out
         });
         match tokio::time::timeout(self.timeout, task).await {
@@ -118,7 +116,7 @@ impl BoundedLoader {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeSet<PathBuf>> {
-        self.hanging.lock().unwrap_or_else(|e| e.into_inner())
+        sync::lock(&self.hanging)
     }
 }
 

@@ -17,7 +17,7 @@ pub(crate) mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prometheus_client::metrics::counter::Counter;
@@ -32,6 +32,7 @@ use crate::model::{ObservedState, ProjectSpec};
 use crate::observed::{EngineSummary, Reconnects, StreamUp};
 use crate::plan::Plan;
 use crate::runtime::docker::stats::ApiStats;
+use crate::sync;
 use labels::{
     DriftLabels, GateLabels, HealLabels, PlanCounts, ProjectLabels, ReconcileLabels,
     ReconcileResult, RolloutLabels, ServiceLabels,
@@ -267,10 +268,7 @@ impl Telemetry {
     }
 
     fn projects(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, ProjectRecord>> {
-        self.inner
-            .projects
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        sync::lock(&self.inner.projects)
     }
 
     /// Records one load of the desired directory: validity of every project the view
@@ -292,11 +290,7 @@ impl Telemetry {
                 self.inner.load_errors.get_or_create(&labels).inc();
             }
         }
-        let mut known = self
-            .inner
-            .loaded_projects
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut known = sync::lock(&self.inner.loaded_projects);
         for gone in known.difference(&projects) {
             let labels = ProjectLabels {
                 project: gone.clone(),

@@ -26,6 +26,7 @@ use super::file::{self, PolicyFile};
 use super::{FirstSight, Grant, Mode, Privilege, Record, RecordedBy, extract, judge};
 use crate::desired::{self, Diagnostic, LoadReport, Loaded};
 use crate::state::{self, StateDir};
+use crate::sync;
 
 /// How the host policy is set.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -354,7 +355,7 @@ impl Guard {
     }
 
     fn lock_file(&self) -> std::sync::MutexGuard<'_, FileState> {
-        self.file.lock().unwrap_or_else(|e| e.into_inner())
+        sync::lock(&self.file)
     }
 }
 

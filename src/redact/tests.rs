@@ -79,7 +79,7 @@ fn a_huge_value_is_remembered_by_its_first_bytes_and_the_bytes_in_all_are_bounde
     for i in 0..(2 * MAX_SECRET_BYTES / MAX_VALUE_BYTES) {
         redactor.remember(&format!("{i:08}{}", "y".repeat(MAX_VALUE_BYTES)));
     }
-    let inner = redactor.inner.read().unwrap();
+    let inner = sync::read(&redactor.inner);
     assert!(inner.bytes <= MAX_SECRET_BYTES, "{}", inner.bytes);
     assert_eq!(
         inner.bytes,

@@ -30,6 +30,7 @@ use crate::model::observed::normalize_image_ref;
 use crate::model::spec::RestartPolicy;
 use crate::model::spec::{NetworkSpec, ProjectSpec, ServiceSpec, VolumeSpec};
 use crate::model::{ContainerState, Health, ObservedContainer};
+use crate::sync;
 
 mod calls;
 mod engine;
@@ -52,7 +53,7 @@ impl FakeRuntime {
     }
 
     fn engine(&self) -> MutexGuard<'_, Engine> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        sync::lock(&self.inner)
     }
 
     /// Every call so far, in order.

@@ -232,7 +232,7 @@ impl EventRecorder {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(event) = parse_event(&line) {
-                    sink.lock().unwrap().push(event);
+                    composectl::sync::lock(&sink).push(event);
                 }
             }
         });
@@ -241,7 +241,7 @@ impl EventRecorder {
 
     /// Every event recorded so far, oldest first.
     pub fn events(&self) -> Vec<EngineEvent> {
-        let mut events = self.events.lock().unwrap().clone();
+        let mut events = composectl::sync::lock(&self.events).clone();
         events.sort_by_key(|e| e.time_nanos);
         events
     }

@@ -55,7 +55,7 @@ impl Registry {
     pub fn push(&self, local_tag: &str, name: &str) -> String {
         let reference = self.reference(name);
         docker(&["tag", local_tag, &reference]);
-        self.pushed.lock().unwrap().push(reference.clone());
+        composectl::sync::lock(&self.pushed).push(reference.clone());
         docker(&["push", &reference]);
         docker(&["rmi", &reference]);
         reference
@@ -70,7 +70,7 @@ impl Registry {
 impl Drop for Registry {
     fn drop(&mut self) {
         // Tags pulled back (by a test or by composectl) would otherwise outlive the registry.
-        for reference in self.pushed.lock().unwrap().drain(..) {
+        for reference in composectl::sync::lock(&self.pushed).drain(..) {
             let _ = try_docker(&["rmi", "-f", &reference]);
         }
     }

@@ -131,7 +131,7 @@ impl Availability {
                                 .count(),
                             at: started.elapsed(),
                         };
-                        samples.lock().unwrap().push(sample);
+                        composectl::sync::lock(&samples).push(sample);
                     }
                     std::thread::sleep(Duration::from_millis(100));
                 }
@@ -150,7 +150,7 @@ impl Availability {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-        self.samples.lock().unwrap().clone()
+        composectl::sync::lock(&self.samples).clone()
     }
 }
 

@@ -7,6 +7,7 @@ use tokio::sync::oneshot;
 use super::*;
 use crate::control::protocol::{Selector, ServiceStatus};
 use crate::control::{Error, HandlerFuture, client};
+use crate::sync;
 
 /// Answers status requests with a fixed status and records every request.
 struct FakeHandler {
@@ -27,7 +28,7 @@ fn sample_status() -> ServiceStatus {
 
 impl Handler for FakeHandler {
     fn handle(&self, request: Request) -> HandlerFuture<'_> {
-        self.seen.lock().unwrap().push(request.clone());
+        sync::lock(&self.seen).push(request.clone());
         Box::pin(async move {
             match request {
                 Request::Status { .. } => Response::Status {
@@ -135,7 +136,7 @@ async fn a_status_answer_comes_back_intact() {
             services: vec![sample_status()]
         }
     );
-    assert_eq!(*running.handler.seen.lock().unwrap(), vec![request]);
+    assert_eq!(*sync::lock(&running.handler.seen), vec![request]);
     let undo = Request::Undo {
         selector: Selector::parse("shop/web"),
         to_revision: Some(2),
@@ -160,7 +161,7 @@ async fn a_malformed_line_is_answered_with_an_error_naming_the_problem() {
     assert!(message.contains("one JSON object per line"), "{message}");
     let response = send_raw(&running.path, b"not json\n").await;
     assert!(matches!(response, Response::Error { .. }), "{response:?}");
-    assert!(running.handler.seen.lock().unwrap().is_empty());
+    assert!(sync::lock(&running.handler.seen).is_empty());
 }
 
 #[tokio::test]

@@ -3,10 +3,11 @@
 //! how many calls a reconcile costs and how long they take.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::runtime::CallCounts;
+use crate::sync;
 
 /// Whether a call reads engine state or changes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -84,7 +85,7 @@ impl Recorder {
         outcome: Outcome,
         latency: Duration,
     ) {
-        let mut stats = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut stats = sync::lock(&self.inner);
         let key = OpKey {
             operation,
             kind,
@@ -97,10 +98,7 @@ impl Recorder {
 
     /// A copy of the totals.
     pub(crate) fn snapshot(&self) -> ApiStats {
-        self.inner
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        sync::lock(&self.inner).clone()
     }
 }
 
