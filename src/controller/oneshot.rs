@@ -41,7 +41,7 @@ impl<R: ContainerRuntime> Controller<R> {
             };
             for service in spec.services.values().filter(|s| rollouts::has_rollout(s)) {
                 let strategy = crate::rollout::RolloutConfig::from_service(service)
-                    .map_or("rollout", |c| c.strategy);
+                    .map_or("rollout", |c| c.strategy.name());
                 found.push((format!("{project}/{}", service.name), strategy.to_owned()));
             }
         }

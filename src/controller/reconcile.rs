@@ -20,8 +20,8 @@ use crate::runtime::ContainerRuntime;
 
 /// Everything a reconcile reads and writes, shared between reconcile tasks.
 pub struct Shared<R> {
-    /// The engine (reads and the rollout driver's pulls and tags; containers change only
-    /// through the executor).
+    /// The engine (reads and gates; everything that changes it goes through the
+    /// executor).
     pub runtime: Arc<R>,
     /// Rollout records, revision histories and live gates.
     pub rollouts: Rollouts,
@@ -123,6 +123,8 @@ async fn reconcile_untimed<R: ContainerRuntime>(
     let drive = drive_rollouts(&shared, &project).await?;
     let ctx = PlanContext {
         pins: drive.pins,
+        tags: drive.tags,
+        awaiting_image: drive.awaiting_image,
         start_first: drive.start_first,
         engine: engine_context(&shared.store, &project, now),
         pull_ages: shared.store.pull_ages(),
@@ -207,8 +209,7 @@ async fn reconcile_untimed<R: ContainerRuntime>(
     {
         shared
             .rollouts
-            .replica_failed(&project, service, *number)
-            .await?;
+            .replica_failed(&crate::model::ServiceRef::new(&project, service), *number)?;
     }
     executed?;
     collect_files(&shared, &spec);
