@@ -340,6 +340,9 @@ pub fn write_atomic(
 }
 
 #[cfg(test)]
+mod compat_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::ProjectSpec;
