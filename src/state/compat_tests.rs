@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use super::StateDir;
 use crate::rollout::Order;
-use crate::rollout::record::{History, Phase, RolloutRecord};
+use crate::rollout::record::{Cause, History, Hold, Phase, RolloutRecord};
 
 const PROJECT: &str = "shop";
 const SERVICE: &str = "web";
@@ -88,7 +88,7 @@ struct Seen<'a> {
 impl<'a> Seen<'a> {
     fn of(r: &'a RolloutRecord) -> Self {
         Self {
-            strategy: &r.strategy,
+            strategy: r.strategy.name(),
             target_revision: r.target_revision,
             previous_revision: r.previous_revision,
             phase: r.phase,
@@ -97,7 +97,7 @@ impl<'a> Seen<'a> {
             paused: r.state.paused,
             promote_requested: r.state.promote_requested,
             rolling_back: r.state.rolling_back,
-            aborted: r.aborted,
+            aborted: matches!(r.phase, Phase::RollingBack(Cause::Aborted) | Phase::Aborted),
             reason: r.reason.as_deref(),
             finished: r.finished_at_ms.is_some(),
         }
@@ -150,7 +150,7 @@ fn a_record_paused_by_the_user_loads() {
     assert_eq!(
         Seen::of(&r),
         Seen {
-            phase: Phase::Paused,
+            phase: Phase::Paused(Hold::User),
             paused: true,
             reason: Some("paused by `rollout pause`"),
             ..Seen::canary()
@@ -168,7 +168,7 @@ fn a_record_paused_by_failure_action_loads() {
         Seen::of(&r),
         Seen {
             strategy: "rolling",
-            phase: Phase::Paused,
+            phase: Phase::Paused(Hold::FailureAction),
             reason: Some("replica 1 failed on the new revision"),
             ..Seen::canary()
         }
@@ -189,7 +189,7 @@ fn a_record_awaiting_promotion_loads() {
             ..Seen::canary()
         }
     );
-    assert_eq!(r.gates[0].verdict, "pass");
+    assert_eq!(r.gates[0].verdict.as_str(), "pass");
 }
 
 /// A canary whose gate failed: replica 1 is being put back on revision 1, and revision 3
@@ -200,7 +200,7 @@ fn a_rolling_back_record_loads() {
     assert_eq!(
         Seen::of(&r),
         Seen {
-            phase: Phase::RollingBack,
+            phase: Phase::RollingBack(Cause::Failed),
             updated: vec![],
             rolling_back: true,
             reason: Some(GATE_FAILED),
@@ -208,7 +208,7 @@ fn a_rolling_back_record_loads() {
         }
     );
     assert_eq!(r.state.window_started, None);
-    assert_eq!(r.gates[0].verdict, "fail");
+    assert_eq!(r.gates[0].verdict.as_str(), "fail");
 }
 
 /// A canary stopped by `rollout abort`, as the control socket wrote it: rolling back with
@@ -219,7 +219,7 @@ fn a_record_rolling_back_from_an_abort_loads() {
     assert_eq!(
         Seen::of(&r),
         Seen {
-            phase: Phase::RollingBack,
+            phase: Phase::RollingBack(Cause::Aborted),
             rolling_back: true,
             aborted: true,
             reason: Some("aborted by `rollout abort`"),
@@ -265,7 +265,8 @@ fn a_rolled_back_record_loads() {
 }
 
 /// A canary superseded mid-window by a new desired revision: recorded as aborted with
-/// this reason (issue 11's bug: supersession is not a failure, yet this held revision 3).
+/// this reason (issue 11: supersession is not a failure, yet it held revision 3); such a
+/// record loads superseded, so the revision rolls out again when it is desired again.
 /// Only `phase` and `reason` tell it from a user's abort: `aborted` is false and the
 /// state is the one it had when the new revision arrived.
 #[test]
@@ -274,7 +275,7 @@ fn a_record_aborted_by_supersession_loads() {
     assert_eq!(
         Seen::of(&r),
         Seen {
-            phase: Phase::Aborted,
+            phase: Phase::Superseded,
             reason: Some("superseded by a change of the desired state"),
             finished: true,
             ..Seen::canary()
@@ -310,7 +311,7 @@ fn a_record_rolling_back_by_undo_loads() {
         Seen::of(&r),
         Seen {
             previous_revision: 2,
-            phase: Phase::RollingBack,
+            phase: Phase::RollingBack(Cause::Undone),
             updated: vec![1, 2, 3],
             rolling_back: true,
             reason: Some("undone by `rollout undo` to revision 2"),
