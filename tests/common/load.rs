@@ -233,19 +233,37 @@ impl LoadReport {
         )
     }
 
-    /// Every failed request: when (since the start), how long it took, what came back.
+    /// The first 20 failed requests: when (since the start), how long each took, what came
+    /// back (a body cut to 80 characters); and how many more failed.
     pub fn describe_failures(&self) -> String {
-        self.failures()
+        const SHOWN: usize = 20;
+        let failures = self.failures();
+        let mut out: String = failures
             .iter()
+            .take(SHOWN)
             .map(|r| {
+                let what = match &r.outcome {
+                    Outcome::Response {
+                        status,
+                        upstream,
+                        body,
+                    } => {
+                        let body: String = body.chars().take(80).collect();
+                        format!("status {status}, upstream {upstream:?}, body {body:?}")
+                    }
+                    Outcome::Error(e) => e.clone(),
+                };
                 format!(
-                    "  at {:>7.3} s after {} ms: {:?}\n",
+                    "  at {:>7.3} s after {} ms: {what}\n",
                     (r.sent - self.started).as_secs_f64(),
-                    r.latency.as_millis(),
-                    r.outcome
+                    r.latency.as_millis()
                 )
             })
-            .collect()
+            .collect();
+        if failures.len() > SHOWN {
+            out += &format!("  ... and {} more\n", failures.len() - SHOWN);
+        }
+        out
     }
 }
 
