@@ -73,26 +73,45 @@ fn start_first(monitor: &str) -> String {
     )
 }
 
-/// nginx.conf: the reference stack's upstream and retry settings over the project's three
-/// replicas, and `X-Upstream` naming every address nginx tried.
+/// nginx.conf: the reference stack's upstream and retry settings over the replicas
+/// (`SERVERS` is replaced), and `X-Upstream` naming every address nginx tried.
+const NGINX_CONF: &str = r#"user nobody nogroup;
+worker_processes 1;
+error_log stderr warn;
+pid /run/nginx.pid;
+
+events {
+    worker_connections 1024;
+}
+
+http {
+    access_log off;
+
+    upstream app {
+SERVERS    }
+
+    server {
+        listen 80;
+
+        location / {
+            proxy_pass http://app;
+            proxy_next_upstream error timeout http_502 http_503 http_504;
+            proxy_next_upstream_tries 3;
+            proxy_connect_timeout 1s;
+            add_header X-Upstream $upstream_addr always;
+        }
+    }
+}
+"#;
+
+/// [`NGINX_CONF`] over `<project>-app-1..3:8080`, round robin.
 fn nginx_conf(project: &str) -> String {
     let servers: String = (1..=REPLICAS)
         .map(|n| {
             format!("        server {project}-{SERVICE}-{n}:8080 max_fails=1 fail_timeout=2s;\n")
         })
         .collect();
-    format!(
-        "user nobody nogroup;\nworker_processes 1;\nerror_log stderr warn;\npid /run/nginx.pid;\n\
-         events {{\n    worker_connections 1024;\n}}\n\
-         http {{\n    access_log off;\n    upstream app {{\n{servers}    }}\n\
-         \x20   server {{\n        listen 80;\n        location / {{\n\
-         \x20           proxy_pass http://app;\n\
-         \x20           proxy_next_upstream error timeout http_502 http_503 http_504;\n\
-         \x20           proxy_next_upstream_tries 3;\n\
-         \x20           proxy_connect_timeout 1s;\n\
-         \x20           add_header X-Upstream $upstream_addr always;\n\
-         \x20       }}\n    }}\n}}\n"
-    )
+    NGINX_CONF.replace("SERVERS", &servers)
 }
 
 /// The project: app (3 replicas of `image` with `env`, `rollout` lines appended to its
