@@ -3,8 +3,9 @@
 //! canary rollout, rolls back a version whose health check fails, heals a replica killed
 //! with SIGKILL, and runs a start-first rolling update. Every scenario asserts that no
 //! request failed (a non-2xx status or no response within the load's timeouts) and prints
-//! `traffic: ...` with the counts; the canary scenarios print the share of requests the
-//! canary served during its monitor window.
+//! `traffic [scenario]: ...` with the counts; the canary scenarios print the share of
+//! requests the canary served during its monitor window (the rolled-back one: from step 1
+//! to the rollback).
 //!
 //! # The nginx configuration, and why it keeps zero failures on nginx 1.22
 //!
