@@ -98,8 +98,7 @@ fn every_command_in_every_phase_does_what_the_table_says() {
         (Phase::Superseded,        Abort,   over(Phase::Superseded, Abort)),
     ];
     for (phase, cmd, want) in table {
-        let got = command(&record(phase), cmd)
-            .map(|r| (r.phase, r.state.promote_requested));
+        let got = command(&record(phase), cmd).map(|r| (r.phase, r.state.promote_requested));
         assert_eq!(got, want, "{cmd:?} in {phase:?}");
     }
 }
@@ -115,7 +114,10 @@ fn pause_abort_and_resume_set_the_reason_and_the_strategys_view() {
     let mut windowed = record(Phase::Progressing);
     windowed.state.window_started = Some(std::time::Duration::from_secs(3));
     let aborted = command(&windowed, Command::Abort).unwrap();
-    assert_eq!(aborted.reason.as_deref(), Some("aborted by `rollout abort`"));
+    assert_eq!(
+        aborted.reason.as_deref(),
+        Some("aborted by `rollout abort`")
+    );
     assert!(aborted.state.rolling_back);
     assert_eq!(aborted.state.window_started, None);
 }

@@ -324,7 +324,11 @@ fn a_ready_replica_or_a_rollback_is_never_overdue() {
         deadline: Duration::from_secs(1),
         ..Given::default()
     };
-    assert!(run(start.clone(), &Script::new(&[]), &ready).events.is_empty());
+    assert!(
+        run(start.clone(), &Script::new(&[]), &ready)
+            .events
+            .is_empty()
+    );
     let mut reverting = start;
     reverting.set_phase(Phase::RollingBack(Cause::Failed));
     let starting = Given {
