@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::reconcile::Shared;
 use super::rollouts::intents::{Answer as Applied, Intent};
 use super::rollouts::{has_rollout, is_new_ready, most_run, rollout_elapsed_ms};
-use super::view::Target;
+use super::view::Wanted;
 use crate::control::protocol::{HistoryView, RevisionLine, ServiceStatus};
 use crate::control::{Handler, HandlerFuture, Request, Response, Selector};
 use crate::model::spec::{ProjectSpec, ServiceSpec};
@@ -117,7 +117,7 @@ impl<R: ContainerRuntime> ControlHandler<R> {
         let view = self.shared.view.lock().expect("view lock");
         let mut selected = Vec::new();
         for project in view.projects() {
-            let Target::Spec(spec) = view.target(&project) else {
+            let Wanted::Spec(spec) = view.wanted(&project) else {
                 continue;
             };
             for service in spec.services.values() {

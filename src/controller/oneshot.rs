@@ -36,7 +36,7 @@ impl<R: ContainerRuntime> Controller<R> {
         let view = self.shared.view.lock().expect("view lock");
         let mut found = Vec::new();
         for project in view.projects() {
-            let view::Target::Spec(spec) = view.target(&project) else {
+            let view::Wanted::Spec(spec) = view.wanted(&project) else {
                 continue;
             };
             for service in spec.services.values().filter(|s| rollouts::has_rollout(s)) {

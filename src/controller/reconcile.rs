@@ -10,7 +10,7 @@ use tracing::{Span, info, warn};
 
 use super::backoff::CrashBackoff;
 use super::rollouts::{self, Rollouts};
-use super::view::{DesiredView, Target};
+use super::view::{DesiredView, Wanted};
 use crate::executor::{self, Executor};
 use crate::metrics::Telemetry;
 use crate::model::{ProjectSpec, hash};
@@ -63,15 +63,15 @@ pub fn plan_project<R>(
 ) -> Option<(Plan, ProjectSpec)> {
     let view = shared.view.lock().expect("view lock");
     let observed = shared.store.snapshot();
-    let spec = match view.target(project) {
-        Target::Frozen | Target::Foreign => return None,
-        Target::Spec(spec) => spec.clone(),
-        Target::Absent => ProjectSpec {
+    let spec = match view.wanted(project) {
+        Wanted::Frozen | Wanted::Foreign => return None,
+        Wanted::Spec(spec) => spec.clone(),
+        Wanted::Absent => ProjectSpec {
             name: project.to_owned(),
             ..ProjectSpec::default()
         },
     };
-    let desired = matches!(view.target(project), Target::Spec(_)).then_some(&spec);
+    let desired = matches!(view.wanted(project), Wanted::Spec(_)).then_some(&spec);
     let plan = plan::plan(project, desired, &observed, ctx);
     Some((plan, spec))
 }
@@ -235,7 +235,7 @@ fn collect_files<R: ContainerRuntime>(shared: &Shared<R>, spec: &ProjectSpec) {
 /// True while `project` is to be pruned.
 fn is_absent<R>(shared: &Shared<R>, project: &str) -> bool {
     let view = shared.view.lock().expect("view lock");
-    view.target(project) == Target::Absent
+    view.wanted(project) == Wanted::Absent
 }
 
 /// Runs the rollouts of the project's desired spec (none for a frozen or removed
@@ -246,9 +246,9 @@ async fn drive_rollouts<R: ContainerRuntime>(
 ) -> Result<rollouts::Drive, Error> {
     let spec = {
         let view = shared.view.lock().expect("view lock");
-        match view.target(project) {
-            Target::Spec(spec) => spec.clone(),
-            Target::Frozen | Target::Absent | Target::Foreign => {
+        match view.wanted(project) {
+            Wanted::Spec(spec) => spec.clone(),
+            Wanted::Frozen | Wanted::Absent | Wanted::Foreign => {
                 return Ok(rollouts::Drive::default());
             }
         }

@@ -120,7 +120,7 @@ impl LiveGates {
                     .map(|g| g.build(runtime.clone()))
                     .collect()
             });
-            let target = gate::Target {
+            let target = gate::Probe {
                 project: project.to_owned(),
                 service: name.to_owned(),
                 number,

@@ -150,7 +150,11 @@ fn each_strategy_answer_moves_the_phase_as_the_table_says() {
         if from == Phase::Paused(Hold::User) {
             start.reason = Some("paused by `rollout pause`".into());
         }
-        let out = run(start, &Script::new(&[answer.clone()]), &Given::default());
+        let out = run(
+            start,
+            &Script::new(std::slice::from_ref(&answer)),
+            &Given::default(),
+        );
         assert_eq!(out.record.phase, to, "{from:?} + {answer:?}");
         assert_eq!(out.events, events, "{from:?} + {answer:?}");
         assert_eq!(out.record.state.paused, to == Phase::Paused(Hold::User));
@@ -268,7 +272,7 @@ fn the_requeue_is_the_strategys_wait_but_a_gated_window_is_polled() {
             gated,
             ..Given::default()
         };
-        let out = run(start, &Script::new(&[wait.clone()]), &given);
+        let out = run(start, &Script::new(std::slice::from_ref(&wait)), &given);
         assert_eq!(out.requeue, requeue, "gated {gated}, window {window:?}");
     }
     let mut reverting = record(Phase::RollingBack(Cause::Failed));
