@@ -18,8 +18,8 @@
 //! 4. [`plan`] is pure: `plan(desired, observed, context) -> Plan`, every action with its
 //!    reason. Planning the result of a plan again yields nothing.
 //! 5. [`executor`] carries a plan out through [`runtime::ContainerRuntime`], the only
-//!    writer. [`runtime::docker`] talks to the engine; [`runtime::fake`] stands in for it in
-//!    unit tests.
+//!    writer. [`runtime::docker`] talks to the engine; `runtime::fake` stands in for it in
+//!    tests (the `test-util` feature, not in the release binary).
 //! 6. [`controller`] schedules reconciles (one per project at a time, deduplicated,
 //!    periodic resync, per-project error backoff, crash backoff per replica).
 //!
@@ -33,6 +33,8 @@
 //!
 //! [`control`] is the local control API (a root-only unix socket) behind `composectl rollout
 //! ...`; [`webhook`] posts rollout outcomes; [`timefmt`] formats timestamps and durations.
+//! [`clock`] is the one place that reads the wall clock (tests inject a [`clock::WallClock`]
+//! that follows tokio's paused clock; durations run on tokio's clock throughout).
 //!
 //! Secrets: [`redact`] is the one place that knows which values are secret (the loader, the
 //! config file, registry credentials and every [`redact::Url`] hand them over) and keeps
@@ -64,6 +66,7 @@
 pub mod accept;
 pub mod app;
 pub mod cli;
+pub mod clock;
 pub mod config_file;
 pub mod control;
 pub mod controller;

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::clock::{EpochMillis, WallClock};
 use crate::model::observed::ObservedResource;
 use crate::model::{ContainerState, ObservedContainer, ObservedState, labels};
 use crate::runtime::{self, ContainerRuntime};
@@ -25,7 +26,7 @@ mod reflector;
 #[cfg(test)]
 mod tests;
 
-pub use engine::{EngineSummary, Outage, Outages, WallClock};
+pub use engine::{EngineSummary, Outage, Outages};
 pub use reflector::{Reconnects, Reflector, StreamUp};
 
 /// Errors of the observed store's engine reads.
@@ -74,7 +75,7 @@ struct Shared {
     clock: WallClock,
     /// When composectl last pulled each image, by normalized reference (in memory: a
     /// restart forgets, and a refreshing `pull_policy` pulls once more).
-    pulls: Mutex<BTreeMap<String, engine::EpochMillis>>,
+    pulls: Mutex<BTreeMap<String, EpochMillis>>,
 }
 
 /// The observed state, shared: cheap to clone, every clone sees the same content.
@@ -240,7 +241,7 @@ impl Store {
     }
 
     /// Inserts or updates a container (by ID). A stale `created` read of a container the
-    /// store already knows as started is ignored (see [`is_stale`]).
+    /// store already knows as started is ignored (see `is_stale`).
     pub fn upsert(&self, container: ObservedContainer) {
         {
             let mut state = self.write();
@@ -317,7 +318,7 @@ impl Store {
 
     /// Swaps in a complete state (after a relist) and marks the store ready. A container
     /// the list shows as `created` but the store already knows as started keeps the
-    /// store's view (see [`is_stale`]).
+    /// store's view (see `is_stale`).
     pub fn replace(&self, state: ObservedState) {
         self.replace_listed(state, u64::MAX);
     }

@@ -6,6 +6,10 @@
 //! extending services are also compared with what `docker-compose` 1.29 resolves for the
 //! same files (`docker-compose config`; 1.29 knows `extends` but not `include`).
 
+// Helpers unwrap like the tests: clippy's allow-unwrap-in-tests covers only `#[test]` fns
+// of an integration test (rust-clippy#11119).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::BTreeMap;

@@ -6,6 +6,10 @@
 //! collected; nothing under the state directory is reachable by other host users (every
 //! directory down to the files is 0700).
 
+// Helpers unwrap like the tests: clippy's allow-unwrap-in-tests covers only `#[test]` fns
+// of an integration test (rust-clippy#11119).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::os::unix::fs::PermissionsExt;

@@ -1,6 +1,10 @@
 //! The config file through the real binary: precedence flag > environment > config file >
 //! default, observed through which desired directory `composectl validate` reads.
 
+// Helpers unwrap like the tests: clippy's allow-unwrap-in-tests covers only `#[test]` fns
+// of an integration test (rust-clippy#11119).
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 

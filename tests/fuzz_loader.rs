@@ -164,12 +164,8 @@ fn preview(case: &Case) -> String {
 #[test]
 fn the_loader_survives_random_and_mutated_input_without_panic_hang_or_unbounded_memory() {
     let secs = env_number("COMPOSECTL_FUZZ_SECS").unwrap_or(60);
-    let seed = env_number("COMPOSECTL_FUZZ_SEED").unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0)
-    });
+    let seed = env_number("COMPOSECTL_FUZZ_SEED")
+        .unwrap_or_else(|| composectl::clock::since_epoch().as_nanos() as u64);
     let only = env_number("COMPOSECTL_FUZZ_CASE");
     println!("fuzz_loader: seed {seed} (reproduce with COMPOSECTL_FUZZ_SEED={seed})");
     let last_case = std::env::temp_dir().join("composectl-fuzz-loader.last");

@@ -2,6 +2,10 @@
 //! `/metrics`, its deterministic 5xx rate) and a real Prometheus server (Debian's
 //! `/usr/bin/prometheus`, run on loopback as a child process scraping the demo app).
 
+// Helpers unwrap like the tests: clippy's allow-unwrap-in-tests covers only `#[test]` fns
+// of an integration test (rust-clippy#11119).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::net::SocketAddr;

@@ -8,6 +8,10 @@
 //! pointed at another desired directory leaves the first directory's projects alone
 //! unless told to `--adopt` them.
 
+// Helpers unwrap like the tests: clippy's allow-unwrap-in-tests covers only `#[test]` fns
+// of an integration test (rust-clippy#11119).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::BTreeMap;

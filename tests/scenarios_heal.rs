@@ -2,6 +2,10 @@
 //! removed replica comes back exactly once, and a restarted controller duplicates nothing.
 //! The docker CLI (state and the engine's event record) is the oracle.
 
+// Helpers unwrap like the tests: clippy's allow-unwrap-in-tests covers only `#[test]` fns
+// of an integration test (rust-clippy#11119).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;

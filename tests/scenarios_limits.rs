@@ -6,6 +6,10 @@
 //! its connection caps leave the loop its descriptors. Once they close, `/healthz`
 //! answers at once. The docker CLI is the oracle.
 
+// Helpers unwrap like the tests: clippy's allow-unwrap-in-tests covers only `#[test]` fns
+// of an integration test (rust-clippy#11119).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::future::Future;

@@ -16,6 +16,10 @@
 //! Privileges are grouped in two sets, so each scenario starts one daemon: a project
 //! deployed first with set A escalates to A + B, another the other way round.
 
+// Helpers unwrap like the tests: clippy's allow-unwrap-in-tests covers only `#[test]` fns
+// of an integration test (rust-clippy#11119).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::BTreeMap;

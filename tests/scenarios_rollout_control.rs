@@ -5,6 +5,10 @@
 //! `abort` and `undo`, each changing what runs as it says. The docker CLI is the oracle;
 //! `rollout status --json` says where the controller thinks it is.
 
+// Helpers unwrap like the tests: clippy's allow-unwrap-in-tests covers only `#[test]` fns
+// of an integration test (rust-clippy#11119).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::BTreeMap;

@@ -7,6 +7,10 @@
 //! engine runs: the docker CLI is the oracle, `rollout status --json` and
 //! `rollout history --json` are checked against it. Monitor windows are seconds long.
 
+// Helpers unwrap like the tests: clippy's allow-unwrap-in-tests covers only `#[test]` fns
+// of an integration test (rust-clippy#11119).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::BTreeMap;

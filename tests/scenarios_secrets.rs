@@ -16,6 +16,10 @@
 //! for rollbacks): it is checked for mode 0600 in 0700 directories, and outside its specs
 //! for no secret. The gate must have authenticated (the receiver saw the Basic header).
 
+// Helpers unwrap like the tests: clippy's allow-unwrap-in-tests covers only `#[test]` fns
+// of an integration test (rust-clippy#11119).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::BTreeMap;

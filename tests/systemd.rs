@@ -3,6 +3,10 @@
 //! against the real engine), the git sync script on real repositories, and
 //! `systemd-analyze verify` on the unit files.
 
+// Helpers unwrap like the tests: clippy's allow-unwrap-in-tests covers only `#[test]` fns
+// of an integration test (rust-clippy#11119).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 #[path = "systemd/git_sync.rs"]
 mod git_sync;

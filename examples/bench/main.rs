@@ -193,9 +193,7 @@ async fn preflight() -> Result<()> {
 }
 
 fn unix_seconds() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    composectl::clock::now_secs()
 }
 
 /// The table and the details below it.

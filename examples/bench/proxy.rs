@@ -145,7 +145,7 @@ fn forward(mut client: UnixStream, upstream: &Path, log: &Log) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        let (now, wall) = (Instant::now(), SystemTime::now());
+        let (now, wall) = (Instant::now(), composectl::clock::system_time());
         parser.feed(&buf[..n], &mut |method, target| {
             log.lock()
                 .unwrap_or_else(PoisonError::into_inner)

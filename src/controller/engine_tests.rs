@@ -10,9 +10,9 @@ use tokio::time::Instant;
 
 use super::backoff::CrashPolicy;
 use super::tests::Running;
+use crate::clock::WallClock;
 use crate::model::spec::RestartPolicy;
 use crate::model::{ContainerState, ObservedContainer};
-use crate::observed::WallClock;
 use crate::observed::engine::RESTART_GRACE;
 use crate::rollout::record::{Phase, RolloutRecord};
 use crate::runtime::fake::{Call, Op};

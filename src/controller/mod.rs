@@ -44,11 +44,12 @@ use tracing::{Instrument, error, info, info_span, warn};
 
 pub use reconcile::{Outcome, Shared};
 
+use crate::clock::WallClock;
 use crate::desired;
 use crate::desired::bounded::BoundedLoader;
 use crate::executor::Executor;
 use crate::metrics::Telemetry;
-use crate::observed::{self, Change, Reflector, Store, WallClock};
+use crate::observed::{self, Change, Reflector, Store};
 use crate::policy;
 use crate::runtime::ContainerRuntime;
 use crate::state::StateDir;

@@ -9,7 +9,7 @@ use super::backoff::CrashPolicy;
 use super::tests::Running;
 use crate::control::{Request, Response, Selector};
 use crate::model::{ContainerState, Health};
-use crate::observed::WallClock;
+use crate::clock::WallClock;
 use crate::rollout::record::{History, Hold, Phase, RolloutRecord};
 use crate::runtime::fake::Call;
 

@@ -9,9 +9,9 @@ use tokio::time::Instant;
 
 use super::backoff::CrashPolicy;
 use super::{Config, Controller};
+use crate::clock::WallClock;
 use crate::metrics::Telemetry;
 use crate::model::ContainerState;
-use crate::observed::WallClock;
 use crate::runtime::fake::{Call, FakeRuntime};
 
 const IMAGE: &str = "app:v1";

@@ -4,7 +4,7 @@
 //! file, or one top-level `NAME.yaml`), [`project`] loads each of them: [`yaml`] parses the
 //! files into a marked tree, [`merge`] lays an override file over the base, [`envfile`] reads
 //! `.env`, [`interpolate`] substitutes `${VAR}`s, [`files`] runs each file through
-//! [`include`] (other compose applications' resources) and [`extends`] (services built on
+//! [`include`](mod@include) (other compose applications' resources) and [`extends`] (services built on
 //! other services, [`relpaths`] keeping their paths relative to their own files), [`convert`] turns the tree into the model
 //! and [`validate`] checks cross references (depends_on, container_name with replicas).
 //! [`watch`] turns file changes in the directory into one debounced reload signal.

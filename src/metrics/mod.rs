@@ -360,7 +360,7 @@ impl Telemetry {
             .reconcile_duration
             .get_or_create(&labels)
             .observe(duration.as_secs_f64());
-        let now = SystemTime::now();
+        let now = crate::clock::system_time();
         let mut projects = self.projects();
         let record = projects.entry(project.to_owned()).or_default();
         match outcome {

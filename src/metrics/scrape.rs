@@ -4,7 +4,7 @@
 //! the process's own resource use (from `/proc/self`).
 //!
 //! The mapping from a [`ControllerState`] to gauge values is pure ([`managed_containers`],
-//! [`crash_backoff`]); [`Scrape`] only encodes what they return.
+//! [`crash_backoff`]); `Scrape` only encodes what they return.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;

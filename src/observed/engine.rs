@@ -24,15 +24,14 @@
 //! no gate verdict, no failed replica; they are started again in place), how long the
 //! engine's restart policies still have after its return, and how much of a time span the
 //! engine was away for (a rollout's clock stops meanwhile). Wall-clock time comes from an
-//! injected [`WallClock`].
+//! injected [`WallClock`](crate::clock::WallClock).
 
 use std::collections::VecDeque;
-use std::fmt;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::clock::EpochMillis;
 use crate::model::{ContainerState, ObservedContainer};
 
 /// How long before composectl noticed the loss an exit still counts as the engine's doing.
@@ -44,53 +43,6 @@ pub const RESTART_GRACE: Duration = Duration::from_secs(10);
 
 /// How many ended outages are remembered (the oldest is forgotten first).
 const REMEMBERED: usize = 32;
-
-/// Milliseconds since the Unix epoch, the unit of every wall-clock time here.
-pub type EpochMillis = i64;
-
-/// The wall clock, injected: [`WallClock::system`] in the daemon, a clock that follows
-/// tokio's (paused) clock in tests, so the engine's `FinishedAt` times and composectl's
-/// outage times can be compared in both.
-#[derive(Clone)]
-pub struct WallClock(Arc<dyn Fn() -> EpochMillis + Send + Sync>);
-
-impl fmt::Debug for WallClock {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("WallClock").field(&self.now_ms()).finish()
-    }
-}
-
-impl Default for WallClock {
-    fn default() -> Self {
-        Self::system()
-    }
-}
-
-impl WallClock {
-    /// The system's real-time clock.
-    pub fn system() -> Self {
-        Self(Arc::new(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        }))
-    }
-
-    /// A clock that reads `start` now and then moves with tokio's clock (for tests with
-    /// `tokio::time::pause`).
-    pub fn following_tokio(start: EpochMillis) -> Self {
-        let origin = Instant::now();
-        Self(Arc::new(move || {
-            let elapsed = i64::try_from(origin.elapsed().as_millis()).unwrap_or(i64::MAX);
-            start.saturating_add(elapsed)
-        }))
-    }
-
-    /// Now, in milliseconds since the epoch.
-    pub fn now_ms(&self) -> EpochMillis {
-        (self.0)()
-    }
-}
 
 /// One outage that ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -357,13 +309,5 @@ mod tests {
         assert_eq!(outages.returns(), 40);
         assert!(!outages.stopped(&exited_at(T0 + 500)), "forgotten");
         assert!(outages.stopped(&exited_at(T0 + 39 * 10_000 + 500)));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_clock_following_tokio_moves_with_advance() {
-        let clock = WallClock::following_tokio(T0);
-        assert_eq!(clock.now_ms(), T0);
-        tokio::time::advance(Duration::from_millis(1500)).await;
-        assert_eq!(clock.now_ms(), T0 + 1500);
     }
 }

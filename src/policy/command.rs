@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use super::guard::{Approved, Assessment, Guard, Settings};
 use super::{Error, FirstSight, Mode, Record, RecordedBy, Result, file};
 use crate::cli::{DesiredArgs, PolicyArgs, PolicyCommand};
+use crate::clock;
 use crate::control::{self, Request, Response};
 use crate::desired::{self, HostEnv, LoadReport};
 use crate::model::labels::DEFAULT_INSTANCE;
@@ -187,7 +188,7 @@ pub fn approve(
     };
     let record = Record {
         recorded_by: RecordedBy::Approval,
-        recorded_at: timefmt::now_secs(),
+        recorded_at: clock::now_secs(),
         privileges: assessment
             .privileges
             .iter()
@@ -306,7 +307,7 @@ fn approved_text(approved: &Approved) -> String {
 
 /// Milliseconds since the epoch.
 fn now_ms() -> i64 {
-    i64::try_from(timefmt::now_secs())
+    i64::try_from(clock::now_secs())
         .unwrap_or(i64::MAX)
         .saturating_mul(1000)
 }

@@ -23,12 +23,12 @@ use super::{
     CallCounts, ContainerCreate, ContainerRuntime, Error, ManagedNetwork, ManagedVolume, Result,
     RuntimeEvent,
 };
+use crate::clock::WallClock;
 use crate::model::labels;
 use crate::model::observed::normalize_image_ref;
 use crate::model::spec::RestartPolicy;
 use crate::model::spec::{NetworkSpec, ProjectSpec, ServiceSpec, VolumeSpec};
 use crate::model::{ContainerState, Health, ObservedContainer};
-use crate::observed::WallClock;
 
 mod calls;
 mod engine;

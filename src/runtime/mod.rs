@@ -2,8 +2,10 @@
 //! talks to an engine.
 //!
 //! - [`docker`]: the bollard implementation (unix socket or `DOCKER_HOST`, Engine API 1.41).
-//! - [`fake`]: an in-memory engine for unit tests that records every call and emits events
-//!   through a channel, so everything above this trait is tested without Docker.
+//! - `fake`: an in-memory engine for tests that records every call and emits events through
+//!   a channel, so everything above this trait is tested without Docker. It is compiled for
+//!   the crate's own tests and with the `test-util` feature (the integration tests turn it
+//!   on), never into the release binary.
 //!
 //! Reads return the model's observed types; writes take fully resolved requests
 //! ([`ContainerCreate`]), so no compose knowledge lives below this line.
@@ -18,6 +20,7 @@ use crate::model::ObservedContainer;
 use crate::model::spec::{NetworkSpec, ServiceNetwork, ServiceSpec, VolumeSpec};
 
 pub mod docker;
+#[cfg(any(test, feature = "test-util"))]
 pub mod fake;
 
 /// Errors from the runtime. Every variant names the operation that failed.

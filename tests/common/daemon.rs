@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use super::project::PROJECT_LABEL;
 use super::{TestProject, composectl, wait_until};
@@ -173,9 +173,7 @@ impl Drop for Daemon {
 
 /// Seconds since the epoch with nanoseconds, the form `docker events --since` takes.
 pub fn engine_time() -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("the clock is after 1970");
+    let now = composectl::clock::since_epoch();
     format!("{}.{:09}", now.as_secs(), now.subsec_nanos())
 }
 
@@ -269,10 +267,7 @@ impl Drop for EventRecorder {
 
 /// Nanoseconds since the epoch, comparable with [`EngineEvent::time_nanos`].
 pub fn now_nanos() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("the clock is after 1970")
-        .as_nanos()
+    composectl::clock::since_epoch().as_nanos()
 }
 
 const EVENT_FORMAT: &str =

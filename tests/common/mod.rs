@@ -7,8 +7,10 @@
 //! throwaway registry ([`Registry`]), a Docker engine of the test's own to restart and kill
 //! ([`PrivateEngine`]), a bounded HTTP load generator ([`Load`]), and small helpers
 //! ([`wait_until`], [`http_get`]). Each test binary uses a subset, hence the module-level
-//! `dead_code` and `unused_imports` allowances.
-#![allow(dead_code, unused_imports)]
+//! `dead_code` and `unused_imports` allowances; its helpers unwrap like the tests (clippy's
+//! `allow-unwrap-in-tests` covers only `#[test]` functions of an integration test,
+//! rust-clippy#11119).
+#![allow(dead_code, unused_imports, clippy::unwrap_used)]
 
 mod daemon;
 mod engine;

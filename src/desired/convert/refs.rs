@@ -175,7 +175,7 @@ fn refused_with(mode: &NetworkMode) -> &'static [(&'static str, &'static str)] {
 /// Refuses a network named `container:NAME` (the engine would read it as a network mode:
 /// `network_mode` is the one way to join another container's namespace), and the keys of
 /// service `node` that cannot go with its `network_mode`: `networks` (compose refuses
-/// both), and what [`refused_with`] lists for the mode.
+/// both), and what `refused_with` lists for the mode.
 pub fn conflicts(cx: &mut Ctx, s: &ServiceSpec, node: &Node, path: &str) {
     for key in s.networks.keys() {
         let is_mode = cx

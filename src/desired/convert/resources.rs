@@ -2,7 +2,7 @@
 //! `cpu_rt_period`, `cpu_rt_runtime`, `mem_reservation`, `memswap_limit`,
 //! `mem_swappiness`, `oom_kill_disable`, `oom_score_adj`, `blkio_config`, `gpus`) and
 //! `deploy.resources` (`limits` and `reservations`), into [`Resources`] and
-//! [`ResourceLimits`], as compose v2 maps them (`getDeployResources`): reservations give
+//! [`ResourceLimits`](crate::model::spec::ResourceLimits), as compose v2 maps them (`getDeployResources`): reservations give
 //! the memory reservation and device requests; a CPU reservation is a Swarm setting that
 //! compose does not apply (a warning says so).
 

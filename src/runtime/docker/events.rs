@@ -37,10 +37,7 @@ pub(crate) fn filters() -> HashMap<String, Vec<String>> {
 
 /// The engine's `since` parameter for "from `margin` ago": Unix seconds with nanoseconds.
 pub(crate) fn since_now(margin: std::time::Duration) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .saturating_sub(margin);
+    let now = crate::clock::since_epoch().saturating_sub(margin);
     format!("{}.{:09}", now.as_secs(), now.subsec_nanos())
 }
 

@@ -10,7 +10,7 @@
 //!   `list_managed_networks`).
 //! - `create`: the pure `ServiceSpec` -> create body mapping; `convert`: engine answers ->
 //!   model types; `events`: event filtering; [`auth`]: registry credentials for pulls.
-//! - [`stats`]: every HTTP call goes through [`DockerRuntime::call`], which counts and
+//! - [`stats`]: every HTTP call goes through `DockerRuntime::call`, which counts and
 //!   times it by operation, kind and outcome.
 //!
 //! Errors map as: 404 -> `NotFound`, 409 -> `Conflict`, connection and I/O failures ->

@@ -1,6 +1,7 @@
 //! The fake's call log: which operation was called, with its main argument.
 
-/// A runtime operation, as [`FakeRuntime::fail_next`] and [`CallCounts`] name it.
+/// A runtime operation, as [`FakeRuntime::fail_next`](super::FakeRuntime::fail_next) and
+/// [`CallCounts`](crate::runtime::CallCounts) name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Op {
     /// `list_containers`.

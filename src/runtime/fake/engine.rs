@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, VecDeque};
 use tokio::sync::mpsc;
 
 use super::{Call, Op};
+use crate::clock::WallClock;
 use crate::model::observed::normalize_image_ref;
 use crate::model::spec::{MountKind, RestartPolicy};
 use crate::model::{ContainerState, Health, ObservedContainer, labels};
-use crate::observed::WallClock;
 use crate::runtime::{
     CallCounts, ContainerCreate, Error, ManagedNetwork, ManagedVolume, Result, RuntimeEvent,
 };
