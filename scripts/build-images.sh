@@ -2,6 +2,7 @@
 # Builds every image the tests use, locally (no registry can be reached):
 #   composectl-demo:v1, composectl-demo:v2   the static demo app FROM scratch
 #   composectl-test/registry:latest          Debian's docker-registry FROM scratch
+#   composectl-test/nginx:latest             Debian's nginx-light FROM scratch
 # Idempotent and quick when nothing changed: each image carries the hash of its inputs in
 # the label io.composectl.test.inputs, and is rebuilt only when that hash differs.
 set -euo pipefail
@@ -96,8 +97,38 @@ build_registry() {
     build composectl-test/registry:latest "$inputs" "$context" "$dir/Dockerfile"
 }
 
+# stage_nginx ROOTFS: the binary, every library ldd lists (dereferenced), passwd and group
+# (root, and nobody for the workers), mime.types, a default nginx.conf, and the directories
+# nginx writes to (temp files, pid, logs).
+stage_nginx() {
+    local rootfs=$1 binary=/usr/sbin/nginx dir=$root/scripts/images/nginx
+    rm -rf "$rootfs"
+    mkdir -p "$rootfs/usr/sbin" "$rootfs/etc/nginx" "$rootfs/var/lib/nginx" \
+        "$rootfs/var/log/nginx" "$rootfs/run" "$rootfs/var/lock"
+    install -d -m 1777 "$rootfs/tmp"
+    cp -L "$binary" "$rootfs/usr/sbin/"
+    cp "$dir/passwd" "$dir/group" "$rootfs/etc/"
+    cp "$dir/nginx.conf" "$rootfs/etc/nginx/nginx.conf"
+    cp -L /etc/nginx/mime.types "$rootfs/etc/nginx/mime.types"
+    local lib
+    for lib in $(ldd "$binary" | grep -o '/[^ ]*'); do
+        mkdir -p "$rootfs$(dirname "$lib")"
+        cp -L "$lib" "$rootfs$lib"
+    done
+}
+
+build_nginx() {
+    ensure_package /usr/sbin/nginx nginx-light
+    local context=$stage/nginx dir=$root/scripts/images/nginx
+    stage_nginx "$context/rootfs"
+    local inputs
+    inputs=$(cd "$context" && find rootfs -type f | LC_ALL=C sort | xargs cat "$dir/Dockerfile" | sha256sum | cut -d' ' -f1)
+    build composectl-test/nginx:latest "$inputs" "$context" "$dir/Dockerfile"
+}
+
 build_demo
 build_registry
+build_nginx
 # The equivalence test (tests/equivalence.rs) builds its image from Debian's static busybox
 # and compares with docker-compose 1.29.
 ensure_package /bin/busybox busybox-static

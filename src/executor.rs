@@ -59,6 +59,21 @@ pub enum Error {
         /// Why the pull failed.
         source: runtime::Error,
     },
+    /// The image a rollout rolls back to is no longer on the host, so its `:previous` tag
+    /// cannot be set and the rollout would have nothing to roll back to.
+    #[error(
+        "service {service}: the image its replicas run ({image_id}) is no longer on this host, \
+         so a rollout would have nothing to roll back to (tag {reference}); pull or rebuild \
+         that image so the rollout can start"
+    )]
+    PreviousGone {
+        /// The service.
+        service: String,
+        /// The tag.
+        reference: String,
+        /// The image.
+        image_id: String,
+    },
     /// The image of a service whose `pull_policy` forbids pulling is not on the host.
     #[error(
         "{action}: image {image} of service {service} is not on this host and `pull_policy: {policy}` \
@@ -291,6 +306,11 @@ impl<R: ContainerRuntime> Executor<R> {
     async fn act(&self, project: &ProjectSpec, plan: &Plan, action: &Action) -> Result<usize> {
         match action {
             Action::PullImage { image } => self.pull(project, action, image).await,
+            Action::TagImage {
+                reference,
+                image_id,
+                service,
+            } => self.tag(action, reference, image_id, service).await,
             Action::EnsureNetwork { key } => self.ensure_network(project, action, key).await,
             Action::RecreateNetwork { key, detach, .. } => {
                 self.recreate_network(project, action, key, detach).await

@@ -45,11 +45,25 @@
 //! keeps them (a rollback needs them) in files only root can read ([`state`]).
 //!
 //! Rollouts: [`rollout`] holds the strategies (recreate, rolling, canary) as pure state
-//! machines and [`gate`] the health gates (Docker health, HTTP, Prometheus, scrape, exec).
-//! Before each plan, [`controller::rollouts`] runs them for every service with a rollout
-//! config, keeps the rollout record and revision history in [`state`], and pins the replica
-//! slots that stay on the previous revision; the planner converges each slot to its pinned
-//! revision, so updates, reverts and heals go through one mechanism.
+//! machines, the rollout lifecycle ([`rollout::lifecycle`]: how a record moves) and the
+//! control commands ([`rollout::command`]), all pure; [`gate`] holds the health gates
+//! (Docker health, HTTP, Prometheus, scrape, exec). Where a rollout's state lives and who
+//! changes it:
+//!
+//! - its **record** (where it is: the [`rollout::record::Phase`], the one truth about
+//!   paused, held, reverting or over; step, window, replicas moved) and its service's
+//!   **revision history** are small files in the state directory ([`state`]);
+//! - one writer changes them: the rollout driver ([`controller::rollouts`]), once per
+//!   reconcile of the project, before the plan. It steps the lifecycle with what it
+//!   observed and the gates' decisions, and applies the commands `composectl rollout ...`
+//!   queued on the control socket as intents (the socket answers once they are applied);
+//!   `/status`, the metrics and `rollout status` read snapshots;
+//! - the driver's answer pins replica slots to revisions, names the `:previous` tag and the
+//!   images to pull, and the planner turns that into actions: the executor stays the only
+//!   writer to the engine, so updates, reverts and heals go through one mechanism.
+//!
+//! Time: [`clock`] is the one place that reads the wall clock (persisted stamps); durations
+//! use tokio's clock, so tests pause and advance it.
 
 pub mod accept;
 pub mod app;

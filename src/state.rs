@@ -340,6 +340,9 @@ pub fn write_atomic(
 }
 
 #[cfg(test)]
+mod compat_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::ProjectSpec;
@@ -466,31 +469,27 @@ mod tests {
 
     #[test]
     fn the_rollout_record_is_written_with_its_free_text_scrubbed() {
-        use crate::rollout::record::{GateReport, Phase, RolloutRecord};
-        use crate::rollout::{Order, RolloutState};
+        use crate::rollout::record::{Begin, GateReport, GateVerdict, Phase, RolloutRecord};
+        use crate::rollout::{Order, StrategyKind};
         crate::redact::remember("record-secret-6612");
-        let record = RolloutRecord {
-            strategy: "canary".into(),
-            target: key(2),
-            target_revision: 2,
-            previous_revision: 1,
-            previous_image: "shop/web:previous".into(),
-            started_at_ms: 0,
-            finished_at_ms: None,
-            state: RolloutState::new(2),
-            phase: Phase::RolledBack,
-            reason: Some("create failed: record-secret-6612".into()),
-            failed_replicas: Default::default(),
-            ordered_at_ms: Default::default(),
-            gates: vec![GateReport {
-                name: "gates[0]".into(),
-                kind: "http".into(),
-                verdict: "fail".into(),
-                evidence: "GET http://u:pw@10.0.0.2/ answered 500".into(),
-            }],
-            aborted: false,
+        let mut record = RolloutRecord::new(Begin {
+            strategy: StrategyKind::Canary,
+            target: (key(2), 2),
+            previous: (1, "shop/web:previous".into()),
+            replicas: 2,
+            updated: Default::default(),
+            now_ms: 0,
+            reverting: None,
             order: Order::StopFirst,
-        };
+        });
+        record.set_phase(Phase::RolledBack);
+        record.reason = Some("create failed: record-secret-6612".into());
+        record.gates = vec![GateReport {
+            name: "gates[0]".into(),
+            kind: "http".into(),
+            verdict: GateVerdict::Fail,
+            evidence: "GET http://u:pw@10.0.0.2/ answered 500".into(),
+        }];
         let dir = tempfile::tempdir().unwrap();
         let state = StateDir::new(dir.path(), "i");
         state.save_record("shop", "web", &record).unwrap();

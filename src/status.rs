@@ -12,7 +12,8 @@ use crate::desired::origins::Origin;
 use crate::metrics::{ControllerState, ProjectRecord, Telemetry, unix_seconds};
 use crate::model::{Health, ObservedContainer, hash};
 use crate::policy::Privilege;
-use crate::rollout::record::Phase;
+use crate::rollout::StrategyKind;
+use crate::rollout::record::PhaseName;
 
 /// Hex digits of a container ID shown in the document (as `docker ps` shows them).
 const SHORT_ID: usize = 12;
@@ -110,10 +111,10 @@ pub struct ServiceStatus {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RolloutSummary {
     /// `progressing`, `paused`, `awaiting_promotion`, `rolling_back`, `complete`,
-    /// `rolled_back` or `aborted`.
-    pub phase: Phase,
+    /// `rolled_back`, `aborted` or `superseded`.
+    pub phase: PhaseName,
     /// The strategy.
-    pub strategy: String,
+    pub strategy: StrategyKind,
     /// The current step, from 1.
     pub step: usize,
     /// The revision rolled out (history number).
@@ -191,11 +192,12 @@ fn project(state: &ControllerState, record: Option<&ProjectRecord>, name: &str) 
             .replicas
             .push(replica(container));
     }
-    for ((project, service), record) in &state.rollouts {
-        if let (true, Some(status)) = (project == name, services.get_mut(service.as_str())) {
+    for (sref, record) in &state.rollouts {
+        let found = services.get_mut(sref.service.as_str());
+        if let (true, Some(status)) = (sref.project == name, found) {
             status.rollout = Some(RolloutSummary {
-                phase: record.phase,
-                strategy: record.strategy.clone(),
+                phase: record.phase.name(),
+                strategy: record.strategy,
                 step: record.state.step + 1,
                 revision: record.target_revision,
                 previous_revision: record.previous_revision,

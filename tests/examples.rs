@@ -173,7 +173,7 @@ fn nas_stack_runs_three_app_replicas_under_a_canary_behind_healthy_dependencies(
     let threshold = rollout["gates"][1]["max"].as_f64();
     assert_eq!(threshold, Some(0.05), "the 5 % 5xx gate");
     let config = composectl::rollout::RolloutConfig::from_service(app).unwrap();
-    assert_eq!(config.strategy, "canary");
+    assert_eq!(config.strategy.name(), "canary");
     assert_eq!(config.canary.monitor, std::time::Duration::from_secs(60));
     for dependency in ["postgres", "redis", "minio"] {
         assert_eq!(app.depends_on.get(dependency), Some(&DependsOn::Healthy));

@@ -14,12 +14,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{TestProject, demo_image, free_port, http_get, published_addr, wait_until};
-use composectl::gate::{Gate, GateConfig, Target, Verdict, client, prometheus};
+use composectl::gate::{Gate, GateConfig, Probe, Verdict, client, prometheus};
 use composectl::runtime::fake::FakeRuntime;
 use serde_json::json;
 
 /// Runs the demo app (`v1`) with `env`, publishing 8080 on loopback; waits until it answers.
-fn run_demo(project: &TestProject, service: &str, env: &[&str]) -> (Target, SocketAddr) {
+fn run_demo(project: &TestProject, service: &str, env: &[&str]) -> (Probe, SocketAddr) {
     let name = format!("{}-{service}-1", project.name());
     let image = demo_image("v1");
     let mut args = vec!["--name", &name, "-p", "127.0.0.1::8080"];
@@ -35,7 +35,7 @@ fn run_demo(project: &TestProject, service: &str, env: &[&str]) -> (Target, Sock
         }),
         "the demo app in {name} never answered"
     );
-    let target = Target {
+    let target = Probe {
         project: project.name().to_owned(),
         service: service.to_owned(),
         number: 1,
@@ -61,7 +61,7 @@ fn gate(config: serde_json::Value) -> Box<dyn Gate> {
 /// Evaluates `gate` every `every` until it passes or fails (or `timeout`).
 async fn decide(
     gate: &mut dyn Gate,
-    target: &Target,
+    target: &Probe,
     every: Duration,
     timeout: Duration,
 ) -> Verdict {
@@ -275,7 +275,7 @@ async fn prometheus_gate_fails_a_replica_at_20_percent_5xx_and_passes_one_at_1_p
 async fn prometheus_gate_without_data_fails_unless_told_otherwise() {
     let server = Prometheus::start(&[]);
     server.wait_for("vector(1)", 1.0).await;
-    let target = Target {
+    let target = Probe {
         project: "p".into(),
         service: "s".into(),
         number: 1,

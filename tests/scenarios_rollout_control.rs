@@ -807,3 +807,110 @@ fn failure_action_pause_holds_and_resume_carries_on_one_batch() {
     assert_eq!(ids(&project)[&replica(3)], before[&replica(3)]);
     eprintln!("took {:?}", started.elapsed());
 }
+
+/// Whether `status` says the rollout is held or was given up: aborted, rolled back,
+/// rolling back, paused or awaiting a promotion.
+fn is_held(status: &Value) -> bool {
+    matches!(
+        phase(status),
+        "aborted" | "rolled_back" | "rolling_back" | "paused" | "awaiting_promotion"
+    )
+}
+
+/// Waits until the canary of `image_id` runs: the rollout is progressing in a monitor
+/// window, replica 1 runs `image_id` and the other two run `others`. Panics with the last
+/// status, what runs and the daemon's log.
+fn wait_canary_of(
+    daemon: &Daemon,
+    project: &TestProject,
+    target: &str,
+    (image_id, others): (&str, &str),
+    what: &str,
+) -> Value {
+    let timeout = Duration::from_secs(30);
+    let mut last = None;
+    let one_canary = || {
+        let by_replica = images_by_replica(project);
+        let on = |n: u32| {
+            by_replica
+                .get(&replica_name(project, n))
+                .map(String::as_str)
+        };
+        on(1) == Some(image_id) && on(2) == Some(others) && on(3) == Some(others)
+    };
+    let ok = wait_until(timeout, Duration::from_millis(250), || {
+        last = try_status(target);
+        last.as_ref()
+            .is_some_and(|s| phase(s) == "progressing" && s["window_left_ms"].is_u64())
+            && one_canary()
+    });
+    assert!(
+        ok,
+        "{what}: not reached within {timeout:?}; last status {last:#?}\nrunning: {:#?}\n---- daemon log ----\n{}",
+        short(&project.containers()),
+        daemon.log()
+    );
+    last.unwrap()
+}
+
+#[test]
+fn a_superseded_revision_rolls_out_again_when_the_desired_state_returns_to_it() {
+    // A monitor long enough that every change below lands mid-canary.
+    let Setup {
+        started,
+        project,
+        images,
+        v1,
+        v2,
+        target,
+        extra,
+        daemon,
+    } = Setup::deploy("rc-flip", canary("20s", "auto"));
+    let write = |image: &str| project.write_compose(&compose(&images.image(image), &extra));
+
+    // v1 -> v2: the canary of v2 starts.
+    write("v2");
+    let first = wait_canary_of(&daemon, &project, &target, (&v2, &v1), "v2's canary");
+    // Back to v1 while v2's canary moves: v2's rollout is superseded, the canary goes back.
+    write("v1");
+    wait_all_on(&daemon, &project, &v1, Duration::from_secs(60));
+    // v2 again: a superseded revision is not a failed one, so it rolls out again.
+    write("v2");
+    let again = wait_canary_of(
+        &daemon,
+        &project,
+        &target,
+        (&v2, &v1),
+        "v2's canary again after the flip back",
+    );
+    assert_eq!(again["revision"], first["revision"], "{again:#}");
+    // And back to v1 once more, mid-canary: every replica ends on v1, and stays there.
+    write("v1");
+    wait_all_on(&daemon, &project, &v1, Duration::from_secs(60));
+    let status = wait_status(
+        &daemon,
+        &target,
+        "a rollout status that is not held",
+        Duration::from_secs(15),
+        |s| !is_held(s),
+    );
+    eprintln!("final status: {status:#}");
+    assert_held(
+        &daemon,
+        &project,
+        None,
+        Duration::from_secs(6),
+        "replicas moved after the flip back to v1",
+    );
+    assert!(all_on(&project, &v1), "{:#?}", short(&project.containers()));
+    let status = try_status(&target).expect("a rollout status");
+    assert!(!is_held(&status), "held at the end: {status:#}");
+    let planned = project.cli(&["plan"]);
+    assert!(
+        planned.code == Some(0) && planned.stdout.contains("No changes"),
+        "plan is not empty at the end:\n{}\n---- daemon log ----\n{}",
+        planned.all(),
+        daemon.log()
+    );
+    eprintln!("took {:?}", started.elapsed());
+}

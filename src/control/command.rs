@@ -171,7 +171,7 @@ mod tests {
     use crate::cli::{RolloutStatusArgs, TargetArgs};
     use crate::control::server::Server;
     use crate::control::{Handler, HandlerFuture};
-    use crate::rollout::record::Phase;
+    use crate::rollout::record::PhaseName;
 
     /// Answers with the queued responses in order, repeating the last one.
     struct Scripted(Mutex<VecDeque<Response>>);
@@ -188,7 +188,7 @@ mod tests {
         }
     }
 
-    fn status(phase: Option<Phase>) -> Response {
+    fn status(phase: Option<PhaseName>) -> Response {
         Response::Status {
             services: vec![ServiceStatus {
                 phase,
@@ -271,14 +271,14 @@ mod tests {
 
     #[tokio::test]
     async fn watch_stops_when_the_rollout_is_over_and_fails_on_a_rollback() {
-        let (_dir, state) = serve(vec![status(Some(Phase::Complete))]);
+        let (_dir, state) = serve(vec![status(Some(PhaseName::Complete))]);
         assert_eq!(
             run(args(watch_status()), "default", &state).await,
             ExitCode::SUCCESS
         );
         let (_dir, state) = serve(vec![
-            status(Some(Phase::Progressing)),
-            status(Some(Phase::RolledBack)),
+            status(Some(PhaseName::Progressing)),
+            status(Some(PhaseName::RolledBack)),
         ]);
         let code = tokio::time::timeout(
             Duration::from_secs(10),

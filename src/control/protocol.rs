@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::rollout::record::{GateReport, Phase};
+use crate::rollout::record::{GateReport, PhaseName};
 
 /// Which services a request is about: `project/service`, a bare `service` (when one
 /// project has it), a bare `project/` (all of its services), or everything.
@@ -134,10 +134,10 @@ pub struct ServiceStatus {
     /// The service.
     pub service: String,
     /// The strategy.
-    pub strategy: String,
+    pub strategy: crate::rollout::StrategyKind,
     /// Where the rollout stands; `None` when the service never had one (it runs its
     /// first revision).
-    pub phase: Option<Phase>,
+    pub phase: Option<PhaseName>,
     /// The current step, from 1.
     pub step: usize,
     /// The number of steps.
@@ -202,8 +202,8 @@ impl ServiceStatus {
         Self {
             project: "shop".into(),
             service: "web".into(),
-            strategy: "canary".into(),
-            phase: Some(Phase::Progressing),
+            strategy: crate::rollout::StrategyKind::Canary,
+            phase: Some(PhaseName::Progressing),
             step: 1,
             steps: 2,
             replicas: 3,
@@ -217,13 +217,13 @@ impl ServiceStatus {
                 GateReport {
                     name: "http".into(),
                     kind: "http".into(),
-                    verdict: "pass".into(),
+                    verdict: crate::rollout::record::GateVerdict::Pass,
                     evidence: "3 consecutive 200s from http://172.18.0.3:8080/healthz".into(),
                 },
                 GateReport {
                     name: "prometheus".into(),
                     kind: "prometheus".into(),
-                    verdict: "not yet".into(),
+                    verdict: crate::rollout::record::GateVerdict::NotYet,
                     evidence: "5xx ratio 0.00 <= 0.05 (evaluation 4 of 6)".into(),
                 },
             ],

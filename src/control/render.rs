@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::protocol::{HistoryView, RevisionLine, ServiceStatus};
-use crate::rollout::record::{GateReport, Phase};
+use crate::rollout::record::{GateReport, PhaseName};
 use crate::timefmt;
 
 /// Width of the progress bar, in cells.
@@ -28,7 +28,7 @@ pub fn service(status: &ServiceStatus, bar: bool) -> String {
     let Some(phase) = status.phase else {
         return format!("{name}  {}  no rollout yet\n", status.strategy);
     };
-    let mut header = vec![name, status.strategy.clone(), phase.as_str().to_owned()];
+    let mut header = vec![name, status.strategy.to_string(), phase.as_str().to_owned()];
     if status.steps > 0 {
         header.push(format!("step {}/{}", status.step, status.steps));
     }
@@ -100,7 +100,9 @@ pub fn failures(services: &[ServiceStatus]) -> Vec<String> {
     services
         .iter()
         .filter_map(|s| {
-            let phase = s.phase.filter(|p| p.is_final() && *p != Phase::Complete)?;
+            let phase = s
+                .phase
+                .filter(|p| p.is_final() && *p != PhaseName::Complete)?;
             let reason = s.reason.as_deref().unwrap_or("no reason recorded");
             Some(format!(
                 "{}/{} {}: {reason}",

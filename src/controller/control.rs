@@ -1,25 +1,57 @@
 //! The controller's side of the control socket: answers `composectl rollout ...` from
-//! the rollout records, the revision histories and the observed store, and carries out
-//! pause, resume, promote, abort and undo by changing a rollout record and asking the
-//! loop to reconcile the project.
+//! snapshots of the rollout records, the revision histories and the observed store, and
+//! queues pause, resume, promote, abort and undo as intents for the rollout driver, which
+//! applies them on its next pass of the service (the records have one writer). A command
+//! is answered once the driver applied or refused it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::reconcile::Shared;
-use super::rollouts::{has_rollout, is_new_ready, most_run, now_ms, rollout_elapsed_ms};
-use super::view::Target;
+use super::rollouts::intents::{Answer as Applied, Intent};
+use super::rollouts::{has_rollout, is_new_ready, most_run, rollout_elapsed_ms};
+use super::view::Wanted;
 use crate::control::protocol::{HistoryView, RevisionLine, ServiceStatus};
 use crate::control::{Handler, HandlerFuture, Request, Response, Selector};
 use crate::model::spec::{ProjectSpec, ServiceSpec};
-use crate::model::{ObservedContainer, hash, previous_tag};
+use crate::model::{ObservedContainer, ServiceRef, hash};
 use crate::observed::Outages;
 use crate::plan::kept_replicas;
+use crate::rollout::command::Command;
 use crate::rollout::observe::revision_key;
-use crate::rollout::record::{Phase, RevisionKey, RolloutRecord};
-use crate::rollout::{self, RolloutConfig, RolloutState};
+use crate::rollout::record::{PhaseName, RevisionKey, RolloutRecord};
+use crate::rollout::{self, RolloutConfig};
 use crate::runtime::ContainerRuntime;
+
+/// How long a command waits for the driver's next pass of its service (the CLI waits
+/// [`crate::control::client::TIMEOUT`]).
+const APPLY_TIMEOUT: Duration = Duration::from_secs(25);
+
+/// Why a control request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// No service with a rollout config matches.
+    #[error("no service with a rollout config (x-rollout or deploy.update_config) matches {0}")]
+    NoMatch(Selector),
+    /// The request needs one service and the selector names several.
+    #[error("{selector} selects {} services ({}); name one as project/service", .names.len(), .names.join(", "))]
+    Ambiguous {
+        /// The selector.
+        selector: Selector,
+        /// What it selects.
+        names: Vec<String>,
+    },
+    /// The state directory could not be read.
+    #[error(transparent)]
+    Rollout(#[from] super::rollouts::Error),
+    /// The service's rollout settings are invalid.
+    #[error(transparent)]
+    Config(#[from] crate::rollout::config::Error),
+    /// The command was refused or not applied, by service.
+    #[error("{}", .0.join("\n"))]
+    NotApplied(Vec<String>),
+}
 
 /// Answers control requests for one controller.
 pub struct ControlHandler<R> {
@@ -38,7 +70,9 @@ impl<R: ContainerRuntime> Handler for ControlHandler<R> {
         Box::pin(async move {
             self.answer(request)
                 .await
-                .unwrap_or_else(|message| Response::Error { message })
+                .unwrap_or_else(|e| Response::Error {
+                    message: e.to_string(),
+                })
         })
     }
 }
@@ -49,54 +83,26 @@ struct Selected {
     service: ServiceSpec,
 }
 
-type Answer = Result<Response, String>;
+type Answer = Result<Response, ControlError>;
 
 impl<R: ContainerRuntime> ControlHandler<R> {
     async fn answer(&self, request: Request) -> Answer {
         match request {
             Request::Status { selector } => self.status(&selector),
             Request::History { selector } => self.history(&selector),
-            Request::Pause { selector } => {
-                self.change(&selector, "paused", |r| {
-                    r.state.paused = true;
-                    r.phase = Phase::Paused;
-                    r.reason = Some("paused by `rollout pause`".to_owned());
-                })
-                .await
-            }
-            Request::Resume { selector } => {
-                self.change(&selector, "resumed", |r| {
-                    // Held by `failure_action: pause` rather than by `rollout pause`:
-                    // resuming accepts the failures and carries on.
-                    if r.phase == Phase::Paused && !r.state.paused {
-                        r.state.promote_requested = true;
-                    }
-                    r.state.paused = false;
-                    r.phase = Phase::Progressing;
-                    r.reason = None;
-                })
-                .await
-            }
-            Request::Promote { selector } => {
-                self.change(&selector, "promoted", |r| {
-                    r.state.promote_requested = true;
-                })
-                .await
-            }
-            Request::Abort { selector } => {
-                self.change(&selector, "aborted", |r| {
-                    r.state.paused = false;
-                    r.state.begin_rollback();
-                    r.aborted = true;
-                    r.phase = Phase::RollingBack;
-                    r.reason = Some("aborted by `rollout abort`".to_owned());
-                })
-                .await
-            }
+            Request::Pause { selector } => self.command(&selector, Command::Pause).await,
+            Request::Resume { selector } => self.command(&selector, Command::Resume).await,
+            Request::Promote { selector } => self.command(&selector, Command::Promote).await,
+            Request::Abort { selector } => self.command(&selector, Command::Abort).await,
             Request::Undo {
                 selector,
                 to_revision,
-            } => self.undo(&selector, to_revision).await,
+            } => {
+                let s = self.select_one(&selector)?;
+                let sref = ServiceRef::new(&s.project.name, &s.service.name);
+                self.apply(vec![(sref, Intent::Undo { to: to_revision })])
+                    .await
+            }
             Request::Reload => {
                 self.shared.reload.notify_one();
                 Ok(Response::Done {
@@ -111,7 +117,7 @@ impl<R: ContainerRuntime> ControlHandler<R> {
         let view = self.shared.view.lock().expect("view lock");
         let mut selected = Vec::new();
         for project in view.projects() {
-            let Target::Spec(spec) = view.target(&project) else {
+            let Wanted::Spec(spec) = view.wanted(&project) else {
                 continue;
             };
             for service in spec.services.values() {
@@ -127,21 +133,20 @@ impl<R: ContainerRuntime> ControlHandler<R> {
     }
 
     /// Exactly one selected service, or an error that says how to name one.
-    fn select_one(&self, selector: &Selector) -> Result<Selected, String> {
+    fn select_one(&self, selector: &Selector) -> Result<Selected, ControlError> {
         let mut selected = self.select(selector);
         match selected.len() {
-            0 => Err(no_match(selector)),
+            0 => Err(ControlError::NoMatch(selector.clone())),
             1 => Ok(selected.remove(0)),
             _ => {
                 let names: Vec<String> = selected
                     .iter()
                     .map(|s| format!("{}/{}", s.project.name, s.service.name))
                     .collect();
-                Err(format!(
-                    "{selector} selects {} services ({}); name one as project/service",
-                    names.len(),
-                    names.join(", ")
-                ))
+                Err(ControlError::Ambiguous {
+                    selector: selector.clone(),
+                    names,
+                })
             }
         }
     }
@@ -149,7 +154,7 @@ impl<R: ContainerRuntime> ControlHandler<R> {
     fn status(&self, selector: &Selector) -> Answer {
         let selected = self.select(selector);
         if selected.is_empty() && (selector.project.is_some() || selector.service.is_some()) {
-            return Err(no_match(selector));
+            return Err(ControlError::NoMatch(selector.clone()));
         }
         let observed = self.shared.store.snapshot();
         let mut services = Vec::new();
@@ -158,30 +163,36 @@ impl<R: ContainerRuntime> ControlHandler<R> {
             let record = self
                 .shared
                 .rollouts
-                .record(project, name)
-                .map_err(|e| e.to_string())?;
-            let config = RolloutConfig::from_service(&s.service).map_err(|e| e.to_string())?;
+                .record(&ServiceRef::new(project, name))?;
+            let config = RolloutConfig::from_service(&s.service)?;
             let kept = kept_replicas(&observed, project, name);
             let outages = self.shared.store.outages();
-            let mut status = service_status(s, &config, record.as_ref(), &kept, &outages);
+            let now_ms = u64::try_from(self.shared.store.clock().now_ms()).unwrap_or(0);
+            let shown = Shown {
+                selected: s,
+                config: &config,
+                outages: &outages,
+                now_ms,
+            };
+            let mut status = shown.status(record.as_ref(), &kept);
             let desired = observed.image_id(&s.service.image).map(|id| RevisionKey {
                 config_hash: hash::config_hash(&s.project, &s.service),
                 image_id: id.to_owned(),
             });
             let started = record
                 .as_ref()
-                .is_some_and(|r| Some(&r.target) == desired.as_ref());
+                .is_some_and(|r| desired.as_ref().is_some_and(|d| r.governs(d)));
             let behind = kept.values().any(|c| Some(revision_key(c)) != desired);
             if !started && behind {
                 // What the status shows is about the next rollout, not the one before it.
                 status = ServiceStatus {
-                    phase: Some(Phase::Pending),
+                    phase: Some(PhaseName::Pending),
                     updated: 0,
                     reason: Some(
                         "the desired state changed; the rollout starts at the next reconcile"
                             .to_owned(),
                     ),
-                    ..service_status(s, &config, None, &BTreeMap::new(), &outages)
+                    ..shown.status(None, &BTreeMap::new())
                 };
             }
             services.push(status);
@@ -195,8 +206,7 @@ impl<R: ContainerRuntime> ControlHandler<R> {
         let history = self
             .shared
             .rollouts
-            .history(project, name)
-            .map_err(|e| e.to_string())?;
+            .history(&ServiceRef::new(project, name))?;
         let observed = self.shared.store.snapshot();
         let current = most_run(&kept_replicas(&observed, project, name), None);
         let revisions = history
@@ -221,217 +231,128 @@ impl<R: ContainerRuntime> ControlHandler<R> {
         })
     }
 
-    /// Applies `change` to every selected rollout in progress, saves it and reconciles.
-    async fn change(
-        &self,
-        selector: &Selector,
-        done: &str,
-        change: impl Fn(&mut RolloutRecord),
-    ) -> Answer {
-        let mut messages = Vec::new();
-        for s in self.select(selector) {
-            let (project, name) = (s.project.name.as_str(), s.service.name.as_str());
-            let rollouts = &self.shared.rollouts;
-            let lock = rollouts.lock(project, name);
-            let _held = lock.lock().await;
-            let Some(mut record) = rollouts.record(project, name).map_err(|e| e.to_string())?
-            else {
-                continue;
-            };
-            if record.phase.is_final() {
-                continue;
-            }
-            change(&mut record);
-            rollouts
-                .save(project, name, &record)
-                .map_err(|e| e.to_string())?;
-            tracing::info!(
-                event = format!("rollout_{done}"),
-                project,
-                service = name,
-                "rollout {done} by the control socket"
-            );
-            let _ = self.shared.kick.send(project.to_owned());
-            messages.push(format!(
-                "{project}/{name}: rollout of revision {} {done}",
-                record.target_revision
-            ));
+    /// Queues `command` for every selected service.
+    async fn command(&self, selector: &Selector, command: Command) -> Answer {
+        let selected = self.select(selector);
+        if selected.is_empty() {
+            return Err(ControlError::NoMatch(selector.clone()));
         }
-        if messages.is_empty() {
-            return Err(format!(
-                "no rollout in progress for {selector}; `composectl rollout status` shows where each service stands"
-            ));
-        }
-        Ok(Response::Done { messages })
-    }
-
-    /// Rolls one service back to `to` (default: the revision before the one it runs).
-    async fn undo(&self, selector: &Selector, to: Option<u64>) -> Answer {
-        let s = self.select_one(selector)?;
-        let (project, name) = (s.project.name.as_str(), s.service.name.as_str());
-        let rollouts = &self.shared.rollouts;
-        let lock = rollouts.lock(project, name);
-        let _held = lock.lock().await;
-        let history = rollouts.history(project, name).map_err(|e| e.to_string())?;
-        let observed = self.shared.store.snapshot();
-        let image_id = observed.image_id(&s.service.image).ok_or_else(|| {
-            format!(
-                "{project}/{name}: its image {} is not local yet; wait for the controller to pull it",
-                s.service.image
-            )
-        })?;
-        let target = RevisionKey {
-            config_hash: hash::config_hash(&s.project, &s.service),
-            image_id: image_id.to_owned(),
-        };
-        let target_entry = history.find(&target).ok_or_else(|| {
-            format!("{project}/{name}: the desired revision is not recorded yet; wait for the controller to reconcile")
-        })?;
-        let record = rollouts.record(project, name).map_err(|e| e.to_string())?;
-        let to = match to {
-            Some(number) => number,
-            None => match &record {
-                Some(r) if r.target == target => r.previous_revision,
-                _ => history
-                    .entries
-                    .iter()
-                    .rev()
-                    .map(|e| e.number)
-                    .find(|n| *n < target_entry.number)
-                    .ok_or_else(|| format!("{project}/{name}: no earlier revision to go back to; `composectl rollout history {project}/{name}` lists them"))?,
-            },
-        };
-        let entry = history.get(to).ok_or_else(|| {
-            format!("{project}/{name}: no revision {to}; `composectl rollout history {project}/{name}` lists them")
-        })?;
-        if entry.number == target_entry.number {
-            return Err(format!(
-                "{project}/{name}: revision {to} is the desired revision; change the desired state instead"
-            ));
-        }
-        let previous_image = previous_tag(&entry.image);
-        self.shared
-            .runtime
-            .tag_image(&entry.key.image_id, &previous_image)
-            .await
-            .map_err(|e| format!("{project}/{name}: {e}"))?;
-        let config = RolloutConfig::from_service(&s.service).map_err(|e| e.to_string())?;
-        let kept = kept_replicas(&observed, project, name);
-        let mut state = RolloutState::new(s.service.replicas);
-        state.updated = (1..=s.service.replicas)
-            .filter(|n| kept.get(n).is_some_and(|c| revision_key(c) == target))
+        let intents = selected
+            .iter()
+            .map(|s| {
+                let sref = ServiceRef::new(&s.project.name, &s.service.name);
+                (sref, Intent::Command(command))
+            })
             .collect();
-        state.begin_rollback();
-        let undone = RolloutRecord {
-            strategy: config.strategy.to_owned(),
-            target,
-            target_revision: target_entry.number,
-            previous_revision: entry.number,
-            previous_image,
-            started_at_ms: now_ms(),
-            finished_at_ms: None,
-            state,
-            phase: Phase::RollingBack,
-            reason: Some(format!("undone by `rollout undo` to revision {to}")),
-            failed_replicas: Default::default(),
-            ordered_at_ms: BTreeMap::new(),
+        self.apply(intents).await
+    }
+
+    /// Queues each intent, asks the loop to reconcile its project, and waits for the
+    /// driver's answers: done when at least one was applied, an error listing every
+    /// refusal otherwise.
+    async fn apply(&self, intents: Vec<(ServiceRef, Intent)>) -> Answer {
+        let mut waiting = Vec::new();
+        for (sref, intent) in intents {
+            let answer = self.shared.rollouts.submit(sref.clone(), intent);
+            let _ = self.shared.kick.send(sref.project.clone());
+            waiting.push((sref, answer));
+        }
+        let mut applied = Vec::new();
+        let mut refused = Vec::new();
+        for (sref, answer) in waiting {
+            let outcome: Option<Applied> = tokio::time::timeout(APPLY_TIMEOUT, answer)
+                .await
+                .ok()
+                .and_then(Result::ok);
+            match outcome {
+                Some(Ok(done)) => applied.push(format!("{sref}: {done}")),
+                Some(Err(refusal)) => refused.push(format!("{sref}: {refusal}")),
+                None => refused.push(format!(
+                    "{sref}: not applied: the controller did not get to the service within \
+                     {APPLY_TIMEOUT:?} (a long reconcile of {}, or the engine is away); \
+                     nothing changed, try again",
+                    sref.project
+                )),
+            }
+        }
+        if applied.is_empty() {
+            return Err(ControlError::NotApplied(refused));
+        }
+        applied.extend(refused);
+        Ok(Response::Done { messages: applied })
+    }
+}
+
+/// What one service's status line is made from (the window left leaves out the time the
+/// engine was away, as the driver does).
+struct Shown<'a> {
+    selected: &'a Selected,
+    config: &'a RolloutConfig,
+    outages: &'a Outages,
+    now_ms: u64,
+}
+
+impl Shown<'_> {
+    /// The status line, from `record` (if any) and the replicas in `kept`.
+    fn status(
+        &self,
+        record: Option<&RolloutRecord>,
+        kept: &BTreeMap<u32, &ObservedContainer>,
+    ) -> ServiceStatus {
+        let s = self.selected;
+        let strategy = rollout::strategy(self.config);
+        let replicas = s.service.replicas;
+        let steps = strategy.steps(replicas).max(1);
+        let mut status = ServiceStatus {
+            project: s.project.name.clone(),
+            service: s.service.name.clone(),
+            strategy: self.config.strategy,
+            phase: None,
+            step: 0,
+            steps,
+            replicas,
+            updated: 0,
+            revision: None,
+            image: s.service.image.clone(),
+            previous_revision: None,
+            previous_image: None,
+            reason: None,
             gates: Vec::new(),
-            aborted: false,
-            order: config.rollback.order,
+            window_left_ms: None,
+            elapsed_ms: None,
         };
-        rollouts
-            .save(project, name, &undone)
-            .map_err(|e| e.to_string())?;
-        tracing::info!(
-            event = "rollout_undo",
-            project,
-            service = name,
-            to,
-            "rollout undo by the control socket"
-        );
-        let _ = self.shared.kick.send(project.to_owned());
-        Ok(Response::Done {
-            messages: vec![format!(
-                "{project}/{name}: rolling back to revision {to} ({}); revision {} is not retried until the desired state changes",
-                entry.image, target_entry.number
-            )],
-        })
+        let Some(r) = record else {
+            status.updated = (1..=replicas)
+                .filter(|n| {
+                    kept.get(n).is_some_and(|c| {
+                        rollout::observe::readiness(c) == rollout::Readiness::Ready
+                    })
+                })
+                .count() as u32;
+            return status;
+        };
+        let now = self.now_ms;
+        let elapsed = r
+            .finished_at_ms
+            .unwrap_or(now)
+            .saturating_sub(r.started_at_ms);
+        status.phase = Some(r.phase.name());
+        status.step = (r.state.step + 1).min(steps);
+        status.updated = (1..=replicas)
+            .filter(|n| is_new_ready(kept, &r.target, *n))
+            .count() as u32;
+        status.revision = Some(r.target_revision);
+        status.previous_revision = Some(r.previous_revision);
+        status.previous_image = Some(r.previous_image.clone());
+        status.reason.clone_from(&r.reason);
+        status.gates.clone_from(&r.gates);
+        status.elapsed_ms = Some(elapsed);
+        if let (Some(started), false) = (r.state.window_started, r.phase.is_final()) {
+            let active = rollout_elapsed_ms(self.outages, r.started_at_ms, now);
+            let since = Duration::from_millis(active).saturating_sub(started);
+            let left = strategy.monitor().saturating_sub(since);
+            status.window_left_ms = Some(u64::try_from(left.as_millis()).unwrap_or(u64::MAX));
+        }
+        status
     }
-}
-
-fn no_match(selector: &Selector) -> String {
-    format!(
-        "no service with a rollout config (x-rollout or deploy.update_config) matches {selector}"
-    )
-}
-
-/// One service's status line (the window left leaves out the time the engine was away, as
-/// the driver does).
-fn service_status(
-    s: &Selected,
-    config: &RolloutConfig,
-    record: Option<&RolloutRecord>,
-    kept: &BTreeMap<u32, &ObservedContainer>,
-    outages: &Outages,
-) -> ServiceStatus {
-    let strategy = rollout::strategy(config);
-    let replicas = s.service.replicas;
-    let steps = strategy.steps(replicas).max(1);
-    let mut status = ServiceStatus {
-        project: s.project.name.clone(),
-        service: s.service.name.clone(),
-        strategy: config.strategy.to_owned(),
-        phase: None,
-        step: 0,
-        steps,
-        replicas,
-        updated: 0,
-        revision: None,
-        image: s.service.image.clone(),
-        previous_revision: None,
-        previous_image: None,
-        reason: None,
-        gates: Vec::new(),
-        window_left_ms: None,
-        elapsed_ms: None,
-    };
-    let Some(r) = record else {
-        status.updated = count(kept, replicas, |c| {
-            rollout::observe::readiness(c) == rollout::Readiness::Ready
-        });
-        return status;
-    };
-    let now = now_ms();
-    let elapsed = r
-        .finished_at_ms
-        .unwrap_or(now)
-        .saturating_sub(r.started_at_ms);
-    status.phase = Some(r.phase);
-    status.step = (r.state.step + 1).min(steps);
-    status.updated = (1..=replicas)
-        .filter(|n| is_new_ready(kept, &r.target, *n))
-        .count() as u32;
-    status.revision = Some(r.target_revision);
-    status.previous_revision = Some(r.previous_revision);
-    status.previous_image = Some(r.previous_image.clone());
-    status.reason.clone_from(&r.reason);
-    status.gates.clone_from(&r.gates);
-    status.elapsed_ms = Some(elapsed);
-    if let (Some(started), false) = (r.state.window_started, r.phase.is_final()) {
-        let active = rollout_elapsed_ms(outages, r.started_at_ms, now);
-        let since = Duration::from_millis(active).saturating_sub(started);
-        let left = strategy.monitor().saturating_sub(since);
-        status.window_left_ms = Some(u64::try_from(left.as_millis()).unwrap_or(u64::MAX));
-    }
-    status
-}
-
-fn count(
-    kept: &BTreeMap<u32, &ObservedContainer>,
-    replicas: u32,
-    f: impl Fn(&ObservedContainer) -> bool,
-) -> u32 {
-    (1..=replicas)
-        .filter(|n| kept.get(n).is_some_and(|c| f(c)))
-        .count() as u32
 }

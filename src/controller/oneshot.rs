@@ -37,12 +37,12 @@ impl<R: ContainerRuntime> Controller<R> {
         let view = sync::lock(&self.shared.view);
         let mut found = Vec::new();
         for project in view.projects() {
-            let view::Target::Spec(spec) = view.target(&project) else {
+            let view::Wanted::Spec(spec) = view.wanted(&project) else {
                 continue;
             };
             for service in spec.services.values().filter(|s| rollouts::has_rollout(s)) {
                 let strategy = crate::rollout::RolloutConfig::from_service(service)
-                    .map_or("rollout", |c| c.strategy);
+                    .map_or("rollout", |c| c.strategy.name());
                 found.push((format!("{project}/{}", service.name), strategy.to_owned()));
             }
         }

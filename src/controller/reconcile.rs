@@ -10,7 +10,7 @@ use tracing::{Span, info, warn};
 
 use super::backoff::CrashBackoff;
 use super::rollouts::{self, Rollouts};
-use super::view::{DesiredView, Target};
+use super::view::{DesiredView, Wanted};
 use crate::executor::{self, Executor};
 use crate::metrics::Telemetry;
 use crate::model::{ProjectSpec, hash};
@@ -21,8 +21,8 @@ use crate::sync;
 
 /// Everything a reconcile reads and writes, shared between reconcile tasks.
 pub struct Shared<R> {
-    /// The engine (reads and the rollout driver's pulls and tags; containers change only
-    /// through the executor).
+    /// The engine (reads and gates; everything that changes it goes through the
+    /// executor).
     pub runtime: Arc<R>,
     /// Rollout records, revision histories and live gates.
     pub rollouts: Rollouts,
@@ -64,15 +64,15 @@ pub fn plan_project<R>(
 ) -> Option<(Plan, ProjectSpec)> {
     let view = sync::lock(&shared.view);
     let observed = shared.store.snapshot();
-    let spec = match view.target(project) {
-        Target::Frozen | Target::Foreign => return None,
-        Target::Spec(spec) => spec.clone(),
-        Target::Absent => ProjectSpec {
+    let spec = match view.wanted(project) {
+        Wanted::Frozen | Wanted::Foreign => return None,
+        Wanted::Spec(spec) => spec.clone(),
+        Wanted::Absent => ProjectSpec {
             name: project.to_owned(),
             ..ProjectSpec::default()
         },
     };
-    let desired = matches!(view.target(project), Target::Spec(_)).then_some(&spec);
+    let desired = matches!(view.wanted(project), Wanted::Spec(_)).then_some(&spec);
     let plan = plan::plan(project, desired, &observed, ctx);
     Some((plan, spec))
 }
@@ -124,6 +124,8 @@ async fn reconcile_untimed<R: ContainerRuntime>(
     let drive = drive_rollouts(&shared, &project).await?;
     let ctx = PlanContext {
         pins: drive.pins,
+        tags: drive.tags,
+        awaiting_image: drive.awaiting_image,
         start_first: drive.start_first,
         engine: engine_context(&shared.store, &project, now),
         pull_ages: shared.store.pull_ages(),
@@ -204,8 +206,7 @@ async fn reconcile_untimed<R: ContainerRuntime>(
     {
         shared
             .rollouts
-            .replica_failed(&project, service, *number)
-            .await?;
+            .replica_failed(&crate::model::ServiceRef::new(&project, service), *number)?;
     }
     executed?;
     collect_files(&shared, &spec);
@@ -231,7 +232,7 @@ fn collect_files<R: ContainerRuntime>(shared: &Shared<R>, spec: &ProjectSpec) {
 /// True while `project` is to be pruned.
 fn is_absent<R>(shared: &Shared<R>, project: &str) -> bool {
     let view = sync::lock(&shared.view);
-    view.target(project) == Target::Absent
+    view.wanted(project) == Wanted::Absent
 }
 
 /// Runs the rollouts of the project's desired spec (none for a frozen or removed
@@ -242,9 +243,9 @@ async fn drive_rollouts<R: ContainerRuntime>(
 ) -> Result<rollouts::Drive, Error> {
     let spec = {
         let view = sync::lock(&shared.view);
-        match view.target(project) {
-            Target::Spec(spec) => spec.clone(),
-            Target::Frozen | Target::Absent | Target::Foreign => {
+        match view.wanted(project) {
+            Wanted::Spec(spec) => spec.clone(),
+            Wanted::Frozen | Wanted::Absent | Wanted::Foreign => {
                 return Ok(rollouts::Drive::default());
             }
         }

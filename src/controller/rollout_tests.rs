@@ -1,13 +1,35 @@
-//! Rollouts through the whole loop on the fake engine: the driver, the planner's pins, the
-//! executor and the state directory together.
+//! Rollouts through the whole loop on the fake engine and tokio's paused clock (the
+//! controller and the fake share one wall clock that follows it): the driver, the
+//! planner's pins, the executor, the control socket's intents and the state directory
+//! together.
 
 use std::time::Duration;
 
 use super::backoff::CrashPolicy;
 use super::tests::Running;
+use crate::clock::WallClock;
+use crate::control::{Request, Response, Selector};
 use crate::model::{ContainerState, Health};
-use crate::rollout::record::{History, Phase, RolloutRecord};
+use crate::rollout::record::{History, Hold, Phase, RolloutRecord};
 use crate::runtime::fake::Call;
+
+/// Where the shared wall clock starts.
+const T0: i64 = 1_800_000_000_000;
+
+/// The loop on `contents`, on the paused clock.
+async fn start(contents: &str, crash: CrashPolicy) -> Running {
+    let clock = WallClock::following_tokio(T0);
+    Running::start_with_clock(contents, crash, Duration::from_millis(300), clock).await
+}
+
+/// Sends `request` to the control handler; its answer.
+async fn control(run: &Running, request: Request) -> Response {
+    run.control.handle(request).await
+}
+
+fn shop_web() -> Selector {
+    Selector::parse("shop/web")
+}
 
 fn canary(image: &str, mode: &str) -> String {
     format!(
@@ -42,9 +64,9 @@ fn phase(run: &Running) -> Option<Phase> {
     record(run).map(|r| r.phase)
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_canary_moves_one_replica_first_then_the_rest_and_tags_previous() {
-    let run = Running::start(&canary("app:v1", "a"), CrashPolicy::default()).await;
+    let run = start(&canary("app:v1", "a"), CrashPolicy::default()).await;
     run.until("three replicas", |r| r.running().len() == 3)
         .await;
     assert_eq!(record(&run), None, "a first deploy is not a rollout");
@@ -85,7 +107,7 @@ async fn a_canary_moves_one_replica_first_then_the_rest_and_tags_previous() {
     run.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_unhealthy_canary_goes_back_to_previous_and_is_not_retried() {
     // The reverted replica may come up while the fake still reports every new container
     // unhealthy; a short crash backoff lets it be replaced quickly once health returns.
@@ -94,7 +116,7 @@ async fn an_unhealthy_canary_goes_back_to_previous_and_is_not_retried() {
         max: Duration::from_millis(200),
         reset_after: Duration::from_secs(60),
     };
-    let run = Running::start(&canary("app:v1", "a"), quick).await;
+    let run = start(&canary("app:v1", "a"), quick).await;
     run.fake.set_default_health(Some(Health::Healthy));
     run.until("three replicas", |r| r.running().len() == 3)
         .await;
@@ -115,9 +137,10 @@ async fn an_unhealthy_canary_goes_back_to_previous_and_is_not_retried() {
     let failed = record(&run).unwrap();
     assert!(failed.reason.unwrap().contains("replica 1 failed"));
     assert!(history(&run).entries[1].failed_at.is_some());
-    // Held: the failed revision is not tried again while the desired state is unchanged.
+    // Held: the failed revision is not tried again while the desired state is unchanged
+    // (the clock moves well past the window and several resyncs).
     run.fake.clear_calls();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::advance(Duration::from_secs(5)).await;
     assert_eq!(run.creates(), 0, "{:?}", run.fake.calls());
     assert!(
         run.fake.calls().iter().all(|c| !c.is_write()),
@@ -140,9 +163,9 @@ fn manual_canary(image: &str) -> String {
         .replace("monitor: 300ms", "monitor: 100ms\n      promotion: manual")
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_new_revision_mid_rollout_moves_the_canary_on_and_leaves_the_rest_alone() {
-    let run = Running::start(&manual_canary("app:v1"), CrashPolicy::default()).await;
+    let run = start(&manual_canary("app:v1"), CrashPolicy::default()).await;
     run.until("three replicas", |r| r.running().len() == 3)
         .await;
     run.fake.add_image("app:v2", "sha256:bbbb");
@@ -186,6 +209,169 @@ async fn a_new_revision_mid_rollout_moves_the_canary_on_and_leaves_the_rest_alon
     assert_eq!(
         record.previous_revision, 1,
         "rollbacks still go to the stable v1"
+    );
+    run.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_revision_superseded_mid_canary_rolls_out_again_when_desired_again() {
+    let slow = |image: &str| canary(image, "a").replace("monitor: 300ms", "monitor: 30s");
+    let run = start(&slow("app:v1"), CrashPolicy::default()).await;
+    run.until("three replicas", |r| r.running().len() == 3)
+        .await;
+    run.fake.add_image("app:v2", "sha256:bbbb");
+    run.write(&slow("app:v2"));
+    run.until("v2's canary in its window", |r| {
+        record(r).is_some_and(|rec| rec.state.window_started.is_some())
+    })
+    .await;
+    run.write(&slow("app:v1"));
+    run.until("every replica back on v1", |r| {
+        images(r).iter().all(|(_, id)| id == "sha256:aaaa") && images(r).len() == 3
+    })
+    .await;
+    assert_eq!(phase(&run), Some(Phase::Superseded));
+    run.write(&slow("app:v2"));
+    run.until("v2's canary again", |r| {
+        record(r).is_some_and(|rec| rec.phase == Phase::Progressing && rec.target_revision == 2)
+            && images(r)
+                .iter()
+                .filter(|(_, id)| id == "sha256:bbbb")
+                .count()
+                == 1
+    })
+    .await;
+    run.write(&slow("app:v1"));
+    run.until("every replica back on v1 again", |r| {
+        images(r).iter().all(|(_, id)| id == "sha256:aaaa") && images(r).len() == 3
+    })
+    .await;
+    assert_eq!(phase(&run), Some(Phase::Superseded));
+    assert!(history(&run).entries.iter().all(|e| e.failed_at.is_none()));
+    run.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn control_commands_are_applied_by_the_driver_and_answered_once_applied() {
+    let run = start(&manual_canary("app:v1"), CrashPolicy::default()).await;
+    run.until("three replicas", |r| r.running().len() == 3)
+        .await;
+    let refused = control(
+        &run,
+        Request::Pause {
+            selector: shop_web(),
+        },
+    )
+    .await;
+    assert!(
+        matches!(&refused, Response::Error { message } if message.contains("shop/web: no rollout in progress")),
+        "{refused:?}"
+    );
+    run.fake.add_image("app:v2", "sha256:bbbb");
+    run.write(&manual_canary("app:v2"));
+    run.until("the canary waits for promotion", |r| {
+        phase(r) == Some(Phase::AwaitingPromotion)
+    })
+    .await;
+    let paused = control(
+        &run,
+        Request::Pause {
+            selector: shop_web(),
+        },
+    )
+    .await;
+    assert!(
+        matches!(&paused, Response::Done { messages } if messages == &["shop/web: rollout of revision 2 paused".to_owned()]),
+        "{paused:?}"
+    );
+    assert_eq!(
+        phase(&run),
+        Some(Phase::Paused(Hold::User)),
+        "applied before the answer"
+    );
+    let promote = control(
+        &run,
+        Request::Promote {
+            selector: shop_web(),
+        },
+    )
+    .await;
+    assert!(
+        matches!(&promote, Response::Error { message } if message.contains("resume` it first")),
+        "{promote:?}"
+    );
+    let resumed = control(
+        &run,
+        Request::Resume {
+            selector: shop_web(),
+        },
+    )
+    .await;
+    assert!(matches!(resumed, Response::Done { .. }), "{resumed:?}");
+    let promoted = control(
+        &run,
+        Request::Promote {
+            selector: shop_web(),
+        },
+    )
+    .await;
+    assert!(matches!(promoted, Response::Done { .. }), "{promoted:?}");
+    run.until("the promoted rollout completes", |r| {
+        phase(r) == Some(Phase::Complete)
+    })
+    .await;
+    let undone = control(
+        &run,
+        Request::Undo {
+            selector: shop_web(),
+            to_revision: None,
+        },
+    )
+    .await;
+    assert!(
+        matches!(&undone, Response::Done { messages } if messages[0].contains("rolling back to revision 1 (app:v1)")),
+        "{undone:?}"
+    );
+    run.until("every replica back on v1", |r| {
+        phase(r) == Some(Phase::RolledBack) && images(r).iter().all(|(_, id)| id == "sha256:aaaa")
+    })
+    .await;
+    run.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_executor_pulls_the_new_image_and_tags_previous_before_any_replacement() {
+    let run = start(&canary("app:v1", "a"), CrashPolicy::default()).await;
+    run.until("three replicas", |r| r.running().len() == 3)
+        .await;
+    run.fake.add_registry_image("app:v2", "sha256:bbbb");
+    run.fake.clear_calls();
+    run.write(&canary("app:v2", "a"));
+    run.until("the rollout completes", |r| {
+        phase(r) == Some(Phase::Complete)
+    })
+    .await;
+    let calls = run.fake.calls();
+    let pulled = calls
+        .iter()
+        .position(|c| matches!(c, Call::Pull { .. }))
+        .expect("pulled");
+    let tagged = calls
+        .iter()
+        .position(|c| matches!(c, Call::Tag { .. }))
+        .expect("tagged");
+    let first_write = calls
+        .iter()
+        .position(|c| matches!(c, Call::Create { .. } | Call::Stop { .. }))
+        .expect("replaced");
+    assert!(pulled < tagged && tagged < first_write, "{calls:?}");
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| matches!(c, Call::Pull { .. }))
+            .count(),
+        1,
+        "one pull: {calls:?}"
     );
     run.stop().await;
 }

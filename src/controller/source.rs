@@ -42,7 +42,7 @@ impl<R: ContainerRuntime> StateSource for SharedSource<R> {
             load_errors,
             root_error,
             crash_delays,
-            rollouts: shared.rollouts.cached(),
+            rollouts: shared.rollouts.snapshot(),
             pending_removals,
             foreign,
             engine: shared.store.outages().summary(),

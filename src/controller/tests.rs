@@ -29,6 +29,8 @@ pub(super) struct Running {
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
     pub(super) telemetry: Telemetry,
+    /// The control socket's handler (`composectl rollout ...`).
+    pub(super) control: Arc<dyn crate::control::Handler>,
 }
 
 impl Running {
@@ -60,6 +62,7 @@ impl Running {
         config.state = crate::state::StateDir::new(state.path(), "default");
         let controller = Controller::with_clock(Arc::new(fake.clone()), config, clock);
         let telemetry = controller.telemetry().clone();
+        let control = controller.control_handler();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             controller
@@ -76,6 +79,7 @@ impl Running {
             stop: Some(stop),
             task,
             telemetry,
+            control,
         }
     }
 

@@ -36,7 +36,7 @@ pub const DEFAULT_REMOVAL_GRACE: Duration = Duration::from_secs(5);
 
 /// What a project should look like, as far as the controller knows.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Target<'a> {
+pub enum Wanted<'a> {
     /// Converge to this spec (the latest good load).
     Spec(&'a ProjectSpec),
     /// The project was removed from the desired directory: prune it.
@@ -280,14 +280,14 @@ impl DesiredView {
     }
 
     /// The target of `project`.
-    pub fn target(&self, project: &str) -> Target<'_> {
+    pub fn wanted(&self, project: &str) -> Wanted<'_> {
         match self.specs.get(project) {
-            Some(spec) => Target::Spec(spec),
+            Some(spec) => Wanted::Spec(spec),
             None if self.errors.contains_key(project) || self.missing.contains_key(project) => {
-                Target::Frozen
+                Wanted::Frozen
             }
-            None if self.adopt || self.owned.contains(project) => Target::Absent,
-            None => Target::Foreign,
+            None if self.adopt || self.owned.contains(project) => Wanted::Absent,
+            None => Wanted::Foreign,
         }
     }
 
@@ -296,7 +296,7 @@ impl DesiredView {
     pub fn foreign<'a>(&self, running: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
         running
             .into_iter()
-            .filter(|p| self.target(p) == Target::Foreign)
+            .filter(|p| self.wanted(p) == Wanted::Foreign)
             .collect()
     }
 

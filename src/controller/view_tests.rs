@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::view::{DesiredView, Target};
+use super::view::{DesiredView, Wanted};
 use crate::desired::{Error, LoadReport, Loaded};
 use crate::model::{ProjectSpec, ServiceSpec};
 
@@ -94,14 +94,14 @@ fn a_project_that_breaks_keeps_its_last_known_good_spec() {
     let reloaded = view.apply(report(vec![("shop", broken("shop"))]), t.at(1));
     assert_eq!(reloaded.failed.len(), 1);
     assert!(reloaded.failed[0].1.contains("compose.yaml:3"));
-    assert_eq!(view.target("shop"), Target::Spec(&spec("shop", "app:v1")));
+    assert_eq!(view.wanted("shop"), Wanted::Spec(&spec("shop", "app:v1")));
     assert!(!view.is_valid());
     let reloaded = view.apply(
         report(vec![("shop", good(spec("shop", "app:v2")))]),
         t.at(2),
     );
     assert_eq!(reloaded.changed, vec!["shop"]);
-    assert_eq!(view.target("shop"), Target::Spec(&spec("shop", "app:v2")));
+    assert_eq!(view.wanted("shop"), Wanted::Spec(&spec("shop", "app:v2")));
     assert!(view.is_valid());
 }
 
@@ -116,7 +116,7 @@ fn a_project_that_never_loaded_is_frozen_not_pruned() {
         ]),
         t.at(0),
     );
-    assert_eq!(view.target("shop"), Target::Frozen);
+    assert_eq!(view.wanted("shop"), Wanted::Frozen);
     assert_eq!(view.projects().len(), 2);
 }
 
@@ -155,7 +155,7 @@ fn a_removed_project_is_pruned_only_when_a_second_load_after_the_grace_agrees() 
     assert!(first.removed.is_empty());
     assert_eq!(first.confirm_in, Some(GRACE));
     assert!(
-        matches!(view.target("shop"), Target::Spec(_)),
+        matches!(view.wanted("shop"), Wanted::Spec(_)),
         "still running"
     );
     let early = view.apply(blog_only(), t.at(3));
@@ -168,13 +168,13 @@ fn a_removed_project_is_pruned_only_when_a_second_load_after_the_grace_agrees() 
     assert_eq!(confirmed.removed, vec!["shop"]);
     assert!(confirmed.changed.is_empty(), "blog did not change");
     assert_eq!(confirmed.confirm_in, None);
-    assert_eq!(view.target("shop"), Target::Absent);
+    assert_eq!(view.wanted("shop"), Wanted::Absent);
     let later = view.apply(blog_only(), t.at(20));
     assert!(
         later.pending_removal.is_empty(),
         "a confirmed removal is not pending again"
     );
-    assert_eq!(view.target("shop"), Target::Absent);
+    assert_eq!(view.wanted("shop"), Wanted::Absent);
 }
 
 #[test]
@@ -210,7 +210,7 @@ fn a_missing_compose_file_in_a_directory_that_exists_keeps_the_project() {
             t.at(secs),
         );
         assert!(reloaded.removed.is_empty() && reloaded.pending_removal.is_empty());
-        assert!(matches!(view.target("shop"), Target::Spec(_)));
+        assert!(matches!(view.wanted("shop"), Wanted::Spec(_)));
     }
     let error = &view.errors()["shop"];
     assert!(
@@ -235,7 +235,7 @@ fn a_failing_name_is_reported_under_the_name_its_directory_last_loaded_with() {
         );
         assert!(reloaded.pending_removal.is_empty() && reloaded.removed.is_empty());
     }
-    assert!(matches!(view.target("store"), Target::Spec(_)));
+    assert!(matches!(view.wanted("store"), Wanted::Spec(_)));
     assert!(view.errors().contains_key("store"));
     assert!(!view.errors().contains_key("shop"));
 }
@@ -263,7 +263,7 @@ fn an_empty_or_unreadable_directory_never_means_remove_everything() {
     view.apply(report(vec![("shop", good(spec("shop", "a:1")))]), t.at(0));
     let reloaded = view.apply(report(vec![]), t.at(10));
     assert_eq!(reloaded, Default::default());
-    assert!(matches!(view.target("shop"), Target::Spec(_)));
+    assert!(matches!(view.wanted("shop"), Wanted::Spec(_)));
     assert!(view.root_error().unwrap().contains("no project"));
     view.apply(
         Err(Error::RootUnreadable {
@@ -272,7 +272,7 @@ fn an_empty_or_unreadable_directory_never_means_remove_everything() {
         }),
         t.at(20),
     );
-    assert!(matches!(view.target("shop"), Target::Spec(_)));
+    assert!(matches!(view.wanted("shop"), Wanted::Spec(_)));
     assert!(view.root_error().is_some());
 }
 
@@ -281,10 +281,10 @@ fn a_project_never_loaded_from_this_directory_is_foreign_unless_adopted() {
     let t = Clock::new();
     let mut view = DesiredView::default();
     view.apply(blog_only(), t.at(0));
-    assert_eq!(view.target("other-dirs-project"), Target::Foreign);
+    assert_eq!(view.wanted("other-dirs-project"), Wanted::Foreign);
     let mut adopting = DesiredView::new(BTreeSet::new(), true, GRACE);
     adopting.apply(blog_only(), t.at(0));
-    assert_eq!(adopting.target("other-dirs-project"), Target::Absent);
+    assert_eq!(adopting.wanted("other-dirs-project"), Wanted::Absent);
 }
 
 #[test]
@@ -295,20 +295,20 @@ fn an_owned_project_gone_while_composectl_was_down_is_pruned_after_the_confirmat
     let first = view.apply(blog_only(), t.at(0));
     assert_eq!(first.pending_removal, vec!["shop"]);
     assert_eq!(
-        view.target("shop"),
-        Target::Frozen,
+        view.wanted("shop"),
+        Wanted::Frozen,
         "not pruned on the first load"
     );
     let confirmed = view.apply(blog_only(), t.at(5));
     assert_eq!(confirmed.removed, vec!["shop"]);
-    assert_eq!(view.target("shop"), Target::Absent);
+    assert_eq!(view.wanted("shop"), Wanted::Absent);
     let running: BTreeSet<String> = ["shop".to_owned(), "blog".to_owned()].into();
     assert!(!view.forget_pruned(&running), "still running: still owned");
     assert!(
         view.forget_pruned(&["blog".to_owned()].into()),
         "pruned: forgotten"
     );
-    assert_eq!(view.target("shop"), Target::Foreign);
+    assert_eq!(view.wanted("shop"), Wanted::Foreign);
     assert_eq!(view.owned(), &["blog".to_owned()].into());
 }
 
@@ -321,5 +321,5 @@ fn the_only_project_losing_its_compose_file_is_its_error_not_an_empty_directory(
     assert_eq!(view.root_error(), None);
     assert_eq!(reloaded.failed.len(), 1);
     assert!(view.errors()["shop"].contains("no compose file"));
-    assert!(matches!(view.target("shop"), Target::Spec(_)));
+    assert!(matches!(view.wanted("shop"), Wanted::Spec(_)));
 }

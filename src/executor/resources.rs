@@ -1,4 +1,4 @@
-//! Image, network and volume actions: pull, ensure, prune.
+//! Image, network and volume actions: pull, tag, ensure, prune.
 
 use std::collections::BTreeMap;
 
@@ -9,7 +9,7 @@ use crate::model::observed::{ObservedResource, normalize_image_ref};
 use crate::model::spec::{NetworkSpec, ProjectSpec};
 use crate::model::{labels, resource_hash};
 use crate::plan::Action;
-use crate::runtime::ContainerRuntime;
+use crate::runtime::{self, ContainerRuntime};
 
 impl<R: ContainerRuntime> Executor<R> {
     /// Pulls `image` (for the `platform` of the first service that runs it and names
@@ -45,6 +45,30 @@ impl<R: ContainerRuntime> Executor<R> {
             });
         }
         self.store.record_pull(image);
+        let images = self.runtime.list_images().await.map_err(failed(action))?;
+        self.store.set_images(images);
+        Ok(1)
+    }
+
+    /// Points `reference` at `image_id` (a rollout's `:previous` tag).
+    pub(super) async fn tag(
+        &self,
+        action: &Action,
+        reference: &str,
+        image_id: &str,
+        service: &str,
+    ) -> Result<usize> {
+        match self.runtime.tag_image(image_id, reference).await {
+            Ok(()) => {}
+            Err(runtime::Error::NotFound { .. }) => {
+                return Err(Error::PreviousGone {
+                    service: service.to_owned(),
+                    reference: reference.to_owned(),
+                    image_id: image_id.to_owned(),
+                });
+            }
+            Err(source) => return Err(failed(action)(source)),
+        }
         let images = self.runtime.list_images().await.map_err(failed(action))?;
         self.store.set_images(images);
         Ok(1)

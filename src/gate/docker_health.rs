@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use super::{Evidence, Gate, GateFuture, Target, Verdict};
+use super::{Evidence, Gate, GateFuture, Probe, Verdict};
 use crate::model::{ContainerState, Health, ObservedContainer};
 use crate::runtime::ContainerRuntime;
 
@@ -24,7 +24,7 @@ impl<R: ContainerRuntime> DockerHealthGate<R> {
         Self { runtime }
     }
 
-    async fn check(&self, target: &Target) -> Verdict {
+    async fn check(&self, target: &Probe) -> Verdict {
         let name = &target.container_name;
         match self.runtime.inspect_container(name).await {
             Err(e) => Verdict::NotYet(Evidence::new(format!("cannot inspect {name}: {e}"))),
@@ -39,7 +39,7 @@ impl<R: ContainerRuntime> Gate for DockerHealthGate<R> {
         "docker_health"
     }
 
-    fn evaluate<'a>(&'a mut self, target: &'a Target) -> GateFuture<'a> {
+    fn evaluate<'a>(&'a mut self, target: &'a Probe) -> GateFuture<'a> {
         Box::pin(self.check(target))
     }
 }
@@ -148,7 +148,7 @@ mod tests {
         };
         let id = runtime.add_managed(&project, &service, 1);
         let name = runtime.container(&id).expect("added").name;
-        let target = Target {
+        let target = Probe {
             project: "shop".into(),
             service: "web".into(),
             number: 1,

@@ -11,7 +11,7 @@ use std::process::Stdio;
 use tokio::process::Command;
 
 use super::config::ExecConfig;
-use super::{Evidence, Gate, GateFuture, Target, Verdict, template};
+use super::{Evidence, Gate, GateFuture, Probe, Verdict, template};
 use crate::fdlimit;
 
 /// The gate; stateless.
@@ -26,7 +26,7 @@ impl ExecGate {
         Self { config }
     }
 
-    async fn run(&self, target: &Target) -> Verdict {
+    async fn run(&self, target: &Probe) -> Verdict {
         let argv: Result<Vec<String>, _> = self
             .config
             .command
@@ -67,7 +67,7 @@ impl Gate for ExecGate {
         "exec"
     }
 
-    fn evaluate<'a>(&'a mut self, target: &'a Target) -> GateFuture<'a> {
+    fn evaluate<'a>(&'a mut self, target: &'a Probe) -> GateFuture<'a> {
         Box::pin(self.run(target))
     }
 }
@@ -98,8 +98,8 @@ mod tests {
 
     use super::*;
 
-    fn target() -> Target {
-        Target {
+    fn target() -> Probe {
+        Probe {
             project: "shop".into(),
             service: "web".into(),
             number: 3,

@@ -3,7 +3,7 @@
 //! refused, timed out). In between it is not yet, with the streak as evidence.
 
 use super::config::HttpConfig;
-use super::{Evidence, Gate, GateFuture, Target, Verdict, client, template};
+use super::{Evidence, Gate, GateFuture, Probe, Verdict, client, template};
 use crate::redact::Url;
 
 /// The gate and its streaks.
@@ -24,7 +24,7 @@ impl HttpGate {
         }
     }
 
-    async fn probe(&mut self, target: &Target) -> Verdict {
+    async fn probe(&mut self, target: &Probe) -> Verdict {
         let url = match template::render(self.config.url.expose(), target) {
             Ok(url) => self.config.url.derive(url),
             Err(e) => return Verdict::NotYet(Evidence::new(e.to_string())),
@@ -75,7 +75,7 @@ impl Gate for HttpGate {
         "http"
     }
 
-    fn evaluate<'a>(&'a mut self, target: &'a Target) -> GateFuture<'a> {
+    fn evaluate<'a>(&'a mut self, target: &'a Probe) -> GateFuture<'a> {
         Box::pin(self.probe(target))
     }
 }
@@ -138,7 +138,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_target_without_an_ip_is_not_yet() {
-        let target = Target {
+        let target = Probe {
             project: "p".into(),
             service: "s".into(),
             number: 1,

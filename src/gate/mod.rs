@@ -1,6 +1,6 @@
 //! Health gates: the checks a rollout waits on before it trusts a new replica.
 //!
-//! A [`Gate`] looks at one [`Target`] (a replica) and answers a [`Verdict`]: pass, fail or
+//! A [`Gate`] looks at one [`Probe`] (a replica) and answers a [`Verdict`]: pass, fail or
 //! not yet, always with [`Evidence`] a human can read. Gates keep state across evaluations
 //! (consecutive successes, a scrape baseline, a failure count), so a rollout builds one
 //! gate per target from its [`GateConfig`] and calls [`Gate::evaluate`] repeatedly during
@@ -154,9 +154,9 @@ impl fmt::Display for Verdict {
     }
 }
 
-/// The replica a gate looks at.
+/// The replica a gate probes: its identity and the address it is reached on.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
+pub struct Probe {
     /// Compose project.
     pub project: String,
     /// Service.
@@ -181,7 +181,7 @@ pub trait Gate: Send + Sync {
 
     /// Evaluates the gate once for `target`. Never panics and never errors: a failure to
     /// measure is itself a verdict (usually not yet, or fail when the gate says so).
-    fn evaluate<'a>(&'a mut self, target: &'a Target) -> GateFuture<'a>;
+    fn evaluate<'a>(&'a mut self, target: &'a Probe) -> GateFuture<'a>;
 }
 
 impl GateConfig {

@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::config::{NoData, PrometheusConfig};
-use super::{Evidence, Gate, GateFuture, Target, Verdict, client, template};
+use super::{Evidence, Gate, GateFuture, Probe, Verdict, client, template};
 
 /// The gate, its failing evaluations and its last verdict.
 #[derive(Debug)]
@@ -35,7 +35,7 @@ impl PrometheusGate {
         }
     }
 
-    async fn run(&mut self, target: &Target) -> Verdict {
+    async fn run(&mut self, target: &Probe) -> Verdict {
         if let Some((at, verdict)) = &self.last
             && (verdict.is_fail() || at.elapsed() < self.config.interval)
         {
@@ -46,7 +46,7 @@ impl PrometheusGate {
         verdict
     }
 
-    async fn query(&mut self, target: &Target) -> Verdict {
+    async fn query(&mut self, target: &Probe) -> Verdict {
         let query = match template::render(&self.config.query, target) {
             Ok(q) => q,
             Err(e) => return Verdict::NotYet(Evidence::new(e.to_string())),
@@ -100,7 +100,7 @@ impl Gate for PrometheusGate {
         "prometheus"
     }
 
-    fn evaluate<'a>(&'a mut self, target: &'a Target) -> GateFuture<'a> {
+    fn evaluate<'a>(&'a mut self, target: &'a Probe) -> GateFuture<'a> {
         Box::pin(self.run(target))
     }
 }

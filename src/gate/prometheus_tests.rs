@@ -137,7 +137,7 @@ fn no_data_counts_as_configured() {
 #[tokio::test(start_paused = true)]
 async fn an_unreachable_server_is_not_yet_and_queried_once_per_interval() {
     let mut gate = PrometheusGate::new(config(Some(1.0), None, 1, NoData::Fail));
-    let target = Target {
+    let target = Probe {
         project: "p".into(),
         service: "s".into(),
         number: 1,

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use super::config::ScrapeConfig;
 use super::exposition::{self, Sample};
-use super::{Evidence, Gate, GateFuture, Target, Verdict, client, template};
+use super::{Evidence, Gate, GateFuture, Probe, Verdict, client, template};
 
 /// The counters of one scrape: series key to (is bad, value).
 pub type Counters = BTreeMap<String, (bool, f64)>;
@@ -33,14 +33,14 @@ impl ScrapeGate {
         }
     }
 
-    async fn run(&mut self, target: &Target) -> Verdict {
+    async fn run(&mut self, target: &Probe) -> Verdict {
         match self.scrape(target).await {
             Ok(counters) => self.judge(counters),
             Err(why) => Verdict::NotYet(Evidence::new(why)),
         }
     }
 
-    async fn scrape(&self, target: &Target) -> Result<Counters, String> {
+    async fn scrape(&self, target: &Probe) -> Result<Counters, String> {
         let url = template::render(self.config.url.expose(), target).map_err(|e| e.to_string())?;
         let url = self.config.url.derive(url);
         let response = client::get(&url, self.config.timeout)
@@ -89,7 +89,7 @@ impl Gate for ScrapeGate {
         "scrape"
     }
 
-    fn evaluate<'a>(&'a mut self, target: &'a Target) -> GateFuture<'a> {
+    fn evaluate<'a>(&'a mut self, target: &'a Probe) -> GateFuture<'a> {
         Box::pin(self.run(target))
     }
 }

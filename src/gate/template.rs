@@ -7,14 +7,14 @@
 //! [`check`] rejects a `{word}` that looks like a placeholder but is not one, at
 //! configuration time.
 
-use super::{Error, Result, Target};
+use super::{Error, Probe, Result};
 
 /// The placeholders a template may use.
 pub const PLACEHOLDERS: [&str; 6] = ["container", "ip", "port", "number", "service", "project"];
 
 /// `text` with every placeholder replaced by `target`'s value; fails when the target lacks
 /// the value (no IP or no port yet).
-pub fn render(text: &str, target: &Target) -> Result<String> {
+pub fn render(text: &str, target: &Probe) -> Result<String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(open) = rest.find('{') {
@@ -67,7 +67,7 @@ fn placeholder_at(text: &str) -> Option<&'static str> {
         .find(|p| text.starts_with(p) && text[p.len()..].starts_with('}'))
 }
 
-fn value(name: &'static str, target: &Target) -> Result<String> {
+fn value(name: &'static str, target: &Probe) -> Result<String> {
     let missing = || Error::Missing { placeholder: name };
     Ok(match name {
         "container" => target.container_name.clone(),
@@ -86,8 +86,8 @@ fn value(name: &'static str, target: &Target) -> Result<String> {
 mod tests {
     use super::*;
 
-    fn target() -> Target {
-        Target {
+    fn target() -> Probe {
+        Probe {
             project: "shop".into(),
             service: "web".into(),
             number: 2,

@@ -63,8 +63,8 @@ pub struct ControllerState {
     pub root_error: Option<String>,
     /// Current crash backoff delay of every replica slot in backoff.
     pub crash_delays: Vec<(Slot, Duration)>,
-    /// The rollout record of every service that has one, by (project, service).
-    pub rollouts: BTreeMap<(String, String), crate::rollout::record::RolloutRecord>,
+    /// The rollout record of every service that has one.
+    pub rollouts: BTreeMap<crate::model::ServiceRef, crate::rollout::record::RolloutRecord>,
     /// Projects no longer found in the desired directory whose removal waits for its
     /// confirmation (they keep running meanwhile).
     pub pending_removals: std::collections::BTreeSet<String>,

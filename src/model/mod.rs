@@ -9,6 +9,7 @@
 //! - [`hash`]: the config identity of a service (the `com.docker.compose.config-hash` label).
 //! - [`resource_hash`]: the same identity for the networks and volumes composectl creates.
 //! - [`files`]: secrets and configs, their contents and the services' references to them.
+//! - [`service_ref`]: the name of one service of one project.
 
 pub mod files;
 pub mod hash;
@@ -17,9 +18,11 @@ pub mod observed;
 pub mod refs;
 pub mod resource_hash;
 pub mod resources;
+pub mod service_ref;
 pub mod spec;
 
 pub use observed::{
     ContainerState, Health, ObservedContainer, ObservedState, previous_tag, repository_of,
 };
+pub use service_ref::ServiceRef;
 pub use spec::{DesiredState, ProjectSpec, ServiceSpec};

@@ -74,6 +74,16 @@ pub enum Action {
         /// The reference as the service writes it.
         image: String,
     },
+    /// Point the tag `reference` at the local image `image_id` (a rollout's
+    /// `<repository>:previous`, which the replicas it holds back are created from).
+    TagImage {
+        /// The tag (`shop/web:previous`).
+        reference: String,
+        /// The image it must point at (`sha256:...`).
+        image_id: String,
+        /// The service whose rollout needs it.
+        service: String,
+    },
     /// Create a project network that is not known to exist.
     EnsureNetwork {
         /// Compose key of the network.
@@ -315,6 +325,11 @@ impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::PullImage { image } => write!(f, "pull image {image}"),
+            Self::TagImage {
+                reference,
+                image_id,
+                ..
+            } => write!(f, "tag image {} as {reference}", short_id(image_id)),
             Self::EnsureNetwork { key } => write!(f, "create network {key}"),
             Self::RecreateNetwork { key, fields, .. } => {
                 write!(f, "recreate network {key} ({} changed)", fields.join(", "))
@@ -353,7 +368,7 @@ impl fmt::Display for Action {
     }
 }
 
-fn short_id(id: &str) -> &str {
+pub(super) fn short_id(id: &str) -> &str {
     let hex = id.strip_prefix("sha256:").unwrap_or(id);
     &hex[..hex.len().min(12)]
 }

@@ -86,6 +86,12 @@ pub struct PlanContext {
     /// ([`crate::model::observed::normalize_image_ref`]), for refreshing pull policies;
     /// an image missing here was not pulled since composectl started.
     pub pull_ages: BTreeMap<String, Duration>,
+    /// Image tags rollouts need, by tag: (image ID, service). Each tag that does not point
+    /// at its image is tagged before any container is created or replaced.
+    pub tags: BTreeMap<String, (String, String)>,
+    /// Services whose rollout waits for their desired image: it is pulled (by the
+    /// service's `pull_policy`) even though no replica of the service changes yet.
+    pub awaiting_image: BTreeSet<String>,
 }
 
 /// The engine's part in a plan (see [`crate::observed::engine`]): the containers it
@@ -202,7 +208,18 @@ fn plan_project(
         .collect();
     let busy_set: BTreeSet<&str> = busy.iter().copied().collect();
     let mut actions = layout.removals();
-    actions.extend(resources::pulls(spec, &busy, observed, &ctx.pull_ages));
+    let pulling: Vec<&str> = busy
+        .iter()
+        .copied()
+        .chain(
+            ctx.awaiting_image
+                .iter()
+                .map(String::as_str)
+                .filter(|s| !busy_set.contains(s) && spec.services.contains_key(*s)),
+        )
+        .collect();
+    actions.extend(resources::pulls(spec, &pulling, observed, &ctx.pull_ages));
+    actions.extend(resources::tags(&ctx.tags, observed));
     actions.extend(recreates.actions());
     actions.extend(
         resources::ensures(spec, &busy, observed)

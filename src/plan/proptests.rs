@@ -167,6 +167,14 @@ fn apply(spec: Option<&ProjectSpec>, host: &mut ObservedState, plan: &Plan) {
                 let id = image_id(image, false);
                 host.images.insert(normalize_image_ref(image), id);
             }
+            Action::TagImage {
+                reference,
+                image_id,
+                ..
+            } => {
+                host.images
+                    .insert(normalize_image_ref(reference), image_id.clone());
+            }
             Action::EnsureNetwork { .. }
             | Action::EnsureVolume { .. }
             | Action::WaitFor { .. }

@@ -220,6 +220,18 @@ fn action_line(project: &str, action: &Action) -> (&'static str, String, String)
             ("-", container.name.clone(), format!("remove ({reason})"))
         }
         Action::PullImage { image } => (">", format!("image {image}"), "pull".to_owned()),
+        Action::TagImage {
+            reference,
+            image_id,
+            service,
+        } => (
+            ">",
+            format!("image {reference}"),
+            format!(
+                "tag {} (what {service}'s rollout rolls back to)",
+                super::action::short_id(image_id)
+            ),
+        ),
         Action::EnsureNetwork { key } => (">", format!("network {key}"), "create".to_owned()),
         Action::RecreateNetwork {
             key,

@@ -59,6 +59,21 @@ pub(super) fn pulls(
         .collect()
 }
 
+/// The tags of `tags` (tag -> image ID and service) that do not point at their image.
+pub(super) fn tags(
+    tags: &BTreeMap<String, (String, String)>,
+    observed: &ObservedState,
+) -> Vec<Action> {
+    tags.iter()
+        .filter(|(reference, (image_id, _))| observed.image_id(reference) != Some(image_id))
+        .map(|(reference, (image_id, service))| Action::TagImage {
+            reference: reference.clone(),
+            image_id: image_id.clone(),
+            service: service.clone(),
+        })
+        .collect()
+}
+
 /// Network then volume ensures, by compose key, for what `busy` services use that is not
 /// external and not known to exist on the host.
 pub(super) fn ensures(spec: &ProjectSpec, busy: &[&str], observed: &ObservedState) -> Vec<Action> {

@@ -10,7 +10,7 @@
 
 use super::config::{CanaryConfig, RolloutConfig, UpdatePolicy};
 use super::walk::{Tolerance, Walk};
-use super::{Order, ReplicaView, RolloutState, Step, Strategy, Verdicts};
+use super::{Decisions, Order, ReplicaView, RolloutState, Step, Strategy};
 
 /// The canary strategy.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,7 +51,7 @@ impl Canary {
 }
 
 impl Strategy for Canary {
-    fn next(&self, state: &RolloutState, observed: &ReplicaView, verdicts: &Verdicts) -> Step {
+    fn next(&self, state: &RolloutState, observed: &ReplicaView, verdicts: &Decisions) -> Step {
         let walk = Walk {
             targets: self.targets(state.replicas),
             order: self.order,

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{Order, STRATEGIES};
+use super::{Order, STRATEGIES, StrategyKind};
 use crate::desired::convert::units;
 use crate::model::spec::{ServiceSpec, UpdateConfig};
 
@@ -214,8 +214,8 @@ pub struct CanaryConfig {
 /// Everything a strategy needs to know about one service's rollouts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RolloutConfig {
-    /// The strategy's name, one of [`STRATEGIES`].
-    pub strategy: &'static str,
+    /// The strategy.
+    pub strategy: StrategyKind,
     /// `deploy.update_config`.
     pub update: UpdatePolicy,
     /// `deploy.rollback_config` (how reverts run).
@@ -261,9 +261,9 @@ impl RolloutConfig {
             });
         }
         let default = if service.update_config.is_some() {
-            "rolling"
+            StrategyKind::Rolling
         } else {
-            "recreate"
+            StrategyKind::Recreate
         };
         let strategy = match ext.get("strategy") {
             Some(v) => strategy_name(v)?,
@@ -320,17 +320,13 @@ fn not_allowed(key: &str, value: &str, allowed: &[&str]) -> Error {
     }
 }
 
-fn strategy_name(value: &Value) -> Result<&'static str> {
+fn strategy_name(value: &Value) -> Result<StrategyKind> {
     let key = format!("{KEY}.strategy");
     let text = value
         .as_str()
         .ok_or_else(|| wrong(&key, "a strategy name"))?;
-    let names: Vec<&str> = STRATEGIES.iter().map(|(name, _)| *name).collect();
-    names
-        .iter()
-        .find(|name| **name == text)
-        .copied()
-        .ok_or_else(|| not_allowed(&key, text, &names))
+    let names: Vec<&str> = STRATEGIES.iter().map(|(_, name, _)| *name).collect();
+    StrategyKind::parse(text).ok_or_else(|| not_allowed(&key, text, &names))
 }
 
 fn promotion(value: Option<&Value>) -> Result<Promotion> {

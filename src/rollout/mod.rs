@@ -4,7 +4,7 @@
 //! A strategy answers one question, again and again: given where the rollout is
 //! ([`RolloutState`], what must survive a controller crash), what the host runs
 //! ([`ReplicaView`]) and what the health gates said about the current monitor window
-//! ([`Verdicts`]), what happens next ([`Step`])? No I/O, no async, no clock: time comes in as
+//! ([`Decisions`]), what happens next ([`Step`])? No I/O, no async, no clock: time comes in as
 //! [`RolloutState::elapsed`], the time since the rollout started.
 //!
 //! The caller (the controller, later) carries out a [`Step::Act`] (replica updates and
@@ -13,13 +13,20 @@
 //! [`Step::Wait`] runs out. On [`Step::RollBack`] it calls [`RolloutState::begin_rollback`]
 //! and keeps calling `next`, which then reverts every updated replica.
 //!
+//! Around the strategies, [`lifecycle`] moves a rollout's [`record::RolloutRecord`] (its
+//! phase is the one truth: progressing, paused by whom, awaiting promotion, rolling back
+//! and why, over and how) and [`command`] applies what users ask (pause, resume, promote,
+//! abort, undo). Both are pure; the driver ([`crate::controller::rollouts`]) does the I/O.
+//!
 //! Start reading at [`Strategy`] and [`strategy`]; `walk.rs` holds the machinery that
 //! [`canary`] and [`rolling`] share (steps, monitor windows, failures, rollback).
 //! Adding a strategy is one new file implementing [`Strategy`] and one line in
 //! [`STRATEGIES`].
 
 pub mod canary;
+pub mod command;
 pub mod config;
+pub mod lifecycle;
 pub mod observe;
 pub mod record;
 pub mod recreate;
@@ -43,7 +50,7 @@ pub const POLL: Duration = Duration::from_secs(1);
 /// A rollout strategy: a pure state machine over a rollout's recorded state.
 pub trait Strategy: Send + Sync {
     /// What happens next. Pure: the same inputs always give the same step.
-    fn next(&self, state: &RolloutState, observed: &ReplicaView, verdicts: &Verdicts) -> Step;
+    fn next(&self, state: &RolloutState, observed: &ReplicaView, verdicts: &Decisions) -> Step;
 
     /// How many steps a rollout of `replicas` replicas takes (for status output).
     fn steps(&self, _replicas: u32) -> usize {
@@ -59,20 +66,56 @@ pub trait Strategy: Send + Sync {
 /// A strategy's constructor, as registered in [`STRATEGIES`].
 pub type Build = fn(&RolloutConfig) -> Box<dyn Strategy>;
 
-/// Every strategy by its `x-rollout.strategy` name. Adding a strategy adds one line here.
-pub const STRATEGIES: &[(&str, Build)] = &[
-    ("recreate", recreate::build),
-    ("rolling", rolling::build),
-    ("canary", canary::build),
+/// Which strategy a service rolls out by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StrategyKind {
+    /// Every replica at once ([`recreate`]).
+    Recreate,
+    /// Batches, compose's `update_config` ([`rolling`]).
+    Rolling,
+    /// Steps watched by gates ([`canary`]).
+    Canary,
+}
+
+/// Every strategy by its `x-rollout.strategy` name. Adding a strategy adds a variant to
+/// [`StrategyKind`] and one line here.
+pub const STRATEGIES: &[(StrategyKind, &str, Build)] = &[
+    (StrategyKind::Recreate, "recreate", recreate::build),
+    (StrategyKind::Rolling, "rolling", rolling::build),
+    (StrategyKind::Canary, "canary", canary::build),
 ];
 
-/// The strategy `config` names (an unknown name was rejected when the config was parsed,
-/// so this falls back to `recreate` only for a hand-built config).
+impl StrategyKind {
+    /// The strategy named `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        STRATEGIES
+            .iter()
+            .find(|(_, n, _)| *n == name)
+            .map(|(kind, _, _)| *kind)
+    }
+
+    /// Its `x-rollout.strategy` name.
+    pub fn name(self) -> &'static str {
+        STRATEGIES
+            .iter()
+            .find(|(kind, _, _)| *kind == self)
+            .map_or("recreate", |(_, name, _)| *name)
+    }
+}
+
+impl std::fmt::Display for StrategyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+/// The strategy `config` names.
 pub fn strategy(config: &RolloutConfig) -> Box<dyn Strategy> {
     let build = STRATEGIES
         .iter()
-        .find(|(name, _)| *name == config.strategy)
-        .map_or(recreate::build as Build, |(_, build)| *build);
+        .find(|(kind, _, _)| *kind == config.strategy)
+        .map_or(recreate::build as Build, |(_, _, build)| *build);
     build(config)
 }
 
@@ -277,7 +320,7 @@ impl ReplicaView {
 
 /// One gate's verdict on the current monitor window.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub enum Decision {
     /// The gate passed.
     Pass,
     /// The gate failed, with its evidence.
@@ -286,17 +329,17 @@ pub enum Verdict {
     NotYet,
 }
 
-/// Every gate's verdict on the current monitor window, by gate name. Verdicts are only
+/// Every gate's verdict on the current monitor window, by gate name. Decisions are only
 /// read once the window has started; no gates means every window passes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Verdicts {
-    /// Verdicts by gate name.
-    pub gates: BTreeMap<String, Verdict>,
+pub struct Decisions {
+    /// Decisions by gate name.
+    pub gates: BTreeMap<String, Decision>,
 }
 
-impl Verdicts {
+impl Decisions {
     /// The verdicts of `gates`.
-    pub fn of<'a>(gates: impl IntoIterator<Item = (&'a str, Verdict)>) -> Self {
+    pub fn of<'a>(gates: impl IntoIterator<Item = (&'a str, Decision)>) -> Self {
         Self {
             gates: gates
                 .into_iter()
@@ -307,17 +350,17 @@ impl Verdicts {
 
     /// All gates together: the first failure (named), else not yet if any gate has not
     /// decided, else pass.
-    pub fn overall(&self) -> Verdict {
+    pub fn overall(&self) -> Decision {
         let failed = self.gates.iter().find_map(|(name, v)| match v {
-            Verdict::Fail(evidence) => Some(format!("gate {name} failed: {evidence}")),
+            Decision::Fail(evidence) => Some(format!("gate {name} failed: {evidence}")),
             _ => None,
         });
         if let Some(reason) = failed {
-            return Verdict::Fail(reason);
+            return Decision::Fail(reason);
         }
-        if self.gates.values().any(|v| *v == Verdict::NotYet) {
-            return Verdict::NotYet;
+        if self.gates.values().any(|v| *v == Decision::NotYet) {
+            return Decision::NotYet;
         }
-        Verdict::Pass
+        Decision::Pass
     }
 }

@@ -1,11 +1,11 @@
 //! From what the host runs to what a strategy reads: each replica's revision and
 //! readiness ([`ReplicaView`]), and the gates' answers for the current window
-//! ([`Verdicts`]). Pure.
+//! ([`Decisions`]). Pure.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::record::RevisionKey;
-use super::{Readiness, Replica, ReplicaView, Revision, Verdict, Verdicts};
+use super::{Decision, Decisions, Readiness, Replica, ReplicaView, Revision};
 use crate::gate;
 use crate::model::{ContainerState, Health, ObservedContainer};
 
@@ -74,10 +74,10 @@ pub fn replica_view(
 
 /// One gate's verdict over every replica it watched: the first failure (naming the
 /// replica), else not yet while any replica is undecided, else pass. No replica: not yet.
-pub fn combine(per_replica: &[(u32, gate::Verdict)]) -> (Verdict, String) {
+pub fn combine(per_replica: &[(u32, gate::Verdict)]) -> (Decision, String) {
     if let Some((number, v)) = per_replica.iter().find(|(_, v)| v.is_fail()) {
         let evidence = format!("replica {number}: {}", v.evidence());
-        return (Verdict::Fail(evidence.clone()), evidence);
+        return (Decision::Fail(evidence.clone()), evidence);
     }
     let evidence = per_replica
         .iter()
@@ -85,18 +85,18 @@ pub fn combine(per_replica: &[(u32, gate::Verdict)]) -> (Verdict, String) {
         .collect::<Vec<_>>()
         .join("; ");
     if per_replica.is_empty() {
-        return (Verdict::NotYet, "no replica to watch yet".to_owned());
+        return (Decision::NotYet, "no replica to watch yet".to_owned());
     }
     if per_replica.iter().all(|(_, v)| v.is_pass()) {
-        (Verdict::Pass, evidence)
+        (Decision::Pass, evidence)
     } else {
-        (Verdict::NotYet, evidence)
+        (Decision::NotYet, evidence)
     }
 }
 
 /// The verdicts of named gates.
-pub fn verdicts<'a>(gates: impl IntoIterator<Item = (&'a str, Verdict)>) -> Verdicts {
-    Verdicts::of(gates)
+pub fn verdicts<'a>(gates: impl IntoIterator<Item = (&'a str, Decision)>) -> Decisions {
+    Decisions::of(gates)
 }
 
 #[cfg(test)]
@@ -146,14 +146,17 @@ mod tests {
         let pass = gate::Verdict::Pass(gate::Evidence::new("ok"));
         let wait = gate::Verdict::NotYet(gate::Evidence::new("3 requests"));
         let fail = gate::Verdict::Fail(gate::Evidence::new("ratio 0.2 > 0.05"));
-        assert_eq!(combine(&[]).0, Verdict::NotYet);
+        assert_eq!(combine(&[]).0, Decision::NotYet);
         assert_eq!(
             combine(&[(1, pass.clone()), (2, pass.clone())]).0,
-            Verdict::Pass
+            Decision::Pass
         );
-        assert_eq!(combine(&[(1, pass.clone()), (2, wait)]).0, Verdict::NotYet);
+        assert_eq!(combine(&[(1, pass.clone()), (2, wait)]).0, Decision::NotYet);
         let (verdict, evidence) = combine(&[(1, pass), (2, fail)]);
-        assert_eq!(verdict, Verdict::Fail("replica 2: ratio 0.2 > 0.05".into()));
+        assert_eq!(
+            verdict,
+            Decision::Fail("replica 2: ratio 0.2 > 0.05".into())
+        );
         assert_eq!(evidence, "replica 2: ratio 0.2 > 0.05");
     }
 }

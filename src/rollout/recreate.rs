@@ -3,8 +3,8 @@
 
 use super::config::{RolloutConfig, UpdatePolicy};
 use super::walk::revert;
+use super::{Decisions, Strategy};
 use super::{Order, POLL, Readiness, ReplicaView, Revision, RolloutAction, RolloutState, Step};
-use super::{Strategy, Verdicts};
 
 /// The recreate strategy.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,7 +21,7 @@ pub fn build(config: &RolloutConfig) -> Box<dyn Strategy> {
 }
 
 impl Strategy for Recreate {
-    fn next(&self, state: &RolloutState, observed: &ReplicaView, _verdicts: &Verdicts) -> Step {
+    fn next(&self, state: &RolloutState, observed: &ReplicaView, _verdicts: &Decisions) -> Step {
         if state.paused {
             return Step::Pause("paused by `rollout pause`".to_string());
         }

@@ -10,7 +10,7 @@
 
 use super::config::{Promotion, RolloutConfig, UpdatePolicy};
 use super::walk::{Tolerance, Walk};
-use super::{ReplicaView, RolloutState, Step, Strategy, Verdicts};
+use super::{Decisions, ReplicaView, RolloutState, Step, Strategy};
 
 /// The rolling strategy.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,7 +43,7 @@ impl Rolling {
 }
 
 impl Strategy for Rolling {
-    fn next(&self, state: &RolloutState, observed: &ReplicaView, verdicts: &Verdicts) -> Step {
+    fn next(&self, state: &RolloutState, observed: &ReplicaView, verdicts: &Decisions) -> Step {
         let walk = Walk {
             targets: self.targets(state.replicas),
             order: self.update.order,

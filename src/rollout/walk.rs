@@ -11,8 +11,8 @@
 use std::time::Duration;
 
 use super::config::{FailureAction, Promotion, UpdatePolicy};
+use super::{Decision, Decisions};
 use super::{Order, POLL, Readiness, ReplicaView, Revision, RolloutAction, RolloutState, Step};
-use super::{Verdict, Verdicts};
 
 /// What to do with failures of a step.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -52,7 +52,7 @@ enum Judgement {
 
 impl Walk {
     /// The next step of the walk.
-    pub fn next(&self, st: &RolloutState, view: &ReplicaView, verdicts: &Verdicts) -> Step {
+    pub fn next(&self, st: &RolloutState, view: &ReplicaView, verdicts: &Decisions) -> Step {
         if st.paused {
             return Step::Pause("paused by `rollout pause`".to_string());
         }
@@ -68,7 +68,7 @@ impl Walk {
         let batch: Vec<u32> = (from + 1..=to).collect();
         let gate = match st.window_started {
             Some(_) => verdicts.overall(),
-            None => Verdict::NotYet,
+            None => Decision::NotYet,
         };
         let failed = match self.judge(st, view, &batch, &gate) {
             Judgement::Carry { failed } => failed,
@@ -87,7 +87,7 @@ impl Walk {
         if since < self.monitor {
             return Step::Wait(self.monitor - since);
         }
-        if gate == Verdict::NotYet {
+        if gate == Decision::NotYet {
             return Step::Wait(POLL);
         }
         if step == last {
@@ -109,7 +109,7 @@ impl Walk {
         st: &RolloutState,
         view: &ReplicaView,
         batch: &[u32],
-        gate: &Verdict,
+        gate: &Decision,
     ) -> Judgement {
         let failed: Vec<u32> = batch
             .iter()
@@ -122,7 +122,7 @@ impl Walk {
             })
             .collect();
         let (count, reason) = match (gate, failed.first()) {
-            (Verdict::Fail(reason), _) => (batch.len() as u32, reason.clone()),
+            (Decision::Fail(reason), _) => (batch.len() as u32, reason.clone()),
             (_, Some(first)) => (
                 failed.len() as u32,
                 format!("replica {first} failed on the new revision"),

@@ -142,27 +142,25 @@ fn an_unreadable_desired_directory_makes_every_project_invalid() {
 
 #[test]
 fn a_service_with_a_rollout_shows_its_phase_step_and_revisions() {
-    use crate::rollout::record::{Phase, RevisionKey, RolloutRecord};
-    use crate::rollout::{Order, RolloutState};
+    use crate::rollout::record::{Begin, Phase, PhaseName, RevisionKey, RolloutRecord};
+    use crate::rollout::{Order, StrategyKind};
     let mut state = state();
-    let record = RolloutRecord {
-        strategy: "canary".into(),
-        target: RevisionKey::default(),
-        target_revision: 4,
-        previous_revision: 3,
-        previous_image: "shop/web:previous".into(),
-        started_at_ms: 0,
-        finished_at_ms: Some(1),
-        state: RolloutState::new(2),
-        phase: Phase::RolledBack,
-        reason: Some("gate http failed".into()),
-        failed_replicas: Default::default(),
-        ordered_at_ms: Default::default(),
-        gates: Vec::new(),
-        aborted: false,
+    let mut record = RolloutRecord::new(Begin {
+        strategy: StrategyKind::Canary,
+        target: (RevisionKey::default(), 4),
+        previous: (3, "shop/web:previous".into()),
+        replicas: 2,
+        updated: Default::default(),
+        now_ms: 0,
+        reverting: None,
         order: Order::StopFirst,
-    };
-    state.rollouts.insert(("shop".into(), "web".into()), record);
+    });
+    record.set_phase(Phase::RolledBack);
+    record.finished_at_ms = Some(1);
+    record.reason = Some("gate http failed".into());
+    state
+        .rollouts
+        .insert(crate::model::ServiceRef::new("shop", "web"), record);
     let status = build(&state, &BTreeMap::new(), true);
     let shop = find(&status, "shop");
     let web = shop.services.iter().find(|s| s.name == "web").unwrap();
@@ -174,7 +172,7 @@ fn a_service_with_a_rollout_shows_its_phase_step_and_revisions() {
             rollout.revision,
             rollout.previous_revision
         ),
-        (Phase::RolledBack, 1, 4, 3)
+        (PhaseName::RolledBack, 1, 4, 3)
     );
     let json = serde_json::to_value(&status).unwrap();
     let web_json = &json["projects"][2]["services"][2]["rollout"];

@@ -22,6 +22,13 @@ pub fn registry_image() -> String {
     image
 }
 
+/// `composectl-test/nginx:latest` (Debian's nginx-light), built first if the engine lacks it.
+pub fn nginx_image() -> String {
+    let image = "composectl-test/nginx:latest".to_owned();
+    ensure_image(&image);
+    image
+}
+
 /// `composectl:latest`, the controller image, (re)built from the current sources unless its
 /// input hash is unchanged (a static release build of composectl: minutes from cold).
 pub fn controller_image() -> String {

@@ -1,19 +1,21 @@
 //! Support for the integration tests, which run against the real Docker engine.
 //!
 //! Every test file uses it through `mod common;`. It owns: the locally built images
-//! ([`demo_image`], [`registry_image`], [`controller_image`]), the docker CLI as the tests'
-//! independent oracle ([`docker`]), the composectl binary ([`composectl`]), per-test
-//! projects that clean up after themselves ([`TestProject`]), a throwaway registry
-//! ([`Registry`]), a Docker engine of the test's own to restart and kill
-//! ([`PrivateEngine`]), and small helpers ([`wait_until`], [`http_get`]). Each test binary uses
-//! a subset, hence the module-level `dead_code` and `unused_imports` allowances; its
-//! helpers unwrap like the tests (clippy's `allow-unwrap-in-tests` covers only `#[test]`
-//! functions of an integration test, rust-clippy#11119).
+//! ([`demo_image`], [`registry_image`], [`nginx_image`], [`controller_image`]), the docker
+//! CLI as the tests' independent oracle ([`docker`]), the composectl binary
+//! ([`composectl`]), per-test projects that clean up after themselves ([`TestProject`]), a
+//! throwaway registry ([`Registry`]), a Docker engine of the test's own to restart and kill
+//! ([`PrivateEngine`]), a bounded HTTP load generator ([`Load`]), and small helpers
+//! ([`wait_until`], [`http_get`]). Each test binary uses a subset, hence the module-level
+//! `dead_code` and `unused_imports` allowances; its helpers unwrap like the tests (clippy's
+//! `allow-unwrap-in-tests` covers only `#[test]` functions of an integration test,
+//! rust-clippy#11119).
 #![allow(dead_code, unused_imports, clippy::unwrap_used)]
 
 mod daemon;
 mod engine;
 mod images;
+mod load;
 mod project;
 mod registry;
 mod rollout;
@@ -25,10 +27,14 @@ use std::time::{Duration, Instant};
 
 pub use daemon::*;
 pub use engine::PrivateEngine;
-pub use images::{controller_image, demo_image, registry_image};
+pub use images::{controller_image, demo_image, nginx_image, registry_image};
+pub use load::{Load, LoadReport, Outcome, Request, get_root};
 pub use project::{ContainerInfo, TestProject, inspect_containers};
 pub use registry::Registry;
-pub use rollout::{Availability, Sample, TestImages, rollout_phase, rollout_status};
+pub use rollout::{
+    Availability, PhasePoller, PhaseSample, Sample, TestImages, phase_timeline, rollout_phase,
+    rollout_status, try_rollout_status,
+};
 
 /// Runs the docker CLI with `args` and returns its trimmed stdout; panics with its stderr
 /// when it fails.

@@ -1,5 +1,6 @@
 //! Rollout test helpers: a per-test image repository (so `:previous` tags of parallel tests
-//! never collide), `rollout status --json` as JSON, and an availability poller.
+//! never collide), `rollout status --json` as JSON, an availability poller, and a poller
+//! of the rollout's phase over time ([`PhasePoller`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -158,4 +159,105 @@ impl Drop for Availability {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
     }
+}
+
+/// The first entry of `rollout status --json <target>`; `None` while no controller answers.
+pub fn try_rollout_status(target: &str) -> Option<serde_json::Value> {
+    let run = run_cli(&["rollout", "status", "--json", target]);
+    if run.code != Some(0) {
+        return None;
+    }
+    let json: serde_json::Value = serde_json::from_str(run.stdout.trim()).ok()?;
+    json["services"].as_array()?.first().cloned()
+}
+
+/// One poll of `rollout status`.
+#[derive(Debug, Clone)]
+pub struct PhaseSample {
+    /// When it was taken.
+    pub at: Instant,
+    /// The phase (`none` without a rollout).
+    pub phase: String,
+    /// The current step, from 1.
+    pub step: u64,
+    /// Replicas on the new revision and ready.
+    pub updated: u64,
+    /// Whether a monitor window was running (`window_left_ms` set).
+    pub in_window: bool,
+}
+
+/// Polls `rollout status --json` of one service every 200 ms until stopped, in the calling
+/// test's composectl instance.
+pub struct PhasePoller {
+    stop: Arc<AtomicBool>,
+    samples: Arc<Mutex<Vec<PhaseSample>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl PhasePoller {
+    /// Starts polling `target` (`project/service`).
+    pub fn start(target: String) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let samples = Arc::new(Mutex::new(Vec::new()));
+        let thread = {
+            let (stop, samples) = (stop.clone(), samples.clone());
+            // The test's thread name: it scopes composectl to the test's instance.
+            let name = std::thread::current().name().unwrap_or("main").to_owned();
+            let spawned = std::thread::Builder::new().name(name).spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let at = Instant::now();
+                    if let Some(s) = try_rollout_status(&target) {
+                        composectl::sync::lock(&samples).push(PhaseSample {
+                            at,
+                            phase: s["phase"].as_str().unwrap_or("none").to_owned(),
+                            step: s["step"].as_u64().unwrap_or(0),
+                            updated: s["updated"].as_u64().unwrap_or(0),
+                            in_window: s["window_left_ms"].is_u64(),
+                        });
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            });
+            spawned.expect("cannot start the status poller")
+        };
+        Self {
+            stop,
+            samples,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops polling; every sample taken, oldest first.
+    pub fn stop(mut self) -> Vec<PhaseSample> {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        composectl::sync::lock(&self.samples).clone()
+    }
+}
+
+impl Drop for PhasePoller {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The polls of `samples` where phase, step, updated or the window changed, one a line,
+/// with their time since `start`: for failure messages.
+pub fn phase_timeline(start: Instant, samples: &[PhaseSample]) -> String {
+    let mut out = String::new();
+    let mut last = None;
+    for s in samples {
+        let key = (s.phase.as_str(), s.step, s.updated, s.in_window);
+        if last != Some(key) {
+            let at = s.at.saturating_duration_since(start).as_secs_f64();
+            out += &format!(
+                "  {at:>7.3} s {} step {} updated {} in_window {}\n",
+                s.phase, s.step, s.updated, s.in_window
+            );
+            last = Some(key);
+        }
+    }
+    out
 }

@@ -1,5 +1,5 @@
 use super::*;
-use crate::rollout::record::{GateReport, Phase};
+use crate::rollout::record::{GateReport, PhaseName};
 
 fn canary() -> ServiceStatus {
     ServiceStatus::example()
@@ -22,7 +22,7 @@ fn a_service_without_a_rollout_says_so() {
     let db = ServiceStatus {
         project: "shop".into(),
         service: "db".into(),
-        strategy: "recreate".into(),
+        strategy: crate::rollout::StrategyKind::Recreate,
         phase: None,
         ..canary()
     };
@@ -32,13 +32,13 @@ fn a_service_without_a_rollout_says_so() {
 #[test]
 fn a_rolled_back_rollout_shows_its_reason_and_no_timers() {
     let rolled_back = ServiceStatus {
-        phase: Some(Phase::RolledBack),
+        phase: Some(PhaseName::RolledBack),
         updated: 0,
         reason: Some("gate prometheus failed: 5xx ratio 0.21 > 0.05".into()),
         gates: vec![GateReport {
             name: "gates[0]".into(),
             kind: "prometheus".into(),
-            verdict: "fail".into(),
+            verdict: crate::rollout::record::GateVerdict::Fail,
             evidence: "5xx ratio 0.21 > 0.05".into(),
         }],
         ..canary()
@@ -54,13 +54,13 @@ shop/web  canary  rolled back  step 1/2  updated 0/3  revision 4 (shop/web:1.5) 
 #[test]
 fn every_phase_is_named_in_the_header() {
     let phases = [
-        (Phase::Progressing, "progressing"),
-        (Phase::Paused, "paused"),
-        (Phase::AwaitingPromotion, "awaiting promotion"),
-        (Phase::RollingBack, "rolling back"),
-        (Phase::Complete, "complete"),
-        (Phase::RolledBack, "rolled back"),
-        (Phase::Aborted, "aborted"),
+        (PhaseName::Progressing, "progressing"),
+        (PhaseName::Paused, "paused"),
+        (PhaseName::AwaitingPromotion, "awaiting promotion"),
+        (PhaseName::RollingBack, "rolling back"),
+        (PhaseName::Complete, "complete"),
+        (PhaseName::RolledBack, "rolled back"),
+        (PhaseName::Aborted, "aborted"),
     ];
     for (phase, name) in phases {
         let text = status(
@@ -87,7 +87,7 @@ fn every_phase_is_named_in_the_header() {
 #[test]
 fn a_rolling_update_without_steps_or_history_numbers_still_reads() {
     let rolling = ServiceStatus {
-        strategy: "rolling".into(),
+        strategy: crate::rollout::StrategyKind::Rolling,
         steps: 0,
         step: 0,
         revision: None,
@@ -109,7 +109,7 @@ fn a_rolling_update_without_steps_or_history_numbers_still_reads() {
 fn blocks_are_separated_by_a_blank_line() {
     let db = ServiceStatus {
         service: "db".into(),
-        strategy: "recreate".into(),
+        strategy: crate::rollout::StrategyKind::Recreate,
         phase: None,
         ..canary()
     };
@@ -178,19 +178,19 @@ fn an_empty_history_says_so() {
 fn a_watch_settles_once_every_rollout_is_over_or_never_started() {
     let with = |phase| ServiceStatus { phase, ..canary() };
     assert!(all_settled(&[]));
-    assert!(all_settled(&[with(None), with(Some(Phase::Complete))]));
+    assert!(all_settled(&[with(None), with(Some(PhaseName::Complete))]));
     assert!(all_settled(&[
-        with(Some(Phase::RolledBack)),
-        with(Some(Phase::Aborted))
+        with(Some(PhaseName::RolledBack)),
+        with(Some(PhaseName::Aborted))
     ]));
     for moving in [
-        Phase::Progressing,
-        Phase::Paused,
-        Phase::AwaitingPromotion,
-        Phase::RollingBack,
+        PhaseName::Progressing,
+        PhaseName::Paused,
+        PhaseName::AwaitingPromotion,
+        PhaseName::RollingBack,
     ] {
         assert!(
-            !all_settled(&[with(Some(Phase::Complete)), with(Some(moving))]),
+            !all_settled(&[with(Some(PhaseName::Complete)), with(Some(moving))]),
             "{moving:?}"
         );
     }
@@ -212,7 +212,7 @@ fn timers_alone_are_not_a_change() {
     assert!(changed(&before, &promoted));
     let gate_moved = {
         let mut s = canary();
-        s.gates[1].verdict = "pass".into();
+        s.gates[1].verdict = crate::rollout::record::GateVerdict::Pass;
         [s]
     };
     assert!(changed(&before, &gate_moved));
@@ -228,15 +228,15 @@ fn failures_name_rolled_back_and_aborted_rollouts_only() {
         ..canary()
     };
     let services = [
-        with("web", Some(Phase::Complete), None),
+        with("web", Some(PhaseName::Complete), None),
         with(
             "api",
-            Some(Phase::RolledBack),
+            Some(PhaseName::RolledBack),
             Some("gate http failed: status 503"),
         ),
-        with("worker", Some(Phase::Aborted), None),
+        with("worker", Some(PhaseName::Aborted), None),
         with("db", None, None),
-        with("cache", Some(Phase::Paused), Some("held")),
+        with("cache", Some(PhaseName::Paused), Some("held")),
     ];
     assert_eq!(
         failures(&services),

@@ -9,7 +9,7 @@ use crate::rollout::Readiness::{Failed, Ready, Starting};
 use crate::rollout::Revision::{New, Old};
 use crate::rollout::RolloutAction::{Advance, Revert, StartWindow, Update};
 use crate::rollout::{
-    Order, POLL, ReplicaView, RolloutState, Step, Strategy, Verdict, Verdicts, strategy,
+    Decision, Decisions, Order, POLL, ReplicaView, RolloutState, Step, Strategy, strategy,
 };
 
 const S: fn(u64) -> Duration = Duration::from_secs;
@@ -25,14 +25,14 @@ fn reference() -> Box<dyn Strategy> {
 }
 
 /// A 5xx gate that fails as soon as replica 1 runs the new revision.
-fn five_xx_on_replica_one(state: &RolloutState, view: &ReplicaView) -> Verdicts {
+fn five_xx_on_replica_one(state: &RolloutState, view: &ReplicaView) -> Decisions {
     let canary_new = view.get(1).is_some_and(|r| r.revision == New);
     let verdict = if state.window_started.is_some() && canary_new {
-        Verdict::Fail("5xx ratio 20% > 5%".to_string())
+        Decision::Fail("5xx ratio 20% > 5%".to_string())
     } else {
-        Verdict::NotYet
+        Decision::NotYet
     };
-    Verdicts::of([("5xx", verdict)])
+    Decisions::of([("5xx", verdict)])
 }
 
 #[test]
@@ -203,9 +203,9 @@ fn canary_table() {
     let canary_ready = view(&[(1, New, Ready), (2, Old, Ready), (3, Old, Ready)]);
     let canary_starting = view(&[(1, New, Starting), (2, Old, Ready), (3, Old, Ready)]);
     let canary_gone = view(&[(2, Old, Ready), (3, Old, Ready)]);
-    let pass = Verdicts::of([("5xx", Verdict::Pass)]);
-    let not_yet = Verdicts::of([("5xx", Verdict::NotYet)]);
-    let fail = Verdicts::of([("5xx", Verdict::Fail("20%".into()))]);
+    let pass = Decisions::of([("5xx", Decision::Pass)]);
+    let not_yet = Decisions::of([("5xx", Decision::NotYet)]);
+    let fail = Decisions::of([("5xx", Decision::Fail("20%".into()))]);
     let paused = RolloutState {
         paused: true,
         ..state(0, &[1], Some(0), 10)
@@ -214,7 +214,7 @@ fn canary_table() {
         rolling_back: true,
         ..state(0, &[1], None, 10)
     };
-    let cases: Vec<(&str, RolloutState, &ReplicaView, &Verdicts, Step)> = vec![
+    let cases: Vec<(&str, RolloutState, &ReplicaView, &Decisions, Step)> = vec![
         (
             "fresh rollout updates the canary",
             state(0, &[], None, 0),

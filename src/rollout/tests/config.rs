@@ -21,7 +21,7 @@ fn reference_flow_reads_as_written() {
     let ext = json!({"strategy": "canary", "steps": [1, "100%"], "monitor": "60s",
                      "promotion": "manual", "gates": [{"prometheus": {}}]});
     let config = read(3, None, ext).unwrap();
-    assert_eq!(config.strategy, "canary");
+    assert_eq!(config.strategy, crate::rollout::StrategyKind::Canary);
     assert_eq!(
         config.canary,
         CanaryConfig {
@@ -62,7 +62,7 @@ fn update_config_values_are_typed() {
         order: Some("start-first".into()),
     };
     let config = read(2, Some(update), json!({})).unwrap();
-    assert_eq!(config.strategy, "rolling");
+    assert_eq!(config.strategy, crate::rollout::StrategyKind::Rolling);
     let p = config.update;
     assert_eq!(
         (p.parallelism, p.delay, p.monitor),

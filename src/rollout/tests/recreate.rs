@@ -6,11 +6,14 @@ use super::sim::{Sim, config, replica};
 use crate::rollout::Readiness::Ready;
 use crate::rollout::Revision::{New, Old};
 use crate::rollout::RolloutAction::Update;
-use crate::rollout::{Order, RolloutState, Step, Verdicts, strategy};
+use crate::rollout::{Decisions, Order, RolloutState, Step, strategy};
 
 #[test]
 fn no_rollout_settings_selects_recreate() {
-    assert_eq!(config(2, None, Value::Null).strategy, "recreate");
+    assert_eq!(
+        config(2, None, Value::Null).strategy,
+        crate::rollout::StrategyKind::Recreate
+    );
 }
 
 #[test]
@@ -19,7 +22,7 @@ fn recreate_replaces_every_replica_at_once() {
     let step = recreate.next(
         &RolloutState::new(3),
         &super::sim::old_view(3),
-        &Verdicts::default(),
+        &Decisions::default(),
     );
     let order = Order::StopFirst;
     let all = (1..=3).map(|number| Update { number, order }).collect();

@@ -11,7 +11,7 @@ use crate::rollout::Readiness::{Failed, Ready};
 use crate::rollout::Revision::{New, Old};
 use crate::rollout::RolloutAction::{Advance, StartWindow, Update};
 use crate::rollout::rolling::Rolling;
-use crate::rollout::{Order, POLL, RolloutState, Step, Strategy, Verdicts, strategy};
+use crate::rollout::{Decisions, Order, POLL, RolloutState, Step, Strategy, strategy};
 
 const S: fn(u64) -> Duration = Duration::from_secs;
 
@@ -33,7 +33,7 @@ fn rolling(replicas: u32, update: UpdateConfig) -> Box<dyn Strategy> {
 #[test]
 fn update_config_alone_selects_rolling() {
     let config = config(2, Some(update(1, "stop-first", "pause", 0.0)), Value::Null);
-    assert_eq!(config.strategy, "rolling");
+    assert_eq!(config.strategy, crate::rollout::StrategyKind::Rolling);
 }
 
 #[test]
@@ -103,7 +103,7 @@ fn failed_first_batch() -> (RolloutState, crate::rollout::ReplicaView) {
 fn after_failed_batch(action: &str, ratio: f64) -> Step {
     let rolling = rolling(4, update(1, "stop-first", action, ratio));
     let (state, view) = failed_first_batch();
-    rolling.next(&state, &view, &Verdicts::default())
+    rolling.next(&state, &view, &Decisions::default())
 }
 
 #[test]
@@ -111,12 +111,12 @@ fn resuming_a_failure_pause_carries_on_past_the_failures() {
     let rolling = rolling(4, update(1, "stop-first", "pause", 0.0));
     let (mut state, view) = failed_first_batch();
     assert!(matches!(
-        rolling.next(&state, &view, &Verdicts::default()),
+        rolling.next(&state, &view, &Decisions::default()),
         Step::Pause(_)
     ));
     state.promote_requested = true;
     assert_eq!(
-        rolling.next(&state, &view, &Verdicts::default()),
+        rolling.next(&state, &view, &Decisions::default()),
         Step::Act(vec![Advance { failed: 1 }])
     );
 }
@@ -169,12 +169,12 @@ fn stop_first_batch_is_replaced_one_replica_at_a_time() {
     };
     let one_down = view(&[(2, Old, Ready), (3, Old, Ready)]);
     assert_eq!(
-        rolling.next(&state, &one_down, &Verdicts::default()),
+        rolling.next(&state, &one_down, &Decisions::default()),
         Step::Wait(POLL)
     );
     let one_up = view(&[(1, New, Ready), (2, Old, Ready), (3, Old, Ready)]);
     assert_eq!(
-        rolling.next(&state, &one_up, &Verdicts::default()),
+        rolling.next(&state, &one_up, &Decisions::default()),
         Step::Act(vec![Update {
             number: 2,
             order: Order::StopFirst

@@ -6,12 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crate::rollout::{
-    Order, Readiness, Replica, ReplicaView, Revision, RolloutAction, RolloutState, Step, Strategy,
-    Verdicts,
+    Decisions, Order, Readiness, Replica, ReplicaView, Revision, RolloutAction, RolloutState, Step,
+    Strategy,
 };
 
 /// Gates as a function of the rollout and the view.
-pub type Gates = fn(&RolloutState, &ReplicaView) -> Verdicts;
+pub type Gates = fn(&RolloutState, &ReplicaView) -> Decisions;
 
 /// One replica change under way.
 struct Change {
@@ -39,8 +39,8 @@ pub struct Sim {
 }
 
 /// Gates that always pass.
-pub fn passing(_: &RolloutState, _: &ReplicaView) -> Verdicts {
-    Verdicts::default()
+pub fn passing(_: &RolloutState, _: &ReplicaView) -> Decisions {
+    Decisions::default()
 }
 
 /// `replicas` replicas serving the old revision.
