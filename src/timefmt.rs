@@ -1,10 +1,6 @@
 //! Small time formatting without a date library: RFC 3339 UTC timestamps (for `rollout
 //! history` and webhook events) and short human durations (`42s`, `1m05s`, `2h03m`).
 
-/// Seconds since the Unix epoch, now: [`crate::clock::now_secs`], re-exported for the
-/// callers that stamp what they format (new code reads [`crate::clock`] directly).
-pub use crate::clock::now_secs;
-
 /// `secs` since the epoch as an RFC 3339 UTC timestamp: `2024-05-01T12:30:05Z`.
 pub fn rfc3339(secs: u64) -> String {
     let days = secs / 86_400;
