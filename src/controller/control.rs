@@ -114,7 +114,7 @@ impl<R: ContainerRuntime> ControlHandler<R> {
 
     /// Every service with a rollout config that `selector` selects.
     fn select(&self, selector: &Selector) -> Vec<Selected> {
-        let view = self.shared.view.lock().expect("view lock");
+        let view = crate::sync::lock(&self.shared.view);
         let mut selected = Vec::new();
         for project in view.projects() {
             let Wanted::Spec(spec) = view.wanted(&project) else {

@@ -3,7 +3,7 @@
 //! previous sample) and dropped when the window changes.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::gate::{self, Gate, GateConfig};
@@ -72,10 +72,7 @@ pub fn undecided(gates: &[GateConfig]) -> Decisions {
 impl LiveGates {
     /// Forgets the gate instances of `service` (its window ended or changed).
     pub fn drop_window(&self, service: &ServiceRef) {
-        self.services
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(service);
+        crate::sync::lock(&self.services).remove(service);
     }
 
     /// Evaluates every gate once on every replica of the current step that runs the new
@@ -93,11 +90,7 @@ impl LiveGates {
             watch.service.service.as_str(),
         );
         let window = (record.state.step, record.state.window_started);
-        let taken = self
-            .services
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(watch.service);
+        let taken = crate::sync::lock(&self.services).remove(watch.service);
         let mut live = taken
             .filter(|l| l.window == window)
             .unwrap_or_else(|| Live {
@@ -135,10 +128,7 @@ impl LiveGates {
                 per_gate[i].push((number, verdict));
             }
         }
-        self.services
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(watch.service.clone(), live);
+        crate::sync::lock(&self.services).insert(watch.service.clone(), live);
         let mut reports = Vec::new();
         let mut decisions = Vec::new();
         for (i, config) in watch.configs.iter().enumerate() {

@@ -4,7 +4,7 @@
 //! and the deployment controller acts on it.
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 use tokio::sync::oneshot;
 
@@ -56,9 +56,7 @@ impl Intents {
     /// Queues `intent` for `service`; the receiver gets the driver's answer.
     pub fn submit(&self, service: ServiceRef, intent: Intent) -> oneshot::Receiver<Answer> {
         let (reply, answer) = oneshot::channel();
-        self.queue
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.queue)
             .entry(service)
             .or_default()
             .push(Pending { intent, reply });
@@ -67,10 +65,7 @@ impl Intents {
 
     /// Takes the intents queued for `service` that someone still waits for.
     pub fn take(&self, service: &ServiceRef) -> Vec<Pending> {
-        let taken = self
-            .queue
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        let taken = crate::sync::lock(&self.queue)
             .remove(service)
             .unwrap_or_default();
         taken.into_iter().filter(Pending::is_wanted).collect()

@@ -387,10 +387,7 @@ impl Rollouts {
     }
 
     fn warn_once(&self, service: &ServiceRef) {
-        let mut warned = self
-            .warned
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut warned = crate::sync::lock(&self.warned);
         if warned.insert(service.clone()) {
             warn!(
                 project = %service.project,

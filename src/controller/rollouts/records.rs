@@ -3,23 +3,18 @@
 //! writer; status, metrics and the control socket read clones (snapshots).
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::Mutex;
 
 use crate::model::ServiceRef;
 use crate::rollout::record::{History, RolloutRecord};
 use crate::state::{self, StateDir};
+use crate::sync::lock;
 
 /// Records and histories by service.
 pub struct Records {
     state: StateDir,
     records: Mutex<BTreeMap<ServiceRef, Option<RolloutRecord>>>,
     histories: Mutex<BTreeMap<ServiceRef, History>>,
-}
-
-/// A lock that a panicked holder left poisoned still guards consistent data here (every
-/// write is one insert), so it is taken as it is.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Records {

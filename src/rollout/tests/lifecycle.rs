@@ -29,19 +29,14 @@ impl Script {
     }
 
     fn first_seen(&self) -> (RolloutState, ReplicaView) {
-        self.seen.lock().unwrap()[0].clone()
+        crate::sync::lock(&self.seen)[0].clone()
     }
 }
 
 impl Strategy for Script {
     fn next(&self, state: &RolloutState, observed: &ReplicaView, _: &Decisions) -> Step {
-        self.seen
-            .lock()
-            .unwrap()
-            .push((state.clone(), observed.clone()));
-        self.answers
-            .lock()
-            .unwrap()
+        crate::sync::lock(&self.seen).push((state.clone(), observed.clone()));
+        crate::sync::lock(&self.answers)
             .pop_front()
             .unwrap_or(Step::Wait(Duration::from_secs(1)))
     }
@@ -180,7 +175,7 @@ fn a_final_record_does_not_move() {
         assert_eq!(out.record, record(phase));
         assert!(out.events.is_empty());
         assert_eq!(out.requeue, None);
-        assert!(script.seen.lock().unwrap().is_empty(), "not asked");
+        assert!(crate::sync::lock(&script.seen).is_empty(), "not asked");
     }
 }
 
