@@ -13,7 +13,7 @@ use crate::state::StateDir;
 const PLAIN: &str = "services:\n  web:\n    image: app:v1\n";
 const ESCALATED: &str = "services:\n  web:\n    image: app:v1\n    privileged: true\n";
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_escalation_is_held_until_its_privileges_are_recorded_as_approved() {
     let run = Running::start(PLAIN, CrashPolicy::default()).await;
     run.until("one replica", |r| r.running().len() == 1).await;

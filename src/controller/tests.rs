@@ -1,5 +1,6 @@
-//! The loop end to end on the fake engine: real files in a temporary desired directory,
-//! real notify events, the reflector, the scheduler and both backoffs.
+//! The loop end to end on the fake engine and tokio's paused clock: real files in a temporary
+//! desired directory, real notify events (the periodic resync reloads what an event
+//! missed), the reflector, the scheduler and both backoffs.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,10 @@ use crate::model::ContainerState;
 use crate::runtime::fake::{Call, FakeRuntime, Op};
 
 const IMAGE: &str = "app:v1";
+
+/// Where the wall clock the controller and the fake share starts (it follows tokio's
+/// clock, which the tests pause).
+pub(super) const T0: i64 = 1_800_000_000_000;
 
 fn compose(replicas: u32, mode: &str) -> String {
     format!(
@@ -34,10 +39,12 @@ pub(super) struct Running {
 }
 
 impl Running {
-    /// Starts the controller on a desired directory holding project `shop`.
+    /// Starts the controller on a desired directory holding project `shop`, on a wall
+    /// clock that follows tokio's (paused) clock.
     pub(super) async fn start(contents: &str, crash: CrashPolicy) -> Self {
         let resync = Duration::from_millis(300);
-        Self::start_with_clock(contents, crash, resync, WallClock::system()).await
+        let clock = WallClock::following_tokio(T0);
+        Self::start_with_clock(contents, crash, resync, clock).await
     }
 
     /// [`Self::start`] with a `resync` period and the controller and the fake engine on
@@ -107,7 +114,8 @@ impl Running {
         self.fake.calls().iter().filter(|c| c.is_write()).count()
     }
 
-    /// Waits (real time, bounded) until `cond` holds.
+    /// Waits (tokio's clock, paused in these tests: bounded in virtual time) until `cond`
+    /// holds.
     pub(super) async fn until(&self, what: &str, mut cond: impl FnMut(&Self) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !cond(self) {
@@ -128,7 +136,7 @@ impl Running {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn it_converges_then_a_resync_of_a_converged_host_makes_no_writes() {
     let run = Running::start(&compose(2, "a"), CrashPolicy::default()).await;
     run.until("two replicas", |r| r.running().len() == 2).await;
@@ -144,7 +152,7 @@ async fn it_converges_then_a_resync_of_a_converged_host_makes_no_writes() {
     run.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_killed_replica_is_replaced_once() {
     let run = Running::start(&compose(2, "a"), CrashPolicy::default()).await;
     run.until("two replicas", |r| r.running().len() == 2).await;
@@ -166,7 +174,7 @@ async fn a_killed_replica_is_replaced_once() {
     run.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_loop_records_a_heal_but_not_the_first_creations() {
     let run = Running::start(&compose(2, "a"), CrashPolicy::default()).await;
     run.until("two replicas", |r| r.running().len() == 2).await;
@@ -197,7 +205,7 @@ async fn the_loop_records_a_heal_but_not_the_first_creations() {
     run.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_file_change_recreates_the_service_and_broken_yaml_changes_nothing() {
     let run = Running::start(&compose(1, "a"), CrashPolicy::default()).await;
     run.until("one replica", |r| r.running().len() == 1).await;
@@ -220,7 +228,7 @@ async fn a_file_change_recreates_the_service_and_broken_yaml_changes_nothing() {
     run.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_crash_looping_replica_is_replaced_with_growing_delays() {
     let policy = CrashPolicy {
         initial: Duration::from_millis(200),
@@ -257,9 +265,6 @@ async fn a_crash_looping_replica_is_replaced_with_growing_delays() {
     );
     run.stop().await;
 }
-
-/// Where the wall clock of the paused-time tests starts.
-const T0: i64 = 1_800_000_000_000;
 
 /// Waits on tokio's paused clock until `cond` holds; panics after `timeout` of virtual
 /// time. The clock auto-advances only while every task waits, so the loader's blocking
