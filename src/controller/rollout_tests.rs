@@ -22,13 +22,9 @@ async fn start(contents: &str, crash: CrashPolicy) -> Running {
     Running::start_with_clock(contents, crash, Duration::from_millis(300), clock).await
 }
 
-/// Sends `request` to the control handler; its answer.
-async fn control(run: &Running, request: Request) -> Response {
-    run.control.handle(request).await
-}
-
-fn shop_web() -> Selector {
-    Selector::parse("shop/web")
+/// Sends the request `verb` makes for `shop/web` to the control handler; its answer.
+async fn control(run: &Running, verb: fn(Selector) -> Request) -> Response {
+    run.control.handle(verb(Selector::parse("shop/web"))).await
 }
 
 fn canary(image: &str, mode: &str) -> String {
@@ -256,13 +252,7 @@ async fn control_commands_are_applied_by_the_driver_and_answered_once_applied() 
     let run = start(&manual_canary("app:v1"), CrashPolicy::default()).await;
     run.until("three replicas", |r| r.running().len() == 3)
         .await;
-    let refused = control(
-        &run,
-        Request::Pause {
-            selector: shop_web(),
-        },
-    )
-    .await;
+    let refused = control(&run, |selector| Request::Pause { selector }).await;
     assert!(
         matches!(&refused, Response::Error { message } if message.contains("shop/web: no rollout in progress")),
         "{refused:?}"
@@ -273,13 +263,7 @@ async fn control_commands_are_applied_by_the_driver_and_answered_once_applied() 
         phase(r) == Some(Phase::AwaitingPromotion)
     })
     .await;
-    let paused = control(
-        &run,
-        Request::Pause {
-            selector: shop_web(),
-        },
-    )
-    .await;
+    let paused = control(&run, |selector| Request::Pause { selector }).await;
     assert!(
         matches!(&paused, Response::Done { messages } if messages == &["shop/web: rollout of revision 2 paused".to_owned()]),
         "{paused:?}"
@@ -289,44 +273,23 @@ async fn control_commands_are_applied_by_the_driver_and_answered_once_applied() 
         Some(Phase::Paused(Hold::User)),
         "applied before the answer"
     );
-    let promote = control(
-        &run,
-        Request::Promote {
-            selector: shop_web(),
-        },
-    )
-    .await;
+    let promote = control(&run, |selector| Request::Promote { selector }).await;
     assert!(
         matches!(&promote, Response::Error { message } if message.contains("resume` it first")),
         "{promote:?}"
     );
-    let resumed = control(
-        &run,
-        Request::Resume {
-            selector: shop_web(),
-        },
-    )
-    .await;
+    let resumed = control(&run, |selector| Request::Resume { selector }).await;
     assert!(matches!(resumed, Response::Done { .. }), "{resumed:?}");
-    let promoted = control(
-        &run,
-        Request::Promote {
-            selector: shop_web(),
-        },
-    )
-    .await;
+    let promoted = control(&run, |selector| Request::Promote { selector }).await;
     assert!(matches!(promoted, Response::Done { .. }), "{promoted:?}");
     run.until("the promoted rollout completes", |r| {
         phase(r) == Some(Phase::Complete)
     })
     .await;
-    let undone = control(
-        &run,
-        Request::Undo {
-            selector: shop_web(),
-            to_revision: None,
-        },
-    )
+    let undone = control(&run, |selector| Request::Undo {
+        selector,
+        to_revision: None,
+    })
     .await;
     assert!(
         matches!(&undone, Response::Done { messages } if messages[0].contains("rolling back to revision 1 (app:v1)")),

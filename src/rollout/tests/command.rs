@@ -2,34 +2,13 @@
 
 use std::collections::BTreeSet;
 
+use super::fixtures::{key, record};
 use crate::model::spec::ProjectSpec;
 use crate::rollout::command::{Command, Refusal, UndoRequest, command, undo};
 use crate::rollout::record::{
     Begin, Cause, History, Hold, Phase, PhaseName, RevisionKey, RolloutRecord,
 };
 use crate::rollout::{Order, StrategyKind};
-
-fn key(n: u64) -> RevisionKey {
-    RevisionKey {
-        config_hash: format!("hash{n}"),
-        image_id: format!("sha256:{n}"),
-    }
-}
-
-fn record(phase: Phase) -> RolloutRecord {
-    let mut record = RolloutRecord::new(Begin {
-        strategy: StrategyKind::Canary,
-        target: (key(2), 2),
-        previous: (1, "shop/web:previous".into()),
-        replicas: 3,
-        updated: BTreeSet::from([1]),
-        now_ms: 0,
-        reverting: None,
-        order: Order::StopFirst,
-    });
-    record.set_phase(phase);
-    record
-}
 
 /// What a command leads to: the new phase and whether the current step may advance, or
 /// the refusal.

@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use super::fixtures::{key, record};
 use super::sim::{old_view, view};
 use crate::rollout::lifecycle::{Event, Inputs, Stepped, step, supersede};
 use crate::rollout::record::{Begin, Cause, Hold, Phase, RevisionKey, RolloutRecord, SUPERSEDED};
@@ -40,29 +41,6 @@ impl Strategy for Script {
             .pop_front()
             .unwrap_or(Step::Wait(Duration::from_secs(1)))
     }
-}
-
-fn key(n: u8) -> RevisionKey {
-    RevisionKey {
-        config_hash: format!("hash{n}"),
-        image_id: format!("sha256:{n}"),
-    }
-}
-
-/// A canary of revision 2 over revision 1, three replicas, in `phase`.
-fn record(phase: Phase) -> RolloutRecord {
-    let mut record = RolloutRecord::new(Begin {
-        strategy: StrategyKind::Canary,
-        target: (key(2), 2),
-        previous: (1, "shop/web:previous".into()),
-        replicas: 3,
-        updated: BTreeSet::new(),
-        now_ms: 1_000,
-        reverting: None,
-        order: Order::StopFirst,
-    });
-    record.set_phase(phase);
-    record
 }
 
 /// What a step is given besides the script.

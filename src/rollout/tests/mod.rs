@@ -5,6 +5,7 @@
 mod canary;
 mod command;
 mod config;
+mod fixtures;
 mod lifecycle;
 mod recreate;
 mod rolling;
