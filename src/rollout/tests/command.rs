@@ -5,9 +5,7 @@ use std::collections::BTreeSet;
 use super::fixtures::{key, record};
 use crate::model::spec::ProjectSpec;
 use crate::rollout::command::{Command, Refusal, UndoRequest, command, undo};
-use crate::rollout::record::{
-    Begin, Cause, History, Hold, Phase, PhaseName, RevisionKey, RolloutRecord,
-};
+use crate::rollout::record::{Cause, History, Hold, Phase, PhaseName, RolloutRecord};
 use crate::rollout::{Order, StrategyKind};
 
 /// What a command leads to: the new phase and whether the current step may advance, or

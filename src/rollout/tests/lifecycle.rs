@@ -9,10 +9,10 @@ use std::time::Duration;
 use super::fixtures::{key, record};
 use super::sim::{old_view, view};
 use crate::rollout::lifecycle::{Event, Inputs, Stepped, step, supersede};
-use crate::rollout::record::{Begin, Cause, Hold, Phase, RevisionKey, RolloutRecord, SUPERSEDED};
+use crate::rollout::record::{Cause, Hold, Phase, RolloutRecord, SUPERSEDED};
 use crate::rollout::{
     Decision, Decisions, Order, POLL, Readiness, ReplicaView, Revision, RolloutAction,
-    RolloutState, Step, Strategy, StrategyKind,
+    RolloutState, Step, Strategy,
 };
 
 /// A strategy that answers from a script (then waits a second), and remembers what it saw.
