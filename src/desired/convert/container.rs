@@ -4,20 +4,24 @@
 //! Windows-only `isolation`. Each is read as `docker compose` reads it and checked where
 //! the engine would refuse it later, so the error names the file, line and key.
 //!
-//! A seccomp profile named by `security_opt: [seccomp=FILE]` is read here (relative to the
-//! project directory, bounded like an env file) and inlined as compact JSON, as compose
-//! sends it; its content is never quoted in a message.
+//! The device keys are read in `device_access`, `security_opt` (and the seccomp profile it
+//! may name) in `security`; both are re-exported here.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use super::Ctx;
 use super::fields::{self, child, index, quoted_literal};
-use super::mounts;
 use crate::desired::limits::MAX_PORTS_PER_SERVICE;
-use crate::desired::read;
 use crate::desired::yaml::{Node, Value};
-use crate::model::spec::DeviceMapping;
+
+mod device_access;
+mod security;
+#[cfg(test)]
+mod tests;
+
+pub use device_access::{device, device_cgroup_rules, devices, is_cgroup_rule};
+pub use security::{security_opt, security_option};
 
 /// A malformed entry of one of these keys; the text follows the entry as written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -112,122 +116,6 @@ pub fn expose_entry(text: &str) -> Result<Vec<String>, Error> {
     Ok((low..=high).map(|p| format!("{p}/{protocol}")).collect())
 }
 
-/// `devices`: the short syntax `HOST[:CONTAINER[:PERMISSIONS]]` and the long syntax
-/// `{source, target, permissions}`.
-pub fn devices(cx: &mut Ctx, node: &Node, key: &str) -> Vec<DeviceMapping> {
-    let mut out = Vec::new();
-    for (i, item) in seq(cx, node, key).iter().enumerate() {
-        let at = index(key, i);
-        cx.origins.mark(item, &at);
-        let parsed = if item.as_map().is_some() {
-            long_device(cx, item, &at)
-        } else {
-            let Some(text) = fields::text(cx, item, &at) else {
-                continue;
-            };
-            device(&text).map_err(|e| (item.clone(), e))
-        };
-        match parsed {
-            Ok(device) => out.push(device),
-            Err((at_node, e)) => {
-                cx.error(&at_node, &at, format!("{} {e}", quoted_literal(&at_node)))
-            }
-        }
-    }
-    out
-}
-
-fn long_device(cx: &mut Ctx, node: &Node, key: &str) -> Result<DeviceMapping, (Node, Error)> {
-    fields::check_keys(cx, node, key, &["source", "target", "permissions"]);
-    let get = |cx: &mut Ctx, name: &str| {
-        node.get(name)
-            .and_then(|n| fields::text(cx, n, &child(key, name)))
-    };
-    let Some(source) = get(cx, "source") else {
-        return Err((node.clone(), Error::Device));
-    };
-    let target = get(cx, "target").unwrap_or_else(|| source.clone());
-    let permissions = get(cx, "permissions").unwrap_or_else(|| "rwm".into());
-    let short = format!("{source}:{target}:{permissions}");
-    device(&short).map_err(|e| (node.clone(), e))
-}
-
-/// One short device mapping. As the docker CLI reads it, a second field that is a valid
-/// permission set is the permissions (`/dev/sda:rw`), else the container path.
-pub fn device(text: &str) -> Result<DeviceMapping, Error> {
-    if is_cdi_name(text) {
-        return Err(Error::CdiDevice);
-    }
-    let parts: Vec<&str> = text.split(':').collect();
-    let (source, target, permissions) = match parts.as_slice() {
-        [source] => (*source, *source, "rwm"),
-        [source, perms] if is_permissions(perms) => (*source, *source, *perms),
-        [source, target] => (*source, *target, "rwm"),
-        [source, target, perms] => (*source, *target, *perms),
-        _ => return Err(Error::Device),
-    };
-    if !source.starts_with('/') || !target.starts_with('/') {
-        return Err(Error::Device);
-    }
-    if !is_permissions(permissions) {
-        return Err(Error::Permissions);
-    }
-    Ok(DeviceMapping {
-        source: source.into(),
-        target: target.into(),
-        permissions: permissions.into(),
-    })
-}
-
-/// `vendor.com/class=name`: a fully qualified CDI device name.
-fn is_cdi_name(text: &str) -> bool {
-    let Some((kind, name)) = text.split_once('=') else {
-        return false;
-    };
-    let Some((vendor, class)) = kind.split_once('/') else {
-        return false;
-    };
-    !vendor.is_empty() && !vendor.starts_with('/') && !class.is_empty() && !name.is_empty()
-}
-
-fn is_permissions(text: &str) -> bool {
-    !text.is_empty() && text.len() <= 3 && text.chars().all(|c| matches!(c, 'r' | 'w' | 'm'))
-}
-
-/// `device_cgroup_rules`: `TYPE MAJOR:MINOR ACCESS` as the kernel's device controller
-/// reads them (`a`, `b` or `c`; numbers or `*`; a combination of `r`, `w`, `m`).
-pub fn device_cgroup_rules(cx: &mut Ctx, node: &Node, key: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for (item, at, text) in texts(cx, node, key) {
-        if is_cgroup_rule(&text) {
-            out.push(text.trim().to_owned());
-        } else {
-            cx.error(
-                item,
-                &at,
-                format!("{} {}", quoted_literal(item), Error::CgroupRule),
-            );
-        }
-    }
-    out
-}
-
-/// True for a rule such as `c 1:3 mr` or `a *:* rwm`.
-pub fn is_cgroup_rule(text: &str) -> bool {
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let number = |n: &str| n == "*" || (!n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
-    match words.as_slice() {
-        [kind, numbers, access] => {
-            matches!(*kind, "a" | "b" | "c")
-                && numbers
-                    .split_once(':')
-                    .is_some_and(|(major, minor)| number(major) && number(minor))
-                && is_permissions(access)
-        }
-        _ => false,
-    }
-}
-
 /// `sysctls`: a mapping or a `NAME=VALUE` list; a value is required, and the name must be
 /// one of the container's own namespaces (runc refuses the others when the container
 /// starts: `sysctl "kernel.panic" is not in a separate kernel namespace`).
@@ -292,75 +180,6 @@ fn required_map(
         }
     }
     out
-}
-
-/// `security_opt`: each option as the engine takes it. `seccomp=FILE` (other than
-/// `unconfined` and `builtin`) is read relative to the project directory and inlined as
-/// compact JSON, as compose does.
-pub fn security_opt(cx: &mut Ctx, node: &Node, key: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for (item, at, text) in texts(cx, node, key) {
-        let Some((name, value)) = security_option(&text) else {
-            cx.error(
-                item,
-                &at,
-                format!("{} {}", quoted_literal(item), Error::SecurityOpt),
-            );
-            continue;
-        };
-        if name == "seccomp" && value != "unconfined" && value != "builtin" {
-            if let Some(profile) = seccomp_profile(cx, item, &at, value) {
-                out.push(format!("seccomp={profile}"));
-            }
-        } else {
-            out.push(text);
-        }
-    }
-    out
-}
-
-/// The name and value of a security option (`NAME=VALUE`, `NAME:VALUE`, or the lone
-/// `no-new-privileges`, whose value is empty).
-pub fn security_option(text: &str) -> Option<(&str, &str)> {
-    if text == "no-new-privileges" {
-        return Some((text, ""));
-    }
-    let (name, value) = text.split_once('=').or_else(|| text.split_once(':'))?;
-    (!name.is_empty() && !value.is_empty()).then_some((name, value))
-}
-
-fn seccomp_profile(cx: &mut Ctx, node: &Node, key: &str, file: &str) -> Option<String> {
-    let path = mounts::absolute(cx, file);
-    let max = read::Max {
-        what: "seccomp profile",
-        ..cx.limits.env()
-    };
-    let text = match read::read_text(&path, max) {
-        Ok(text) => text,
-        Err(e) => {
-            cx.error(
-                node,
-                key,
-                format!("{e}; fix the path of the seccomp profile"),
-            );
-            return None;
-        }
-    };
-    match serde_json::from_str::<serde_json::Value>(&text) {
-        Ok(json) => Some(json.to_string()),
-        Err(e) => {
-            cx.error(
-                node,
-                key,
-                format!(
-                    "the seccomp profile {} is not JSON (line {}); fix the file",
-                    path.display(),
-                    e.line()
-                ),
-            );
-            None
-        }
-    }
 }
 
 /// `dns`: one server or a list of them, each an IP address.
@@ -471,62 +290,5 @@ fn seq<'n>(cx: &mut Ctx, node: &'n Node, key: &str) -> &'n [Node] {
             cx.error(node, key, format!("expected a list, found {}", node.kind()));
             &[]
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn expose_entries_expand_ranges_with_their_protocol() {
-        assert_eq!(expose_entry("80").unwrap(), ["80/tcp"]);
-        assert_eq!(expose_entry("53/udp").unwrap(), ["53/udp"]);
-        assert_eq!(
-            expose_entry("8000-8002").unwrap(),
-            ["8000/tcp", "8001/tcp", "8002/tcp"]
-        );
-        for bad in ["", "0", "x", "80/icmp", "90-80", "1-65535", "80:80"] {
-            assert!(expose_entry(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn devices_read_like_the_docker_cli() {
-        let d = |s| device(s).unwrap();
-        assert_eq!(d("/dev/null").target, "/dev/null");
-        assert_eq!(d("/dev/null").permissions, "rwm");
-        assert_eq!(d("/dev/null:rw").target, "/dev/null");
-        assert_eq!(d("/dev/null:rw").permissions, "rw");
-        assert_eq!(d("/dev/zero:/dev/z").target, "/dev/z");
-        assert_eq!(d("/dev/zero:/dev/z:r").permissions, "r");
-        assert_eq!(device("nvidia.com/gpu=all"), Err(Error::CdiDevice));
-        assert_eq!(device("/dev/zero:/dev/z:rx"), Err(Error::Permissions));
-        assert_eq!(device("dev/zero"), Err(Error::Device));
-        assert_eq!(device("/a:/b:r:x"), Err(Error::Device));
-    }
-
-    #[test]
-    fn cgroup_rules_follow_the_kernel_format() {
-        assert!(is_cgroup_rule("c 1:3 mr"));
-        assert!(is_cgroup_rule("a *:* rwm"));
-        assert!(is_cgroup_rule("b 8:* r"));
-        for bad in ["c 1:3", "x 1:3 r", "c 1-3 r", "c a:3 r", "c 1:3 rx"] {
-            assert!(!is_cgroup_rule(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn security_options_take_either_separator() {
-        assert_eq!(security_option("label:disable"), Some(("label", "disable")));
-        assert_eq!(
-            security_option("seccomp=unconfined"),
-            Some(("seccomp", "unconfined"))
-        );
-        assert_eq!(
-            security_option("no-new-privileges"),
-            Some(("no-new-privileges", ""))
-        );
-        assert_eq!(security_option("bogus"), None);
     }
 }
