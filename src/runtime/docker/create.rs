@@ -410,3 +410,11 @@ mod container_keys;
 #[cfg(test)]
 #[path = "create_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "create_mount_tests.rs"]
+mod mount_tests;
+
+#[cfg(test)]
+#[path = "create_network_tests.rs"]
+mod network_tests;

@@ -1,13 +1,15 @@
-//! Tests of the spec -> create body mapping, asserting bollard structs (no Docker).
+//! Tests of the spec -> create body mapping, asserting bollard structs (no Docker): the
+//! container's own settings (image, environment, ports, restart policy, health check,
+//! resources and process options), and the request builders the mount and network tests
+//! (`create_mount_tests.rs`, `create_network_tests.rs`) share.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use crate::model::spec::{Logging, ResourceLimits, Ulimit};
 
 use super::*;
 
-fn request(service: ServiceSpec) -> ContainerCreate {
+pub(super) fn request(service: ServiceSpec) -> ContainerCreate {
     ContainerCreate {
         name: "shop-web-1".into(),
         service,
@@ -16,7 +18,7 @@ fn request(service: ServiceSpec) -> ContainerCreate {
     }
 }
 
-fn host(body: &ContainerCreateBody) -> &HostConfig {
+pub(super) fn host(body: &ContainerCreateBody) -> &HostConfig {
     body.host_config.as_ref().expect("a host config")
 }
 
@@ -67,68 +69,6 @@ fn ports_are_exposed_and_bound_with_random_host_port_when_unpublished() {
     assert_eq!(tcp[1].host_ip, None);
     let udp = bindings["53/udp"].as_ref().unwrap();
     assert_eq!(udp[0].host_port.as_deref(), Some(""));
-}
-
-#[test]
-fn mounts_map_by_kind_and_creatable_binds_become_bind_strings() {
-    let mut svc = ServiceSpec::new("db", "postgres");
-    let m = |kind, target: &str, read_only| MountSpec {
-        kind,
-        target: target.into(),
-        read_only,
-        options: Default::default(),
-    };
-    svc.mounts = vec![
-        m(
-            MountKind::Volume {
-                name: "shop_data".into(),
-                key: "data".into(),
-            },
-            "/var/lib/pg",
-            false,
-        ),
-        m(MountKind::Anonymous, "/cache", false),
-        m(
-            MountKind::Bind {
-                source: PathBuf::from("/srv/conf"),
-                create_host_path: true,
-            },
-            "/etc/conf",
-            true,
-        ),
-        m(
-            MountKind::Bind {
-                source: PathBuf::from("/srv/must-exist"),
-                create_host_path: false,
-            },
-            "/data",
-            false,
-        ),
-        m(
-            MountKind::Tmpfs {
-                size: Some(1 << 20),
-            },
-            "/tmp",
-            false,
-        ),
-    ];
-    let body = container_body(&request(svc));
-    let hc = host(&body);
-    assert_eq!(hc.binds, Some(vec!["/srv/conf:/etc/conf:ro".to_owned()]));
-    let mounts = hc.mounts.as_ref().unwrap();
-    assert_eq!(mounts.len(), 4);
-    assert_eq!(mounts[0].typ, Some(MountType::VOLUME));
-    assert_eq!(mounts[0].source.as_deref(), Some("shop_data"));
-    assert_eq!(mounts[0].target.as_deref(), Some("/var/lib/pg"));
-    assert_eq!(mounts[1].typ, Some(MountType::VOLUME));
-    assert_eq!(mounts[1].source, None);
-    assert_eq!(mounts[2].typ, Some(MountType::BIND));
-    assert_eq!(mounts[2].source.as_deref(), Some("/srv/must-exist"));
-    assert_eq!(mounts[3].typ, Some(MountType::TMPFS));
-    assert_eq!(
-        mounts[3].tmpfs_options.as_ref().unwrap().size_bytes,
-        Some(1 << 20)
-    );
 }
 
 #[test]
@@ -253,243 +193,6 @@ fn resources_and_process_options_land_in_host_config() {
 }
 
 #[test]
-fn first_network_is_in_the_request_and_the_others_are_connected_after() {
-    let mut req = request(ServiceSpec::new("web", "app"));
-    req.networks = BTreeMap::from([
-        (
-            "shop_back".into(),
-            ServiceNetwork {
-                aliases: vec!["api".into()],
-                ipv4_address: Some("172.30.0.10".into()),
-                ..ServiceNetwork::default()
-            },
-        ),
-        ("shop_front".into(), ServiceNetwork::default()),
-    ]);
-    let body = container_body(&req);
-    assert_eq!(host(&body).network_mode.as_deref(), Some("shop_back"));
-    let endpoints = body
-        .networking_config
-        .as_ref()
-        .and_then(|n| n.endpoints_config.as_ref())
-        .unwrap();
-    assert_eq!(endpoints.len(), 1, "API 1.41 takes one network per create");
-    let back = &endpoints["shop_back"];
-    assert_eq!(back.aliases, Some(vec!["web".to_owned(), "api".to_owned()]));
-    assert_eq!(
-        back.ipam_config.as_ref().unwrap().ipv4_address.as_deref(),
-        Some("172.30.0.10")
-    );
-    let extra = extra_networks(&req);
-    assert_eq!(extra.len(), 1);
-    assert_eq!(extra[0].0, "shop_front");
-    assert_eq!(extra[0].1.aliases, Some(vec!["web".to_owned()]));
-}
-
-#[test]
-fn the_highest_priority_network_is_created_with_and_ties_go_in_name_order() {
-    let mut req = request(ServiceSpec::new("web", "app"));
-    let prio = |priority| ServiceNetwork {
-        priority,
-        ..ServiceNetwork::default()
-    };
-    req.networks = BTreeMap::from([
-        ("shop_a".into(), prio(0)),
-        ("shop_b".into(), prio(10)),
-        ("shop_c".into(), prio(0)),
-        ("shop_d".into(), prio(-5)),
-        ("shop_e".into(), prio(10)),
-    ]);
-    let body = container_body(&req);
-    assert_eq!(host(&body).network_mode.as_deref(), Some("shop_b"));
-    let endpoints = body
-        .networking_config
-        .as_ref()
-        .and_then(|n| n.endpoints_config.as_ref())
-        .unwrap();
-    assert!(endpoints.contains_key("shop_b"));
-    let connected: Vec<String> = extra_networks(&req).into_iter().map(|(n, _)| n).collect();
-    assert_eq!(connected, ["shop_e", "shop_a", "shop_c", "shop_d"]);
-}
-
-#[test]
-fn an_endpoint_carries_fixed_addresses_link_local_ips_and_driver_options() {
-    let mut req = request(ServiceSpec::new("web", "app"));
-    req.networks = BTreeMap::from([(
-        "shop_back".into(),
-        ServiceNetwork {
-            ipv6_address: Some("fd00:1::10".into()),
-            link_local_ips: vec!["169.254.8.8".into()],
-            driver_opts: BTreeMap::from([("com.example.opt".into(), "1".into())]),
-            ..ServiceNetwork::default()
-        },
-    )]);
-    let body = container_body(&req);
-    let endpoint = &body
-        .networking_config
-        .as_ref()
-        .and_then(|n| n.endpoints_config.as_ref())
-        .unwrap()["shop_back"];
-    let ipam = endpoint.ipam_config.as_ref().unwrap();
-    assert_eq!(ipam.ipv4_address, None);
-    assert_eq!(ipam.ipv6_address.as_deref(), Some("fd00:1::10"));
-    assert_eq!(ipam.link_local_ips, Some(vec!["169.254.8.8".to_owned()]));
-    assert_eq!(
-        endpoint.driver_opts.as_ref().unwrap()["com.example.opt"],
-        "1"
-    );
-    assert_eq!(
-        endpoint.mac_address, None,
-        "API 1.44: refused by the loader"
-    );
-    assert_eq!(
-        endpoint.gw_priority, None,
-        "API 1.48: refused by the loader"
-    );
-}
-
-#[test]
-fn an_endpoint_without_fixed_addresses_has_no_ipam_config() {
-    let mut req = request(ServiceSpec::new("web", "app"));
-    req.networks = BTreeMap::from([("shop_back".into(), ServiceNetwork::default())]);
-    let body = container_body(&req);
-    let endpoint = &body.networking_config.unwrap().endpoints_config.unwrap()["shop_back"];
-    assert_eq!(endpoint.ipam_config, None);
-    assert_eq!(endpoint.driver_opts, None);
-}
-
-#[test]
-fn the_host_network_is_a_network_mode_without_endpoint_settings() {
-    for mode in ["host", "none"] {
-        let mut req = request(ServiceSpec::new("web", "app"));
-        req.networks = BTreeMap::from([(mode.to_owned(), ServiceNetwork::default())]);
-        let body = container_body(&req);
-        assert_eq!(host(&body).network_mode.as_deref(), Some(mode));
-        assert_eq!(
-            body.networking_config, None,
-            "{mode}: the engine refuses aliases"
-        );
-    }
-}
-
-#[test]
-fn a_service_without_networks_gets_the_engine_default() {
-    let body = container_body(&request(ServiceSpec::new("web", "app")));
-    assert_eq!(body.networking_config, None);
-    assert_eq!(host(&body).network_mode, None);
-}
-
-#[test]
-fn network_mode_is_the_network_mode_and_joins_no_network() {
-    use crate::model::refs::NetworkMode;
-    let cases = [
-        (NetworkMode::Host, "host"),
-        (NetworkMode::None, "none"),
-        (NetworkMode::Bridge, "bridge"),
-        (NetworkMode::Container("vpn".into()), "container:vpn"),
-        // What the executor resolved `service:vpn` to.
-        (
-            NetworkMode::Container("0123abcd".into()),
-            "container:0123abcd",
-        ),
-    ];
-    for (mode, expected) in cases {
-        let mut svc = ServiceSpec::new("web", "app");
-        svc.network_mode = Some(mode);
-        let req = request(svc);
-        let body = container_body(&req);
-        assert_eq!(host(&body).network_mode.as_deref(), Some(expected));
-        assert_eq!(body.networking_config, None, "{expected}");
-        assert!(extra_networks(&req).is_empty());
-    }
-}
-
-#[test]
-fn volumes_from_keep_their_mode() {
-    use crate::model::refs::{VolumesFrom, VolumesSource};
-    let mut svc = ServiceSpec::new("web", "app");
-    svc.volumes_from = vec![
-        VolumesFrom {
-            source: VolumesSource::Container("abc".into()),
-            read_only: true,
-        },
-        VolumesFrom {
-            source: VolumesSource::Container("legacy".into()),
-            read_only: false,
-        },
-    ];
-    let body = container_body(&request(svc));
-    assert_eq!(
-        host(&body).volumes_from,
-        Some(vec!["abc:ro".to_owned(), "legacy".to_owned()])
-    );
-}
-
-#[test]
-fn links_go_to_the_host_config_and_every_endpoint_as_compose_sets_them() {
-    use crate::model::refs::Link;
-    let mut svc = ServiceSpec::new("web", "app");
-    svc.links = vec![Link {
-        target: "shop-db-1".into(),
-        alias: "database".into(),
-    }];
-    svc.external_links = vec![Link {
-        target: "legacy".into(),
-        alias: "old".into(),
-    }];
-    let mut req = request(svc);
-    req.networks = BTreeMap::from([
-        ("shop_back".to_owned(), ServiceNetwork::default()),
-        ("shop_front".to_owned(), ServiceNetwork::default()),
-    ]);
-    let expected = vec!["shop-db-1:database".to_owned(), "legacy:old".to_owned()];
-    let body = container_body(&req);
-    assert_eq!(host(&body).links, Some(expected.clone()));
-    let endpoints = body.networking_config.unwrap().endpoints_config.unwrap();
-    assert_eq!(endpoints["shop_back"].links, Some(expected.clone()));
-    assert_eq!(extra_networks(&req)[0].1.links, Some(expected));
-}
-
-#[test]
-fn secrets_and_configs_are_read_only_bind_mounts_of_the_materialized_files() {
-    use crate::model::files::{FileDef, FileKind, FileRef};
-    let def = FileDef::new("db", b"pw-value-123".to_vec());
-    let mut svc = ServiceSpec::new("web", "app:v1");
-    svc.secrets.push(FileRef {
-        kind: FileKind::Secret,
-        source: "db".into(),
-        target: "/run/secrets/db".into(),
-        mode: 0o400,
-        digest: def.digest.clone(),
-        ..FileRef::default()
-    });
-    let project = crate::model::ProjectSpec {
-        name: "shop".into(),
-        secrets: BTreeMap::from([("db".into(), def)]),
-        ..Default::default()
-    };
-    let base = tempfile::tempdir().unwrap();
-    let state = crate::state::StateDir::new(base.path(), "default");
-    let mut req = request(svc);
-    crate::executor::files::attach(Some(&state), &project, &mut req).unwrap();
-    let body = container_body(&req);
-    let host = host(&body);
-    assert_eq!(
-        host.binds, None,
-        "never a bind that creates a missing source"
-    );
-    let mounts = host.mounts.as_ref().unwrap();
-    assert_eq!(mounts.len(), 1);
-    assert_eq!(mounts[0].typ, Some(MountType::BIND));
-    assert_eq!(mounts[0].target.as_deref(), Some("/run/secrets/db"));
-    assert_eq!(mounts[0].read_only, Some(true));
-    let source = PathBuf::from(mounts[0].source.clone().unwrap());
-    assert!(source.starts_with(base.path().join("default/shop/files")));
-    assert_eq!(std::fs::read(&source).unwrap(), b"pw-value-123");
-    assert!(!format!("{body:?}").contains("pw-value-123"));
-}
-
-#[test]
 fn resources_land_in_the_host_config() {
     use crate::model::resources::DeviceRequest;
     let mut svc = ServiceSpec::new("web", "app:v1");
@@ -559,88 +262,4 @@ fn unset_resources_leave_the_engine_defaults() {
     assert_eq!(h.oom_kill_disable, None);
     assert_eq!(h.memory_swappiness, None);
     assert!(h.device_requests.is_none() && h.blkio_weight_device.is_none());
-}
-
-#[test]
-fn mount_options_go_to_the_bind_form_or_the_mount_options() {
-    let mut svc = ServiceSpec::new("web", "app:v1");
-    let mut bind = MountSpec::new(
-        MountKind::Bind {
-            source: PathBuf::from("/srv/conf"),
-            create_host_path: true,
-        },
-        "/conf",
-        true,
-    );
-    bind.options.selinux = Some("z".into());
-    bind.options.propagation = Some("rshared".into());
-    let mut strict = MountSpec::new(
-        MountKind::Bind {
-            source: PathBuf::from("/srv/strict"),
-            create_host_path: false,
-        },
-        "/strict",
-        false,
-    );
-    strict.options.propagation = Some("rslave".into());
-    let mut volume = MountSpec::new(
-        MountKind::Volume {
-            name: "shop_data".into(),
-            key: "data".into(),
-        },
-        "/data",
-        false,
-    );
-    volume.options.nocopy = true;
-    let mut tmpfs = MountSpec::new(
-        MountKind::Tmpfs {
-            size: Some(1 << 20),
-        },
-        "/scratch",
-        false,
-    );
-    tmpfs.options.tmpfs_mode = Some(0o1777);
-    svc.mounts = vec![bind, strict, volume, tmpfs];
-    let body = container_body(&request(svc));
-    let h = host(&body);
-    assert_eq!(
-        h.binds,
-        Some(vec!["/srv/conf:/conf:ro,z,rshared".to_owned()])
-    );
-    let mounts = h.mounts.as_ref().unwrap();
-    let strict = &mounts[0];
-    assert_eq!(
-        strict.bind_options.as_ref().unwrap().propagation,
-        Some(MountBindOptionsPropagationEnum::RSLAVE)
-    );
-    assert_eq!(
-        mounts[1].volume_options.as_ref().unwrap().no_copy,
-        Some(true)
-    );
-    let t = mounts[2].tmpfs_options.as_ref().unwrap();
-    assert_eq!((t.size_bytes, t.mode), (Some(1 << 20), Some(0o1777)));
-}
-
-#[test]
-fn short_tmpfs_options_beyond_size_and_mode_go_to_the_tmpfs_map_as_written() {
-    use crate::model::spec::{MountKind, MountSpec};
-    let mut svc = ServiceSpec::new("web", "app:v1");
-    let mut flagged = MountSpec::new(MountKind::Tmpfs { size: Some(65536) }, "/run/opts", false);
-    flagged.options.tmpfs_flags = Some("rw,noexec,size=65536".into());
-    svc.mounts = vec![
-        MountSpec::new(MountKind::Tmpfs { size: None }, "/run/tmp", false),
-        flagged,
-    ];
-    let body = container_body(&request(svc));
-    let h = host(&body);
-    assert_eq!(
-        h.tmpfs,
-        Some(HashMap::from([(
-            "/run/opts".to_owned(),
-            "rw,noexec,size=65536".to_owned()
-        )]))
-    );
-    let mounts = h.mounts.as_ref().unwrap();
-    assert_eq!(mounts.len(), 1);
-    assert_eq!(mounts[0].target.as_deref(), Some("/run/tmp"));
 }
