@@ -95,14 +95,15 @@ pub fn all_settled(services: &[ServiceStatus]) -> bool {
         .all(|s| s.phase.is_none_or(|phase| phase.is_final()))
 }
 
-/// One line per rollout that ended rolled back or aborted: `shop/web rolled back: why`.
+/// One line per rollout that ended rolled back or aborted: `shop/web rolled back: why` (a
+/// superseded rollout is no failure).
 pub fn failures(services: &[ServiceStatus]) -> Vec<String> {
     services
         .iter()
         .filter_map(|s| {
             let phase = s
                 .phase
-                .filter(|p| p.is_final() && *p != PhaseName::Complete)?;
+                .filter(|p| matches!(p, PhaseName::RolledBack | PhaseName::Aborted))?;
             let reason = s.reason.as_deref().unwrap_or("no reason recorded");
             Some(format!(
                 "{}/{} {}: {reason}",

@@ -237,6 +237,11 @@ fn failures_name_rolled_back_and_aborted_rollouts_only() {
         with("worker", Some(PhaseName::Aborted), None),
         with("db", None, None),
         with("cache", Some(PhaseName::Paused), Some("held")),
+        with(
+            "queue",
+            Some(PhaseName::Superseded),
+            Some("superseded by a change of the desired state"),
+        ),
     ];
     assert_eq!(
         failures(&services),
