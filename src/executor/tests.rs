@@ -244,7 +244,8 @@ async fn wait_for_times_out_when_the_dependency_never_turns_healthy() {
 
     let result = executor
         .execute(&project, &plan(vec![wait_healthy()]))
-        .await;
+        .await
+        .map_err(Error::into_single);
 
     assert!(
         matches!(&result, Err(Error::DependencyTimeout { dependency, .. }) if dependency == "db"),
@@ -264,7 +265,8 @@ async fn a_dependency_that_exited_non_zero_fails_the_wait_at_once() {
 
     let result = executor
         .execute(&project, &plan(vec![wait_healthy()]))
-        .await;
+        .await
+        .map_err(Error::into_single);
 
     assert!(
         matches!(&result, Err(Error::DependencyFailed { exit_code: 1, .. })),
@@ -274,7 +276,7 @@ async fn a_dependency_that_exited_non_zero_fails_the_wait_at_once() {
 }
 
 #[tokio::test]
-async fn a_failing_create_stops_the_execution_and_names_the_action() {
+async fn a_failing_create_fails_its_service_and_names_the_action() {
     let fake = FakeRuntime::new();
     fake.add_image("postgres:16", "sha256:db");
     let (_store, executor) = setup(&fake).await;
@@ -290,16 +292,21 @@ async fn a_failing_create_stops_the_execution_and_names_the_action() {
         .execute(&shop(), &plan(vec![create("db", 1), create("db", 2)]))
         .await;
 
-    let Err(Error::Action { action, .. }) = result else {
-        panic!("expected an action error, got {result:?}");
+    let Err(Error::Services { failed, report }) = result else {
+        panic!("expected a service failure, got {result:?}");
+    };
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].service, "db");
+    let Error::Action { action, .. } = &failed[0].error else {
+        panic!("expected an action error, got {:?}", failed[0].error);
     };
     assert_eq!(action, "create db #1 (replica missing)");
     assert_eq!(
-        fake.calls(),
-        [Call::Create {
-            name: "shop-db-1".into()
-        }]
+        report.done,
+        [create("db", 2)],
+        "the other replica is independent"
     );
+    assert!(report.skipped.is_empty());
 }
 
 #[tokio::test]
@@ -433,7 +440,8 @@ async fn a_missing_image_of_a_service_with_build_says_composectl_does_not_build(
     let err = executor
         .execute(&project, &plan(vec![pull]))
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .into_single();
 
     let text = err.to_string();
     assert!(matches!(err, Error::NotBuilt { .. }), "{text}");
@@ -501,7 +509,8 @@ async fn a_new_container_that_never_gets_healthy_is_removed_and_the_old_one_kept
     let err = executor
         .execute(&project, &plan(vec![start_first(&old)]))
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .into_single();
 
     assert!(
         matches!(&err, Error::StartFirstFailed { number: 1, why, .. } if why.contains("health check failed")),
