@@ -18,6 +18,8 @@ use crate::plan::{Action, Plan};
 use crate::runtime::{self, ContainerRuntime};
 use crate::state::StateDir;
 
+#[cfg(test)]
+mod concurrency_tests;
 mod containers;
 pub mod files;
 mod recreate;
