@@ -200,6 +200,11 @@ async fn reconcile_untimed<R: ContainerRuntime>(
     shared
         .telemetry
         .record_plan(&plan, steady, executed.is_ok());
+    if let Err(executor::Error::Services { report, .. }) = &executed {
+        shared
+            .telemetry
+            .record_heals(&project, &report.done, steady);
+    }
     if let Err(err) = &executed {
         for failure in err.failures() {
             if let executor::Error::StartFirstFailed {

@@ -34,7 +34,7 @@ use crate::plan::Plan;
 use crate::runtime::docker::stats::ApiStats;
 use crate::sync;
 use labels::{
-    DriftLabels, GateLabels, HealLabels, PlanCounts, ProjectLabels, ReconcileLabels,
+    DriftLabels, DriftReason, GateLabels, HealLabels, PlanCounts, ProjectLabels, ReconcileLabels,
     ReconcileResult, RolloutLabels, ServiceLabels,
 };
 use scrape::{Scrape, Sources};
@@ -328,12 +328,26 @@ impl Telemetry {
             };
             self.inner.drift.get_or_create(&labels).inc_by(n);
         }
-        if !executed {
-            return;
+        if executed {
+            self.count_heals(&plan.project, heals);
         }
+    }
+
+    /// Counts the heals among `done`, the actions of a plan of `project` that were carried
+    /// out although others of it failed (their drift is counted by [`Self::record_plan`]).
+    pub fn record_heals(&self, project: &str, done: &[crate::plan::Action], steady: bool) {
+        let plan = Plan {
+            project: project.to_owned(),
+            actions: done.to_vec(),
+            ..Plan::default()
+        };
+        self.count_heals(project, labels::count_plan(&plan, steady).heals);
+    }
+
+    fn count_heals(&self, project: &str, heals: BTreeMap<(String, DriftReason), u64>) {
         for ((service, reason), n) in heals {
             let labels = HealLabels {
-                project: plan.project.clone(),
+                project: project.to_owned(),
                 service,
                 reason,
             };
