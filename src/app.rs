@@ -324,6 +324,7 @@ async fn apply(
     config.policy = policy;
     config.limits = args.desired.limits();
     config.wait_timeout = args.wait_timeout;
+    config.parallelism = args.parallelism;
     config.adopt = args.adopt;
     let controller = Controller::new(runtime, config);
     controller.reload().await;
@@ -373,6 +374,7 @@ async fn run_daemon(
     config.removal_grace = args.removal_grace;
     config.load_timeout = args.load_timeout;
     config.wait_timeout = args.wait_timeout;
+    config.parallelism = args.parallelism;
     config.crash = CrashPolicy {
         initial: args.crash_backoff,
         max: args.crash_backoff_max,

@@ -1,8 +1,9 @@
 //! The executor: carries a [`Plan`] out through the [`ContainerRuntime`], the only writer to
 //! the engine.
 //!
-//! Actions run in plan order and stop at the first failure; what was done stays done, and
-//! the next plan starts from what is observed then. Containers the executor creates are
+//! Actions run as the plan's dependency graph allows, concurrently up to a parallelism
+//! ([`run`]); a failure fails its service and skips what depends on it, the rest still
+//! runs. What was done stays done, and the next plan starts from what is observed then. Containers the executor creates are
 //! inspected and upserted into the [`Store`] at once, so a plan made before the engine's
 //! event arrives does not create them again. It only ever stops or removes a container
 //! whose ID is in the plan *and* in the store (which holds managed containers only) under
@@ -11,22 +12,27 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tracing::info;
-
 use crate::model::spec::{DependsOn, ProjectSpec};
 use crate::observed::Store;
 use crate::plan::{Action, Plan};
 use crate::runtime::{self, ContainerRuntime};
 use crate::state::StateDir;
 
+#[cfg(test)]
+mod concurrency_tests;
 mod containers;
 pub mod files;
 mod recreate;
 mod references;
 mod resources;
+mod run;
 #[cfg(test)]
 mod tests;
 mod wait;
+
+/// How many actions run at once by default: enough to overlap slow stops and pulls, few
+/// enough for a small NAS.
+pub const DEFAULT_PARALLELISM: usize = 8;
 
 /// How long a `WaitFor` waits by default.
 pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -158,6 +164,22 @@ pub enum Error {
         /// What is missing.
         source: references::Error,
     },
+    /// Some actions of the plan failed: each failed service with its error (one line per
+    /// service); the actions that depend on them were skipped, the rest ran.
+    #[error("{}", services_failed(failed))]
+    Services {
+        /// The failed services, in the order their actions failed.
+        failed: Vec<ServiceFailure>,
+        /// What the execution did and skipped.
+        report: Report,
+    },
+    /// The failure of an action several services needed, as given to each service but
+    /// the first (which carries the error itself).
+    #[error("{why}")]
+    Shared {
+        /// The error, displayed.
+        why: String,
+    },
     /// A secret or config could not be written or mounted (nothing was created).
     #[error("{action}: {source}")]
     Files {
@@ -201,14 +223,54 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// The errors this one stands for: those of each failed service for
+    /// [`Error::Services`], else itself.
+    pub fn failures(&self) -> Vec<&Error> {
+        match self {
+            Self::Services { failed, .. } => failed.iter().map(|f| &f.error).collect(),
+            other => vec![other],
+        }
+    }
+
+    /// The one error this stands for: the error of the only failed service of an
+    /// [`Error::Services`], else itself.
+    #[cfg(test)]
+    pub(crate) fn into_single(self) -> Error {
+        match self {
+            Self::Services { mut failed, .. } if failed.len() == 1 => failed.remove(0).error,
+            other => other,
+        }
+    }
+}
+
+/// One service that failed in an execution, and why.
+#[derive(Debug)]
+pub struct ServiceFailure {
+    /// The service (for a failure that belongs to no service, what failed).
+    pub service: String,
+    /// Its action's error.
+    pub error: Error,
+}
+
+fn services_failed(failed: &[ServiceFailure]) -> String {
+    let lines: Vec<String> = failed
+        .iter()
+        .map(|f| format!("service {}: {}", f.service, f.error))
+        .collect();
+    lines.join("\n")
+}
+
 /// Result alias for this module.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What an execution did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Report {
-    /// The actions carried out, in order.
+    /// The actions carried out, in the order they completed.
     pub done: Vec<Action>,
+    /// The actions not carried out because an action they depend on failed.
+    pub skipped: Vec<Action>,
     /// Runtime write calls made.
     pub writes: usize,
     /// The plan was stopped before its end because it was no longer wanted.
@@ -221,6 +283,8 @@ pub struct Executor<R> {
     runtime: Arc<R>,
     store: Store,
     wait_timeout: Duration,
+    /// How many actions run at once.
+    parallelism: usize,
     /// Where secrets and configs are written ([`files`]); `None` refuses services that
     /// use them.
     state: Option<StateDir>,
@@ -233,6 +297,7 @@ impl<R: ContainerRuntime> Executor<R> {
             runtime,
             store,
             wait_timeout: DEFAULT_WAIT_TIMEOUT,
+            parallelism: DEFAULT_PARALLELISM,
             state: None,
         }
     }
@@ -263,6 +328,12 @@ impl<R: ContainerRuntime> Executor<R> {
         files::collect(state, &project.name, &keep)
     }
 
+    /// Runs at most `n` actions at once (at least one).
+    pub fn with_parallelism(mut self, n: usize) -> Self {
+        self.parallelism = n.max(1);
+        self
+    }
+
     /// Sets how long a `WaitFor` may wait.
     pub fn with_wait_timeout(mut self, timeout: Duration) -> Self {
         self.wait_timeout = timeout;
@@ -270,13 +341,20 @@ impl<R: ContainerRuntime> Executor<R> {
     }
 
     /// Carries out `plan` for `project` (for a removed project: a spec with only the name).
-    /// Stops at the first failing action.
+    /// Independent actions run concurrently; a failure fails its service and skips what
+    /// depends on it ([`Error::Services`]).
     pub async fn execute(&self, project: &ProjectSpec, plan: &Plan) -> Result<Report> {
         self.execute_while(project, plan, || true).await
     }
 
-    /// Like [`Self::execute`], asking `proceed` before each action and stopping (with
-    /// [`Report::cancelled`]) when it says no: a prune stops when the project comes back.
+    /// Like [`Self::execute`], asking `proceed` before starting each action and starting
+    /// no more (with [`Report::cancelled`], once those running are done) when it says no: a
+    /// prune stops when the project comes back.
+    ///
+    /// The plan runs as its dependency graph ([`crate::plan::graph`]): every action whose
+    /// dependencies are done starts, up to the parallelism. Returns `Ok` when no action
+    /// failed, else [`Error::Services`] with each failed service, what ran and what was
+    /// skipped.
     pub async fn execute_while(
         &self,
         project: &ProjectSpec,
@@ -289,17 +367,7 @@ impl<R: ContainerRuntime> Executor<R> {
                 spec: project.name.clone(),
             });
         }
-        let mut report = Report::default();
-        for action in &plan.actions {
-            if !proceed() {
-                report.cancelled = true;
-                break;
-            }
-            info!(project = %project.name, %action, "executing");
-            report.writes += self.act(project, plan, action).await?;
-            report.done.push(action.clone());
-        }
-        Ok(report)
+        self.run_graph(project, plan, proceed).await
     }
 
     /// Carries out one action; returns the number of runtime writes it made.

@@ -80,6 +80,10 @@ pub struct ApplyArgs {
     /// Longest wait for a `depends_on` condition.
     #[arg(long, env = "COMPOSECTL_WAIT_TIMEOUT", default_value = "120s", value_parser = parse_duration)]
     pub wait_timeout: Duration,
+    /// How many actions of a plan run at once (independent pulls, stops, creates); the
+    /// plan's dependencies still order the rest.
+    #[arg(long, env = "COMPOSECTL_PARALLELISM", default_value_t = crate::executor::DEFAULT_PARALLELISM, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub parallelism: usize,
     /// Prune every project of this instance that the desired directory does not hold, also
     /// those another desired directory deployed (by default only projects loaded from this
     /// directory are ever pruned; the others are left running and reported).
@@ -102,6 +106,10 @@ pub struct RunArgs {
     /// Longest wait for a `depends_on` condition.
     #[arg(long, env = "COMPOSECTL_WAIT_TIMEOUT", default_value = "120s", value_parser = parse_duration)]
     pub wait_timeout: Duration,
+    /// How many actions of a plan run at once (independent pulls, stops, creates); the
+    /// plan's dependencies still order the rest.
+    #[arg(long, env = "COMPOSECTL_PARALLELISM", default_value_t = crate::executor::DEFAULT_PARALLELISM, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub parallelism: usize,
     /// First delay of the crash backoff (doubles per crash).
     #[arg(long, env = "COMPOSECTL_CRASH_BACKOFF", default_value = "10s", value_parser = parse_duration)]
     pub crash_backoff: Duration,

@@ -51,6 +51,7 @@ fn every_setting_of_the_command_line_is_a_known_name() {
         "COMPOSECTL_RESYNC",
         "COMPOSECTL_DEBOUNCE",
         "COMPOSECTL_WAIT_TIMEOUT",
+        "COMPOSECTL_PARALLELISM",
         "COMPOSECTL_CRASH_BACKOFF",
         "COMPOSECTL_CRASH_BACKOFF_MAX",
         "COMPOSECTL_CRASH_RESET",

@@ -1,7 +1,10 @@
 //! The convergence property on the fake engine: for random desired specs and random hosts
 //! (missing, drifted, exited, unhealthy, surplus and orphan containers), planning, executing
 //! through the real executor, relisting and planning again yields an empty plan, and the
-//! engine then runs exactly the desired replicas.
+//! engine then runs exactly the desired replicas. The executor runs plans concurrently:
+//! the fake's calls take random times (tokio's paused clock), so actions complete in random
+//! orders, and random calls fail; once the failures stop, the next plan is empty, and no
+//! two calls ever worked on one container at once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +18,17 @@ use crate::model::spec::{
 use crate::model::{ContainerState, Health, ProjectSpec, ServiceSpec};
 use crate::observed::{Store, relist};
 use crate::plan::{PlanContext, plan};
-use crate::runtime::fake::FakeRuntime;
+use crate::runtime::Error as RuntimeError;
+use crate::runtime::fake::{FakeRuntime, Op};
+
+/// The write operations a failure can be injected into.
+const FAILING: [Op; 5] = [
+    Op::CreateContainer,
+    Op::StartContainer,
+    Op::StopContainer,
+    Op::RemoveContainer,
+    Op::EnsureNetwork,
+];
 
 /// One generated service: replicas, an environment value, a healthcheck, a dependency on
 /// an earlier service.
@@ -149,7 +162,13 @@ fn seed(fake: &FakeRuntime, desired: &ProjectSpec, drifted: &ProjectSpec, slots:
     }
 }
 
-fn converge(services: Vec<Svc>, slots: Vec<Vec<Slot>>, orphan: bool) -> Result<(), TestCaseError> {
+fn converge(
+    services: Vec<Svc>,
+    slots: Vec<Vec<Slot>>,
+    orphan: bool,
+    delays: Vec<u16>,
+    failures: Vec<usize>,
+) -> Result<(), TestCaseError> {
     let desired = project(&services, 0);
     let drifted = project(&services, 1);
     let fake = FakeRuntime::new();
@@ -160,8 +179,14 @@ fn converge(services: Vec<Svc>, slots: Vec<Vec<Slot>>, orphan: bool) -> Result<(
     if orphan {
         fake.add_managed(&desired, &ServiceSpec::new("gone", "app0:v1"), 1);
     }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    fake.set_delay(move |_| {
+        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Duration::from_millis(u64::from(delays[i % delays.len()]))
+    });
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .start_paused(true)
         .build()
         .unwrap();
     rt.block_on(async {
@@ -175,10 +200,41 @@ fn converge(services: Vec<Svc>, slots: Vec<Vec<Slot>>, orphan: bool) -> Result<(
             &store.snapshot(),
             &PlanContext::default(),
         );
-        executor
-            .execute(&desired, &first)
-            .await
-            .map_err(|e| TestCaseError::fail(format!("{first}\n{e}")))?;
+        for op in &failures {
+            fake.fail_next(
+                FAILING[op % FAILING.len()],
+                RuntimeError::Engine {
+                    operation: "injected",
+                    message: "injected failure".into(),
+                },
+            );
+        }
+        // Each failed round uses up at least one injected failure; a round without one
+        // must succeed.
+        let mut current = first.clone();
+        let mut last = Err(String::new());
+        for _ in 0..=failures.len() {
+            last = executor
+                .execute(&desired, &current)
+                .await
+                .map_err(|e| format!("{current}\n{e}"));
+            if last.is_ok() {
+                break;
+            }
+            relist(&fake, &store).await.unwrap();
+            current = plan(
+                "shop",
+                Some(&desired),
+                &store.snapshot(),
+                &PlanContext::default(),
+            );
+        }
+        last.map_err(TestCaseError::fail)?;
+        prop_assert!(
+            fake.overlaps().is_empty(),
+            "two calls on one container: {:?}",
+            fake.overlaps()
+        );
         relist(&fake, &store).await.unwrap();
         let second = plan(
             "shop",
@@ -218,8 +274,10 @@ proptest! {
         services in proptest::collection::vec(svc(), 1..4),
         slots in proptest::collection::vec(proptest::collection::vec(slot(), 0..5), 3),
         orphan in any::<bool>(),
+        delays in proptest::collection::vec(0u16..50, 1..16),
+        failures in proptest::collection::vec(0usize..16, 0..3),
     ) {
         let slots: Vec<Vec<Slot>> = slots.into_iter().take(services.len()).collect();
-        converge(services, slots, orphan)?;
+        converge(services, slots, orphan, delays, failures)?;
     }
 }

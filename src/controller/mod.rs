@@ -94,6 +94,8 @@ pub struct Config {
     pub crash: CrashPolicy,
     /// Longest wait for a `depends_on` condition.
     pub wait_timeout: Duration,
+    /// How many actions of a plan run at once.
+    pub parallelism: usize,
     /// Time in-flight reconciles get to finish at shutdown.
     pub shutdown_grace: Duration,
     /// Where rollout records and revision histories live.
@@ -122,6 +124,7 @@ impl Config {
             debounce: Duration::from_millis(500),
             crash: CrashPolicy::default(),
             wait_timeout: Duration::from_secs(120),
+            parallelism: crate::executor::DEFAULT_PARALLELISM,
             shutdown_grace: Duration::from_secs(30),
             state: StateDir::new(
                 std::path::Path::new(crate::control::DEFAULT_STATE_DIR),
@@ -164,6 +167,7 @@ impl<R: ContainerRuntime> Controller<R> {
         let store = Store::with_clock(clock.clone());
         let executor = Executor::new(runtime.clone(), store.clone())
             .with_wait_timeout(config.wait_timeout)
+            .with_parallelism(config.parallelism)
             .with_state_dir(config.state.clone());
         let (kick, kicks) = mpsc::unbounded_channel();
         let ownership = ownership::Keeper::open(&config.state, &config.desired_dir);

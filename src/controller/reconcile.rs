@@ -200,13 +200,29 @@ async fn reconcile_untimed<R: ContainerRuntime>(
     shared
         .telemetry
         .record_plan(&plan, steady, executed.is_ok());
-    if let Err(executor::Error::StartFirstFailed {
-        service, number, ..
-    }) = &executed
-    {
+    if let Err(executor::Error::Services { report, .. }) = &executed {
         shared
-            .rollouts
-            .replica_failed(&crate::model::ServiceRef::new(&project, service), *number)?;
+            .telemetry
+            .record_heals(&project, &report.done, steady);
+    }
+    if let Err(err) = &executed {
+        for failure in err.failures() {
+            if let executor::Error::StartFirstFailed {
+                service, number, ..
+            } = failure
+            {
+                shared
+                    .rollouts
+                    .replica_failed(&crate::model::ServiceRef::new(&project, service), *number)?;
+            }
+        }
+    }
+    if let Err(executor::Error::Services { failed, .. }) = &executed {
+        for failure in failed {
+            shared
+                .telemetry
+                .record_service_failure(&project, &failure.service);
+        }
     }
     executed?;
     collect_files(&shared, &spec);

@@ -106,7 +106,8 @@ async fn a_create_without_the_referenced_container_fails_naming_the_key() {
     let executor = executor(&fake).await;
     let result = executor
         .execute(&project(false), &plan(vec![create_app()]))
-        .await;
+        .await
+        .map_err(Error::into_single);
     let Err(e @ Error::Reference { .. }) = result else {
         panic!("{result:?}")
     };

@@ -34,7 +34,7 @@ use crate::plan::Plan;
 use crate::runtime::docker::stats::ApiStats;
 use crate::sync;
 use labels::{
-    DriftLabels, GateLabels, HealLabels, PlanCounts, ProjectLabels, ReconcileLabels,
+    DriftLabels, DriftReason, GateLabels, HealLabels, PlanCounts, ProjectLabels, ReconcileLabels,
     ReconcileResult, RolloutLabels, ServiceLabels,
 };
 use scrape::{Scrape, Sources};
@@ -113,6 +113,7 @@ struct Inner {
     rollouts: Family<RolloutLabels, Counter>,
     rollout_step: Family<ServiceLabels, Gauge>,
     gate_evaluations: Family<GateLabels, Counter>,
+    service_failures: Family<ServiceLabels, Counter>,
     projects: Mutex<BTreeMap<String, ProjectRecord>>,
     loaded_projects: Mutex<BTreeSet<String>>,
     desired_loaded: AtomicBool,
@@ -194,6 +195,12 @@ impl Telemetry {
             "Replacements of failed replicas, by service and failure.",
             heals.clone(),
         );
+        let service_failures = Family::default();
+        registry.register(
+            "composectl_service_failures",
+            "Actions that failed during reconciles, by service (the reason is in the logs and /status).",
+            service_failures.clone(),
+        );
         let sources = Arc::new(Sources::default());
         registry.register_collector(Box::new(Scrape(sources.clone())));
         Self {
@@ -208,6 +215,7 @@ impl Telemetry {
                 rollouts,
                 rollout_step,
                 gate_evaluations,
+                service_failures,
                 projects: Mutex::new(BTreeMap::new()),
                 loaded_projects: Mutex::new(BTreeSet::new()),
                 desired_loaded: AtomicBool::new(false),
@@ -320,17 +328,41 @@ impl Telemetry {
             };
             self.inner.drift.get_or_create(&labels).inc_by(n);
         }
-        if !executed {
-            return;
+        if executed {
+            self.count_heals(&plan.project, heals);
         }
+    }
+
+    /// Counts the heals among `done`, the actions of a plan of `project` that were carried
+    /// out although others of it failed (their drift is counted by [`Self::record_plan`]).
+    pub fn record_heals(&self, project: &str, done: &[crate::plan::Action], steady: bool) {
+        let plan = Plan {
+            project: project.to_owned(),
+            actions: done.to_vec(),
+            ..Plan::default()
+        };
+        self.count_heals(project, labels::count_plan(&plan, steady).heals);
+    }
+
+    fn count_heals(&self, project: &str, heals: BTreeMap<(String, DriftReason), u64>) {
         for ((service, reason), n) in heals {
             let labels = HealLabels {
-                project: plan.project.clone(),
+                project: project.to_owned(),
                 service,
                 reason,
             };
             self.inner.heals.get_or_create(&labels).inc_by(n);
         }
+    }
+
+    /// Counts one failed action of `service` of `project` (its error goes to the logs and
+    /// the reconcile's error, never into a label).
+    pub fn record_service_failure(&self, project: &str, service: &str) {
+        let labels = ServiceLabels {
+            project: project.to_owned(),
+            service: service.to_owned(),
+        };
+        self.inner.service_failures.get_or_create(&labels).inc();
     }
 
     /// Records one reconcile of `project` that took `duration`: on success the time and

@@ -210,6 +210,22 @@ fn heals_are_counted_once_executed_and_no_id_or_exit_code_becomes_a_label() {
     }
 }
 
+#[test]
+fn the_heals_a_partly_failed_plan_made_and_its_failed_services_are_counted_by_service() {
+    let t = Telemetry::new();
+    t.record_heals("shop", &[replace("web", exited())], true);
+    t.record_service_failure("shop", "db");
+    let text = t.encode();
+    assert!(
+        text.contains(r#"composectl_heals_total{project="shop",service="web",reason="exited"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"composectl_service_failures_total{project="shop",service="db"} 1"#),
+        "{text}"
+    );
+}
+
 fn view_with(projects: &[(&str, bool)]) -> DesiredView {
     let mut report = LoadReport::default();
     for (name, valid) in projects {

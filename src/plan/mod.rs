@@ -39,6 +39,7 @@ use crate::model::{ObservedContainer, ObservedState};
 mod action;
 mod definitions;
 mod deps;
+pub mod graph;
 mod judge;
 mod references;
 mod render;
@@ -51,6 +52,8 @@ mod definitions_tests;
 mod engine_tests;
 #[cfg(test)]
 mod fixtures;
+#[cfg(test)]
+mod graph_tests;
 #[cfg(test)]
 mod order_tests;
 #[cfg(test)]

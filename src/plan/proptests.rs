@@ -297,6 +297,40 @@ fn slots(host: &ObservedState) -> Vec<(String, u32)> {
     slots
 }
 
+/// `plan` with its actions in a random order its dependency graph allows (as a concurrent
+/// executor may complete them), or `None` when the graph has an edge that is not to an
+/// earlier action (a possible cycle).
+fn in_graph_order(plan: &Plan, spec: Option<&ProjectSpec>, picks: &[u16]) -> Option<Plan> {
+    let unnamed = ProjectSpec {
+        name: plan.project.clone(),
+        ..ProjectSpec::default()
+    };
+    let graph = super::graph::graph(plan, spec.unwrap_or(&unnamed));
+    if graph
+        .deps
+        .iter()
+        .enumerate()
+        .any(|(i, deps)| deps.iter().any(|&d| d >= i))
+    {
+        return None;
+    }
+    let mut done = vec![false; plan.actions.len()];
+    let mut actions = Vec::with_capacity(plan.actions.len());
+    for step in 0..plan.actions.len() {
+        let ready: Vec<usize> = (0..plan.actions.len())
+            .filter(|&i| !done[i] && graph.deps[i].iter().all(|&d| done[d]))
+            .collect();
+        let pick = usize::from(picks.get(step % picks.len().max(1)).copied().unwrap_or(0));
+        let i = *ready.get(pick % ready.len().max(1))?;
+        done[i] = true;
+        actions.push(plan.actions[i].clone());
+    }
+    Some(Plan {
+        actions,
+        ..plan.clone()
+    })
+}
+
 /// The slots a converged host has: `1..=replicas` of every service, nothing else.
 fn wanted(spec: Option<&ProjectSpec>) -> Vec<(String, u32)> {
     spec.into_iter()
@@ -313,6 +347,7 @@ proptest! {
         other in entries(4),
         present in prop::collection::vec(prop::option::of(any::<bool>()), IMAGES.len()),
         gone in prop::bool::weighted(0.15),
+        order in prop::collection::vec(any::<u16>(), 64),
     ) {
         let desired = build_project("shop", &services, 0);
         let drifted = build_project("shop", &services, 1);
@@ -325,7 +360,9 @@ proptest! {
         let ctx = PlanContext::default();
 
         let first = plan("shop", spec, &host, &ctx);
-        apply(spec, &mut host, &first);
+        let shuffled = in_graph_order(&first, spec, &order);
+        prop_assert!(shuffled.is_some(), "the graph of {:?} has a cycle", first);
+        apply(spec, &mut host, &shuffled.unwrap_or_default());
         let second = plan("shop", spec, &host, &ctx);
 
         prop_assert!(second.actions.is_empty(), "second plan: {:?}\nfirst: {:?}", second, first);

@@ -44,6 +44,58 @@ use engine::{Engine, FakeContainer};
 #[derive(Debug, Clone, Default)]
 pub struct FakeRuntime {
     inner: Arc<Mutex<Engine>>,
+    pacing: Arc<Mutex<Pacing>>,
+}
+
+/// How long each write call takes ([`FakeRuntime::set_delay`]), and which containers
+/// calls are working on right now, to catch two calls on one container at once.
+#[derive(Default)]
+struct Pacing {
+    delay: Option<Arc<DelayFn>>,
+    busy: BTreeMap<String, usize>,
+    overlaps: Vec<String>,
+}
+
+type DelayFn = dyn Fn(&Call) -> Duration + Send + Sync;
+
+impl std::fmt::Debug for Pacing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pacing")
+            .field("delayed", &self.delay.is_some())
+            .field("busy", &self.busy)
+            .field("overlaps", &self.overlaps)
+            .finish()
+    }
+}
+
+/// Marks containers busy for the length of one delayed call.
+struct Busy {
+    pacing: Arc<Mutex<Pacing>>,
+    keys: Vec<String>,
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        let mut pacing = sync::lock(&self.pacing);
+        for key in &self.keys {
+            if let Some(n) = pacing.busy.get_mut(key) {
+                *n -= 1;
+                if *n == 0 {
+                    pacing.busy.remove(key);
+                }
+            }
+        }
+    }
+}
+
+/// The containers a write call works on: by ID, and by name for the name it takes.
+fn busy_keys(call: &Call) -> Vec<String> {
+    match call {
+        Call::Start { id } | Call::Stop { id } | Call::Remove { id } => vec![format!("id:{id}")],
+        Call::Rename { id, name } => vec![format!("id:{id}"), format!("name:{name}")],
+        Call::Create { name } => vec![format!("name:{name}")],
+        _ => Vec::new(),
+    }
 }
 
 impl FakeRuntime {
@@ -54,6 +106,43 @@ impl FakeRuntime {
 
     fn engine(&self) -> MutexGuard<'_, Engine> {
         sync::lock(&self.inner)
+    }
+
+    /// Makes every write call take `delay(call)` (on tokio's clock) before it acts, so
+    /// concurrent calls complete in the order their delays say.
+    pub fn set_delay(&self, delay: impl Fn(&Call) -> Duration + Send + Sync + 'static) {
+        sync::lock(&self.pacing).delay = Some(Arc::new(delay));
+    }
+
+    /// The containers (`id:...` or `name:...`) two delayed write calls worked on at once.
+    pub fn overlaps(&self) -> Vec<String> {
+        sync::lock(&self.pacing).overlaps.clone()
+    }
+
+    /// Waits out the delay of `call` (none unless [`Self::set_delay`] was called), with the
+    /// containers it works on marked busy until the returned guard drops.
+    async fn pace(&self, call: &Call) -> Option<Busy> {
+        let delay = sync::lock(&self.pacing).delay.clone()?;
+        let keys = busy_keys(call);
+        {
+            let mut pacing = sync::lock(&self.pacing);
+            for key in &keys {
+                let n = pacing.busy.entry(key.clone()).or_default();
+                *n += 1;
+                if *n > 1 {
+                    pacing.overlaps.push(key.clone());
+                }
+            }
+        }
+        let busy = Busy {
+            pacing: self.pacing.clone(),
+            keys,
+        };
+        let wait = delay(call);
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        Some(busy)
     }
 
     /// Every call so far, in order.
@@ -291,10 +380,11 @@ impl ContainerRuntime for FakeRuntime {
     }
 
     async fn pull_image(&self, reference: &str, _platform: Option<&str>) -> Result<()> {
-        let mut engine = self.engine();
         let call = Call::Pull {
             reference: reference.to_owned(),
         };
+        let _busy = self.pace(&call).await;
+        let mut engine = self.engine();
         engine.record(Op::PullImage, call)?;
         let normalized = normalize_image_ref(reference);
         let id = engine
@@ -311,11 +401,12 @@ impl ContainerRuntime for FakeRuntime {
     }
 
     async fn tag_image(&self, image: &str, reference: &str) -> Result<()> {
-        let mut engine = self.engine();
         let call = Call::Tag {
             image: image.to_owned(),
             reference: reference.to_owned(),
         };
+        let _busy = self.pace(&call).await;
+        let mut engine = self.engine();
         engine.record(Op::TagImage, call)?;
         let id = engine.image_id(image).ok_or(Error::NotFound {
             operation: "tag_image",
@@ -327,11 +418,12 @@ impl ContainerRuntime for FakeRuntime {
     }
 
     async fn rename_container(&self, id: &str, name: &str) -> Result<()> {
-        let mut engine = self.engine();
         let call = Call::Rename {
             id: id.to_owned(),
             name: name.to_owned(),
         };
+        let _busy = self.pace(&call).await;
+        let mut engine = self.engine();
         engine.record(Op::RenameContainer, call)?;
         engine.rename(id, name)
     }
@@ -341,10 +433,11 @@ impl ContainerRuntime for FakeRuntime {
         spec: &NetworkSpec,
         labels: &BTreeMap<String, String>,
     ) -> Result<()> {
-        let mut engine = self.engine();
         let call = Call::EnsureNetwork {
             name: spec.name.clone(),
         };
+        let _busy = self.pace(&call).await;
+        let mut engine = self.engine();
         engine.record(Op::EnsureNetwork, call)?;
         engine
             .networks
@@ -358,10 +451,11 @@ impl ContainerRuntime for FakeRuntime {
         spec: &VolumeSpec,
         labels: &BTreeMap<String, String>,
     ) -> Result<()> {
-        let mut engine = self.engine();
         let call = Call::EnsureVolume {
             name: spec.name.clone(),
         };
+        let _busy = self.pace(&call).await;
+        let mut engine = self.engine();
         engine.record(Op::EnsureVolume, call)?;
         engine
             .volumes
@@ -371,29 +465,36 @@ impl ContainerRuntime for FakeRuntime {
     }
 
     async fn create_container(&self, request: &ContainerCreate) -> Result<String> {
-        let mut engine = self.engine();
         let call = Call::Create {
             name: request.name.clone(),
         };
+        let _busy = self.pace(&call).await;
+        let mut engine = self.engine();
         engine.record(Op::CreateContainer, call)?;
         engine.create(request)
     }
 
     async fn start_container(&self, id: &str) -> Result<()> {
+        let call = Call::Start { id: id.to_owned() };
+        let _busy = self.pace(&call).await;
         let mut engine = self.engine();
-        engine.record(Op::StartContainer, Call::Start { id: id.to_owned() })?;
+        engine.record(Op::StartContainer, call)?;
         engine.start(id)
     }
 
     async fn stop_container(&self, id: &str, _grace: Duration) -> Result<()> {
+        let call = Call::Stop { id: id.to_owned() };
+        let _busy = self.pace(&call).await;
         let mut engine = self.engine();
-        engine.record(Op::StopContainer, Call::Stop { id: id.to_owned() })?;
+        engine.record(Op::StopContainer, call)?;
         engine.exit(id, 0)
     }
 
     async fn remove_container(&self, id: &str) -> Result<()> {
+        let call = Call::Remove { id: id.to_owned() };
+        let _busy = self.pace(&call).await;
         let mut engine = self.engine();
-        engine.record(Op::RemoveContainer, Call::Remove { id: id.to_owned() })?;
+        engine.record(Op::RemoveContainer, call)?;
         engine.remove(id);
         Ok(())
     }
@@ -414,10 +515,11 @@ impl ContainerRuntime for FakeRuntime {
     }
 
     async fn remove_network(&self, name: &str) -> Result<()> {
-        let mut engine = self.engine();
         let call = Call::RemoveNetwork {
             name: name.to_owned(),
         };
+        let _busy = self.pace(&call).await;
+        let mut engine = self.engine();
         engine.record(Op::RemoveNetwork, call)?;
         if engine.attached(name) > 0 {
             return Err(Error::Engine {

@@ -47,7 +47,7 @@ async fn pull_ensure_and_create_land_labelled_containers_seen_by_the_store_at_on
 }
 
 #[tokio::test]
-async fn a_failing_create_stops_the_execution_and_names_the_action() {
+async fn a_failing_create_fails_its_service_and_names_the_action() {
     let fake = FakeRuntime::new();
     fake.add_image("postgres:16", "sha256:db");
     let (_store, executor) = setup(&fake).await;
@@ -63,16 +63,21 @@ async fn a_failing_create_stops_the_execution_and_names_the_action() {
         .execute(&shop(), &plan(vec![create("db", 1), create("db", 2)]))
         .await;
 
-    let Err(Error::Action { action, .. }) = result else {
-        panic!("expected an action error, got {result:?}");
+    let Err(Error::Services { failed, report }) = result else {
+        panic!("expected a service failure, got {result:?}");
+    };
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].service, "db");
+    let Error::Action { action, .. } = &failed[0].error else {
+        panic!("expected an action error, got {:?}", failed[0].error);
     };
     assert_eq!(action, "create db #1 (replica missing)");
     assert_eq!(
-        fake.calls(),
-        [Call::Create {
-            name: "shop-db-1".into()
-        }]
+        report.done,
+        [create("db", 2)],
+        "the other replica is independent"
     );
+    assert!(report.skipped.is_empty());
 }
 
 #[tokio::test]
@@ -93,7 +98,8 @@ async fn a_missing_image_of_a_service_with_build_says_composectl_does_not_build(
     let err = executor
         .execute(&project, &plan(vec![pull]))
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .into_single();
 
     let text = err.to_string();
     assert!(matches!(err, Error::NotBuilt { .. }), "{text}");

@@ -139,7 +139,8 @@ async fn a_new_container_that_never_gets_healthy_is_removed_and_the_old_one_kept
     let err = executor
         .execute(&project, &plan(vec![start_first(&old)]))
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .into_single();
 
     assert!(
         matches!(&err, Error::StartFirstFailed { number: 1, why, .. } if why.contains("health check failed")),

@@ -63,7 +63,8 @@ async fn wait_for_times_out_when_the_dependency_never_turns_healthy() {
 
     let result = executor
         .execute(&project, &plan(vec![wait_healthy()]))
-        .await;
+        .await
+        .map_err(Error::into_single);
 
     assert!(
         matches!(&result, Err(Error::DependencyTimeout { dependency, .. }) if dependency == "db"),
@@ -83,7 +84,8 @@ async fn a_dependency_that_exited_non_zero_fails_the_wait_at_once() {
 
     let result = executor
         .execute(&project, &plan(vec![wait_healthy()]))
-        .await;
+        .await
+        .map_err(Error::into_single);
 
     assert!(
         matches!(&result, Err(Error::DependencyFailed { exit_code: 1, .. })),
