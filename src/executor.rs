@@ -134,10 +134,8 @@ pub enum Error {
     },
     /// The engine refused to start a container again in place (a mount source vanished,
     /// the container was removed meanwhile): the next plan replaces it instead.
-    #[error("{action}: {source}; it is replaced at the next reconcile")]
+    #[error("start {service} #{number} again: {source}; it is replaced at the next reconcile")]
     StartFailed {
-        /// The action, as displayed in plans.
-        action: String,
         /// The service.
         service: String,
         /// The replica number.

@@ -283,7 +283,6 @@ impl<R: ContainerRuntime> Executor<R> {
             .start_container(id)
             .await
             .map_err(|source| Error::StartFailed {
-                action: action.to_string(),
                 service: service.to_owned(),
                 number,
                 id: id.to_owned(),
