@@ -14,8 +14,10 @@
 //!
 //! (*) after the grace the engine's own restart policy gets. A start in place keeps the
 //! container's ID, logs and anonymous volumes, as the engine's `restart: always` does, and
-//! costs one API call instead of four. Only a container whose configuration and image match
-//! its slot's revision is started in place: anything else is replaced.
+//! costs one write instead of three (remove, create, start). Only a container whose
+//! configuration and image match its slot's revision is started in place: anything else is
+//! replaced. Its namespaces are new after the start, so a replica in its network, IPC or
+//! PID namespace is replaced in the same plan, as after a replacement (`references`).
 //!
 //! Crash backoff holds back heals of a container's own failure, starts in place as much as
 //! replacements (the first one of a slot is immediate, repeats wait out its delay). A
