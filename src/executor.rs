@@ -138,6 +138,19 @@ pub enum Error {
         /// What it did instead.
         why: String,
     },
+    /// The engine refused to start a container again in place (a mount source vanished,
+    /// the container was removed meanwhile): the next plan replaces it instead.
+    #[error("start {service} #{number} again: {source}; it is replaced at the next reconcile")]
+    StartFailed {
+        /// The service.
+        service: String,
+        /// The replica number.
+        number: u32,
+        /// The container that did not start.
+        id: String,
+        /// The runtime's error.
+        source: runtime::Error,
+    },
     /// The engine went away while the action waited (for a dependency, or for a
     /// start-first container to be ready); nothing is judged by it.
     #[error("{action}: the Docker engine went away while waiting; retried once it is back")]
@@ -419,7 +432,15 @@ impl<R: ContainerRuntime> Executor<R> {
                 self.replace_start_first(project, plan, action, container, service, *number)
                     .await
             }
-            Action::Start { container, .. } => self.start(project, action, &container.id).await,
+            Action::Start {
+                container,
+                service,
+                number,
+                ..
+            } => {
+                self.start(project, action, &container.id, (service, *number))
+                    .await
+            }
             Action::Rename { container, name } => {
                 self.rename(project, action, &container.id, name).await
             }

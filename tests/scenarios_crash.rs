@@ -1,7 +1,8 @@
-//! End-to-end scenarios of failing containers under `composectl run`: a crash loop is
-//! slowed by the crash backoff, Docker's own restart policy is left alone, and an
-//! unhealthy replica is replaced, but not in a tight loop. The engine's event record
-//! (`docker events`) is the oracle for how many containers were created, and when.
+//! End-to-end scenarios of failing containers under `composectl run`: a crash loop (the
+//! same container started again in place) is slowed by the crash backoff, Docker's own
+//! restart policy is left alone, and an unhealthy replica is replaced, but not in a tight
+//! loop. The engine's event record (`docker events`) is the oracle for how many containers
+//! were created or started, and when.
 
 mod common;
 
@@ -29,6 +30,13 @@ fn creates_of(recorder: &EventRecorder, name: &str) -> Vec<EngineEvent> {
     creates(&events, name).into_iter().cloned().collect()
 }
 
+/// The `start` events of `name` recorded so far, oldest first.
+fn starts_of(recorder: &EventRecorder, name: &str) -> Vec<EngineEvent> {
+    let mut events = recorder.events();
+    events.retain(|e| e.verb() == "start" && e.name.starts_with(name));
+    events
+}
+
 /// Seconds between consecutive events.
 fn gaps(events: &[EngineEvent]) -> Vec<f64> {
     events
@@ -38,49 +46,45 @@ fn gaps(events: &[EngineEvent]) -> Vec<f64> {
 }
 
 #[test]
-fn a_crash_looping_container_is_replaced_with_growing_delays() {
+fn a_container_that_exits_1_again_and_again_is_started_in_place_with_growing_delays() {
     let project = TestProject::new("sc-crashloop");
     let name = format!("{}-crash-1", project.name());
     project.write_compose(&service("crash", "no", CRASH_AT_ONCE));
     let recorder = EventRecorder::start(&project);
     let mut daemon = Daemon::start(
         &project,
-        // A replacement takes up to ~4 s on a loaded 2-core machine, so delays start at
-        // 2 s and reach 16 s: late gaps are the backoff's, not the engine's latency.
+        // A restart takes up to ~2 s on a loaded 2-core machine, so delays start at 2 s and
+        // reach 16 s: late gaps are the backoff's, not the engine's latency.
         &["--crash-backoff", "2s", "--crash-backoff-max", "16s"],
     );
     daemon.wait_ready();
 
-    // Observe 30 s from the first create; stop early if it loops far too fast.
+    // Observe 30 s from the first start; stop early if it loops far too fast.
     let mut first = None;
     let started = wait_until(Duration::from_secs(60), Duration::from_millis(200), || {
-        first = creates_of(&recorder, &name).first().map(|e| e.time_nanos);
+        first = starts_of(&recorder, &name).first().map(|e| e.time_nanos);
         first.is_some()
     });
-    assert!(started, "the crashing service was never created");
+    assert!(started, "the crashing service was never started");
     let window_end = first.unwrap() + 30_000_000_000;
     wait_until(Duration::from_secs(35), Duration::from_millis(500), || {
-        now_nanos() >= window_end || creates_of(&recorder, &name).len() > 8
+        now_nanos() >= window_end || starts_of(&recorder, &name).len() > 8
     });
-    let mut created = creates_of(&recorder, &name);
-    created.retain(|e| e.time_nanos <= window_end);
+    let mut starts = starts_of(&recorder, &name);
+    starts.retain(|e| e.time_nanos <= window_end);
 
-    let gaps = gaps(&created);
-    eprintln!("seconds between creates: {gaps:?}");
+    let gaps = gaps(&starts);
+    eprintln!("seconds between starts: {gaps:?}");
     assert!(
-        (3..=8).contains(&created.len()),
-        "{} containers in 30 s (gaps {gaps:?})",
-        created.len()
+        (3..=8).contains(&starts.len()),
+        "{} starts in 30 s (gaps {gaps:?})",
+        starts.len()
     );
-    let distinct: std::collections::BTreeSet<&str> =
-        created.iter().map(|e| e.id.as_str()).collect();
-    assert_eq!(
-        distinct.len(),
-        created.len(),
-        "each create is a new container"
-    );
-    // Early gaps may be the engine's latency (seconds under load), the last is the
-    // backoff's 8 s or 16 s: far above the first.
+    let distinct: std::collections::BTreeSet<&str> = starts.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(distinct.len(), 1, "one container, started again in place");
+    assert_eq!(creates_of(&recorder, &name).len(), 1, "created once");
+    // Early gaps may be the engine's latency, the last is the backoff's 8 s or 16 s: far
+    // above the first (an immediate restart).
     let (head, last) = (gaps[0], *gaps.last().unwrap());
     assert!(last >= 6.0 && last > head, "gaps do not grow: {gaps:?}");
 }

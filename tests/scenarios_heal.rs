@@ -1,6 +1,7 @@
-//! End-to-end scenarios of `composectl run` healing what dies between deploys: a killed or
-//! removed replica comes back exactly once, and a restarted controller duplicates nothing.
-//! The docker CLI (state and the engine's event record) is the oracle.
+//! End-to-end scenarios of `composectl run` healing what dies between deploys: a killed
+//! replica is started again in place (the same container, no create), a removed one is
+//! created again, both exactly once, and a restarted controller duplicates nothing. The
+//! docker CLI (state and the engine's event record) is the oracle.
 
 // Helpers unwrap like the tests: clippy's allow-unwrap-in-tests covers only `#[test]` fns
 // of an integration test (rust-clippy#11119).
@@ -57,33 +58,54 @@ fn wait_replaced(project: &TestProject, name: &str, old: &str) -> String {
 }
 
 #[test]
-fn a_killed_replica_is_replaced_once() {
+fn a_killed_replica_is_started_again_in_place_once() {
     let (project, _daemon, names) = converged("sc-kill", 2);
     let before = ids_by_name(&project);
     let victim = &names[0];
     let recorder = EventRecorder::start(&project);
 
-    docker(&["kill", victim]);
-    let new_id = wait_replaced(&project, victim, &before[victim]);
-
-    // A few resyncs later it has still been replaced exactly once.
-    let settled = stays_unchanged(QUIET, || {
-        let now = ids_by_name(&project);
-        now.len() != 2 || now[victim] != new_id
+    docker(&["kill", "-s", "KILL", victim]);
+    let died = wait_until(Duration::from_secs(30), Duration::from_millis(100), || {
+        let events = recorder.events();
+        events
+            .iter()
+            .any(|e| e.verb() == "die" && e.id == before[victim])
     });
-    let after = ids_by_name(&project);
-    assert!(settled, "the replica kept changing: {after:?}");
-    let events = recorder.events_until(now_nanos());
-    assert_eq!(creates(&events, victim).len(), 1, "{events:#?}");
-    assert_eq!(
-        after[&names[1]], before[&names[1]],
-        "the other replica was touched"
+    assert!(died, "no die event of {victim}");
+    let restarted = wait_until(Duration::from_secs(60), Duration::from_millis(200), || {
+        starts_of(&recorder.events(), &before[victim]) >= 1
+            && project
+                .running()
+                .iter()
+                .any(|c| c.name == *victim && c.id == before[victim])
+    });
+    assert!(
+        restarted,
+        "{victim} was not started again; the engine shows {:?}",
+        ids_by_name(&project)
     );
+
+    // A few resyncs later it has still been started exactly once, and nothing was created.
+    let settled = stays_unchanged(QUIET, || ids_by_name(&project) != before);
+    let after = ids_by_name(&project);
+    assert!(settled, "the replicas changed: {after:?}");
+    let events = recorder.events_until(now_nanos());
+    assert_eq!(starts_of(&events, &before[victim]), 1, "{events:#?}");
+    assert!(creates(&events, victim).is_empty(), "{events:#?}");
+    assert_eq!(after, before, "the same containers");
     assert_eq!(
         project.containers().len(),
         2,
         "one container per replica number"
     );
+}
+
+/// The `start` events of container `id` in `events`.
+fn starts_of(events: &[common::EngineEvent], id: &str) -> usize {
+    events
+        .iter()
+        .filter(|e| e.verb() == "start" && e.id == id)
+        .count()
 }
 
 #[test]

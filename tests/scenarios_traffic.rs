@@ -1,7 +1,7 @@
 //! The traffic guard: a real nginx in front of three replicas, configured as the reference
 //! stack configures it, under a bounded load of 80 requests/s, while composectl runs a
 //! canary rollout, rolls back a version whose health check fails, heals a replica killed
-//! with SIGKILL, and runs a start-first rolling update. Every scenario asserts that no
+//! with SIGKILL (started again in place), and runs a start-first rolling update. Every scenario asserts that no
 //! request failed (a non-2xx status or no response within the load's timeouts) and prints
 //! `traffic [scenario]: ...` with the counts; the canary scenarios print the share of
 //! requests the canary served during its monitor window (the rolled-back one: from step 1
@@ -417,19 +417,24 @@ fn a_killed_replica_behind_nginx_fails_no_request() {
     let started = Instant::now();
     let stack = Stack::start("tr-heal", String::new());
     let victim = stack.replica(2);
-    let id = || try_docker(&["inspect", "--format", "{{.Id}}", &victim]).unwrap_or_default();
-    let old = id();
+    let state =
+        |field: &str| try_docker(&["inspect", "--format", field, &victim]).unwrap_or_default();
+    let (old, old_start) = (state("{{.Id}}"), state("{{.State.StartedAt}}"));
     let run = stack.under_load(
         || {
             docker(&["kill", "-s", "KILL", &victim]);
         },
-        "the killed replica replaced, all 3 healthy",
+        "the killed replica started again in place, all 3 healthy",
         Duration::from_secs(60),
-        || !id().is_empty() && id() != old && stack.all_on("v1"),
+        || {
+            state("{{.Id}}") == old
+                && state("{{.State.StartedAt}}") != old_start
+                && stack.all_on("v1")
+        },
     );
     let healed = run.settled - run.changed;
     let extra = format!(
-        "replaced and healthy {:.1} s after the kill",
+        "started again in place and healthy {:.1} s after the kill",
         healed.as_secs_f64()
     );
     stack.report("heal", &run, &extra, started);

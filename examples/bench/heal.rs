@@ -1,5 +1,6 @@
 //! Figure 2, heal latency: from the engine's `die` event of a killed replica to the
-//! `start` event of the container that replaces it, both timestamped by the engine.
+//! `start` event that brings its slot back (the same container started again in place, or
+//! a replacement), both timestamped by the engine.
 //! composectl's replicas are killed with `docker kill`; the reference is the engine's own
 //! `restart: always` on docker-compose's replicas, whose processes are killed with SIGKILL
 //! from the host (the engine treats `docker kill` as a manual stop and never restarts it).
@@ -154,9 +155,10 @@ pub async fn ours(
             })
             .await?;
         let (svc, num) = (service_name(service), number.to_string());
+        // The slot's next start: the same container in place, or a replacement.
         let start = events
-            .next(&format!("replacement of {name}"), |e| {
-                e.action == "start" && e.id != id && e.service == svc && e.number == num
+            .next(&format!("restart of {name}"), |e| {
+                e.action == "start" && e.service == svc && e.number == num
             })
             .await?;
         heals.latencies.push(nanos(start.nanos - die.nanos));

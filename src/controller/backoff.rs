@@ -3,14 +3,16 @@
 //! - [`ErrorBackoff`]: a reconcile that fails (engine error, pull failure, dependency
 //!   timeout) is retried after an exponentially growing, jittered delay (backon's
 //!   exponential backoff, 1 s doubling to 5 min), reset by the next success.
-//! - [`CrashBackoff`]: Kubernetes' CrashLoopBackOff for replicas composectl replaces
-//!   because they died or turned unhealthy. The first replacement is immediate; each
-//!   further one within the reset window waits 10 s, doubling to 5 min; a slot whose last
-//!   replacement is older than the reset window (10 min) starts over.
+//! - [`CrashBackoff`]: Kubernetes' CrashLoopBackOff for replicas composectl heals (starts
+//!   again in place, or replaces) because they died or turned unhealthy. The first heal is
+//!   immediate; each further one within the reset window waits 10 s, doubling to 5 min; a
+//!   slot whose last heal is older than the reset window (10 min) starts over. It also
+//!   remembers, per slot, the container whose start in place the engine refused, so the
+//!   planner replaces it instead of starting it again.
 //!
 //! Both take `now` as an argument, so tests drive them with tokio's paused clock.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
@@ -100,6 +102,9 @@ struct SlotState {
 pub struct CrashBackoff {
     policy: CrashPolicy,
     slots: BTreeMap<Slot, SlotState>,
+    /// Per slot: the container whose start in place failed, and when (one per slot, kept
+    /// for the reset window).
+    failed_starts: BTreeMap<Slot, (String, Instant)>,
 }
 
 impl CrashBackoff {
@@ -108,10 +113,31 @@ impl CrashBackoff {
         Self {
             policy,
             slots: BTreeMap::new(),
+            failed_starts: BTreeMap::new(),
         }
     }
 
-    /// Records that the slot's container was replaced after a crash at `now`.
+    /// Records that the engine refused to start container `id` of `slot` again in place at
+    /// `now`: [`Self::failed_starts`] names it until the reset window passes.
+    pub fn start_failed(&mut self, slot: Slot, id: &str, now: Instant) {
+        self.failed_starts.insert(slot, (id.to_owned(), now));
+    }
+
+    /// IDs of the containers of `project` whose start in place failed within the reset
+    /// window (the planner replaces them instead).
+    pub fn failed_starts(&mut self, project: &str, now: Instant) -> BTreeSet<String> {
+        let reset_after = self.policy.reset_after;
+        self.failed_starts
+            .retain(|_, (_, at)| now.duration_since(*at) < reset_after);
+        self.failed_starts
+            .iter()
+            .filter(|((p, _, _), _)| p == project)
+            .map(|(_, (id, _))| id.clone())
+            .collect()
+    }
+
+    /// Records that the slot's container was healed (started again in place, or replaced)
+    /// after a crash at `now`.
     pub fn replaced(&mut self, slot: Slot, now: Instant) {
         let reset_after = self.policy.reset_after;
         let state = self.slots.entry(slot).or_insert(SlotState {
@@ -204,6 +230,24 @@ mod tests {
         assert_eq!(
             b.remaining("shop", later)[&("web".to_owned(), 2)],
             Duration::from_secs(10)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_start_is_remembered_for_its_project_until_the_reset_window_passes() {
+        let mut b = CrashBackoff::new(CrashPolicy::default());
+        let now = Instant::now();
+        b.start_failed(slot(1), "abc", now);
+        b.start_failed(("blog".into(), "web".into(), 1), "def", now);
+        assert_eq!(
+            b.failed_starts("shop", now),
+            BTreeSet::from(["abc".to_owned()])
+        );
+        let later = now + Duration::from_secs(599);
+        assert_eq!(b.failed_starts("shop", later).len(), 1);
+        assert!(
+            b.failed_starts("shop", now + Duration::from_secs(600))
+                .is_empty()
         );
     }
 

@@ -119,10 +119,14 @@ async fn a_replica_that_crashes_on_its_own_is_still_charged_to_crash_backoff() {
     let victim = ids(&run)["shop-web-2"].clone();
     run.fake.clear_calls();
     run.fake.kill(&victim, 1);
-    within(&run, "replaced", Duration::from_secs(10), |r| {
-        r.creates() == 1 && all_running(r, 3)
-    })
+    within(
+        &run,
+        "started again in place",
+        Duration::from_secs(10),
+        |r| starts(r) == 1 && all_running(r, 3),
+    )
     .await;
+    assert_eq!(run.creates(), 0, "{:?}", run.fake.calls());
     assert_eq!(crash_delays(&run), 1);
     run.stop().await;
 }

@@ -1,5 +1,5 @@
 //! One reconcile of one project: plan from the current view and store, record crash
-//! replacements, execute. Shared by the daemon loop and by `apply --once`.
+//! heals, execute, remember a start in place the engine refused. Shared by the daemon loop and by `apply --once`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -122,7 +122,9 @@ async fn reconcile_untimed<R: ContainerRuntime>(
         return Err(Error::EngineAway);
     }
     let drive = drive_rollouts(&shared, &project).await?;
+    let failed_starts = sync::lock(&shared.crash).failed_starts(&project, now);
     let ctx = PlanContext {
+        failed_starts,
         pins: drive.pins,
         tags: drive.tags,
         awaiting_image: drive.awaiting_image,
@@ -168,7 +170,7 @@ async fn reconcile_untimed<R: ContainerRuntime>(
             number = deferred.number,
             reason = %deferred.reason,
             retry_in = ?deferred.retry_in,
-            "replacement held back by crash backoff"
+            "heal held back by crash backoff"
         );
     }
     warn_notes_once(&shared, &plan);
@@ -181,7 +183,7 @@ async fn reconcile_untimed<R: ContainerRuntime>(
         return Ok((outcome, revision));
     }
     info!(actions = plan.actions.len(), "converging");
-    record_crash_replacements(&shared, &plan, now);
+    record_crash_heals(&shared, &plan, &ctx, now);
     let steady = shared.telemetry.converged_revision(&project).as_ref() == Some(&revision);
     let pruning = is_absent(&shared, &project);
     let still_wanted = || !pruning || is_absent(&shared, &project);
@@ -207,13 +209,23 @@ async fn reconcile_untimed<R: ContainerRuntime>(
     }
     if let Err(err) = &executed {
         for failure in err.failures() {
-            if let executor::Error::StartFirstFailed {
-                service, number, ..
-            } = failure
-            {
-                shared
-                    .rollouts
-                    .replica_failed(&crate::model::ServiceRef::new(&project, service), *number)?;
+            match failure {
+                executor::Error::StartFirstFailed {
+                    service, number, ..
+                } => {
+                    let service = crate::model::ServiceRef::new(&project, service);
+                    shared.rollouts.replica_failed(&service, *number)?;
+                }
+                executor::Error::StartFailed {
+                    service,
+                    number,
+                    id,
+                    ..
+                } => {
+                    let slot = (project.clone(), service.clone(), *number);
+                    sync::lock(&shared.crash).start_failed(slot, id, now);
+                }
+                _ => {}
             }
         }
     }
@@ -297,19 +309,33 @@ fn engine_context(store: &Store, project: &str, now: Instant) -> EngineContext {
     }
 }
 
-/// Every replacement caused by the container's own failure counts toward its slot's
-/// crash backoff. A container the engine stopped by going away is planned with
-/// [`Reason::EngineStopped`] (or started in place), so it never counts.
-fn record_crash_replacements<R>(shared: &Shared<R>, plan: &Plan, now: Instant) {
+/// Every heal caused by the container's own failure (a start in place or a replacement)
+/// counts toward its slot's crash backoff, except the replacement of a container whose
+/// start in place failed (that start was counted). A container the engine stopped by
+/// going away is planned with [`Reason::EngineStopped`], so it never counts.
+fn record_crash_heals<R>(shared: &Shared<R>, plan: &Plan, ctx: &PlanContext, now: Instant) {
     let mut crash = sync::lock(&shared.crash);
     for action in &plan.actions {
-        if let Action::Replace {
+        let (Action::Replace {
+            container,
             service,
             number,
-            reason: Reason::Exited { .. } | Reason::NotRunning { .. } | Reason::Unhealthy,
-            ..
-        } = action
-        {
+            reason,
+        }
+        | Action::Start {
+            container,
+            service,
+            number,
+            reason,
+        }) = action
+        else {
+            continue;
+        };
+        let own_failure = matches!(
+            reason,
+            Reason::Exited { .. } | Reason::NotRunning { .. } | Reason::Unhealthy
+        );
+        if own_failure && !ctx.failed_starts.contains(&container.id) {
             crash.replaced((plan.project.clone(), service.clone(), *number), now);
         }
     }

@@ -110,6 +110,14 @@ impl Running {
             .count()
     }
 
+    pub(super) fn starts(&self) -> usize {
+        self.fake
+            .calls()
+            .iter()
+            .filter(|c| matches!(c, Call::Start { .. }))
+            .count()
+    }
+
     fn writes(&self) -> usize {
         self.fake.calls().iter().filter(|c| c.is_write()).count()
     }
@@ -153,7 +161,7 @@ async fn it_converges_then_a_resync_of_a_converged_host_makes_no_writes() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_killed_replica_is_replaced_once() {
+async fn a_killed_replica_is_started_again_in_place_once_with_no_create() {
     let run = Running::start(&compose(2, "a"), CrashPolicy::default()).await;
     run.until("two replicas", |r| r.running().len() == 2).await;
     let victim = run
@@ -164,13 +172,54 @@ async fn a_killed_replica_is_replaced_once() {
         .unwrap();
     run.fake.clear_calls();
     run.fake.kill(&victim.id, 137);
-    run.until("a replacement", |r| {
-        r.running().len() == 2 && r.creates() == 1
+    run.until("a start in place", |r| {
+        r.running().len() == 2 && r.starts() == 1
     })
     .await;
     tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(run.starts(), 1, "started exactly once");
+    assert_eq!(run.creates(), 0, "{:?}", run.fake.calls());
+    let removes = run
+        .fake
+        .calls()
+        .into_iter()
+        .filter(|c| matches!(c, Call::Remove { .. }))
+        .count();
+    assert_eq!(removes, 0, "{:?}", run.fake.calls());
+    let after = run.fake.container(&victim.id).expect("the same container");
+    assert_eq!(after.state, ContainerState::Running);
+    assert_eq!(run.fake.containers().len(), 2);
+    run.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replica_whose_start_in_place_fails_is_replaced_at_the_next_reconcile() {
+    let run = Running::start(&compose(1, "a"), CrashPolicy::default()).await;
+    run.until("one replica", |r| r.running().len() == 1).await;
+    let victim = run.fake.containers()[0].id.clone();
+    run.fake.clear_calls();
+    run.fake.fail_next(
+        Op::StartContainer,
+        crate::runtime::Error::Engine {
+            operation: "start_container",
+            message: "bind source path does not exist: /srv/gone".into(),
+        },
+    );
+    run.fake.kill(&victim, 1);
+    within(&run, "a replacement", Duration::from_secs(10), |r| {
+        r.running().len() == 1 && r.creates() == 1
+    })
+    .await;
+    let tried = run
+        .fake
+        .calls()
+        .into_iter()
+        .filter(|c| matches!(c, Call::Start { id } if *id == victim))
+        .count();
+    assert_eq!(tried, 1, "one start in place tried: {:?}", run.fake.calls());
+    assert!(run.fake.container(&victim).is_none(), "the old one removed");
+    tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(run.creates(), 1, "replaced exactly once");
-    assert_eq!(run.fake.containers().len(), 2, "the dead one is gone");
     run.stop().await;
 }
 
@@ -229,7 +278,7 @@ async fn a_file_change_recreates_the_service_and_broken_yaml_changes_nothing() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_crash_looping_replica_is_replaced_with_growing_delays() {
+async fn a_replica_that_keeps_dying_is_started_again_with_growing_delays() {
     let policy = CrashPolicy {
         initial: Duration::from_millis(200),
         max: Duration::from_secs(5),
@@ -237,32 +286,37 @@ async fn a_crash_looping_replica_is_replaced_with_growing_delays() {
     };
     let run = Running::start(&compose(1, "a"), policy).await;
     let started = Instant::now();
-    let mut created_at = Vec::new();
-    let mut seen = String::new();
+    let mut running_at = Vec::new();
     while started.elapsed() < Duration::from_millis(3500) {
         if let Some(c) = run
             .fake
             .containers()
             .into_iter()
-            .find(|c| c.state == ContainerState::Running && c.id != seen)
+            .find(|c| c.state == ContainerState::Running)
         {
-            created_at.push(started.elapsed());
-            seen = c.id.clone();
+            running_at.push(started.elapsed());
             run.fake.kill(&c.id, 1);
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    // First start, an immediate replacement, then 200, 400, 800, 1600 ms apart: within
-    // 3.5 s that is 5 or 6 starts, where no backoff would give hundreds.
+    // First start, an immediate restart, then 200, 400, 800, 1600 ms apart: within 3.5 s
+    // that is 5 or 6 starts, where no backoff would give hundreds.
     assert!(
-        (4..=6).contains(&created_at.len()),
-        "starts at {created_at:?}"
+        (4..=6).contains(&running_at.len()),
+        "starts at {running_at:?}"
     );
-    let gaps: Vec<Duration> = created_at.windows(2).map(|w| w[1] - w[0]).collect();
+    let gaps: Vec<Duration> = running_at.windows(2).map(|w| w[1] - w[0]).collect();
     assert!(
         gaps.windows(2).skip(1).all(|g| g[1] > g[0]),
         "delays grow: {gaps:?}"
     );
+    assert_eq!(
+        run.creates(),
+        1,
+        "every restart in place: {:?}",
+        run.fake.calls()
+    );
+    assert_eq!(run.fake.containers().len(), 1);
     run.stop().await;
 }
 

@@ -266,13 +266,15 @@ impl<R: ContainerRuntime> Executor<R> {
         Ok(1)
     }
 
-    /// Starts container `id` (a managed container of `project` the engine stopped) again,
-    /// in place, and records it in the store.
+    /// Starts container `id` (a managed container of `project` that exited, or that the
+    /// engine stopped) again, in place, and records it in the store. A start the engine
+    /// refuses is [`Error::StartFailed`] for `slot` (service, replica number).
     pub(super) async fn start(
         &self,
         project: &ProjectSpec,
         action: &Action,
         id: &str,
+        (service, number): (&str, u32),
     ) -> Result<usize> {
         if !self.is_known(project, action, id)? {
             return Ok(0);
@@ -280,7 +282,12 @@ impl<R: ContainerRuntime> Executor<R> {
         self.runtime
             .start_container(id)
             .await
-            .map_err(failed(action))?;
+            .map_err(|source| Error::StartFailed {
+                service: service.to_owned(),
+                number,
+                id: id.to_owned(),
+                source,
+            })?;
         self.refresh(id, action).await?;
         Ok(1)
     }

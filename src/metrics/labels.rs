@@ -242,12 +242,12 @@ pub struct ApiLabels {
 pub struct PlanCounts {
     /// Actions by drift reason.
     pub drift: BTreeMap<DriftReason, u64>,
-    /// Replacements of failed containers by (service, reason).
+    /// Heals of failed containers (replacements and starts in place) by (service, reason).
     pub heals: BTreeMap<(String, DriftReason), u64>,
 }
 
-/// Counts `plan`'s actions: every action with a reason is drift; a `Replace` for a failure
-/// reason is a heal, and so is a `Create` of a missing replica when `steady` (the project
+/// Counts `plan`'s actions: every action with a reason is drift; a `Replace` or a start in
+/// place (`Start`) for a failure reason is a heal, and so is a `Create` of a missing replica when `steady` (the project
 /// already converged on the same revision, so the replica existed and vanished, rather
 /// than being new with a first deploy or a scale-up).
 pub fn count_plan(plan: &Plan, steady: bool) -> PlanCounts {
@@ -272,7 +272,7 @@ pub fn count_plan(plan: &Plan, steady: bool) -> PlanCounts {
         let reason = DriftReason::from(reason);
         *counts.drift.entry(reason).or_default() += 1;
         let heal = match action {
-            Action::Replace { .. } => reason.is_failure(),
+            Action::Replace { .. } | Action::Start { .. } => reason.is_failure(),
             Action::Create { .. } => steady && reason == DriftReason::Missing,
             _ => false,
         };

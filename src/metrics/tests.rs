@@ -44,6 +44,24 @@ fn replace(service: &str, reason: Reason) -> Action {
     }
 }
 
+/// A start in place of replica 1 of `service`.
+fn start(service: &str, reason: Reason) -> Action {
+    match replace(service, reason) {
+        Action::Replace {
+            container,
+            service,
+            number,
+            reason,
+        } => Action::Start {
+            container,
+            service,
+            number,
+            reason,
+        },
+        _ => unreachable!("replace builds a Replace"),
+    }
+}
+
 fn create(service: &str, reason: Reason) -> Action {
     Action::Create {
         service: service.into(),
@@ -84,6 +102,29 @@ fn every_reasoned_action_is_drift_and_only_failures_are_heals() {
     // (action, steady, drift reason, heal)
     let cases = [
         (replace("web", exited()), false, D::Exited, true),
+        (start("web", exited()), false, D::Exited, true),
+        (
+            start(
+                "web",
+                Reason::NotRunning {
+                    state: "created".into(),
+                },
+            ),
+            false,
+            D::NotRunning,
+            true,
+        ),
+        (
+            start(
+                "web",
+                Reason::EngineStopped {
+                    state: "exited".into(),
+                },
+            ),
+            true,
+            D::EngineStopped,
+            false,
+        ),
         (replace("web", Reason::Unhealthy), false, D::Unhealthy, true),
         (
             replace(

@@ -146,8 +146,9 @@ pub enum Action {
         /// Why.
         reason: Reason,
     },
-    /// Start `container` again, in place: the engine stopped it by going away, and it
-    /// matches its slot's revision, so it keeps its ID, logs and anonymous volumes.
+    /// Start `container` again, in place: it exited (or the engine stopped it by going
+    /// away) and it matches its slot's revision, so it keeps its ID, logs and anonymous
+    /// volumes.
     Start {
         /// The container started.
         container: ContainerRef,
@@ -239,7 +240,7 @@ pub enum Reason {
     },
 }
 
-/// A replacement held back by crash backoff, or (reason [`Reason::EngineStopped`]) a
+/// A heal (start in place or replacement) held back by crash backoff, or (reason [`Reason::EngineStopped`]) a
 /// start left to the engine's restart policy for a while after its return.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Deferred {

@@ -1,7 +1,30 @@
-//! The verdict on each replica slot of a service: keep it, create it, replace its container
-//! (and why), defer the replacement because the slot is in crash backoff, or, for a
-//! container the engine stopped by going away, start it again in place (once the engine's
-//! own restart policy had its chance).
+//! The verdict on each replica slot of a service: keep it, create it, start its container
+//! again in place, replace it (and why), or defer the heal because the slot is in crash
+//! backoff or the engine's restart policy still has its chance.
+//!
+//! How a container that is down comes back (the heal), by what happened to it:
+//!
+//! | state                                 | own failure            | engine went away      |
+//! |---------------------------------------|------------------------|-----------------------|
+//! | exited (killed, crashed, OOM, code 0) | start in place         | start in place*       |
+//! | created (never started)               | start in place         | replace               |
+//! | dead                                  | replace                | replace               |
+//! | running but unhealthy                 | replace                | -                     |
+//! | drifted, image changed, stale ref     | replace (no backoff)   | replace               |
+//!
+//! (*) after the grace the engine's own restart policy gets. A start in place keeps the
+//! container's ID, logs and anonymous volumes, as the engine's `restart: always` does, and
+//! costs one write instead of three (remove, create, start). Only a container whose
+//! configuration and image match its slot's revision is started in place: anything else is
+//! replaced. Its namespaces are new after the start, so a replica in its network, IPC or
+//! PID namespace is replaced in the same plan, as after a replacement (`references`).
+//!
+//! Crash backoff holds back heals of a container's own failure, starts in place as much as
+//! replacements (the first one of a slot is immediate, repeats wait out its delay). A
+//! container whose start in place failed (the engine refused: a mount source vanished, the
+//! container is broken) is in [`PlanContext::failed_starts`]: it is replaced instead, at
+//! once and without a second charge to the backoff (the failed start was charged), so a
+//! start that keeps failing never wedges the slot.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -30,8 +53,9 @@ pub(super) struct Input<'a> {
     pub replaced: &'a std::collections::BTreeSet<String>,
 }
 
-/// Why a container must be replaced, and whether the cause is its own failure (the only
-/// kind crash backoff may hold back).
+/// Why a container must be healed or replaced, how, and whether crash backoff may hold it
+/// back (only a container's own failure, and not the replacement after a failed start in
+/// place, which the backoff already charged).
 struct Verdict {
     reason: Reason,
     own_failure: bool,
@@ -43,14 +67,14 @@ struct Verdict {
 enum Fix {
     /// A new container.
     Replace,
-    /// The same container, started again (the engine stopped it).
+    /// The same container, started again in place (it exited, or the engine stopped it).
     Start,
     /// Nothing yet: the engine's restart policy may start it within this time.
     LeaveToEngine(Duration),
 }
 
-/// Creates and replaces for every slot `1..=replicas` of the service, in number order, and
-/// the replacements crash backoff holds back.
+/// Creates, starts in place and replaces for every slot `1..=replicas` of the service, in
+/// number order, and the heals crash backoff (or the engine's grace) holds back.
 pub(super) fn service(
     input: &Input<'_>,
     kept: &BTreeMap<u32, &ObservedContainer>,
@@ -77,51 +101,52 @@ pub(super) fn service(
             }
             continue;
         };
-        match verdict.fix {
-            Fix::Replace => {}
-            Fix::Start => {
-                actions.push(Action::Start {
-                    container: container_ref(container),
-                    service: name.clone(),
-                    number,
-                    reason: verdict.reason,
-                });
-                continue;
-            }
-            Fix::LeaveToEngine(retry_in) => {
-                deferred.push(Deferred {
-                    service: name.clone(),
-                    number,
-                    reason: verdict.reason,
-                    retry_in,
-                });
-                continue;
-            }
-        }
-        let changed = matches!(
-            verdict.reason,
-            Reason::ConfigDrift { .. } | Reason::ImageChanged { .. }
-        );
-        let start_first = changed && input.ctx.start_first.contains(name);
-        match backoff(input.ctx, name, number).filter(|_| verdict.own_failure) {
-            Some(retry_in) => deferred.push(Deferred {
+        let held = backoff(input.ctx, name, number).filter(|_| verdict.own_failure);
+        if let Some(retry_in) = held {
+            deferred.push(Deferred {
                 service: name.clone(),
                 number,
                 reason: verdict.reason,
                 retry_in,
-            }),
-            None if start_first => actions.push(Action::ReplaceStartFirst {
-                container: container_ref(container),
-                service: name.clone(),
+            });
+            continue;
+        }
+        let container = container_ref(container);
+        let (service, reason) = (name.clone(), verdict.reason);
+        match verdict.fix {
+            Fix::Start => actions.push(Action::Start {
+                container,
+                service,
                 number,
-                reason: verdict.reason,
+                reason,
             }),
-            None => actions.push(Action::Replace {
-                container: container_ref(container),
-                service: name.clone(),
+            Fix::LeaveToEngine(retry_in) => deferred.push(Deferred {
+                service,
                 number,
-                reason: verdict.reason,
+                reason,
+                retry_in,
             }),
+            Fix::Replace => {
+                let changed = matches!(
+                    reason,
+                    Reason::ConfigDrift { .. } | Reason::ImageChanged { .. }
+                );
+                if changed && input.ctx.start_first.contains(name) {
+                    actions.push(Action::ReplaceStartFirst {
+                        container,
+                        service,
+                        number,
+                        reason,
+                    });
+                } else {
+                    actions.push(Action::Replace {
+                        container,
+                        service,
+                        number,
+                        reason,
+                    });
+                }
+            }
         }
     }
     (actions, deferred)
@@ -176,11 +201,36 @@ fn judge(input: &Input<'_>, c: &ObservedContainer) -> Option<Verdict> {
         });
     }
     let reason = by_state(c, input.is_job)?;
-    Some(stopped_by_engine(input.ctx, service, c).unwrap_or(Verdict {
+    let verdict = stopped_by_engine(input.ctx, service, c).unwrap_or_else(|| Verdict {
+        fix: own_fix(c),
         reason,
         own_failure: true,
+    });
+    Some(after_failed_start(input.ctx, c, verdict))
+}
+
+/// How a container that failed on its own comes back: started in place when it exited or
+/// was never started (its configuration and image match, or it would have been judged
+/// by those), replaced when it is dead or unhealthy.
+fn own_fix(c: &ObservedContainer) -> Fix {
+    match c.state {
+        ContainerState::Exited | ContainerState::Created => Fix::Start,
+        _ => Fix::Replace,
+    }
+}
+
+/// `verdict`, unless it starts a container whose start in place already failed: that one is
+/// replaced at once (the failed start was charged to crash backoff; a second charge would
+/// double the slot's delay for one heal).
+fn after_failed_start(ctx: &PlanContext, c: &ObservedContainer, verdict: Verdict) -> Verdict {
+    if verdict.fix != Fix::Start || !ctx.failed_starts.contains(&c.id) {
+        return verdict;
+    }
+    Verdict {
         fix: Fix::Replace,
-    }))
+        own_failure: false,
+        ..verdict
+    }
 }
 
 /// The verdict on a container the engine stopped by going away, if `c` is one: started
@@ -239,7 +289,7 @@ fn drift(spec: &ProjectSpec, service: &ServiceSpec, c: &ObservedContainer) -> Op
     Some(fields)
 }
 
-/// The replacement a container's state calls for, if any.
+/// Why a container's state calls for a heal, if it does.
 fn by_state(c: &ObservedContainer, is_job: bool) -> Option<Reason> {
     match c.state {
         ContainerState::Running if c.health == Some(Health::Unhealthy) => Some(Reason::Unhealthy),

@@ -21,11 +21,15 @@
 //!    `service:NAME`, `volumes_from`, `depends_on` with `restart: true`) is replaced when
 //!    that container is gone or replaced earlier in the same plan (`references.rs`).
 //!
-//! Replacements caused by a container's own failure respect the crash backoff in
-//! [`PlanContext`] and become [`Deferred`] entries instead. A container the engine stopped
-//! by going away ([`EngineContext`]) is no failure of its own: it is started again in place
-//! (after the engine's restart policy had its chance), never charged to crash backoff. No
-//! environment value ever enters a plan: drift reasons name fields only.
+//! A replica that exited (killed, crashed, OOM-killed) or was never started, whose
+//! configuration and image are unchanged, is started again in place, as the engine's own
+//! restart policy would; a dead, unhealthy or drifted one is replaced (`judge.rs` has the
+//! table). Heals caused by a container's own failure respect the crash backoff in
+//! [`PlanContext`] and become [`Deferred`] entries instead; a container whose start in
+//! place failed is replaced. A container the engine stopped by going away
+//! ([`EngineContext`]) is no failure of its own: it is started again in place (after the
+//! engine's restart policy had its chance), never charged to crash backoff. No environment
+//! value ever enters a plan: drift reasons name fields only.
 //!
 //! Planning the host that results from carrying out a plan yields an empty plan; the
 //! property test in `proptests` checks it over random specs and hosts.
@@ -55,6 +59,8 @@ mod fixtures;
 #[cfg(test)]
 mod graph_tests;
 #[cfg(test)]
+mod heal_tests;
+#[cfg(test)]
 mod order_tests;
 #[cfg(test)]
 mod proptests;
@@ -74,9 +80,13 @@ pub use slots::{TEMPORARY_INFIX, is_temporary_name, kept_replicas};
 /// What the planner needs besides the desired and observed states.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PlanContext {
-    /// Slots in crash backoff: (service, replica number) -> time left before a replacement
-    /// is allowed. A slot with zero time left is not in backoff.
+    /// Slots in crash backoff: (service, replica number) -> time left before a heal (a
+    /// start in place or a replacement) is allowed. A slot with zero time left is not in
+    /// backoff.
     pub crash_backoff: BTreeMap<(String, u32), Duration>,
+    /// IDs of containers whose start in place failed (the engine refused it): they are
+    /// replaced instead of started again, at once.
+    pub failed_starts: BTreeSet<String>,
     /// Slots a rollout holds on an earlier revision: judged against and created from the
     /// pinned revision instead of the desired spec.
     pub pins: Pins,
@@ -175,8 +185,9 @@ fn plan_project(
     let mut work: BTreeMap<&str, Vec<Action>> = BTreeMap::new();
     let mut deferred = Vec::new();
     let order = deps::topological(spec);
-    // Containers replaced so far: dependencies come first, so a service created against
-    // one of them is judged after it (see `references`).
+    // Containers replaced (or restarted after their own failure: their namespaces are
+    // new) so far: dependencies come first, so a service created against one of them is
+    // judged after it (see `references`).
     let mut replaced = BTreeSet::new();
     for name in &order {
         let service = &spec.services[*name];
@@ -196,6 +207,11 @@ fn plan_project(
             Action::Replace { container, .. } | Action::ReplaceStartFirst { container, .. } => {
                 Some(container.id.clone())
             }
+            Action::Start {
+                container,
+                reason: Reason::Exited { .. } | Reason::NotRunning { .. },
+                ..
+            } => Some(container.id.clone()),
             _ => None,
         }));
         if !changes.is_empty() {

@@ -89,15 +89,15 @@ fn dependencies_order_services_and_add_waits() {
             &["create web #1 (replica missing)"],
         ),
         (
-            "a db being replaced makes web wait even for service_started",
+            "a db being healed (started in place) makes web wait even for service_started",
             started.clone(),
             observed()
                 .exited(&started, "db", 1, 1)
                 .exited(&started, "web", 1, 1),
             &[
-                "replace shop-db-1 (exited with code 1)",
+                "start shop-db-1 again (exited with code 1)",
                 "wait for db started (before web)",
-                "replace shop-web-1 (exited with code 1)",
+                "start shop-web-1 again (exited with code 1)",
             ],
         ),
         (
@@ -109,12 +109,12 @@ fn dependencies_order_services_and_add_waits() {
             &[],
         ),
         (
-            "a failed job is replaced",
+            "a failed job is started again",
             job.clone(),
             observed()
                 .exited(&job, "migrate", 1, 3)
                 .running(&job, "web", 1),
-            &["replace shop-migrate-1 (exited with code 3)"],
+            &["start shop-migrate-1 again (exited with code 3)"],
         ),
         (
             "a completed job satisfies its dependent",

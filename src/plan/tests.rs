@@ -86,19 +86,19 @@ fn container_health_and_state_rules_yield_their_actions() {
             name: "exited",
             desired: Some(p.clone()),
             host: observed().exited(&p, "web", 1, 137),
-            expected: &["replace shop-web-1 (exited with code 137)"],
+            expected: &["start shop-web-1 again (exited with code 137)"],
         },
         Case {
             name: "exited with 0 but not a job",
             desired: Some(p.clone()),
             host: observed().exited(&p, "web", 1, 0),
-            expected: &["replace shop-web-1 (exited with code 0)"],
+            expected: &["start shop-web-1 again (exited with code 0)"],
         },
         Case {
             name: "created never started",
             desired: Some(p.clone()),
             host: observed().state(&p, "web", 1, ContainerState::Created),
-            expected: &["replace shop-web-1 (container is created)"],
+            expected: &["start shop-web-1 again (container is created)"],
         },
         Case {
             name: "dead",
@@ -275,7 +275,7 @@ fn duplicates_keep_the_newest_when_none_runs() {
     assert_eq!(removed, ["shop-web-1-0"], "the older container goes");
     assert!(matches!(
         &got.actions[1],
-        Action::Replace { container, reason: Reason::Exited { code: Some(2), .. }, .. }
+        Action::Start { container, reason: Reason::Exited { code: Some(2), .. }, .. }
             if container.id == "shop-web-1-1"
     ));
 }
