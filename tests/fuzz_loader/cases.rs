@@ -309,6 +309,9 @@ fn insert_anywhere(rng: &mut Rng, text: &mut Vec<u8>, piece: &[u8]) {
     text.splice(at..at, piece.iter().copied());
 }
 
+/// The most bytes one line duplication adds to a case.
+const MAX_DUPLICATED_BYTES: usize = 4 << 20;
+
 /// One random change of `text`.
 fn mutate(rng: &mut Rng, text: &mut Vec<u8>) {
     match rng.below(14) {
@@ -332,6 +335,10 @@ fn mutate(rng: &mut Rng, text: &mut Vec<u8>) {
                 let i = rng.below(all.len());
                 let times = if rng.chance(10) { rng.below(5000) } else { 1 };
                 let line = all[i].clone();
+                // Bounded so a case stays a few MiB (a line made huge by an earlier
+                // mutation, duplicated thousands of times, once reached gigabytes: the
+                // generator's memory, not the loader's); over-size files stay possible.
+                let times = times.min(MAX_DUPLICATED_BYTES / line.len().max(1));
                 for _ in 0..times {
                     all.insert(i, line.clone());
                 }
