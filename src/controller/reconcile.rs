@@ -1,5 +1,7 @@
 //! One reconcile of one project: plan from the current view and store, record crash
-//! heals, execute, remember a start in place the engine refused. Shared by the daemon loop and by `apply --once`.
+//! heals, execute, and record what failed (a start-first replica for its rollout, a start
+//! in place the engine refused for the next plan). Shared by the daemon loop and by
+//! `apply --once`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -202,39 +204,8 @@ async fn reconcile_untimed<R: ContainerRuntime>(
     shared
         .telemetry
         .record_plan(&plan, steady, executed.is_ok());
-    if let Err(executor::Error::Services { report, .. }) = &executed {
-        shared
-            .telemetry
-            .record_heals(&project, &report.done, steady);
-    }
     if let Err(err) = &executed {
-        for failure in err.failures() {
-            match failure {
-                executor::Error::StartFirstFailed {
-                    service, number, ..
-                } => {
-                    let service = crate::model::ServiceRef::new(&project, service);
-                    shared.rollouts.replica_failed(&service, *number)?;
-                }
-                executor::Error::StartFailed {
-                    service,
-                    number,
-                    id,
-                    ..
-                } => {
-                    let slot = (project.clone(), service.clone(), *number);
-                    sync::lock(&shared.crash).start_failed(slot, id, now);
-                }
-                _ => {}
-            }
-        }
-    }
-    if let Err(executor::Error::Services { failed, .. }) = &executed {
-        for failure in failed {
-            shared
-                .telemetry
-                .record_service_failure(&project, &failure.service);
-        }
+        record_failures(&shared, &project, err, steady, now)?;
     }
     executed?;
     collect_files(&shared, &spec);
@@ -243,6 +214,47 @@ async fn reconcile_untimed<R: ContainerRuntime>(
         requeue_after,
     };
     Ok((outcome, revision))
+}
+
+/// Records what a failed execution means beyond its error: the heals it still made, each
+/// failed service (metrics), a start-first replica that never became ready (its rollout),
+/// and a start in place the engine refused (the next plan replaces that container).
+fn record_failures<R>(
+    shared: &Shared<R>,
+    project: &str,
+    err: &executor::Error,
+    steady: bool,
+    now: Instant,
+) -> Result<(), Error> {
+    if let executor::Error::Services { failed, report } = err {
+        shared.telemetry.record_heals(project, &report.done, steady);
+        for failure in failed {
+            shared
+                .telemetry
+                .record_service_failure(project, &failure.service);
+        }
+    }
+    for failure in err.failures() {
+        match failure {
+            executor::Error::StartFirstFailed {
+                service, number, ..
+            } => {
+                let service = crate::model::ServiceRef::new(project, service);
+                shared.rollouts.replica_failed(&service, *number)?;
+            }
+            executor::Error::StartFailed {
+                service,
+                number,
+                id,
+                ..
+            } => {
+                let slot = (project.to_owned(), service.clone(), *number);
+                sync::lock(&shared.crash).start_failed(slot, id, now);
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Removes the secret and config files nothing uses any more; a failure is logged and

@@ -9,8 +9,7 @@ use std::collections::BTreeSet;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tracing::{info, warn};
 
-use crate::model::observed::normalize_image_ref;
-use crate::model::spec::{MountKind, ProjectSpec};
+use crate::model::spec::ProjectSpec;
 use crate::plan::graph::{self, service_of};
 use crate::plan::{Action, Plan};
 use crate::runtime::ContainerRuntime;
@@ -124,22 +123,9 @@ impl<R: ContainerRuntime> Executor<R> {
         if !waiting.is_empty() {
             return waiting.into_iter().collect();
         }
-        let users = project.services.values().filter(|s| match action {
-            Action::PullImage { image } => {
-                normalize_image_ref(&s.image) == normalize_image_ref(image)
-            }
-            Action::EnsureNetwork { key } | Action::RecreateNetwork { key, .. } => {
-                s.networks.contains_key(key)
-            }
-            Action::EnsureVolume { key } => s
-                .mounts
-                .iter()
-                .any(|m| matches!(&m.kind, MountKind::Volume { key: k, .. } if k == key)),
-            _ => false,
-        });
-        let users: Vec<String> = users.map(|s| s.name.clone()).collect();
+        let users = graph::users(plan, project, action);
         if !users.is_empty() {
-            return users;
+            return users.into_iter().collect();
         }
         match action {
             Action::Remove { container, .. } => vec![

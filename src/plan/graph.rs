@@ -21,7 +21,6 @@ use std::collections::BTreeSet;
 
 use crate::model::labels;
 use crate::model::observed::normalize_image_ref;
-use crate::model::refs::{VolumesSource, namespace_service};
 use crate::model::spec::{MountKind, ProjectSpec, ServiceSpec};
 
 use super::{Action, Plan};
@@ -172,27 +171,16 @@ fn slot(action: &Action) -> Option<(&str, u32)> {
 }
 
 /// The services of the project `service` needs before its replicas are created: its
-/// `depends_on`, the services of its `network_mode`, `ipc` and `pid` of `service:NAME`, of
-/// its `volumes_from` and `links`, and its `restart: true` dependencies.
+/// `depends_on`, which the loader completes with every service its `network_mode`, `ipc`
+/// and `pid` of `service:NAME`, `volumes_from` and `links` name (as compose does), so the
+/// planner's order and the graph's edges come from one list.
 pub fn needs(spec: &ProjectSpec, service: &ServiceSpec) -> BTreeSet<String> {
-    let mut out: BTreeSet<String> = service.depends_on.keys().cloned().collect();
-    out.extend(service.restart_with.iter().cloned());
-    if let Some(s) = service.network_mode.as_ref().and_then(|m| m.service()) {
-        out.insert(s.to_owned());
-    }
-    for mode in [service.ipc.as_deref(), service.pid.as_deref()] {
-        if let Some(s) = namespace_service(mode) {
-            out.insert(s.to_owned());
-        }
-    }
-    out.extend(service.volumes_from.iter().filter_map(|v| match &v.source {
-        VolumesSource::Service(s) => Some(s.clone()),
-        VolumesSource::Container(_) => None,
-    }));
-    out.extend(service.links.iter().map(|l| l.target.clone()));
-    out.remove(&service.name);
-    out.retain(|s| spec.services.contains_key(s));
-    out
+    service
+        .depends_on
+        .keys()
+        .filter(|s| **s != service.name && spec.services.contains_key(*s))
+        .cloned()
+        .collect()
 }
 
 /// What a replica of `service` uses: its images (desired and pinned), networks and volumes.
@@ -230,11 +218,32 @@ fn uses(plan: &Plan, spec: &ProjectSpec, service: &str) -> Uses {
     out
 }
 
+/// The services whose replicas use what resource action `action` provides (the image it
+/// pulls, the network or volume it creates), pinned revisions included; empty for any
+/// other action.
+pub fn users(plan: &Plan, spec: &ProjectSpec, action: &Action) -> BTreeSet<String> {
+    let provided = kind(action, spec);
+    spec.services
+        .keys()
+        .filter(|name| {
+            let uses = uses(plan, spec, name);
+            match &provided {
+                Kind::Pull(image) => uses.images.contains(image),
+                Kind::Network(key) => uses.networks.contains(key),
+                Kind::Volume(key) => uses.volumes.contains(key),
+                _ => false,
+            }
+        })
+        .cloned()
+        .collect()
+}
+
 /// Builds the dependency graph of `plan` for `spec` (the project's desired spec; for a
 /// removed project, a spec with only its name).
 pub fn graph(plan: &Plan, spec: &ProjectSpec) -> Graph {
     let kinds: Vec<Kind> = plan.actions.iter().map(|a| kind(a, spec)).collect();
     let named: Vec<Vec<String>> = plan.actions.iter().map(|a| names(a, spec)).collect();
+    let touched: Vec<Vec<&str>> = plan.actions.iter().map(containers).collect();
     let mut deps = Vec::with_capacity(kinds.len());
     for (i, action) in plan.actions.iter().enumerate() {
         let before = &plan.actions[..i];
@@ -243,7 +252,7 @@ pub fn graph(plan: &Plan, spec: &ProjectSpec) -> Graph {
             Kind::Replica(s) => Some(uses(plan, spec, s)),
             _ => None,
         };
-        let ids = containers(action);
+        let ids = &touched[i];
         let taken = &named[i];
         let my_slot = slot(action);
         let waits_for = |j: usize| -> bool {
@@ -252,7 +261,7 @@ pub fn graph(plan: &Plan, spec: &ProjectSpec) -> Graph {
             if matches!(mine, Kind::Prune) {
                 return true;
             }
-            if containers(earlier).iter().any(|id| ids.contains(id))
+            if touched[j].iter().any(|id| ids.contains(id))
                 || named[j].iter().any(|n| taken.contains(n))
                 || (my_slot.is_some() && slot(earlier) == my_slot)
             {

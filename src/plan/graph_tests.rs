@@ -129,6 +129,13 @@ fn references_other_than_depends_on_order_services_too() {
         read_only: true,
     });
     reader.networks.clear();
+    // As the loader completes them: every service a reference names is a dependency.
+    sidecar
+        .depends_on
+        .insert("web".to_owned(), DependsOn::Started);
+    reader
+        .depends_on
+        .insert("web".to_owned(), DependsOn::Started);
     let spec = project("shop")
         .service(svc("web"))
         .service(sidecar)
