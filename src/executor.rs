@@ -17,11 +17,13 @@ use crate::observed::Store;
 use crate::plan::{Action, Plan};
 use crate::runtime::{self, ContainerRuntime};
 use crate::state::StateDir;
+use permit::Permit;
 
 #[cfg(test)]
 mod concurrency_tests;
 mod containers;
 pub mod files;
+mod permit;
 mod recreate;
 mod references;
 mod resources;
@@ -341,7 +343,9 @@ impl<R: ContainerRuntime> Executor<R> {
         files::collect(state, &project.name, &keep)
     }
 
-    /// Runs at most `n` actions at once (at least one).
+    /// Lets at most `n` actions work on the engine at once (at least one); actions waiting
+    /// on a container (a grace period, readiness, a dependency) do not count
+    /// ([`permit`]).
     pub fn with_parallelism(mut self, n: usize) -> Self {
         self.parallelism = n.max(1);
         self
@@ -384,7 +388,13 @@ impl<R: ContainerRuntime> Executor<R> {
     }
 
     /// Carries out one action; returns the number of runtime writes it made.
-    async fn act(&self, project: &ProjectSpec, plan: &Plan, action: &Action) -> Result<usize> {
+    async fn act(
+        &self,
+        project: &ProjectSpec,
+        plan: &Plan,
+        action: &Action,
+        permit: &Permit,
+    ) -> Result<usize> {
         match action {
             Action::PullImage { image } => self.pull(project, action, image).await,
             Action::TagImage {
@@ -394,7 +404,8 @@ impl<R: ContainerRuntime> Executor<R> {
             } => self.tag(action, reference, image_id, service).await,
             Action::EnsureNetwork { key } => self.ensure_network(project, action, key).await,
             Action::RecreateNetwork { key, detach, .. } => {
-                self.recreate_network(project, action, key, detach).await
+                self.recreate_network(project, action, key, detach, permit)
+                    .await
             }
             Action::EnsureVolume { key } => self.ensure_volume(project, action, key).await,
             Action::WaitFor {
@@ -402,8 +413,8 @@ impl<R: ContainerRuntime> Executor<R> {
                 dependency,
                 condition,
             } => {
-                self.wait_for(project, service, dependency, *condition)
-                    .await
+                let wait = self.wait_for(project, service, dependency, *condition);
+                permit.waiting(wait).await
             }
             Action::Create {
                 service, number, ..
@@ -419,7 +430,7 @@ impl<R: ContainerRuntime> Executor<R> {
                 let files = self.files();
                 containers::create_request(project, plan, action, service, *number, files)?;
                 let grace = containers::grace(project, service);
-                let removed = self.stop_remove(project, action, &container.id, grace);
+                let removed = self.stop_remove(project, action, &container.id, grace, permit);
                 let writes = removed.await?;
                 Ok(writes + self.create(project, plan, action, service, *number).await?)
             }
@@ -429,7 +440,8 @@ impl<R: ContainerRuntime> Executor<R> {
                 number,
                 ..
             } => {
-                self.replace_start_first(project, plan, action, container, service, *number)
+                let slot = (service.as_str(), *number);
+                self.replace_start_first(project, plan, action, container, slot, permit)
                     .await
             }
             Action::Start {
@@ -446,7 +458,7 @@ impl<R: ContainerRuntime> Executor<R> {
             }
             Action::Remove { container, .. } => {
                 let grace = self.grace_of(project, &container.id);
-                self.stop_remove(project, action, &container.id, grace)
+                self.stop_remove(project, action, &container.id, grace, permit)
                     .await
             }
             Action::PruneNetworks => self.prune_networks(project, action).await,

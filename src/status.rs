@@ -105,6 +105,20 @@ pub struct ServiceStatus {
     /// Its latest rollout, when it has had one (`composectl rollout status` has the
     /// gates and the window).
     pub rollout: Option<RolloutSummary>,
+    /// While its last execution failed: why, and when its changes are tried again (the
+    /// project's other services keep converging meanwhile).
+    pub failure: Option<ServiceFailure>,
+}
+
+/// A service whose last execution failed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceFailure {
+    /// The error.
+    pub error: String,
+    /// Failed executions in a row.
+    pub failures: u32,
+    /// Seconds until its changes run again (0 once they may).
+    pub retry_in_seconds: f64,
 }
 
 /// Where a service's latest rollout stands.
@@ -210,6 +224,15 @@ fn project(state: &ControllerState, record: Option<&ProjectRecord>, name: &str) 
             status.crash_backoff_seconds = status.crash_backoff_seconds.max(delay.as_secs_f64());
         }
     }
+    for failing in state.failing.iter().filter(|f| f.project == name) {
+        if let Some(status) = services.get_mut(failing.service.as_str()) {
+            status.failure = Some(ServiceFailure {
+                error: failing.error.clone(),
+                failures: failing.failures,
+                retry_in_seconds: failing.retry_in.as_secs_f64(),
+            });
+        }
+    }
     let mut services: Vec<ServiceStatus> = services.into_values().collect();
     for service in &mut services {
         service
@@ -249,6 +272,7 @@ fn service_status(name: &str, desired_replicas: Option<u32>) -> ServiceStatus {
         crash_backoff_seconds: 0.0,
         replicas: Vec::new(),
         rollout: None,
+        failure: None,
     }
 }
 

@@ -23,6 +23,7 @@
 
 pub mod backoff;
 mod control;
+pub mod failing;
 mod loading;
 mod oneshot;
 mod ownership;
@@ -178,6 +179,7 @@ impl<R: ContainerRuntime> Controller<R> {
             executor,
             view: Mutex::new(view),
             crash: Mutex::new(CrashBackoff::new(config.crash)),
+            failing: Mutex::new(failing::FailingServices::default()),
             telemetry: Telemetry::new(),
             rollouts: Rollouts::new(config.state.clone(), config.webhook.clone()),
             kick,
@@ -357,11 +359,20 @@ impl<R: ContainerRuntime> Controller<R> {
                                 scheduler.schedule(&project, now + after);
                             }
                         }
-                        Err(Failure::Reconcile(err)) => {
-                            let retry = errors.failed(&project);
-                            error!(project = %project, error = %err, retry_in = ?retry, "reconcile failed");
-                            scheduler.schedule(&project, now + retry);
-                        }
+                        Err(Failure::Reconcile(err)) => match err.services_retry_in() {
+                            Some(retry) => {
+                                // Some services failed; each waits out its own backoff
+                                // while the rest of the project keeps converging.
+                                errors.succeeded(&project);
+                                warn!(project = %project, retry_in = ?retry, "reconcile finished with failed services (each is retried after its own backoff)");
+                                scheduler.schedule(&project, now + retry);
+                            }
+                            None => {
+                                let retry = errors.failed(&project);
+                                error!(project = %project, error = %err, retry_in = ?retry, "reconcile failed");
+                                scheduler.schedule(&project, now + retry);
+                            }
+                        },
                         Err(Failure::Panicked(panic)) => {
                             let retry = errors.failed(&project);
                             error!(project = %project, panic = %panic, retry_in = ?retry, "reconcile panicked; the project is released and retried after the backoff");
@@ -440,6 +451,8 @@ impl RunningReflector {
 mod convergence_tests;
 #[cfg(test)]
 mod engine_tests;
+#[cfg(test)]
+mod failing_tests;
 #[cfg(test)]
 mod policy_tests;
 #[cfg(test)]

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use tracing::{Span, info, warn};
 
 use super::backoff::CrashBackoff;
+use super::failing::FailingServices;
 use super::rollouts::{self, Rollouts};
 use super::view::{DesiredView, Wanted};
 use crate::executor::{self, Executor};
@@ -38,6 +39,8 @@ pub struct Shared<R> {
     pub view: Mutex<DesiredView>,
     /// Crash backoff per replica slot.
     pub crash: Mutex<CrashBackoff>,
+    /// Error backoff per service.
+    pub failing: Mutex<FailingServices>,
     /// Metrics and the record behind `/status`.
     pub telemetry: Telemetry,
     /// Each project's privileges as the host policy judged them at the latest load.
@@ -85,6 +88,15 @@ pub enum Error {
     /// Carrying the plan out failed.
     #[error(transparent)]
     Execute(#[from] executor::Error),
+    /// Some services failed (each is in error backoff; the rest of the plan ran): the
+    /// project is looked at again when the first of them may be tried again.
+    #[error("{error}")]
+    Services {
+        /// The executor's [`executor::Error::Services`].
+        error: Box<executor::Error>,
+        /// The shortest backoff of the failed services.
+        retry_in: Duration,
+    },
     /// A rollout could not decide (nothing was changed).
     #[error(transparent)]
     Rollout(#[from] rollouts::Error),
@@ -92,6 +104,17 @@ pub enum Error {
     /// back, and then every project is reconciled at once.
     #[error("the Docker engine is unreachable; waiting for it to come back")]
     EngineAway,
+}
+
+impl Error {
+    /// When to reconcile the project again for a failure of some of its services: their
+    /// own backoff, not the project's (`None` for a failure of the whole project).
+    pub fn services_retry_in(&self) -> Option<Duration> {
+        match self {
+            Self::Services { retry_in, .. } => Some(*retry_in),
+            _ => None,
+        }
+    }
 }
 
 /// Reconciles one project once, recording its duration, result, drift and heals. The
@@ -125,7 +148,9 @@ async fn reconcile_untimed<R: ContainerRuntime>(
     }
     let drive = drive_rollouts(&shared, &project).await?;
     let failed_starts = sync::lock(&shared.crash).failed_starts(&project, now);
+    let error_backoff = sync::lock(&shared.failing).held(&project, now);
     let ctx = PlanContext {
+        error_backoff,
         failed_starts,
         pins: drive.pins,
         tags: drive.tags,
@@ -156,8 +181,12 @@ async fn reconcile_untimed<R: ContainerRuntime>(
         .deferred
         .iter()
         .map(|d| d.retry_in)
+        .chain(plan.held.iter().map(|h| h.retry_in))
         .chain(drive.requeue_after)
         .min();
+    for held in plan.held.iter().filter(|h| h.service == h.waits_for) {
+        info!(service = %held.service, retry_in = ?held.retry_in, actions = held.actions, "changes held: the service's last execution failed");
+    }
     for deferred in plan.deferred.iter().filter(|d| d.is_left_to_engine()) {
         info!(
             service = %deferred.service,
@@ -177,6 +206,7 @@ async fn reconcile_untimed<R: ContainerRuntime>(
     }
     warn_notes_once(&shared, &plan);
     if plan.is_empty() {
+        settle_failing(&shared, &plan, None, now);
         collect_files(&shared, &spec);
         let outcome = Outcome {
             plan,
@@ -204,16 +234,49 @@ async fn reconcile_untimed<R: ContainerRuntime>(
     shared
         .telemetry
         .record_plan(&plan, steady, executed.is_ok());
+    let retry_in = settle_failing(&shared, &plan, executed.as_ref().err(), now);
     if let Err(err) = &executed {
         record_failures(&shared, &project, err, steady, now)?;
     }
-    executed?;
+    match (executed, retry_in) {
+        (Err(error @ executor::Error::Services { .. }), Some(retry_in)) => {
+            return Err(Error::Services {
+                error: Box::new(error),
+                retry_in,
+            });
+        }
+        (result, _) => result?,
+    };
     collect_files(&shared, &spec);
     let outcome = Outcome {
         plan,
         requeue_after,
     };
     Ok((outcome, revision))
+}
+
+/// Brings the services' error backoff up to date after `plan` ran (`failed`: how the
+/// execution failed, if it did): each service that failed is (again) in backoff, each held
+/// by the plan stays, every other is forgotten. Returns the shortest backoff of the failed
+/// services, if any failed.
+fn settle_failing<R>(
+    shared: &Shared<R>,
+    plan: &Plan,
+    failed: Option<&executor::Error>,
+    now: Instant,
+) -> Option<Duration> {
+    let failures = match failed {
+        Some(executor::Error::Services { failed, .. }) => failed.as_slice(),
+        _ => &[],
+    };
+    let mut failing = sync::lock(&shared.failing);
+    let mut keep = plan::hold::held_services(plan);
+    keep.extend(failures.iter().map(|f| f.service.as_str()));
+    failing.recovered_except(&plan.project, &keep);
+    failures
+        .iter()
+        .map(|f| failing.failed(&plan.project, &f.service, &f.error.to_string(), now))
+        .min()
 }
 
 /// Records what a failed execution means beyond its error: the heals it still made, each

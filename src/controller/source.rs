@@ -1,5 +1,5 @@
 //! The controller as a [`StateSource`] for metrics and `/status`: copies of the store, the
-//! desired view, the crash backoff and the engine's outages, read at scrape time. It holds the shared state
+//! desired view, the crash and error backoffs and the engine's outages, read at scrape time. It holds the shared state
 //! weakly, so the telemetry (which the shared state owns) keeps nothing alive.
 
 use std::sync::Weak;
@@ -35,7 +35,9 @@ impl<R: ContainerRuntime> StateSource for SharedSource<R> {
                 .map(|(slot, d)| (slot.clone(), d))
                 .collect()
         };
+        let failing = sync::lock(&shared.failing).snapshot(tokio::time::Instant::now());
         Some(ControllerState {
+            failing,
             observed,
             store_ready: shared.store.is_ready(),
             specs,

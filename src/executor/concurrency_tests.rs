@@ -90,19 +90,41 @@ async fn three_replicas_with_slow_stops_are_replaced_in_the_time_of_one_stop() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_parallelism_of_one_runs_the_actions_one_after_another() {
+async fn a_parallelism_of_one_runs_the_engine_work_one_at_a_time_but_not_the_grace_periods() {
+    const CREATE: Duration = Duration::from_secs(1);
     let fake = FakeRuntime::new();
     let spec = drifted_web(&fake);
     fake.set_delay(|call| match call {
         Call::Stop { .. } => STOP,
+        Call::Create { .. } => CREATE,
         _ => Duration::ZERO,
     });
-    let (executor, plan) = planned(&fake, &spec, 1).await;
+    let (one, plan) = planned(&fake, &spec, 1).await;
     let started = tokio::time::Instant::now();
 
-    executor.execute(&spec, &plan).await.unwrap();
+    one.execute(&spec, &plan).await.unwrap();
 
-    assert_eq!(started.elapsed(), 3 * STOP);
+    // The three grace periods pass together (a stop waits, it holds no permit), then
+    // the three creates run one after another.
+    assert_eq!(started.elapsed(), STOP + 3 * CREATE);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_engine_work_of_independent_actions_overlaps_up_to_the_parallelism() {
+    const CREATE: Duration = Duration::from_secs(1);
+    let fake = FakeRuntime::new();
+    let spec = drifted_web(&fake);
+    fake.set_delay(|call| match call {
+        Call::Stop { .. } => STOP,
+        Call::Create { .. } => CREATE,
+        _ => Duration::ZERO,
+    });
+    let (two, plan) = planned(&fake, &spec, 2).await;
+    let started = tokio::time::Instant::now();
+
+    two.execute(&spec, &plan).await.unwrap();
+
+    assert_eq!(started.elapsed(), STOP + 2 * CREATE);
 }
 
 #[tokio::test(start_paused = true)]

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tracing::debug;
 
+use super::permit::Permit;
 use super::{Error, Executor, Result, failed, unknown};
 use crate::model::spec::ProjectSpec;
 use crate::model::{ContainerState, Health, ObservedContainer, labels};
@@ -147,8 +148,8 @@ impl<R: ContainerRuntime> Executor<R> {
         plan: &Plan,
         action: &Action,
         old: &ContainerRef,
-        service: &str,
-        number: u32,
+        (service, number): (&str, u32),
+        permit: &Permit,
     ) -> Result<usize> {
         let mut request = create_request(project, plan, action, service, number, self.files())?;
         self.resolve_references(project, action, &mut request, number)?;
@@ -160,7 +161,8 @@ impl<R: ContainerRuntime> Executor<R> {
         let judged = self
             .store
             .wait_while_engine_up(|state| readiness(state.containers.get(&id)));
-        let why = match tokio::time::timeout(self.wait_timeout, judged).await {
+        let judged = permit.waiting(tokio::time::timeout(self.wait_timeout, judged));
+        let why = match judged.await {
             Ok(Some(Ok(()))) => None,
             Ok(Some(Err(why))) => Some(why),
             Ok(None) => {
@@ -171,7 +173,7 @@ impl<R: ContainerRuntime> Executor<R> {
             Err(_) => Some(format!("not ready after {:?}", self.wait_timeout)),
         };
         if let Some(why) = why {
-            self.stop_remove(project, action, &id, Duration::ZERO)
+            self.stop_remove(project, action, &id, Duration::ZERO, permit)
                 .await?;
             return Err(Error::StartFirstFailed {
                 action: action.to_string(),
@@ -182,7 +184,9 @@ impl<R: ContainerRuntime> Executor<R> {
             });
         }
         let grace = grace(project, service);
-        let writes = self.stop_remove(project, action, &old.id, grace).await?;
+        let writes = self
+            .stop_remove(project, action, &old.id, grace, permit)
+            .await?;
         self.runtime
             .rename_container(&id, &name)
             .await
@@ -199,6 +203,7 @@ impl<R: ContainerRuntime> Executor<R> {
         action: &Action,
         id: &str,
         grace: Duration,
+        permit: &Permit,
     ) -> Result<usize> {
         let Some(known) = self.store.container(id) else {
             debug!(
@@ -222,7 +227,7 @@ impl<R: ContainerRuntime> Executor<R> {
             ContainerState::Running | ContainerState::Paused | ContainerState::Restarting
         ) {
             writes += 1;
-            match self.runtime.stop_container(id, grace).await {
+            match permit.waiting(self.runtime.stop_container(id, grace)).await {
                 Ok(()) | Err(runtime::Error::NotFound { .. }) => {}
                 Err(source) => return Err(failed(action)(source)),
             }

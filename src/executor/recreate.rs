@@ -4,6 +4,7 @@
 
 use tracing::info;
 
+use super::permit::Permit;
 use super::resources::network_labels;
 use super::{Error, Executor, Result, failed, unknown};
 use crate::model::labels;
@@ -20,6 +21,7 @@ impl<R: ContainerRuntime> Executor<R> {
         action: &Action,
         key: &str,
         detach: &[ContainerRef],
+        permit: &Permit,
     ) -> Result<usize> {
         let spec = project
             .networks
@@ -50,7 +52,7 @@ impl<R: ContainerRuntime> Executor<R> {
         for container in detach {
             let grace = self.grace_of(project, &container.id);
             writes += self
-                .stop_remove(project, action, &container.id, grace)
+                .stop_remove(project, action, &container.id, grace, permit)
                 .await?;
         }
         info!(project = %project.name, network = %spec.name, "recreating network");

@@ -1,12 +1,15 @@
 //! Runs a plan as its dependency graph ([`crate::plan::graph`]): every action whose
-//! dependencies are done starts at once, up to the executor's parallelism, asking
+//! dependencies are done starts at once, while one of the executor's permits is free
+//! ([`super::permit`]: an action waiting on a container gives its permit back), asking
 //! `proceed` before each. A failed action fails its service (a pull, tag or ensure: every
 //! service that waits for it) and every action that depends on it, transitively, is
 //! skipped; everything else still runs.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::{info, warn};
 
 use crate::model::spec::ProjectSpec;
@@ -14,6 +17,7 @@ use crate::plan::graph::{self, service_of};
 use crate::plan::{Action, Plan};
 use crate::runtime::ContainerRuntime;
 
+use super::permit::Permit;
 use super::{Error, Executor, Report, Result, ServiceFailure};
 
 impl<R: ContainerRuntime> Executor<R> {
@@ -32,21 +36,41 @@ impl<R: ContainerRuntime> Executor<R> {
         let mut running = FuturesUnordered::new();
         let mut report = Report::default();
         let mut failures = Vec::new();
+        let semaphore = Arc::new(Semaphore::new(self.parallelism));
+        // A permit taken while nothing was ready to start, kept for the next action.
+        let mut spare: Option<OwnedSemaphorePermit> = None;
         loop {
-            while !report.cancelled && running.len() < self.parallelism {
-                let Some(i) = ready.pop_first() else {
+            while !report.cancelled && !ready.is_empty() {
+                let Some(taken) = spare
+                    .take()
+                    .or_else(|| semaphore.clone().try_acquire_owned().ok())
+                else {
                     break;
                 };
                 if !proceed() {
                     report.cancelled = true;
                     break;
                 }
+                let Some(i) = ready.pop_first() else {
+                    break;
+                };
                 let action = &plan.actions[i];
                 info!(project = %project.name, %action, "executing");
-                running.push(async move { (i, self.act(project, plan, action).await) });
+                let permit = Permit::new(semaphore.clone(), taken);
+                running.push(async move { (i, self.act(project, plan, action, &permit).await) });
             }
-            let Some((i, result)) = running.next().await else {
+            if running.is_empty() {
                 break;
+            }
+            let startable = !report.cancelled && !ready.is_empty();
+            let (i, result) = tokio::select! {
+                Some(done) = running.next() => done,
+                Ok(taken) = semaphore.clone().acquire_owned(), if startable => {
+                    // An action waiting on a container gave its permit back.
+                    spare = Some(taken);
+                    continue;
+                }
+                else => break,
             };
             finished[i] = true;
             match result {

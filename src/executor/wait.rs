@@ -41,16 +41,18 @@ pub(super) fn condition_name(condition: DependsOn) -> &'static str {
 /// - Healthy: every replica runs and is healthy (no healthcheck counts as healthy).
 /// - CompletedSuccessfully: every replica exited with code 0.
 ///
-/// A dependency with no container yet is pending.
+/// A dependency with no container yet is pending. Only its replicas numbered up to `kept`
+/// (its desired count) count: a surplus replica is being removed by the same plan.
 pub(super) fn verdict(
     state: &ObservedState,
     project: &str,
     dependency: &str,
+    kept: u32,
     condition: DependsOn,
 ) -> Verdict {
     let replicas: Vec<&ObservedContainer> = state
         .project(project)
-        .filter(|c| c.service == dependency)
+        .filter(|c| c.service == dependency && c.number <= kept)
         .collect();
     let met = !replicas.is_empty()
         && match condition {
@@ -121,8 +123,9 @@ impl<R: ContainerRuntime> Executor<R> {
         dependency: &str,
         condition: DependsOn,
     ) -> Result<usize> {
+        let kept = project.services.get(dependency).map_or(0, |s| s.replicas);
         let judged = self.store.wait_while_engine_up(|state| {
-            match verdict(state, &project.name, dependency, condition) {
+            match verdict(state, &project.name, dependency, kept, condition) {
                 Verdict::Pending => None,
                 decided => Some(decided),
             }
@@ -246,9 +249,15 @@ mod tests {
             ("completed", vec![exit(1, 0)], Done, Verdict::Met),
             ("still running", vec![run(1, None)], Done, Verdict::Pending),
             ("completed badly", vec![exit(1, 2)], Done, failed(1, 2)),
+            (
+                "a crashed surplus replica is being removed",
+                vec![run(1, None), run(2, None), exit(3, 1)],
+                Healthy,
+                Verdict::Met,
+            ),
         ];
         for (name, replicas, condition, expected) in cases {
-            let got = verdict(&state(replicas), "shop", "db", condition);
+            let got = verdict(&state(replicas), "shop", "db", 2, condition);
             assert_eq!(got, expected, "{name}");
         }
     }
@@ -259,7 +268,13 @@ mod tests {
         other.project = "blog".into();
         let mut web = replica(2, ContainerState::Running, None, None);
         web.service = "web".into();
-        let got = verdict(&state(vec![other, web]), "shop", "db", DependsOn::Started);
+        let got = verdict(
+            &state(vec![other, web]),
+            "shop",
+            "db",
+            2,
+            DependsOn::Started,
+        );
         assert_eq!(got, Verdict::Pending);
     }
 }

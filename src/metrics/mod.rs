@@ -63,6 +63,8 @@ pub struct ControllerState {
     pub root_error: Option<String>,
     /// Current crash backoff delay of every replica slot in backoff.
     pub crash_delays: Vec<(Slot, Duration)>,
+    /// Every service in error backoff after a failed execution.
+    pub failing: Vec<crate::controller::failing::ServiceFailing>,
     /// The rollout record of every service that has one.
     pub rollouts: BTreeMap<crate::model::ServiceRef, crate::rollout::record::RolloutRecord>,
     /// Projects no longer found in the desired directory whose removal waits for its

@@ -80,6 +80,13 @@ impl Collector for Scrape {
                 help,
                 &backoff,
             )?;
+            let failing = Family::<ServiceLabels, Gauge>::default();
+            for (labels, failures) in service_failures(&state) {
+                failing.get_or_create(&labels).set(failures);
+            }
+            let help = "Failed executions in a row of the service's changes (0 when its last one \
+                        succeeded); while above 0 its changes wait out their error backoff.";
+            encode(&mut encoder, "composectl_service_failing", help, &failing)?;
         }
         if let Some(api) = sources.api.get() {
             encode_api(&mut encoder, &api())?;
@@ -192,19 +199,39 @@ pub fn managed_containers(state: &ControllerState) -> BTreeMap<ContainerLabels, 
     counts
 }
 
-/// The longest current crash backoff delay per (project, service), in seconds: 0 for every
-/// desired service with no replica in backoff.
-pub fn crash_backoff(state: &ControllerState) -> BTreeMap<ServiceLabels, f64> {
-    let mut delays = BTreeMap::new();
+/// Failed executions in a row per (project, service): 0 for every desired service that
+/// is not failing.
+pub fn service_failures(state: &ControllerState) -> BTreeMap<ServiceLabels, i64> {
+    let mut out = desired_services(state, 0);
+    for failing in &state.failing {
+        let labels = ServiceLabels {
+            project: failing.project.clone(),
+            service: failing.service.clone(),
+        };
+        out.insert(labels, i64::from(failing.failures));
+    }
+    out
+}
+
+/// Every desired service, each with `value`.
+fn desired_services<T: Copy>(state: &ControllerState, value: T) -> BTreeMap<ServiceLabels, T> {
+    let mut out = BTreeMap::new();
     for (project, spec) in &state.specs {
         for service in spec.services.keys() {
             let labels = ServiceLabels {
                 project: project.clone(),
                 service: service.clone(),
             };
-            delays.insert(labels, 0.0);
+            out.insert(labels, value);
         }
     }
+    out
+}
+
+/// The longest current crash backoff delay per (project, service), in seconds: 0 for every
+/// desired service with no replica in backoff.
+pub fn crash_backoff(state: &ControllerState) -> BTreeMap<ServiceLabels, f64> {
+    let mut delays = desired_services(state, 0.0);
     for ((project, service, _), delay) in &state.crash_delays {
         let labels = ServiceLabels {
             project: project.clone(),

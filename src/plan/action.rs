@@ -27,6 +27,10 @@ pub struct Plan {
     /// (a volume whose definition changed keeps its data and old settings).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<Note>,
+    /// Services whose changes are held back because their last execution failed (or that
+    /// of a service they wait for), with when they are tried again.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<super::hold::Held>,
 }
 
 /// A difference the plan leaves on purpose, with what the operator can do about it.

@@ -5,7 +5,8 @@
 //! by construction and a plan run in order still satisfies it):
 //!
 //! - a replica action (create, replace, start, rename) of service S waits for the pull of
-//!   S's image, the tags of S, the ensures and recreates of the networks and volumes S
+//!   S's image and the tags of S (but a start in place, which runs the container's own
+//!   image), the ensures and recreates of the networks and volumes S
 //!   uses, the waits of S, and every action of each service S depends on (`depends_on`,
 //!   `network_mode`/`ipc`/`pid` of `service:`, `volumes_from`, `links`);
 //! - a `WaitFor { service, dependency }` waits for every action of `dependency`;
@@ -255,6 +256,8 @@ pub fn graph(plan: &Plan, spec: &ProjectSpec) -> Graph {
         let ids = &touched[i];
         let taken = &named[i];
         let my_slot = slot(action);
+        // A start in place runs the container's own image: no pull or tag to wait for.
+        let in_place = matches!(action, Action::Start { .. });
         let waits_for = |j: usize| -> bool {
             let other = &kinds[j];
             let earlier = &before[j];
@@ -270,11 +273,11 @@ pub fn graph(plan: &Plan, spec: &ProjectSpec) -> Graph {
             match (mine, other) {
                 (Kind::Wait { dependency, .. }, _) => other.service() == Some(dependency),
                 (Kind::Replica(s), Kind::Wait { service, .. }) if s == service => true,
-                (Kind::Replica(s), Kind::Tag(t)) if s == t => true,
+                (Kind::Replica(s), Kind::Tag(t)) if s == t => !in_place,
                 (Kind::Replica(_), _) => {
                     let uses = uses.as_ref().expect("a replica action has its uses");
                     match other {
-                        Kind::Pull(image) => uses.images.contains(image),
+                        Kind::Pull(image) => !in_place && uses.images.contains(image),
                         Kind::Network(key) => uses.networks.contains(key),
                         Kind::Volume(key) => uses.volumes.contains(key),
                         _ => other.service().is_some_and(|d| uses.needs.contains(d)),

@@ -222,3 +222,16 @@ fn a_rename_belongs_to_the_service_whose_replica_name_it_restores() {
     assert_eq!(service_of(&rename, &spec).as_deref(), Some("web"));
     assert_eq!(service_of(&pull("web:1"), &spec), None);
 }
+
+#[test]
+fn a_start_in_place_waits_for_no_pull() {
+    let spec = project("shop").service(svc("web").replicas(2));
+    let start = Action::Start {
+        container: container("a"),
+        service: "web".to_owned(),
+        number: 1,
+        reason: Reason::Unhealthy,
+    };
+    let got = deps(&spec, vec![pull("web:1"), start, create("web", 2)]);
+    assert_eq!(got, vec![vec![], vec![], vec![0]]);
+}

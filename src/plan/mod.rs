@@ -44,6 +44,7 @@ mod action;
 mod definitions;
 mod deps;
 pub mod graph;
+pub mod hold;
 mod judge;
 mod references;
 mod render;
@@ -61,6 +62,8 @@ mod graph_tests;
 #[cfg(test)]
 mod heal_tests;
 #[cfg(test)]
+mod hold_tests;
+#[cfg(test)]
 mod order_tests;
 #[cfg(test)]
 mod proptests;
@@ -74,6 +77,7 @@ mod render_tests;
 mod tests;
 
 pub use action::{Action, ContainerRef, Deferred, Note, Pin, Pins, Plan, Reason};
+pub use hold::Held;
 pub use render::{Summary, render, render_many};
 pub use slots::{TEMPORARY_INFIX, is_temporary_name, kept_replicas};
 
@@ -105,6 +109,9 @@ pub struct PlanContext {
     /// Services whose rollout waits for their desired image: it is pulled (by the
     /// service's `pull_policy`) even though no replica of the service changes yet.
     pub awaiting_image: BTreeSet<String>,
+    /// Services in error backoff after a failed execution, with the time left: their
+    /// changes, and what waits for them, are held ([`hold`]).
+    pub error_backoff: BTreeMap<String, Duration>,
 }
 
 /// The engine's part in a plan (see [`crate::observed::engine`]): the containers it
@@ -147,12 +154,17 @@ pub fn plan(
             .collect(),
         None => Pins::new(),
     };
-    Plan {
+    let plan = Plan {
         project: project.to_owned(),
         actions,
         deferred,
         pins,
         notes,
+        held: Vec::new(),
+    };
+    match desired {
+        Some(spec) => hold::hold(plan, spec, &ctx.error_backoff),
+        None => plan,
     }
 }
 

@@ -2,7 +2,8 @@
 //! per action with a sign and its reason, the deferred replacements, then a summary.
 //!
 //! Signs: `+` create, `~` replace (or start again, or recreate a network), `-` remove, `>`
-//! pull or ensure, `…` wait, `!` deferred or left as it is on purpose (a note).
+//! pull or ensure, `…` wait, `!` deferred, held after a failure, or left as it is on
+//! purpose (a note).
 //! Only names, field names and image IDs are printed, never an environment value.
 
 use std::fmt::{self, Write as _};
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use crate::model::spec::DependsOn;
 
-use super::{Action, Deferred, Plan};
+use super::{Action, Deferred, Held, Plan};
 
 /// Counts of what a plan (or several) changes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -31,6 +32,8 @@ pub struct Summary {
     pub left_to_engine: usize,
     /// Networks recreated because their definition changed.
     pub networks: usize,
+    /// Services whose changes are held after a failure (theirs or a dependency's).
+    pub held: usize,
 }
 
 impl Summary {
@@ -55,6 +58,7 @@ impl Summary {
                 .iter()
                 .filter(|d| d.is_left_to_engine())
                 .count(),
+            held: plan.held.len(),
         }
     }
 
@@ -74,6 +78,7 @@ impl AddAssign for Summary {
         self.deferred += other.deferred;
         self.left_to_engine += other.left_to_engine;
         self.networks += other.networks;
+        self.held += other.held;
     }
 }
 
@@ -94,7 +99,7 @@ impl<'a> Sum<&'a Plan> for Summary {
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_empty() && self.deferred + self.left_to_engine == 0 {
+        if self.is_empty() && self.deferred + self.left_to_engine + self.held == 0 {
             return write!(f, "No changes. The host matches the desired state.");
         }
         if self.is_empty() {
@@ -125,6 +130,11 @@ impl fmt::Display for Summary {
                 self.left_to_engine
             )?;
         }
+        match self.held {
+            0 => {}
+            1 => write!(f, " 1 service held after a failure.")?,
+            n => write!(f, " {n} services held after a failure.")?,
+        }
         Ok(())
     }
 }
@@ -143,7 +153,8 @@ pub fn render_many(plans: &[Plan]) -> String {
     let mut out = String::new();
     for plan in plans {
         let _ = writeln!(out, "{}:", plan.project);
-        if plan.actions.is_empty() && plan.deferred.is_empty() && plan.notes.is_empty() {
+        let quiet = plan.deferred.is_empty() && plan.notes.is_empty() && plan.held.is_empty();
+        if plan.actions.is_empty() && quiet {
             let _ = writeln!(out, "  no changes");
         }
         write_lines(&mut out, plan, "  ");
@@ -171,6 +182,7 @@ fn write_lines(out: &mut String, plan: &Plan, indent: &str) {
                 .iter()
                 .map(|d| deferred_line(&plan.project, d)),
         )
+        .chain(plan.held.iter().map(held_line))
         .chain(
             plan.notes
                 .iter()
@@ -182,6 +194,22 @@ fn write_lines(out: &mut String, plan: &Plan, indent: &str) {
         let width = width.unwrap_or(0);
         let _ = writeln!(out, "{indent}{sign} {target:<width$}  {what}");
     }
+}
+
+/// Sign, target and description of a service held after a failure.
+fn held_line(held: &Held) -> (&'static str, String, String) {
+    let changes = match held.actions {
+        1 => "1 change".to_owned(),
+        n => format!("{n} changes"),
+    };
+    let why = if held.service == held.waits_for {
+        "its last change failed".to_owned()
+    } else {
+        format!("it waits for failed service {}", held.waits_for)
+    };
+    let retry = human_duration(held.retry_in);
+    let what = format!("held: {why}; {changes} tried again in {retry}");
+    ("!", format!("service {}", held.service), what)
 }
 
 /// Sign, target and description of one action.
