@@ -235,18 +235,20 @@ impl Store {
     }
 
     /// Inserts or updates a container (by ID). A stale `created` read of a container the
-    /// store already knows as started is ignored (see `is_stale`).
-    pub fn upsert(&self, container: ObservedContainer) {
+    /// store already knows as started is ignored (see `is_stale`). Returns false when
+    /// nothing changed (the same container as known, or a stale read).
+    pub fn upsert(&self, container: ObservedContainer) -> bool {
         {
             let mut state = self.write();
             let known = state.containers.get(&container.id);
             if known == Some(&container) || is_stale(known, &container) {
-                return;
+                return false;
             }
             self.touch(&container.id);
             state.containers.insert(container.id.clone(), container);
         }
         self.bump();
+        true
     }
 
     /// Forgets a container; returns what the store held.

@@ -279,3 +279,94 @@ fn validate_points_at_the_file_line_and_key_of_a_broken_project() {
         "validate created containers"
     );
 }
+
+/// Three replicas of the demo image stopped with a signal it ignores (SIGUSR1: PID 1 has
+/// no handler for it), so each stop waits out its 3 s grace period before the SIGKILL.
+fn stubborn(replicas: u32, version: &str) -> String {
+    let image = demo_image("v1");
+    format!(
+        r#"services:
+  web:
+    image: {image}
+    restart: "no"
+    stop_signal: SIGUSR1
+    stop_grace_period: 3s
+    environment:
+      VERSION: "{version}"
+    deploy:
+      replicas: {replicas}
+"#
+    )
+}
+
+/// For each container of `events` that died, the time from its first `kill` (the stop
+/// signal) to its `die`.
+fn stop_windows(events: &[common::EngineEvent]) -> Vec<(u128, u128)> {
+    let mut windows = std::collections::BTreeMap::<&str, (Option<u128>, Option<u128>)>::new();
+    for event in events {
+        let entry = windows.entry(&event.id).or_default();
+        match event.verb() {
+            "kill" if entry.0.is_none() => entry.0 = Some(event.time_nanos),
+            "die" => entry.1 = Some(event.time_nanos),
+            _ => {}
+        }
+    }
+    windows
+        .into_values()
+        .filter_map(|(kill, die)| Some((kill?, die?)))
+        .collect()
+}
+
+#[test]
+fn replicas_that_ignore_sigterm_wait_out_their_grace_periods_together() {
+    let project = TestProject::new("sc-stubborn");
+    project.write_compose(&stubborn(3, "a"));
+    let apply = |project: &TestProject| {
+        let desired = desired(project);
+        let run = run_cli(&[
+            "apply",
+            "--once",
+            "--parallelism",
+            "1",
+            "--desired",
+            &desired,
+        ]);
+        assert_eq!(run.code, Some(0), "apply --once failed:\n{}", run.all());
+    };
+    apply(&project);
+    assert_eq!(project.running().len(), 3);
+
+    // Recreate all three (an environment change), one action at a time on the engine:
+    // their stops still overlap, each waiting out the grace period it was given.
+    let recorder = EventRecorder::start(&project);
+    project.write_compose(&stubborn(3, "b"));
+    apply(&project);
+    let windows = stop_windows(&recorder.events_until(now_nanos()));
+    assert_eq!(windows.len(), 3, "{windows:?}");
+    let grace = Duration::from_secs(3).as_nanos();
+    for (kill, die) in &windows {
+        assert!(
+            die - kill >= grace * 9 / 10,
+            "waited out its grace: {windows:?}"
+        );
+    }
+    let latest_kill = windows.iter().map(|w| w.0).max().unwrap();
+    let earliest_die = windows.iter().map(|w| w.1).min().unwrap();
+    assert!(
+        latest_kill < earliest_die,
+        "the three stops overlap: {windows:?}"
+    );
+    assert_eq!(project.running().len(), 3);
+
+    // Scale down to one: the two surplus replicas are stopped together too.
+    let recorder = EventRecorder::start(&project);
+    project.write_compose(&stubborn(1, "b"));
+    apply(&project);
+    let windows = stop_windows(&recorder.events_until(now_nanos()));
+    assert_eq!(windows.len(), 2, "{windows:?}");
+    assert!(
+        windows[0].0 < windows[1].1 && windows[1].0 < windows[0].1,
+        "{windows:?}"
+    );
+    assert_eq!(project.running().len(), 1);
+}

@@ -214,20 +214,24 @@ impl<R: ContainerRuntime> Reflector<R> {
             RuntimeEvent::Image { .. } => {
                 let images = self.runtime.list_images().await.map_err(Error::Refresh)?;
                 self.store.set_images(images);
-                Change::All
+                Some(Change::All)
             }
         };
-        self.send(change);
+        if let Some(change) = change {
+            self.send(change);
+        }
         Ok(())
     }
 
-    /// Removes (on `destroy`) or re-reads one container; returns what changed.
+    /// Removes (on `destroy`) or re-reads one container; returns what changed (`None`
+    /// when the store already knew the container as it is: a `kill` before its `die`, or
+    /// the event of a change the executor already recorded, needs no reconcile).
     async fn refresh_container(
         &self,
         id: &str,
         action: &str,
         project: Option<String>,
-    ) -> Result<Change> {
+    ) -> Result<Option<Change>> {
         let current = if action == "destroy" {
             None
         } else {
@@ -237,7 +241,9 @@ impl<R: ContainerRuntime> Reflector<R> {
         let project = match current {
             Some(container) => {
                 let project = container.project.clone();
-                self.store.upsert(container);
+                if !self.store.upsert(container) {
+                    return Ok(None);
+                }
                 Some(project)
             }
             None => {
@@ -245,7 +251,7 @@ impl<R: ContainerRuntime> Reflector<R> {
                 project.or(removed.map(|c| c.project))
             }
         };
-        Ok(project.map_or(Change::All, Change::Project))
+        Ok(Some(project.map_or(Change::All, Change::Project)))
     }
 
     /// Counts a reconnection, starts an outage, and picks the delay (starting over after a
