@@ -352,7 +352,11 @@ async fn run_daemon(
     config.policy = policy;
     config.limits = args.desired.limits();
     if let Some(url) = &args.webhook {
-        match Webhook::new(url) {
+        match Webhook::with_settings(
+            url,
+            Some(&args.webhook_format),
+            args.webhook_ca_file.as_deref(),
+        ) {
             Ok(webhook) => config.webhook = Some(webhook),
             Err(err) => {
                 error!("--webhook: {err}");
@@ -380,9 +384,18 @@ async fn run_daemon(
         max: args.crash_backoff_max,
         reset_after: args.crash_reset,
     };
+    let config_webhook = config.webhook.clone();
     let controller = Controller::new(runtime.clone(), config).with_notifier(Notifier::from_env());
     let telemetry = controller.telemetry().clone();
     telemetry.attach_api_stats(move || runtime.stats());
+    if let Some(webhook) = config_webhook {
+        crate::webhook::conditions::spawn(
+            webhook,
+            &telemetry,
+            args.crash_backoff,
+            args.crash_backoff_max,
+        );
+    }
     let server = match http::Server::bind(args.listen, telemetry).await {
         Ok(server) => server,
         Err(err) => {

@@ -1,0 +1,174 @@
+//! The outbox: a bounded queue of events and the one task that delivers them in order,
+//! retrying a failed delivery with a jittered exponential backoff (backon). Pushing never
+//! waits: when the queue is full the oldest event is dropped (a warning and a counter say
+//! so), so a dead receiver can never hold up the controller.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use tokio::sync::Notify;
+use tracing::warn;
+
+use super::event::Event;
+use crate::sync;
+
+/// How a failed delivery is retried, and how many events may wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    /// The first delay before a retry (doubles per retry, with jitter).
+    pub first: Duration,
+    /// The longest delay between retries.
+    pub max: Duration,
+    /// Retries after the first attempt before the event is given up.
+    pub retries: usize,
+    /// Events that may wait for delivery; the oldest is dropped beyond it.
+    pub capacity: usize,
+}
+
+impl Default for Retry {
+    /// 2 s, 4 s, ... up to 1 min between retries, 6 retries (about 2 minutes), 64 events.
+    fn default() -> Self {
+        Self {
+            first: Duration::from_secs(2),
+            max: Duration::from_secs(60),
+            retries: 6,
+            capacity: 64,
+        }
+    }
+}
+
+/// What happened to the events so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Events the receiver accepted.
+    pub delivered: u64,
+    /// Events given up after every retry failed, or refused for good (a 4xx answer).
+    pub failed: u64,
+    /// Events dropped because the queue was full.
+    pub dropped: u64,
+    /// Events waiting now.
+    pub queued: u64,
+}
+
+/// How one delivery attempt failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// What went wrong (redacted: the URL without its secrets).
+    pub message: String,
+    /// Whether trying again may help (no connection, a timeout, a 5xx or 429 answer).
+    pub transient: bool,
+}
+
+/// The state shared by the handles and the sender task.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    queue: Mutex<VecDeque<Event>>,
+    wake: Notify,
+    closed: AtomicBool,
+    delivered: AtomicU64,
+    failed: AtomicU64,
+    dropped: AtomicU64,
+}
+
+impl Outbox {
+    /// Queues `event`, dropping the oldest waiting one when `capacity` are waiting. Never
+    /// waits.
+    pub fn push(&self, event: Event, capacity: usize) {
+        let dropped = {
+            let mut queue = sync::lock(&self.queue);
+            let dropped = if queue.len() >= capacity.max(1) {
+                queue.pop_front()
+            } else {
+                None
+            };
+            queue.push_back(event);
+            dropped
+        };
+        if let Some(old) = dropped {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            warn!(
+                event = old.event.as_str(),
+                project = %old.project,
+                service = old.service.as_deref().unwrap_or(""),
+                capacity,
+                "the webhook queue is full (the receiver is slow or down); dropped its oldest event"
+            );
+        }
+        self.wake.notify_one();
+    }
+
+    /// Tells the sender task to end once the queue is empty.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.wake.notify_one();
+    }
+
+    /// The figures so far.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            delivered: self.delivered.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
+            queued: sync::lock(&self.queue).len() as u64,
+        }
+    }
+
+    /// The next event, waiting for one; `None` once closed and empty.
+    async fn next(&self) -> Option<Event> {
+        loop {
+            if let Some(event) = sync::lock(&self.queue).pop_front() {
+                return Some(event);
+            }
+            if self.closed.load(Ordering::Acquire) {
+                return None;
+            }
+            self.wake.notified().await;
+        }
+    }
+
+    /// Delivers every event in order with `attempt`, retrying as `retry` says, until closed.
+    pub async fn run<F, Fut>(self: Arc<Self>, retry: Retry, attempt: F)
+    where
+        F: Fn(Event) -> Fut,
+        Fut: Future<Output = Result<(), Failure>>,
+    {
+        while let Some(event) = self.next().await {
+            let backoff = ExponentialBuilder::default()
+                .with_min_delay(retry.first)
+                .with_max_delay(retry.max)
+                .with_max_times(retry.retries)
+                .with_jitter();
+            let outcome = (|| attempt(event.clone()))
+                .retry(backoff)
+                .sleep(tokio::time::sleep)
+                .when(|failure: &Failure| failure.transient)
+                .notify(|failure: &Failure, after: Duration| {
+                    warn!(
+                        event = event.event.as_str(),
+                        error = %failure.message,
+                        retry_in = ?after,
+                        "webhook delivery failed; retrying"
+                    );
+                })
+                .await;
+            match outcome {
+                Ok(()) => {
+                    self.delivered.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(failure) => {
+                    self.failed.fetch_add(1, Ordering::Relaxed);
+                    warn!(
+                        event = event.event.as_str(),
+                        project = %event.project,
+                        service = event.service.as_deref().unwrap_or(""),
+                        error = %failure.message,
+                        "the webhook event was given up"
+                    );
+                }
+            }
+        }
+    }
+}
