@@ -130,8 +130,18 @@ impl Webhook {
             (Some(f), _) | (None, Some(f)) => f,
             (None, None) => Format::guess(&url),
         };
-        if format == Format::Ntfy && parts.path.split('?').next().unwrap_or("/").trim_matches('/').is_empty() {
-            return Err(fail("an ntfy URL names its topic: write https://HOST/TOPIC"));
+        if format == Format::Ntfy
+            && parts
+                .path
+                .split('?')
+                .next()
+                .unwrap_or("/")
+                .trim_matches('/')
+                .is_empty()
+        {
+            return Err(fail(
+                "an ntfy URL names its topic: write https://HOST/TOPIC",
+            ));
         }
         let tls = match (tls_url, ca_file) {
             (true, Some(path)) => Some(Tls::with_ca_file(path)?),
@@ -143,7 +153,10 @@ impl Webhook {
             }
             (false, None) => None,
         };
-        Ok(Self::from_target(Target { url, format, tls }, Retry::default()))
+        Ok(Self::from_target(
+            Target { url, format, tls },
+            Retry::default(),
+        ))
     }
 
     fn from_target(target: Target, retry: Retry) -> Self {
@@ -249,5 +262,11 @@ impl Target {
     }
 }
 
+#[cfg(test)]
+mod conditions_tests;
+#[cfg(test)]
+mod format_tests;
+#[cfg(test)]
+mod test_receiver;
 #[cfg(test)]
 mod tests;

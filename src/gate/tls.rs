@@ -132,7 +132,11 @@ impl Tls {
 
     /// A TLS session over `tcp` with the server named `host` (a DNS name or an IP
     /// address), its certificate verified.
-    pub async fn connect(&self, host: &str, tcp: TcpStream) -> std::io::Result<TlsStream<TcpStream>> {
+    pub async fn connect(
+        &self,
+        host: &str,
+        tcp: TcpStream,
+    ) -> std::io::Result<TlsStream<TcpStream>> {
         let name = ServerName::try_from(host.to_owned()).map_err(|_| {
             std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,

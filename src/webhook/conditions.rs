@@ -87,7 +87,9 @@ impl Snapshot {
                     .or_insert_with(|| {
                         format!(
                             "replica {number} keeps crashing; next restart after a {} backoff",
-                            crate::timefmt::duration(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX))
+                            crate::timefmt::duration(
+                                u64::try_from(delay.as_millis()).unwrap_or(u64::MAX)
+                            )
                         )
                     });
             }
@@ -151,11 +153,11 @@ impl Conditions {
     }
 }
 
-/// Samples `telemetry` every `period` and queues on `webhook` the events of conditions
-/// that start or recover (see [`Snapshot::of`] for `crash_first`). Runs until the
-/// task is dropped.
+/// Samples `telemetry` every `period` and hands `notify` the events of conditions that
+/// start or recover (see [`Snapshot::of`] for `crash_first`). Runs until the task is
+/// dropped.
 pub async fn watch(
-    webhook: Webhook,
+    notify: impl Fn(Event),
     telemetry: Telemetry,
     crash_first: Duration,
     period: Duration,
@@ -172,7 +174,7 @@ pub async fn watch(
         let snapshot = Snapshot::of(&state, &records, crash_first);
         let at = crate::timefmt::rfc3339(u64::try_from(clock.now_ms() / 1000).unwrap_or(0));
         for event in conditions.observe(&snapshot, &at) {
-            webhook.notify(event);
+            notify(event);
         }
     }
 }
@@ -196,7 +198,7 @@ pub fn spawn(
         Duration::ZERO
     };
     tokio::spawn(watch(
-        webhook,
+        move |event| webhook.notify(event),
         telemetry.clone(),
         threshold,
         PERIOD,

@@ -161,7 +161,9 @@ impl Event {
                     "revision {} ({}) replaces revision {}",
                     r.revision, r.image, r.previous_revision
                 ),
-                EventKind::Promoted => format!("revision {} ({}) runs everywhere", r.revision, r.image),
+                EventKind::Promoted => {
+                    format!("revision {} ({}) runs everywhere", r.revision, r.image)
+                }
                 _ => format!(
                     "revision {} ({}); revision {} is the one to go back to",
                     r.revision, r.image, r.previous_revision

@@ -172,3 +172,118 @@ impl Outbox {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use tokio::time::Instant;
+
+    use super::*;
+    use crate::webhook::test_receiver::{load_failed, rolled_back};
+
+    fn retry(capacity: usize) -> Retry {
+        Retry {
+            capacity,
+            ..Retry::default()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_delivery_is_retried_with_growing_delays_then_succeeds() {
+        let outbox = Arc::new(Outbox::default());
+        let attempts = Arc::new(Mutex::new(Vec::new()));
+        let log = attempts.clone();
+        let runner = tokio::spawn(outbox.clone().run(retry(8), move |_event| {
+            let log = log.clone();
+            async move {
+                let mut log = sync::lock(&log);
+                log.push(Instant::now());
+                if log.len() < 3 {
+                    Err(Failure {
+                        message: "POST http://h/: the receiver answered 503".into(),
+                        transient: true,
+                    })
+                } else {
+                    Ok(())
+                }
+            }
+        }));
+        let start = Instant::now();
+        outbox.push(rolled_back(), 8);
+        while outbox.stats().delivered == 0 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let at: Vec<Duration> = sync::lock(&attempts).iter().map(|t| *t - start).collect();
+        assert_eq!(at.len(), 3, "{at:?}");
+        let (first, second) = (at[1] - at[0], at[2] - at[1]);
+        assert!(first >= Duration::from_secs(2), "{at:?}");
+        assert!(second >= Duration::from_secs(4), "the delay grows: {at:?}");
+        assert!(
+            second <= Duration::from_secs(8) + Duration::from_millis(200),
+            "{at:?}"
+        );
+        assert_eq!(
+            outbox.stats(),
+            Stats {
+                delivered: 1,
+                failed: 0,
+                dropped: 0,
+                queued: 0
+            }
+        );
+        outbox.close();
+        runner.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refusal_for_good_is_not_retried_and_retries_end() {
+        let outbox = Arc::new(Outbox::default());
+        let calls = Arc::new(AtomicUsize::new(0));
+        let count = calls.clone();
+        let runner = tokio::spawn(outbox.clone().run(retry(8), move |event: Event| {
+            let count = count.clone();
+            async move {
+                count.fetch_add(1, Ordering::SeqCst);
+                Err(Failure {
+                    message: "refused".into(),
+                    // The rollout event is refused for good; the other never gets through.
+                    transient: !event.event.is_rollout(),
+                })
+            }
+        }));
+        outbox.push(rolled_back(), 8);
+        outbox.push(load_failed(), 8);
+        outbox.close();
+        runner.await.unwrap();
+        // 1 attempt for the refused event, 1 + 6 retries for the other.
+        assert_eq!(calls.load(Ordering::SeqCst), 1 + 7);
+        assert_eq!(outbox.stats().failed, 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_queue_drops_its_oldest_events_and_never_waits() {
+        let outbox = Arc::new(Outbox::default());
+        // The receiver never answers: the first event is stuck in delivery.
+        let runner = tokio::spawn(outbox.clone().run(retry(4), |_event| {
+            std::future::pending::<Result<(), Failure>>()
+        }));
+        outbox.push(load_failed(), 4);
+        tokio::task::yield_now().await;
+        let pushing = Instant::now();
+        for revision in 0..1000 {
+            let mut event = rolled_back();
+            event.rollout.as_mut().unwrap().revision = revision;
+            outbox.push(event, 4);
+        }
+        assert_eq!(pushing.elapsed(), Duration::ZERO, "pushing never waits");
+        let stats = outbox.stats();
+        assert_eq!((stats.queued, stats.dropped), (4, 996), "{stats:?}");
+        let waiting: Vec<u64> = sync::lock(&outbox.queue)
+            .iter()
+            .map(|e| e.rollout.as_ref().unwrap().revision)
+            .collect();
+        assert_eq!(waiting, [996, 997, 998, 999], "the newest are kept");
+        runner.abort();
+    }
+}
