@@ -351,11 +351,11 @@ async fn run_daemon(
     config.state = state;
     config.policy = policy;
     config.limits = args.desired.limits();
-    if let Some(url) = &args.webhook {
+    if let Some(url) = &args.webhook.webhook {
         match Webhook::with_settings(
             url,
-            Some(&args.webhook_format),
-            args.webhook_ca_file.as_deref(),
+            Some(&args.webhook.webhook_format),
+            args.webhook.webhook_ca_file.as_deref(),
         ) {
             Ok(webhook) => config.webhook = Some(webhook),
             Err(err) => {
