@@ -53,7 +53,7 @@ pub enum Error {
     #[error("webhook format {0:?}: not a format; write one of {names}", names = format::NAMES)]
     Format(String),
     /// The TLS settings cannot be used (the CA file, the system's roots).
-    #[error("webhook CA file: {0}")]
+    #[error("webhook TLS: {0}")]
     Tls(#[from] tls::Error),
 }
 

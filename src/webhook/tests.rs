@@ -102,7 +102,7 @@ fn a_ca_file_that_cannot_be_used_is_an_error_naming_it() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.starts_with("webhook CA file: CA file /nonexistent/composectl-ca.pem: cannot be read"),
+        err.starts_with("webhook TLS: CA file /nonexistent/composectl-ca.pem: cannot be read"),
         "{err}"
     );
     let not_pem = ca_file("just some text\n");
