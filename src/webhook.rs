@@ -267,6 +267,6 @@ mod conditions_tests;
 #[cfg(test)]
 mod format_tests;
 #[cfg(test)]
-mod test_receiver;
+pub(crate) mod test_receiver;
 #[cfg(test)]
 mod tests;
