@@ -388,7 +388,7 @@ async fn run_daemon(
     let controller = Controller::new(runtime.clone(), config).with_notifier(Notifier::from_env());
     let telemetry = controller.telemetry().clone();
     telemetry.attach_api_stats(move || runtime.stats());
-    if let Some(webhook) = config_webhook {
+    if let Some(webhook) = config_webhook.clone() {
         crate::webhook::conditions::spawn(
             webhook,
             &telemetry,
@@ -416,6 +416,9 @@ async fn run_daemon(
     let _ = stop_control.send(());
     let _ = http.await;
     let _ = control_task.await;
+    if let Some(webhook) = &config_webhook {
+        webhook.flush(crate::webhook::TIMEOUT).await;
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -211,6 +211,26 @@ impl Webhook {
         self.inner.outbox.push(event, self.inner.retry.capacity);
     }
 
+    /// Waits until every queued event was delivered or given up, for at most `grace`
+    /// (at shutdown, so the last events are not lost); true when nothing is left.
+    pub async fn flush(&self, grace: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + grace;
+        loop {
+            if self.inner.outbox.is_idle() {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let stats = self.stats();
+                tracing::warn!(
+                    queued = stats.queued,
+                    "the webhook's last events were not delivered before shutdown"
+                );
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// One delivery attempt of `event`, now (no queue, no retry).
     pub async fn deliver(&self, event: &Event) -> Result<(), Failure> {
         self.inner.target.deliver(event).await

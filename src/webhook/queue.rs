@@ -68,6 +68,8 @@ pub struct Outbox {
     queue: Mutex<VecDeque<Event>>,
     wake: Notify,
     closed: AtomicBool,
+    /// True from taking an event off the queue until its delivery ended.
+    in_flight: AtomicBool,
     delivered: AtomicU64,
     failed: AtomicU64,
     dropped: AtomicU64,
@@ -116,11 +118,21 @@ impl Outbox {
         }
     }
 
+    /// True when no event waits and none is being delivered.
+    pub fn is_idle(&self) -> bool {
+        let queue = sync::lock(&self.queue);
+        queue.is_empty() && !self.in_flight.load(Ordering::Acquire)
+    }
+
     /// The next event, waiting for one; `None` once closed and empty.
     async fn next(&self) -> Option<Event> {
         loop {
-            if let Some(event) = sync::lock(&self.queue).pop_front() {
-                return Some(event);
+            {
+                let mut queue = sync::lock(&self.queue);
+                if let Some(event) = queue.pop_front() {
+                    self.in_flight.store(true, Ordering::Release);
+                    return Some(event);
+                }
             }
             if self.closed.load(Ordering::Acquire) {
                 return None;
@@ -154,6 +166,7 @@ impl Outbox {
                     );
                 })
                 .await;
+            self.in_flight.store(false, Ordering::Release);
             match outcome {
                 Ok(()) => {
                     self.delivered.fetch_add(1, Ordering::Relaxed);

@@ -371,3 +371,22 @@ fn the_metrics_count_delivered_failed_and_dropped_events() {
         assert!(text.contains(line), "{line} missing from {text}");
     }
 }
+
+#[tokio::test]
+async fn flush_waits_for_the_queue_and_gives_up_after_its_grace() {
+    let (url, mut received) = serve(vec!["200 OK"; 2], None).await;
+    let hook = Webhook::new(&url).unwrap();
+    assert!(hook.flush(Duration::ZERO).await, "nothing queued");
+    hook.notify(rolled_back());
+    hook.notify(load_failed());
+    assert!(hook.flush(Duration::from_secs(10)).await);
+    assert_eq!(hook.stats().delivered, 2);
+    received.recv().await.unwrap();
+    // A receiver that accepts and never answers: the grace ends the wait.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = Webhook::new(&format!("http://{}/", silent.local_addr().unwrap())).unwrap();
+    hook.notify(rolled_back());
+    let started = tokio::time::Instant::now();
+    assert!(!hook.flush(Duration::from_millis(300)).await);
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
