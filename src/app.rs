@@ -351,8 +351,12 @@ async fn run_daemon(
     config.state = state;
     config.policy = policy;
     config.limits = args.desired.limits();
-    if let Some(url) = &args.webhook {
-        match Webhook::new(url) {
+    if let Some(url) = &args.webhook.webhook {
+        match Webhook::with_settings(
+            url,
+            Some(&args.webhook.webhook_format),
+            args.webhook.webhook_ca_file.as_deref(),
+        ) {
             Ok(webhook) => config.webhook = Some(webhook),
             Err(err) => {
                 error!("--webhook: {err}");
@@ -380,9 +384,18 @@ async fn run_daemon(
         max: args.crash_backoff_max,
         reset_after: args.crash_reset,
     };
+    let config_webhook = config.webhook.clone();
     let controller = Controller::new(runtime.clone(), config).with_notifier(Notifier::from_env());
     let telemetry = controller.telemetry().clone();
     telemetry.attach_api_stats(move || runtime.stats());
+    if let Some(webhook) = config_webhook.clone() {
+        crate::webhook::conditions::spawn(
+            webhook,
+            &telemetry,
+            args.crash_backoff,
+            args.crash_backoff_max,
+        );
+    }
     let server = match http::Server::bind(args.listen, telemetry).await {
         Ok(server) => server,
         Err(err) => {
@@ -403,6 +416,9 @@ async fn run_daemon(
     let _ = stop_control.send(());
     let _ = http.await;
     let _ = control_task.await;
+    if let Some(webhook) = &config_webhook {
+        webhook.flush(crate::webhook::TIMEOUT).await;
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

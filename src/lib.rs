@@ -32,7 +32,8 @@
 //! the client for a container `HEALTHCHECK`.
 //!
 //! [`control`] is the local control API (a root-only unix socket) behind `composectl rollout
-//! ...`; [`webhook`] posts rollout outcomes; [`timefmt`] formats timestamps and durations.
+//! ...`; [`webhook`] tells a chat or push service (over http or https, in its format) of
+//! rollouts, crash loops and failing projects; [`timefmt`] formats timestamps and durations.
 //! [`clock`] is the one place that reads the wall clock (tests inject a [`clock::WallClock`]
 //! that follows tokio's paused clock; durations run on tokio's clock throughout).
 //! [`sync`] is the one lock policy: a lock a panicking holder poisoned is taken as it is,

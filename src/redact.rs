@@ -55,7 +55,7 @@ use aho_corasick::{AhoCorasick, MatchKind};
 pub mod shapes;
 mod url;
 
-pub use url::{Url, base64};
+pub use url::{Url, base64, percent_decode};
 
 #[cfg(test)]
 mod tests;

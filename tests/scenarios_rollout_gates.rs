@@ -747,12 +747,22 @@ fn sick_canary_is_rolled_back_to_previous_and_not_retried() {
         vec![scenario.name(1), scenario.name(1)],
         "only replica 1 is created: the canary, then its revert"
     );
-    // The webhook heard about it.
-    let body = posted
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the webhook was posted to");
-    let event: Value = serde_json::from_str(&body).expect("a JSON body");
-    assert_eq!(event["event"], "rolled_back", "{event}");
+    // The webhook heard about it: the rollout's start, then its rollback.
+    let mut kinds = Vec::new();
+    let event = loop {
+        let body = posted
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the webhook was posted to");
+        let event: Value = serde_json::from_str(&body).expect("a JSON body");
+        kinds.push(event["event"].as_str().unwrap_or_default().to_owned());
+        if event["event"] == "rolled_back" {
+            break event;
+        }
+    };
+    assert!(
+        kinds.first().is_some_and(|k| k == "started"),
+        "the start was told first: {kinds:?}"
+    );
     assert_eq!(event["project"], scenario.project.name(), "{event}");
     assert_eq!(event["service"], "app", "{event}");
     assert_eq!(
@@ -773,33 +783,40 @@ fn sick_canary_is_rolled_back_to_previous_and_not_retried() {
     eprintln!("took {:?}", started.elapsed());
 }
 
-/// A one-shot HTTP receiver on loopback: its URL, and the body of the first POST.
+/// An HTTP receiver on loopback: its URL, and the body of every POST in order.
 fn webhook_receiver() -> (String, std::sync::mpsc::Receiver<String>) {
     use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let Ok((stream, _)) = listener.accept() else {
-            return;
-        };
-        let mut reader = BufReader::new(stream);
-        let mut length = 0;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                break;
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else {
+                return;
+            };
+            let mut reader = BufReader::new(stream);
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
             }
-            if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = value.trim().parse().unwrap_or(0);
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let _ = reader
+                .get_mut()
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            if tx
+                .send(String::from_utf8_lossy(&body).into_owned())
+                .is_err()
+            {
+                return;
             }
         }
-        let mut body = vec![0; length];
-        let _ = reader.read_exact(&mut body);
-        let _ = reader
-            .get_mut()
-            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-        let _ = tx.send(String::from_utf8_lossy(&body).into_owned());
     });
     (url, rx)
 }

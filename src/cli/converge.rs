@@ -124,10 +124,9 @@ pub struct RunArgs {
     /// whole host).
     #[arg(long, env = "COMPOSECTL_LISTEN", default_value = "127.0.0.1:9631")]
     pub listen: SocketAddr,
-    /// A URL (http:// only) that receives a JSON POST when a rollout is promoted, rolled
-    /// back or aborted.
-    #[arg(long, env = "COMPOSECTL_WEBHOOK")]
-    pub webhook: Option<String>,
+    /// The webhook's settings (boxed: they are seldom set and keep the command small).
+    #[command(flatten)]
+    pub webhook: Box<WebhookArgs>,
     /// Prune every project of this instance that the desired directory does not hold, also
     /// those another desired directory deployed (by default only projects loaded from this
     /// directory are ever pruned; the others are left running and reported).
@@ -141,4 +140,23 @@ pub struct RunArgs {
     /// only, which keeps its last good state).
     #[arg(long, env = "COMPOSECTL_LOAD_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub load_timeout: Duration,
+}
+
+/// The webhook's settings of `run`.
+#[derive(Debug, Args)]
+pub struct WebhookArgs {
+    /// A URL (http:// or https://) told of rollouts (started, promoted, rolled back,
+    /// aborted, held), crash loops, and projects failing to load or reconcile, and of their
+    /// recovery. `slack+https://...` (also discord, ntfy, gotify, json) names the format.
+    #[arg(long, env = "COMPOSECTL_WEBHOOK")]
+    pub webhook: Option<String>,
+    /// The webhook's payload format: auto (from the URL: hooks.slack.com is slack,
+    /// discord.com/api/webhooks is discord, ntfy.sh is ntfy, else json), json, slack,
+    /// discord, ntfy or gotify.
+    #[arg(long, env = "COMPOSECTL_WEBHOOK_FORMAT", default_value = "auto")]
+    pub webhook_format: String,
+    /// A PEM file of CA certificates the webhook's https:// receiver may be signed by, on
+    /// top of the system's roots.
+    #[arg(long, env = "COMPOSECTL_WEBHOOK_CA_FILE")]
+    pub webhook_ca_file: Option<PathBuf>,
 }

@@ -58,6 +58,8 @@ fn every_setting_of_the_command_line_is_a_known_name() {
         "COMPOSECTL_LISTEN",
         "COMPOSECTL_STATE_DIR",
         "COMPOSECTL_WEBHOOK",
+        "COMPOSECTL_WEBHOOK_FORMAT",
+        "COMPOSECTL_WEBHOOK_CA_FILE",
     ] {
         assert!(names.contains(name), "{name} missing from {names:?}");
     }

@@ -1,8 +1,8 @@
 //! The crate's one HTTP client: a GET (the network gates, `healthcheck`) or a POST (the
-//! rollout webhook) over a fresh tokio `TcpStream` (HTTP/1.1, `Connection: close`),
+//! webhook) over a fresh tokio `TcpStream` (HTTP/1.1, `Connection: close`), with TLS for
+//! `https://` URLs ([`super::tls`]: the system's roots, or those plus a CA file),
 //! whole-request timeout, answers up to 8 MiB, plain or chunked. Small on purpose: it talks
-//! to a replica, a Prometheus or a webhook receiver on the local network, never through
-//! proxies or TLS (`https://` URLs are refused with an error saying so).
+//! to a replica, a Prometheus or a webhook receiver, never through proxies.
 //!
 //! URLs are [`Url`]s: a userinfo (`http://user:pass@host/`) is sent as an
 //! `Authorization: Basic` header, never in the `Host` header, and errors show the URL
@@ -10,9 +10,10 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::tls::Tls;
 use super::{Error, Result};
 use crate::redact::Url;
 
@@ -29,20 +30,22 @@ pub struct Response {
 }
 
 /// `GET url` with `timeout` for the whole exchange. `url` is
-/// `http://[USER:PASS@]HOST[:PORT][/PATH]`.
+/// `http[s]://[USER:PASS@]HOST[:PORT][/PATH]`; `https://` trusts the system's roots.
 pub async fn get(url: &Url, timeout: Duration) -> Result<Response> {
-    exchange("GET", url, None, timeout).await
+    exchange("GET", url, None, None, timeout).await
 }
 
 /// `POST url` with `body` of type `content_type` and `timeout` for the whole exchange.
-/// `url` is `http://HOST[:PORT][/PATH]`; `https://` is not supported.
+/// `url` is `http[s]://[USER:PASS@]HOST[:PORT][/PATH]`; `https://` trusts `tls` (the
+/// system's roots when `None`).
 pub async fn post(
     url: &Url,
     content_type: &str,
     body: &[u8],
+    tls: Option<&Tls>,
     timeout: Duration,
 ) -> Result<Response> {
-    exchange("POST", url, Some((content_type, body)), timeout).await
+    exchange("POST", url, Some((content_type, body)), tls, timeout).await
 }
 
 /// One request over a fresh connection, `Connection: close`, the answer read to the end.
@@ -50,6 +53,7 @@ async fn exchange(
     method: &'static str,
     url: &Url,
     body: Option<(&str, &[u8])>,
+    tls: Option<&Tls>,
     timeout: Duration,
 ) -> Result<Response> {
     let fail = |message: String| Error::Http {
@@ -57,42 +61,41 @@ async fn exchange(
         url: url.to_string(),
         message,
     };
-    if url.expose().starts_with("https://") {
-        return Err(fail(
-            "https:// is not supported (composectl speaks plain HTTP only); use an http:// URL"
-                .into(),
-        ));
-    }
     let parts = url
         .http_parts()
-        .ok_or_else(|| fail("not an http:// URL".into()))?;
+        .ok_or_else(|| fail("not an http:// or https:// URL".into()))?;
+    let tls = match (parts.tls, tls) {
+        (false, _) => None,
+        (true, Some(tls)) => Some(tls.clone()),
+        (true, None) => Some(Tls::system().map_err(|e| fail(e.to_string()))?),
+    };
+    let mut request = format!(
+        "{method} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: composectl/{}\r\n\
+         Accept: */*\r\nConnection: close\r\n",
+        parts.path,
+        parts.authority,
+        env!("CARGO_PKG_VERSION")
+    );
+    if let Some(credential) = url.basic_auth() {
+        request.push_str(&format!("Authorization: {credential}\r\n"));
+    }
+    if let Some((content_type, body)) = body {
+        request.push_str(&format!(
+            "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    request.push_str("\r\n");
+    let mut bytes = request.into_bytes();
+    if let Some((_, body)) = body {
+        bytes.extend_from_slice(body);
+    }
     let exchange = async {
-        let mut stream = TcpStream::connect((parts.host, parts.port)).await?;
-        let mut request = format!(
-            "{method} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: composectl/{}\r\n\
-             Accept: */*\r\nConnection: close\r\n",
-            parts.path,
-            parts.authority,
-            env!("CARGO_PKG_VERSION")
-        );
-        if let Some(credential) = url.basic_auth() {
-            request.push_str(&format!("Authorization: {credential}\r\n"));
+        let tcp = TcpStream::connect((parts.host, parts.port)).await?;
+        match tls {
+            None => talk(tcp, &bytes).await,
+            Some(tls) => talk(tls.connect(parts.host, tcp).await?, &bytes).await,
         }
-        if let Some((content_type, body)) = body {
-            request.push_str(&format!(
-                "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
-                body.len()
-            ));
-        }
-        request.push_str("\r\n");
-        let mut bytes = request.into_bytes();
-        if let Some((_, body)) = body {
-            bytes.extend_from_slice(body);
-        }
-        stream.write_all(&bytes).await?;
-        let mut raw = Vec::new();
-        stream.take(MAX_BODY).read_to_end(&mut raw).await?;
-        Ok::<_, std::io::Error>(raw)
     };
     let raw = match tokio::time::timeout(timeout, exchange).await {
         Err(_) => return Err(fail(format!("no answer within {timeout:?}"))),
@@ -100,6 +103,22 @@ async fn exchange(
         Ok(Ok(raw)) => raw,
     };
     parse_response(&raw).map_err(fail)
+}
+
+/// Writes `request` to `stream` and reads the answer until the server closes. A TLS server
+/// that closes without `close_notify` after answering is common: what was read counts.
+async fn talk(
+    mut stream: impl AsyncRead + AsyncWrite + Unpin,
+    request: &[u8],
+) -> std::io::Result<Vec<u8>> {
+    stream.write_all(request).await?;
+    stream.flush().await?;
+    let mut raw = Vec::new();
+    match (&mut stream).take(MAX_BODY).read_to_end(&mut raw).await {
+        Ok(_) => Ok(raw),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => Ok(raw),
+        Err(e) => Err(e),
+    }
 }
 
 /// `text` percent-encoded for a query string value (everything but unreserved characters).

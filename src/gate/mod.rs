@@ -34,6 +34,7 @@ pub mod http;
 pub mod prometheus;
 pub mod scrape;
 pub mod template;
+pub mod tls;
 
 pub use config::{GateConfig, NoData};
 pub use template::render;

@@ -267,6 +267,14 @@ impl Telemetry {
         let _ = self.inner.sources.api.set(Box::new(stats));
     }
 
+    /// Attaches the webhook's delivery figures (once; later calls are ignored).
+    pub fn attach_webhook_stats(
+        &self,
+        stats: impl Fn() -> crate::webhook::Stats + Send + Sync + 'static,
+    ) {
+        let _ = self.inner.sources.webhook.set(Box::new(stats));
+    }
+
     /// The reconnect counter the reflector should count into.
     pub fn reconnects(&self) -> Reconnects {
         self.inner.sources.reconnects.clone()

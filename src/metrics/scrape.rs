@@ -21,6 +21,7 @@ use super::process;
 use super::{ApiStatsFn, ControllerState, StateSource};
 use crate::observed::{Reconnects, StreamUp};
 use crate::runtime::docker::stats::{self, ApiStats};
+use crate::webhook::Stats as WebhookStats;
 
 /// Where scrape-time figures come from; the parts the controller and the app attach late.
 #[derive(Default)]
@@ -29,6 +30,8 @@ pub(super) struct Sources {
     pub(super) state: OnceLock<Box<dyn StateSource>>,
     /// The Docker runtime's call totals.
     pub(super) api: OnceLock<ApiStatsFn>,
+    /// The webhook's delivery figures.
+    pub(super) webhook: OnceLock<WebhookStatsFn>,
     /// Event stream reconnections.
     pub(super) reconnects: Reconnects,
     /// Event stream state.
@@ -40,6 +43,7 @@ impl std::fmt::Debug for Sources {
         f.debug_struct("Sources")
             .field("state", &self.state.get().is_some())
             .field("api", &self.api.get().is_some())
+            .field("webhook", &self.webhook.get().is_some())
             .field("reconnects", &self.reconnects)
             .field("up", &self.up)
             .finish()
@@ -91,6 +95,9 @@ impl Collector for Scrape {
         if let Some(api) = sources.api.get() {
             encode_api(&mut encoder, &api())?;
         }
+        if let Some(webhook) = sources.webhook.get() {
+            encode_webhook(&mut encoder, &webhook())?;
+        }
         let reconnects = ConstCounter::new(sources.reconnects.get());
         let help = "Times the engine's event stream was lost and the store relisted.";
         encode(
@@ -114,6 +121,31 @@ fn encode(
 ) -> Result<(), std::fmt::Error> {
     let metric_encoder = encoder.encode_descriptor(name, help, None, metric.metric_type())?;
     metric.encode(metric_encoder)
+}
+
+/// Reads the webhook's delivery figures at scrape time.
+pub(super) type WebhookStatsFn = Box<dyn Fn() -> WebhookStats + Send + Sync>;
+
+fn encode_webhook(
+    encoder: &mut DescriptorEncoder,
+    stats: &WebhookStats,
+) -> Result<(), std::fmt::Error> {
+    let events = Family::<Vec<(String, String)>, Counter>::default();
+    for (result, count) in [
+        ("delivered", stats.delivered),
+        ("failed", stats.failed),
+        ("dropped", stats.dropped),
+    ] {
+        events
+            .get_or_create(&vec![("result".to_owned(), result.to_owned())])
+            .inc_by(count);
+    }
+    let help = "Webhook events by result: delivered, failed (given up after its retries, or \
+                refused for good), dropped (the queue was full).";
+    encode(encoder, "composectl_webhook_events", help, &events)?;
+    let queued = ConstGauge::new(i64::try_from(stats.queued).unwrap_or(i64::MAX));
+    let help = "Webhook events waiting for delivery.";
+    encode(encoder, "composectl_webhook_queue", help, &queued)
 }
 
 fn encode_api(encoder: &mut DescriptorEncoder, api: &ApiStats) -> Result<(), std::fmt::Error> {

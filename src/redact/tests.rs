@@ -224,7 +224,9 @@ fn urls_split_into_host_port_and_path() {
         ("http://[fd00::2]/", Some(("fd00::2", 80, "/"))),
         ("http://web?x=1", Some(("web", 80, "/?x=1"))),
         ("http://u:p@web:81/a#frag", Some(("web", 81, "/a"))),
-        ("https://web/", None),
+        ("https://web/", Some(("web", 443, "/"))),
+        ("https://web:8443/h?t=1", Some(("web", 8443, "/h?t=1"))),
+        ("ftp://web/", None),
         ("http://:80/", None),
         ("http://web:port/", None),
     ];

@@ -15,16 +15,18 @@ pub struct Url {
     full: String,
 }
 
-/// The parts of an `http://` URL the HTTP client needs.
+/// The parts of an `http://` or `https://` URL the HTTP client needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parts<'a> {
+    /// True for `https://` (the client speaks TLS, and names `host` to the server).
+    pub tls: bool,
     /// `user:password` as written (percent-encoded), when the URL has userinfo.
     pub userinfo: Option<&'a str>,
     /// `host[:port]` without userinfo (the `Host` header).
     pub authority: &'a str,
     /// The host, brackets removed.
     pub host: &'a str,
-    /// The port (80 by default).
+    /// The port (80 by default, 443 for `https://`).
     pub port: u16,
     /// Path and query (`/` by default), without a fragment.
     pub path: String,
@@ -57,10 +59,13 @@ impl Url {
         shapes::urls(&self.full).into_owned()
     }
 
-    /// Host, port, path and userinfo of an `http://HOST[:PORT][/PATH]` URL; `None` for
-    /// anything else (`https://` included).
+    /// Host, port, path and userinfo of an `http[s]://HOST[:PORT][/PATH]` URL; `None` for
+    /// anything else.
     pub fn http_parts(&self) -> Option<Parts<'_>> {
-        let rest = self.full.strip_prefix("http://")?;
+        let (tls, rest) = match self.full.strip_prefix("https://") {
+            Some(rest) => (true, rest),
+            None => (false, self.full.strip_prefix("http://")?),
+        };
         let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let (authority, path) = rest.split_at(end);
         let path = path.split('#').next().unwrap_or_default();
@@ -75,10 +80,11 @@ impl Url {
         };
         let (host, port) = match authority.rsplit_once(':') {
             Some((h, p)) if !p.contains(']') => (h, p.parse().ok()?),
-            _ => (authority, 80),
+            _ => (authority, if tls { 443 } else { 80 }),
         };
         let host = host.trim_start_matches('[').trim_end_matches(']');
         (!host.is_empty()).then_some(Parts {
+            tls,
             userinfo,
             authority,
             host,

@@ -1,74 +1,32 @@
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use std::io::Write;
 
+use super::test_receiver::{TestCa, load_failed, rolled_back, serve};
 use super::*;
 
-/// Accepts one request, answers `status`, and returns its head and body.
-async fn receiver(status: &'static str) -> (String, tokio::task::JoinHandle<(String, Vec<u8>)>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hooks/rollout", listener.local_addr().unwrap());
-    let task = tokio::spawn(async move {
-        let (mut stream, _) = listener.accept().await.unwrap();
-        let mut raw = Vec::new();
-        let mut buf = [0u8; 4096];
-        let head_end = loop {
-            let n = stream.read(&mut buf).await.unwrap();
-            assert!(n > 0, "the request ended before its head did");
-            raw.extend_from_slice(&buf[..n]);
-            if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i;
-            }
-        };
-        let head = String::from_utf8(raw[..head_end].to_vec()).unwrap();
-        let length: usize = head
-            .lines()
-            .find_map(|l| {
-                let (name, value) = l.split_once(':')?;
-                name.eq_ignore_ascii_case("content-length")
-                    .then(|| value.trim().parse().unwrap())
-            })
-            .expect("a Content-Length header");
-        let mut body = raw[head_end + 4..].to_vec();
-        while body.len() < length {
-            let n = stream.read(&mut buf).await.unwrap();
-            assert!(n > 0, "the body is cut short");
-            body.extend_from_slice(&buf[..n]);
-        }
-        let answer = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        stream.write_all(answer.as_bytes()).await.unwrap();
-        (head, body)
-    });
-    (url, task)
-}
-
-fn rolled_back() -> RolloutEvent {
-    RolloutEvent {
-        event: EventKind::RolledBack,
-        project: "shop".into(),
-        service: "web".into(),
-        revision: 4,
-        previous_revision: 3,
-        image: "shop/web:1.5".into(),
-        reason: Some("gate prometheus failed: 5xx ratio 0.21 > 0.05".into()),
-        at: crate::timefmt::rfc3339(1_714_566_605),
-    }
+fn ca_file(pem: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(pem.as_bytes()).unwrap();
+    file
 }
 
 #[tokio::test]
-async fn an_event_is_posted_as_json() {
-    let (url, received) = receiver("204 No Content").await;
-    Webhook::new(&url).unwrap().post(&rolled_back()).await;
-    let (head, body) = received.await.unwrap();
-    let request_line = head.lines().next().unwrap();
-    assert_eq!(request_line, "POST /hooks/rollout HTTP/1.1");
+async fn an_event_is_posted_as_json_over_http() {
+    let (url, mut received) = serve(vec!["204 No Content"], None).await;
+    let hook = Webhook::new(&format!("{url}/hooks/rollout")).unwrap();
+    assert_eq!(hook.format(), Format::Json);
+    hook.deliver(&rolled_back()).await.unwrap();
+    let got = received.recv().await.unwrap();
+    assert_eq!(got.request_line(), "POST /hooks/rollout HTTP/1.1");
     assert!(
-        head.lines()
+        got.head
+            .lines()
             .any(|l| l.eq_ignore_ascii_case("content-type: application/json")),
-        "{head}"
+        "{}",
+        got.head
     );
-    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    // The generic shape of a rollout event is the one the webhook always posted.
     assert_eq!(
-        json,
+        got.json(),
         serde_json::json!({
             "event": "rolled_back",
             "project": "shop",
@@ -83,31 +41,118 @@ async fn an_event_is_posted_as_json() {
 }
 
 #[tokio::test]
-async fn a_refusing_or_absent_receiver_does_not_fail_the_caller() {
-    let (url, received) = receiver("500 Internal Server Error").await;
-    Webhook::new(&url).unwrap().post(&rolled_back()).await;
-    received.await.unwrap();
+async fn a_project_condition_has_no_service_and_no_revisions() {
+    let (url, mut received) = serve(vec!["200 OK"], None).await;
+    Webhook::new(&url)
+        .unwrap()
+        .deliver(&load_failed())
+        .await
+        .unwrap();
+    assert_eq!(
+        received.recv().await.unwrap().json(),
+        serde_json::json!({
+            "event": "load_failed",
+            "project": "shop",
+            "reason": "compose.yaml: line 3: mapping values are not allowed here",
+            "at": "2024-05-01T12:30:05Z",
+        })
+    );
+}
+
+#[tokio::test]
+async fn https_reaches_a_receiver_signed_by_the_ca_file() {
+    let ca = TestCa::new();
+    let file = ca_file(&ca.ca_pem);
+    let (url, mut received) = serve(vec!["200 OK"], Some(ca.server.clone())).await;
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    let hook = Webhook::with_settings(&format!("{url}/hook"), None, Some(file.path())).unwrap();
+    hook.deliver(&rolled_back()).await.unwrap();
+    let got = received.recv().await.unwrap();
+    assert_eq!(got.request_line(), "POST /hook HTTP/1.1");
+    assert_eq!(got.json()["event"], "rolled_back");
+}
+
+#[tokio::test]
+async fn https_refuses_a_receiver_no_trusted_ca_signed() {
+    let ca = TestCa::new();
+    let (url, _received) = serve(vec!["200 OK"], Some(ca.server.clone())).await;
+    // Trusting another CA (and the system's roots) is not trusting this one.
+    let other = ca_file(&TestCa::new().ca_pem);
+    let token_url = format!("{url}/hook?token=tls-secret-8812");
+    let hook = Webhook::with_settings(&token_url, None, Some(other.path())).unwrap();
+    let failure = hook.deliver(&rolled_back()).await.unwrap_err();
+    assert!(failure.transient, "{failure:?}");
+    assert!(
+        failure.message.contains("certificate"),
+        "the error says why: {}",
+        failure.message
+    );
+    assert!(
+        !failure.message.contains("tls-secret-8812"),
+        "{}",
+        failure.message
+    );
+    assert!(failure.message.contains("token=***"), "{}", failure.message);
+}
+
+#[test]
+fn a_ca_file_that_cannot_be_used_is_an_error_naming_it() {
+    let missing = std::path::Path::new("/nonexistent/composectl-ca.pem");
+    let err = Webhook::with_settings("https://hooks.example.com/x", None, Some(missing))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("webhook TLS: CA file /nonexistent/composectl-ca.pem: cannot be read"),
+        "{err}"
+    );
+    let not_pem = ca_file("just some text\n");
+    let err = Webhook::with_settings("https://hooks.example.com/x", None, Some(not_pem.path()))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("holds no certificate"), "{err}");
+    // Also checked for an http:// URL, so a typo shows at once.
+    let err = Webhook::with_settings("http://127.0.0.1:1/x", None, Some(missing)).unwrap_err();
+    assert!(err.to_string().contains("cannot be read"), "{err}");
+}
+
+#[tokio::test]
+async fn a_refusing_or_absent_receiver_is_a_failure_saying_whether_to_retry() {
+    let (url, mut received) =
+        serve(vec!["500 Internal Server Error", "400 Bad Request"], None).await;
+    let hook = Webhook::new(&url).unwrap();
+    let failure = hook.deliver(&rolled_back()).await.unwrap_err();
+    assert!(failure.transient, "a 5xx may pass later: {failure:?}");
+    assert!(failure.message.contains("answered 500"), "{failure:?}");
+    received.recv().await.unwrap();
+    let failure = hook.deliver(&rolled_back()).await.unwrap_err();
+    assert!(!failure.transient, "a 400 will not pass later: {failure:?}");
     let port = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
     let closed = Webhook::new(&format!("http://127.0.0.1:{port}/")).unwrap();
-    tokio::time::timeout(TIMEOUT * 2, closed.post(&rolled_back()))
+    let failure = tokio::time::timeout(TIMEOUT * 2, closed.deliver(&rolled_back()))
         .await
-        .expect("post gives up by itself");
+        .expect("a delivery gives up by itself")
+        .unwrap_err();
+    assert!(failure.transient, "{failure:?}");
 }
 
 #[test]
-fn https_and_malformed_urls_are_refused_with_a_reason() {
-    let err = Webhook::new("https://hooks.example.com/x").unwrap_err();
-    assert!(
-        err.to_string().contains("https:// is not supported"),
-        "{err}"
-    );
+fn malformed_urls_and_formats_are_refused_with_a_reason() {
     let err = Webhook::new("hooks.example.com/x").unwrap_err();
-    assert!(err.to_string().contains("not an http:// URL"), "{err}");
+    assert!(err.to_string().contains("not a usable URL"), "{err}");
     let err = Webhook::new("http:///x").unwrap_err();
-    assert!(err.to_string().contains("no host"), "{err}");
+    assert!(err.to_string().contains("not a usable URL"), "{err}");
+    let err = Webhook::with_settings("https://h/x", Some("teams"), None).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "webhook format \"teams\": not a format; write one of auto, json, slack, discord, ntfy, gotify"
+    );
+    let err = Webhook::with_settings("slack+https://h/x", Some("discord"), None).unwrap_err();
+    assert!(err.to_string().contains("keep one"), "{err}");
+    let err = Webhook::new("ntfy+https://ntfy.example.com/").unwrap_err();
+    assert!(err.to_string().contains("names its topic"), "{err}");
     assert_eq!(
         Webhook::new("http://127.0.0.1:8080/hook")
             .unwrap()
@@ -115,57 +160,233 @@ fn https_and_malformed_urls_are_refused_with_a_reason() {
             .to_string(),
         "http://127.0.0.1:8080/hook"
     );
-    let err = Webhook::new("https://u:hook-pw-77@hooks.example.com/x?token=tk-9911").unwrap_err();
+}
+
+#[test]
+fn the_format_comes_from_the_setting_the_scheme_or_the_host() {
+    let format = |url: &str, setting: Option<&str>| {
+        Webhook::with_settings(url, setting, None).unwrap().format()
+    };
     assert_eq!(
-        err.to_string(),
-        "webhook URL https://***@hooks.example.com/x?token=***: https:// is not supported \
-         (composectl speaks plain HTTP only); use an http:// URL, for example a relay on localhost"
+        format("https://hooks.slack.com/services/T/B/X", None),
+        Format::Slack
     );
+    assert_eq!(
+        format("https://discord.com/api/webhooks/1/tok", None),
+        Format::Discord
+    );
+    assert_eq!(
+        format("https://discordapp.com/api/webhooks/1/tok", None),
+        Format::Discord
+    );
+    assert_eq!(format("https://discord.com/channels/1", None), Format::Json);
+    assert_eq!(format("https://ntfy.sh/alerts", None), Format::Ntfy);
+    assert_eq!(
+        format("https://push.example.com/message?token=t", None),
+        Format::Json
+    );
+    assert_eq!(
+        format("gotify+https://push.example.com/?token=t", None),
+        Format::Gotify
+    );
+    assert_eq!(format("ntfy+http://10.0.0.2:8080/ops", None), Format::Ntfy);
+    assert_eq!(
+        format("https://push.example.com/x", Some("gotify")),
+        Format::Gotify
+    );
+    assert_eq!(
+        format("https://hooks.slack.com/services/x", Some("json")),
+        Format::Json
+    );
+    assert_eq!(
+        format("https://hooks.slack.com/services/x", Some("auto")),
+        Format::Slack
+    );
+    // The scheme prefix is not part of the URL posted to.
+    let hook = Webhook::new("slack+https://relay.example.com/x").unwrap();
+    assert_eq!(hook.url().to_string(), "https://relay.example.com/x");
 }
 
 #[tokio::test]
 async fn the_receiver_gets_basic_auth_from_the_userinfo_and_the_token_in_the_query() {
-    let (url, received) = receiver("200 OK").await;
-    let url = url.replace("http://", "http://hook:hook-pass-31@") + "?token=hook-token-31";
-    Webhook::new(&url).unwrap().post(&rolled_back()).await;
-    let (head, _) = received.await.unwrap();
+    let (url, mut received) = serve(vec!["200 OK"], None).await;
+    let url =
+        url.replace("http://", "http://hook:hook-pass-31@") + "/hooks/rollout?token=hook-token-31";
+    Webhook::new(&url)
+        .unwrap()
+        .deliver(&rolled_back())
+        .await
+        .unwrap();
+    let got = received.recv().await.unwrap();
     assert!(
-        head.starts_with("POST /hooks/rollout?token=hook-token-31 HTTP/1.1\r\n"),
-        "{head}"
+        got.head
+            .starts_with("POST /hooks/rollout?token=hook-token-31 HTTP/1.1\r\n"),
+        "{}",
+        got.head
     );
     assert!(
-        head.contains(&format!(
+        got.head.contains(&format!(
             "Authorization: {}",
             Url::new(&url).basic_auth().unwrap()
         )),
-        "{head}"
+        "{}",
+        got.head
     );
 }
 
 #[tokio::test]
-async fn the_body_is_scrubbed_of_known_secrets() {
-    let (url, received) = receiver("204 No Content").await;
+async fn the_body_is_scrubbed_of_known_secrets_in_every_format() {
     crate::redact::remember("webhook-body-secret-5");
     let mut event = rolled_back();
     event.reason = Some("gate failed: webhook-body-secret-5 at http://u:p@x/?a=b".into());
-    Webhook::new(&url).unwrap().post(&event).await;
-    let (_, body) = received.await.unwrap();
-    let posted: RolloutEvent = serde_json::from_slice(&body).unwrap();
+    for format in ["json", "slack", "discord", "ntfy", "gotify"] {
+        let (url, mut received) = serve(vec!["200 OK"], None).await;
+        let hook = Webhook::with_settings(&format!("{url}/topic"), Some(format), None).unwrap();
+        hook.deliver(&event).await.unwrap();
+        let body = String::from_utf8(received.recv().await.unwrap().body).unwrap();
+        assert!(!body.contains("webhook-body-secret-5"), "{format}: {body}");
+        assert!(!body.contains("u:p@"), "{format}: {body}");
+        assert!(body.contains("gate failed: ***"), "{format}: {body}");
+    }
+}
+
+#[test]
+fn a_token_in_the_url_never_shows_in_errors() {
+    let err = Webhook::with_settings(
+        "https://u:hook-pw-77@hooks.example.com/x?token=tk-9911",
+        Some("teams"),
+        None,
+    )
+    .unwrap_err();
+    assert!(!err.to_string().contains("tk-9911"), "{err}");
+    let err = Webhook::new("ntfy+https://u:hook-pw-78@ntfy.example.com/?auth=tk-9912").unwrap_err();
     assert_eq!(
-        posted.reason.as_deref(),
-        Some("gate failed: *** at http://***@x/?a=***")
+        err.to_string(),
+        "webhook URL https://***@ntfy.example.com/?auth=***: an ntfy URL names its topic: \
+         write https://HOST/TOPIC"
     );
 }
 
+/// Log lines written while the guard lives (this thread only), unscrubbed.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        crate::sync::lock(&self.0).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn start(&self) -> tracing::subscriber::DefaultGuard {
+        let writer = self.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&crate::sync::lock(&self.0)).into_owned()
+    }
+}
+
 #[tokio::test]
-async fn the_client_refuses_https_saying_it_is_not_supported() {
-    let url = Url::new("https://example.com/");
-    let err = client::post(&url, "application/json", b"{}", TIMEOUT)
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "POST https://example.com/: https:// is not supported (composectl speaks plain HTTP \
-         only); use an http:// URL"
+async fn a_queued_event_is_retried_until_the_receiver_takes_it_and_logs_keep_the_token() {
+    let logs = Captured::default();
+    let _guard = logs.start();
+    let (url, mut received) = serve(
+        vec!["503 Service Unavailable", "502 Bad Gateway", "200 OK"],
+        None,
+    )
+    .await;
+    let url = url.replace("http://", "http://hook:retry-pass-55@") + "/h?token=retry-token-55";
+    let hook = Webhook::new(&url).unwrap().with_retry(Retry {
+        first: Duration::from_millis(20),
+        max: Duration::from_millis(100),
+        retries: 5,
+        capacity: 8,
+    });
+    let started = tokio::time::Instant::now();
+    hook.notify(rolled_back());
+    assert!(
+        started.elapsed() < Duration::from_millis(50),
+        "notify returns at once"
     );
+    for _ in 0..3 {
+        let got = tokio::time::timeout(Duration::from_secs(10), received.recv())
+            .await
+            .expect("the receiver is tried again")
+            .unwrap();
+        assert_eq!(got.json()["event"], "rolled_back");
+    }
+    while hook.stats().delivered == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            hook.stats()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        hook.stats(),
+        Stats {
+            delivered: 1,
+            failed: 0,
+            dropped: 0,
+            queued: 0
+        }
+    );
+    let logs = logs.text();
+    assert!(logs.contains("refused the rollout event"), "{logs}");
+    assert!(logs.contains("retrying"), "{logs}");
+    assert!(logs.contains("status=503"), "{logs}");
+    for secret in ["retry-token-55", "retry-pass-55"] {
+        assert!(!logs.contains(secret), "{secret} in {logs}");
+    }
+}
+
+#[test]
+fn the_metrics_count_delivered_failed_and_dropped_events() {
+    let telemetry = crate::metrics::Telemetry::new();
+    telemetry.attach_webhook_stats(|| Stats {
+        delivered: 7,
+        failed: 2,
+        dropped: 3,
+        queued: 1,
+    });
+    let text = telemetry.encode();
+    for line in [
+        r#"composectl_webhook_events_total{result="delivered"} 7"#,
+        r#"composectl_webhook_events_total{result="failed"} 2"#,
+        r#"composectl_webhook_events_total{result="dropped"} 3"#,
+        "composectl_webhook_queue 1",
+    ] {
+        assert!(text.contains(line), "{line} missing from {text}");
+    }
+}
+
+#[tokio::test]
+async fn flush_waits_for_the_queue_and_gives_up_after_its_grace() {
+    let (url, mut received) = serve(vec!["200 OK"; 2], None).await;
+    let hook = Webhook::new(&url).unwrap();
+    assert!(hook.flush(Duration::ZERO).await, "nothing queued");
+    hook.notify(rolled_back());
+    hook.notify(load_failed());
+    assert!(hook.flush(Duration::from_secs(10)).await);
+    assert_eq!(hook.stats().delivered, 2);
+    received.recv().await.unwrap();
+    // A receiver that accepts and never answers: the grace ends the wait.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = Webhook::new(&format!("http://{}/", silent.local_addr().unwrap())).unwrap();
+    hook.notify(rolled_back());
+    let started = tokio::time::Instant::now();
+    assert!(!hook.flush(Duration::from_millis(300)).await);
+    assert!(started.elapsed() < Duration::from_secs(2));
 }

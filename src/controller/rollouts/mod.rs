@@ -36,6 +36,8 @@ mod pass;
 mod pins;
 pub mod records;
 mod report;
+#[cfg(test)]
+mod report_tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};

@@ -1,5 +1,6 @@
 //! What a rollout's events mean outside the record: log lines, metrics, the failed
-//! revision's stamp in the history, webhook posts, and the live gates dropped when their
+//! revision's stamp in the history, webhook events (started, promoted, rolled back,
+//! aborted, held), and the live gates dropped when their
 //! window ends.
 
 use tracing::{info, warn};
@@ -9,8 +10,8 @@ use crate::metrics::Telemetry;
 use crate::model::ServiceRef;
 use crate::rollout::Revision;
 use crate::rollout::lifecycle::Event;
-use crate::rollout::record::{History, Phase, RolloutRecord};
-use crate::webhook::{EventKind, RolloutEvent};
+use crate::rollout::record::{History, Hold, Phase, RolloutRecord};
+use crate::webhook::{Event as Notice, EventKind, RolloutFacts};
 
 /// Where one service's events are reported.
 pub struct Reporter<'a> {
@@ -41,6 +42,25 @@ impl Reporter<'_> {
             previous_image = %record.previous_image,
             "rollout started"
         );
+        self.notify(record, EventKind::Started, None);
+    }
+
+    /// Queues a webhook event of kind `kind` about `record` (when a webhook is set).
+    fn notify(&self, record: &RolloutRecord, kind: EventKind, reason: Option<String>) {
+        if let Some(webhook) = &self.rollouts.webhook {
+            webhook.notify(Notice {
+                event: kind,
+                project: self.service.project.clone(),
+                service: Some(self.service.service.clone()),
+                rollout: Some(RolloutFacts {
+                    revision: record.target_revision,
+                    previous_revision: record.previous_revision,
+                    image: self.image.to_owned(),
+                }),
+                reason,
+                at: crate::timefmt::rfc3339(self.now_ms / 1000),
+            });
+        }
     }
 
     /// Reports `events` of `record`; stamps a failed revision in `history` (true when the
@@ -88,6 +108,9 @@ impl Reporter<'_> {
                 }
                 Event::Paused { reason } => {
                     info!(event = "rollout_paused", project = %project, service = %service, %reason, "rollout paused");
+                    if record.phase == Phase::Paused(Hold::FailureAction) {
+                        self.notify(record, EventKind::Held, Some(reason.clone()));
+                    }
                 }
                 Event::AwaitingPromotion { step } => {
                     info!(event = "rollout_awaiting_promotion", project = %project, service = %service, step = step + 1, "step passed; waiting for `composectl rollout promote`");
@@ -122,19 +145,6 @@ impl Reporter<'_> {
             "rollout {}",
             phase.as_str()
         );
-        if let Some(webhook) = &self.rollouts.webhook {
-            let event = RolloutEvent {
-                event: kind,
-                project: project.clone(),
-                service: service.clone(),
-                revision: record.target_revision,
-                previous_revision: record.previous_revision,
-                image: self.image.to_owned(),
-                reason: record.reason.clone(),
-                at: crate::timefmt::rfc3339(self.now_ms / 1000),
-            };
-            let webhook = webhook.clone();
-            tokio::spawn(async move { webhook.post(&event).await });
-        }
+        self.notify(record, kind, record.reason.clone());
     }
 }
