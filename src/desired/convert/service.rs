@@ -212,6 +212,7 @@ fn build(cx: &mut Ctx, node: &Node, key: &str) -> Option<BuildSpec> {
         dockerfile: get_text(cx, "dockerfile"),
         args,
         target: get_text(cx, "target"),
+        ..BuildSpec::default()
     })
 }
 
