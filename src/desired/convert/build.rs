@@ -116,6 +116,12 @@ pub fn build(cx: &mut Ctx, node: &Node, key: &str) -> Option<BuildSpec> {
         .into_iter()
         .filter_map(|(k, v)| v.or_else(|| (cx.lookup)(&k)).map(|v| (k, v)))
         .collect();
+    let extra_hosts =
+        at("extra_hosts").map_or_else(Vec::new, |(n, k)| super::service::extra_hosts(cx, n, &k));
+    if let (true, Some((n, k))) = (extra_hosts.len() > 1, at("extra_hosts")) {
+        let message = "the engine's classic builder takes one build extra host; keep one (or add the others to the image's /etc/hosts at run time with the service's `extra_hosts`)";
+        cx.error(n, &k, message);
+    }
     let platforms = list(cx, "platforms");
     if let Some((n, k)) = at("platforms") {
         host_platforms_only(cx, n, &k, &platforms);
@@ -128,8 +134,7 @@ pub fn build(cx: &mut Ctx, node: &Node, key: &str) -> Option<BuildSpec> {
         target: text(cx, "target"),
         labels: at("labels").map_or_else(Default::default, |(n, k)| fields::labels(cx, n, &k)),
         network: text(cx, "network"),
-        extra_hosts: at("extra_hosts")
-            .map_or_else(Vec::new, |(n, k)| super::service::extra_hosts(cx, n, &k)),
+        extra_hosts,
         shm_size: at("shm_size").and_then(|(n, k)| fields::size(cx, n, &k)),
         cache_from: list(cx, "cache_from"),
         no_cache: flag(cx, "no_cache"),

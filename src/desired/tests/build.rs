@@ -104,6 +104,11 @@ fn keys_the_classic_builder_cannot_honour_are_refused_by_name() {
             "remote build context",
         ),
         ("contxt: .", "build.contxt", "unknown key"),
+        (
+            "extra_hosts: [a=10.0.0.1, b=10.0.0.2]",
+            "build.extra_hosts",
+            "one build extra host",
+        ),
     ];
     for (line, key, why) in table {
         let d = Desired::new();
