@@ -42,8 +42,11 @@ fn tag(test: &str) -> String {
 
 fn write(dir: &Path, path: &str, text: &str) {
     let path = dir.join(path);
-    fs::create_dir_all(path.parent().unwrap()).unwrap();
-    fs::write(path, text).unwrap();
+    let parent = path
+        .parent()
+        .expect("a file in the context has a directory");
+    fs::create_dir_all(parent).expect("the test's context directory is writable");
+    fs::write(path, text).expect("the test's context file is writable");
 }
 
 fn request(spec: &BuildSpec, tag: &str) -> (Context, ImageBuild) {
@@ -183,15 +186,10 @@ async fn a_failing_build_names_its_step_and_its_last_lines_and_tags_nothing() {
     let (_, request) = request(&spec, &image);
     let err = rt.build_image(&request).await.expect_err("the build fails");
 
-    let Error::BuildFailed {
-        step,
-        message,
-        output,
-        ..
-    } = &err
-    else {
+    let Error::BuildFailed(failure) = &err else {
         panic!("not a build failure: {err}");
     };
+    let (step, message, output) = (&failure.step, &failure.message, &failure.output);
     // The engine adds steps for the labels: the step count varies, the step does not.
     let step = step.as_deref().unwrap_or_default();
     assert!(

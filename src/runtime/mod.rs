@@ -54,18 +54,9 @@ pub enum Error {
         /// The object whose name is taken.
         what: String,
     },
-    /// An image build failed or outlasted its timeout.
-    #[error("{}", build_failure(image, step.as_deref(), message, output))]
-    BuildFailed {
-        /// The image being built (the service's image name).
-        image: String,
-        /// The builder's last `Step N/M : ...` line before the failure, when it printed one.
-        step: Option<String>,
-        /// The engine's error, or what else went wrong (a timeout).
-        message: String,
-        /// The last lines of the build's output (at most [`BUILD_OUTPUT_LINES`]).
-        output: Vec<String>,
-    },
+    /// An image build failed or outlasted its timeout (boxed: the error type stays small).
+    #[error("{0}")]
+    BuildFailed(Box<BuildFailure>),
     /// The engine answered with an error.
     #[error("{operation}: the engine said: {message}")]
     Engine {
@@ -79,23 +70,43 @@ pub enum Error {
 /// Lines of a build's output kept for its error.
 pub const BUILD_OUTPUT_LINES: usize = 20;
 
-fn build_failure(image: &str, step: Option<&str>, message: &str, output: &[String]) -> String {
-    let mut text = format!("build_image: building {image} failed");
-    if let Some(step) = step {
-        text.push_str(&format!(" at `{step}`"));
-    }
-    text.push_str(&format!(": {message}"));
-    if !output.is_empty() {
-        text.push_str("; last output lines:");
-        for line in output {
-            text.push_str("\n  | ");
-            text.push_str(line);
+/// Why a build failed: the step, the engine's message and the last lines of the output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildFailure {
+    /// The image being built (the service's image name).
+    pub image: String,
+    /// The builder's last `Step N/M : ...` line before the failure, when it printed one.
+    pub step: Option<String>,
+    /// The engine's error, or what else went wrong (a timeout).
+    pub message: String,
+    /// The last lines of the build's output (at most [`BUILD_OUTPUT_LINES`]).
+    pub output: Vec<String>,
+}
+
+impl std::fmt::Display for BuildFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "build_image: building {} failed", self.image)?;
+        if let Some(step) = &self.step {
+            write!(f, " at `{step}`")?;
         }
+        write!(f, ": {}", self.message)?;
+        if !self.output.is_empty() {
+            write!(f, "; last output lines:")?;
+            for line in &self.output {
+                write!(f, "\n  | {line}")?;
+            }
+        }
+        write!(
+            f,
+            "\nfix the Dockerfile or the context; the build is tried again when its inputs change"
+        )
     }
-    text.push_str(
-        "\nfix the Dockerfile or the context; the build is tried again when its inputs change",
-    );
-    text
+}
+
+impl From<BuildFailure> for Error {
+    fn from(failure: BuildFailure) -> Self {
+        Self::BuildFailed(Box::new(failure))
+    }
 }
 
 /// One image build, resolved: the context's archive and the settings the engine needs.

@@ -13,16 +13,21 @@ use super::ops::{label_filter, merged, non_empty};
 use super::stats::{CallKind, Outcome};
 use super::{DockerRuntime, map_error};
 use crate::model::observed::normalize_image_ref;
-use crate::runtime::{BUILD_OUTPUT_LINES, BuiltImage, ContainerRuntime, Error, ImageBuild, Result};
+use crate::runtime::{
+    BUILD_OUTPUT_LINES, BuildFailure, BuiltImage, ContainerRuntime, Error, ImageBuild, Result,
+};
 
 /// The query parameters of `request`; refuses what the endpoint cannot carry.
 fn options(request: &ImageBuild, labels: BTreeMap<String, String>) -> Result<BuildImageOptions> {
     let s = &request.settings;
-    let refuse = |message: String| Error::BuildFailed {
-        image: request.tag.clone(),
-        step: None,
-        message,
-        output: Vec::new(),
+    let refuse = |message: String| -> Error {
+        BuildFailure {
+            image: request.tag.clone(),
+            step: None,
+            message,
+            output: Vec::new(),
+        }
+        .into()
     };
     if s.extra_hosts.len() > 1 {
         return Err(refuse(
@@ -76,12 +81,13 @@ impl Progress {
     }
 
     fn failed(self, image: &str, message: String) -> Error {
-        Error::BuildFailed {
+        BuildFailure {
             image: image.to_owned(),
             step: self.step,
             message,
             output: self.tail.into(),
         }
+        .into()
     }
 }
 
@@ -145,7 +151,7 @@ impl DockerRuntime {
         let image = request.tag.as_str();
         match tokio::time::timeout(request.timeout, drain(image, stream)).await {
             Err(_) => {
-                return Err(Error::BuildFailed {
+                return Err(BuildFailure {
                     image: image.to_owned(),
                     step: None,
                     message: format!(
@@ -153,7 +159,8 @@ impl DockerRuntime {
                         request.timeout.as_secs()
                     ),
                     output: Vec::new(),
-                });
+                }
+                .into());
             }
             Ok(Err((progress, Ok(message)))) => return Err(progress.failed(image, message)),
             Ok(Err((_, Err(e)))) => return Err(map_error("build_image", image, e)),

@@ -336,12 +336,13 @@ async fn a_build_is_recorded_tags_a_new_image_each_time_and_is_listed_with_its_h
 
     rt.fail_next(
         Op::BuildImage,
-        Error::BuildFailed {
+        crate::runtime::BuildFailure {
             image: "shop-web".into(),
             step: Some("Step 2/2 : RUN false".into()),
             message: "exit 1".into(),
             output: Vec::new(),
-        },
+        }
+        .into(),
     );
     let err = rt.build_image(&build("h3")).await.unwrap_err();
     assert!(err.to_string().contains("Step 2/2 : RUN false"), "{err}");
