@@ -15,10 +15,14 @@
 //! It leaves out what does not: modification times, owners, the context's place on disk,
 //! extra `tags`. So an unchanged checkout never rebuilds, after a restart of composectl too.
 //!
+//! [`decide`] holds the pure decisions the planner needs: which built image carries the
+//! current hash, and which files changed.
+//!
 //! Reading is blocking file I/O: callers run it off the async runtime (`spawn_blocking`).
 //! Every count is bounded ([`Limits`]).
 
 pub mod context;
+pub mod decide;
 pub mod hash;
 pub mod ignore;
 
