@@ -68,6 +68,7 @@
 
 pub mod accept;
 pub mod app;
+pub mod build;
 pub mod cli;
 pub mod clock;
 pub mod config_file;

@@ -49,6 +49,10 @@ pub const IMAGE: &str = "io.composectl.image";
 /// replica when one of them is replaced, as compose does.
 pub const REFERENCES: &str = "io.composectl.references";
 
+/// `io.composectl.build-hash`: on an image composectl built, the hash of its build inputs
+/// ([`crate::build`]); an image carrying the current hash needs no build.
+pub const BUILD_HASH: &str = "io.composectl.build-hash";
+
 /// The value written to [`COMPOSE_VERSION`].
 pub const COMPOSE_VERSION_VALUE: &str = "2.0.0";
 

@@ -32,6 +32,7 @@ use crate::model::spec::{NetworkSpec, ProjectSpec, ServiceSpec, VolumeSpec};
 use crate::model::{ContainerState, Health, ObservedContainer};
 use crate::sync;
 
+mod build;
 mod calls;
 mod engine;
 mod pacing;
@@ -312,6 +313,14 @@ impl ContainerRuntime for FakeRuntime {
         engine.images.insert(normalized, id);
         engine.emit_image("pull");
         Ok(())
+    }
+
+    async fn build_image(&self, request: &crate::runtime::ImageBuild) -> Result<String> {
+        self.build(request).await
+    }
+
+    async fn list_built_images(&self) -> Result<Vec<crate::runtime::BuiltImage>> {
+        self.built_images()
     }
 
     async fn tag_image(&self, image: &str, reference: &str) -> Result<()> {

@@ -17,7 +17,7 @@ use std::time::Duration;
 use futures_util::stream::BoxStream;
 
 use crate::model::ObservedContainer;
-use crate::model::spec::{NetworkSpec, ServiceNetwork, ServiceSpec, VolumeSpec};
+use crate::model::spec::{BuildSpec, NetworkSpec, ServiceNetwork, ServiceSpec, VolumeSpec};
 
 pub mod docker;
 #[cfg(any(test, feature = "test-util"))]
@@ -54,6 +54,9 @@ pub enum Error {
         /// The object whose name is taken.
         what: String,
     },
+    /// An image build failed or outlasted its timeout (boxed: the error type stays small).
+    #[error("{0}")]
+    BuildFailed(Box<BuildFailure>),
     /// The engine answered with an error.
     #[error("{operation}: the engine said: {message}")]
     Engine {
@@ -62,6 +65,78 @@ pub enum Error {
         /// The engine's message.
         message: String,
     },
+}
+
+/// Lines of a build's output kept for its error.
+pub const BUILD_OUTPUT_LINES: usize = 20;
+
+/// Why a build failed: the step, the engine's message and the last lines of the output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildFailure {
+    /// The image being built (the service's image name).
+    pub image: String,
+    /// The builder's last `Step N/M : ...` line before the failure, when it printed one.
+    pub step: Option<String>,
+    /// The engine's error, or what else went wrong (a timeout).
+    pub message: String,
+    /// The last lines of the build's output (at most [`BUILD_OUTPUT_LINES`]).
+    pub output: Vec<String>,
+}
+
+impl std::fmt::Display for BuildFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "build_image: building {} failed", self.image)?;
+        if let Some(step) = &self.step {
+            write!(f, " at `{step}`")?;
+        }
+        write!(f, ": {}", self.message)?;
+        if !self.output.is_empty() {
+            write!(f, "; last output lines:")?;
+            for line in &self.output {
+                write!(f, "\n  | {line}")?;
+            }
+        }
+        write!(
+            f,
+            "\nfix the Dockerfile or the context; the build is tried again when its inputs change"
+        )
+    }
+}
+
+impl From<BuildFailure> for Error {
+    fn from(failure: BuildFailure) -> Self {
+        Self::BuildFailed(Box::new(failure))
+    }
+}
+
+/// One image build, resolved: the context's archive and the settings the engine needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageBuild {
+    /// The tag the image gets (the service's image name).
+    pub tag: String,
+    /// The Dockerfile's path in the archive.
+    pub dockerfile: String,
+    /// The context as a tar ([`crate::build::Context::archive`]).
+    pub archive: hyper::body::Bytes,
+    /// The build settings (args, target, labels, network, extra hosts, shm size, cache
+    /// sources, `no_cache`, `pull`, extra `tags`); its context path is not used.
+    pub settings: BuildSpec,
+    /// composectl's labels for the image (the build hash, project, service), over the
+    /// settings' labels.
+    pub labels: BTreeMap<String, String>,
+    /// How long the build may take.
+    pub timeout: Duration,
+}
+
+/// An image this composectl instance built.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuiltImage {
+    /// Image ID (`sha256:...`).
+    pub id: String,
+    /// Its tags, normalized.
+    pub tags: Vec<String>,
+    /// Its labels.
+    pub labels: BTreeMap<String, String>,
 }
 
 /// Result alias for runtime operations.
@@ -175,6 +250,16 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     /// Points the tag `reference` (`repository:tag`) at `image` (an image ID or
     /// reference), moving it if it pointed elsewhere.
     fn tag_image(&self, image: &str, reference: &str) -> impl Future<Output = Result<()>> + Send;
+
+    /// Builds an image from `request.archive` with the engine's classic builder (no
+    /// BuildKit), labelled with `request.labels` and this instance's ownership labels,
+    /// tagged `request.tag` and each extra tag; returns the image ID. The output is logged
+    /// at debug, line by line. Fails with [`Error::BuildFailed`] (the failing step, the last
+    /// lines) when the build fails or outlasts `request.timeout`.
+    fn build_image(&self, request: &ImageBuild) -> impl Future<Output = Result<String>> + Send;
+
+    /// Images this instance built (labelled managed and with its instance). One call.
+    fn list_built_images(&self) -> impl Future<Output = Result<Vec<BuiltImage>>> + Send;
 
     /// Creates the network unless a network of that name exists (then does nothing).
     fn ensure_network(

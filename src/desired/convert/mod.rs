@@ -16,6 +16,7 @@ use super::yaml::Node;
 use super::{Diagnostic, Limits};
 use crate::model::spec::{NetworkSpec, ProjectSpec, VolumeSpec};
 
+pub mod build;
 pub mod container;
 pub mod deploy;
 pub mod environment;

@@ -4,12 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use super::fields::{self, check_keys, child, index};
+use super::fields::{self, child, index};
 use super::{Ctx, container, deploy, environment, files, late, mounts, ports, refs, resources};
 use crate::desired::keys;
 use crate::desired::yaml::{Node, Value};
 use crate::model::files::FileKind;
-use crate::model::spec::{BuildSpec, ServiceNetwork, ServiceSpec};
+use crate::model::spec::{ServiceNetwork, ServiceSpec};
 
 /// Whether the service is active under `profiles` (no `profiles:` means always).
 pub fn is_active(cx: &mut Ctx, node: &Node, path: &str, profiles: &[String]) -> bool {
@@ -65,7 +65,7 @@ fn apply(cx: &mut Ctx, s: &mut ServiceSpec, name: &str, value: &Node, key: &str)
     let text = |cx: &mut Ctx| fields::text(cx, value, key);
     match name {
         "image" => s.image = text(cx).unwrap_or_default(),
-        "build" => s.build = build(cx, value, key),
+        "build" => s.build = super::build::build(cx, value, key),
         "command" => s.command = argv(cx, value, key),
         "entrypoint" => s.entrypoint = argv(cx, value, key),
         "ports" => s.ports = ports::ports(cx, value, key),
@@ -170,51 +170,6 @@ fn argv(cx: &mut Ctx, node: &Node, key: &str) -> Option<Vec<String>> {
     }
 }
 
-const BUILD_KEYS: &[&str] = &[
-    "context",
-    "dockerfile",
-    "args",
-    "target",
-    "labels",
-    "cache_from",
-    "cache_to",
-    "network",
-    "shm_size",
-    "extra_hosts",
-    "platforms",
-    "secrets",
-];
-
-fn build(cx: &mut Ctx, node: &Node, key: &str) -> Option<BuildSpec> {
-    if node.as_map().is_none() {
-        let context = fields::text(cx, node, key)?;
-        return Some(BuildSpec {
-            context: mounts::absolute(cx, &context),
-            ..BuildSpec::default()
-        });
-    }
-    check_keys(cx, node, key, BUILD_KEYS);
-    let get_text = |cx: &mut Ctx, name: &str| {
-        node.get(name)
-            .and_then(|n| fields::text(cx, n, &child(key, name)))
-    };
-    let context = get_text(cx, "context").unwrap_or_else(|| ".".into());
-    let args = node
-        .get("args")
-        .map(|n| fields::string_map(cx, n, &child(key, "args"), '='))
-        .unwrap_or_default();
-    let args = args
-        .into_iter()
-        .filter_map(|(k, v)| v.or_else(|| (cx.lookup)(&k)).map(|v| (k, v)))
-        .collect();
-    Some(BuildSpec {
-        context: mounts::absolute(cx, &context),
-        dockerfile: get_text(cx, "dockerfile"),
-        args,
-        target: get_text(cx, "target"),
-    })
-}
-
 fn networks(
     cx: &mut Ctx,
     service: &str,
@@ -278,7 +233,8 @@ fn networks(
     out
 }
 
-fn extra_hosts(cx: &mut Ctx, node: &Node, key: &str) -> Vec<String> {
+/// `extra_hosts` (list of `HOST=IP` / `HOST:IP`, or a mapping) as `host:ip` entries.
+pub fn extra_hosts(cx: &mut Ctx, node: &Node, key: &str) -> Vec<String> {
     let pairs: Vec<(String, Option<String>)> = match &node.value {
         Value::Seq(items) => items
             .iter()

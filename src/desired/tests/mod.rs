@@ -9,6 +9,7 @@ use super::{
 };
 
 mod bounds;
+mod build;
 mod container_keys;
 mod fixture;
 mod host_keys;

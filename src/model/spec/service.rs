@@ -203,17 +203,51 @@ impl ServiceSpec {
     }
 }
 
-/// `build:` (short string form becomes `context`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// `build:` (short string form becomes `context`): what composectl sends to the engine's
+/// build endpoint. Every field but `context` and `tags` is a build input: changing one
+/// changes the build hash ([`crate::build`]) and so builds a new image.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BuildSpec {
-    /// Build context, absolute.
+    /// Build context, absolute, inside the project's directory.
     pub context: PathBuf,
-    /// Dockerfile path relative to the context.
+    /// Dockerfile path relative to the context (`Dockerfile` when unset and no
+    /// `dockerfile_inline`).
     pub dockerfile: Option<String>,
-    /// Build args.
+    /// `dockerfile_inline`: the Dockerfile's text, instead of a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dockerfile_inline: Option<String>,
+    /// Build args (list or map form, values interpolated; a bare name takes the loader's
+    /// variable of that name, and is left out when there is none, as compose does).
     pub args: BTreeMap<String, String>,
     /// Target stage.
     pub target: Option<String>,
+    /// Labels of the built image.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Network mode of the build's `RUN` steps (`default`, `host`, `none`, a network name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+    /// `extra_hosts` of the build's `RUN` steps, `host:ip`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_hosts: Vec<String>,
+    /// `/dev/shm` size of the build's `RUN` steps, bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shm_size: Option<u64>,
+    /// Images the builder may take cached layers from (local images).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cache_from: Vec<String>,
+    /// `no_cache`: build every step anew.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_cache: bool,
+    /// `pull`: pull newer base images (needs a registry).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pull: bool,
+    /// More tags given to the built image (besides the service's image name).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// `platforms`: only the host's own platform is accepted by the loader.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<String>,
 }
 
 /// One published or exposed container port.

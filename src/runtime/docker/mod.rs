@@ -27,6 +27,7 @@ use self::stats::{ApiStats, CallKind, Outcome, Recorder};
 use super::{Error, Result};
 
 pub mod auth;
+mod build;
 mod convert;
 mod create;
 mod events;

@@ -30,13 +30,13 @@ use CallKind::{Read, Write};
 /// Extra time a stop request gets beyond the grace period before the client gives up.
 const STOP_SLACK: Duration = Duration::from_secs(30);
 
-fn label_filter(labels: &[String]) -> HashMap<String, Vec<String>> {
+pub(super) fn label_filter(labels: &[String]) -> HashMap<String, Vec<String>> {
     HashMap::from([("label".to_owned(), labels.to_vec())])
 }
 
 impl DockerRuntime {
     /// The label filters selecting this instance's objects.
-    fn owned_filter(&self) -> Vec<String> {
+    pub(super) fn owned_filter(&self) -> Vec<String> {
         vec![
             format!("{}=true", labels::MANAGED),
             format!("{}={}", labels::INSTANCE, self.instance()),
@@ -44,7 +44,10 @@ impl DockerRuntime {
     }
 
     /// `labels` plus this instance's ownership label.
-    fn owned_labels(&self, labels: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    pub(super) fn owned_labels(
+        &self,
+        labels: &BTreeMap<String, String>,
+    ) -> BTreeMap<String, String> {
         let mut owned = labels.clone();
         owned.insert(labels::INSTANCE.to_owned(), self.instance().to_owned());
         owned
@@ -52,7 +55,7 @@ impl DockerRuntime {
 }
 
 /// User labels overlaid with the caller's complete labels.
-fn merged(
+pub(super) fn merged(
     user: &BTreeMap<String, String>,
     own: &BTreeMap<String, String>,
 ) -> HashMap<String, String> {
@@ -62,7 +65,7 @@ fn merged(
         .collect()
 }
 
-fn non_empty(map: &BTreeMap<String, String>) -> Option<HashMap<String, String>> {
+pub(super) fn non_empty(map: &BTreeMap<String, String>) -> Option<HashMap<String, String>> {
     (!map.is_empty()).then(|| map.clone().into_iter().collect())
 }
 
@@ -210,6 +213,14 @@ impl ContainerRuntime for DockerRuntime {
         self.recorder
             .record("pull_image", Write, outcome, start.elapsed());
         result
+    }
+
+    async fn build_image(&self, request: &crate::runtime::ImageBuild) -> Result<String> {
+        self.build(request).await
+    }
+
+    async fn list_built_images(&self) -> Result<Vec<crate::runtime::BuiltImage>> {
+        self.built_images().await
     }
 
     async fn ensure_network(

@@ -14,6 +14,10 @@ pub enum Op {
     PullImage,
     /// `tag_image`.
     TagImage,
+    /// `build_image`.
+    BuildImage,
+    /// `list_built_images`.
+    ListBuiltImages,
     /// `rename_container`.
     RenameContainer,
     /// `ensure_network`.
@@ -47,6 +51,8 @@ impl Op {
             Self::ListImages => "list_images",
             Self::PullImage => "pull_image",
             Self::TagImage => "tag_image",
+            Self::BuildImage => "build_image",
+            Self::ListBuiltImages => "list_built_images",
             Self::RenameContainer => "rename_container",
             Self::EnsureNetwork => "ensure_network",
             Self::EnsureVolume => "ensure_volume",
@@ -67,6 +73,7 @@ impl Op {
             self,
             Self::PullImage
                 | Self::TagImage
+                | Self::BuildImage
                 | Self::RenameContainer
                 | Self::EnsureNetwork
                 | Self::EnsureVolume
@@ -103,6 +110,15 @@ pub enum Call {
         /// The new tag.
         reference: String,
     },
+    /// `build_image(request)`.
+    Build {
+        /// The tag built.
+        tag: String,
+        /// The build hash label given, if any.
+        hash: Option<String>,
+    },
+    /// `list_built_images`.
+    ListBuiltImages,
     /// `rename_container(id, name)`.
     Rename {
         /// Container ID.

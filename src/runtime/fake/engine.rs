@@ -33,6 +33,8 @@ pub(super) struct Engine {
     pub(super) containers: BTreeMap<String, FakeContainer>,
     pub(super) images: BTreeMap<String, String>,
     pub(super) registry: BTreeMap<String, String>,
+    /// Images built, by ID, with their labels.
+    pub(super) built: BTreeMap<String, BTreeMap<String, String>>,
     /// Networks by Docker name, with their labels.
     pub(super) networks: BTreeMap<String, BTreeMap<String, String>>,
     /// Volumes by Docker name, with their labels.
@@ -61,6 +63,7 @@ impl Default for Engine {
             containers: BTreeMap::new(),
             images: BTreeMap::new(),
             registry: BTreeMap::new(),
+            built: BTreeMap::new(),
             networks: builtin,
             volumes: BTreeMap::new(),
             calls: Vec::new(),

@@ -301,3 +301,49 @@ async fn networks_in_use_cannot_be_removed_and_only_managed_ones_are_listed() {
     fake.remove_network("shop_default").await.unwrap();
     assert!(!fake.networks().contains_key("shop_default"));
 }
+
+#[tokio::test]
+async fn a_build_is_recorded_tags_a_new_image_each_time_and_is_listed_with_its_hash() {
+    let rt = FakeRuntime::new();
+    let build = |hash: &str| crate::runtime::ImageBuild {
+        tag: "shop-web".into(),
+        dockerfile: "Dockerfile".into(),
+        archive: Default::default(),
+        settings: crate::model::spec::BuildSpec {
+            tags: vec!["shop-web:extra".into()],
+            ..Default::default()
+        },
+        labels: BTreeMap::from([(labels::BUILD_HASH.to_owned(), hash.to_owned())]),
+        timeout: Duration::from_secs(60),
+    };
+    let first = rt.build_image(&build("h1")).await.unwrap();
+    let second = rt.build_image(&build("h2")).await.unwrap();
+    assert_ne!(first, second, "a rebuild is a new image");
+    let images = rt.list_images().await.unwrap();
+    assert_eq!(images["shop-web:latest"], second);
+    assert_eq!(images["shop-web:extra"], second);
+    let built = rt.list_built_images().await.unwrap();
+    let hashes: Vec<&str> = built
+        .iter()
+        .map(|b| b.labels[labels::BUILD_HASH].as_str())
+        .collect();
+    assert_eq!(hashes.len(), 2);
+    assert!(hashes.contains(&"h1") && hashes.contains(&"h2"));
+    assert!(rt.calls().contains(&Call::Build {
+        tag: "shop-web".into(),
+        hash: Some("h2".into()),
+    }));
+
+    rt.fail_next(
+        Op::BuildImage,
+        crate::runtime::BuildFailure {
+            image: "shop-web".into(),
+            step: Some("Step 2/2 : RUN false".into()),
+            message: "exit 1".into(),
+            output: Vec::new(),
+        }
+        .into(),
+    );
+    let err = rt.build_image(&build("h3")).await.unwrap_err();
+    assert!(err.to_string().contains("Step 2/2 : RUN false"), "{err}");
+}
