@@ -36,9 +36,37 @@ impl Row {
             reference: reference.map_or("-".into(), |r| unit.format(r)),
             ratio: reference.map_or("-".into(), |r| ratio(ours, r)),
             target: target.map_or("-".into(), |t| format!("<= {}", unit.format(t))),
-            met: target.map_or("-".into(), |t| if ours <= t { "yes" } else { "NO" }.into()),
+            met: target.map_or("-".into(), |t| yes_no(ours <= t)),
         }
     }
+
+    /// A row whose target is a ratio: met when `ours <= max_ratio * reference`.
+    pub fn against(figure: &str, ours: f64, reference: f64, max_ratio: f64, unit: Unit) -> Self {
+        Self {
+            figure: figure.to_owned(),
+            ours: unit.format(ours),
+            reference: unit.format(reference),
+            ratio: ratio(ours, reference),
+            target: format!("<= {max_ratio:.2}x"),
+            met: yes_no(ours <= max_ratio * reference),
+        }
+    }
+
+    /// A row with preformatted cells and no ratio (what failed says so in its cell).
+    pub fn text(figure: &str, ours: &str, reference: &str, target: &str, met: &str) -> Self {
+        Self {
+            figure: figure.to_owned(),
+            ours: ours.to_owned(),
+            reference: reference.to_owned(),
+            ratio: "-".into(),
+            target: target.to_owned(),
+            met: met.to_owned(),
+        }
+    }
+}
+
+fn yes_no(met: bool) -> String {
+    (if met { "yes" } else { "NO" }).into()
 }
 
 /// How a row's numbers are printed.
@@ -50,15 +78,22 @@ pub enum Unit {
     Millis,
     /// Mebibytes.
     MiB,
+    /// Seconds.
+    Secs,
+    /// A factor (how many times larger).
+    Factor,
 }
 
 impl Unit {
-    fn format(self, value: f64) -> String {
+    /// `value` in this unit.
+    pub fn format(self, value: f64) -> String {
         match self {
             Unit::Calls => format!("{value:.0}"),
             Unit::Millis if value < 10.0 => format!("{value:.2} ms"),
             Unit::Millis => format!("{value:.0} ms"),
             Unit::MiB => format!("{value:.1} MiB"),
+            Unit::Secs => format!("{value:.1} s"),
+            Unit::Factor => format!("{value:.1}x"),
         }
     }
 }
