@@ -183,3 +183,30 @@ pub fn median_count(samples: &[u64]) -> f64 {
         .copied()
         .unwrap_or(0) as f64
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ratio_target_is_met_at_or_under_the_ratio_of_the_reference() {
+        let met = Row::against("converge", 5.0, 10.0, 0.5, Unit::Secs);
+        assert_eq!(
+            (
+                &*met.ours,
+                &*met.reference,
+                &*met.ratio,
+                &*met.target,
+                &*met.met
+            ),
+            ("5.0 s", "10.0 s", "0.50x", "<= 0.50x", "yes")
+        );
+        let missed = Row::against("recreate", 52.7, 38.3, 0.5, Unit::Secs);
+        assert_eq!((&*missed.ratio, &*missed.met), ("1.38x", "NO"));
+    }
+
+    #[test]
+    fn factors_print_with_one_decimal() {
+        assert_eq!(Unit::Factor.format(9.96), "10.0x");
+    }
+}
