@@ -26,6 +26,7 @@ mod request;
 mod stack;
 mod steady;
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -92,6 +93,7 @@ fn parse_size(s: &str) -> std::result::Result<usize, String> {
 }
 
 /// Everything measured.
+#[derive(Default)]
 struct Figures {
     classic: Option<Classic>,
     cells: Vec<matrix::Outcome>,
@@ -127,8 +129,11 @@ async fn main() -> ExitCode {
         stack.ours, stack.theirs
     );
     let started = std::time::Instant::now();
+    // Filled as each part completes, so an interrupted run (Ctrl-C, bench.sh's timeout)
+    // still prints what it measured.
+    let figures = RefCell::new(Figures::default());
     let result = tokio::select! {
-        result = run(&stack, &cells, &root, &args) => result,
+        result = run(&stack, &cells, &root, &args, &figures) => result,
         _ = tokio::signal::ctrl_c() => Err(Error::State("interrupted".into())),
     };
     eprintln!("bench: cleaning up");
@@ -141,11 +146,15 @@ async fn main() -> ExitCode {
         "bench: the run took {:.0} s",
         started.elapsed().as_secs_f64()
     );
-    match result {
-        Ok(figures) => {
-            print!("{}", render(&figures));
-            ExitCode::SUCCESS
+    let figures = figures.into_inner();
+    if figures.classic.is_some() || !figures.cells.is_empty() {
+        if result.is_err() {
+            println!("(partial: the run stopped early, see the error)");
         }
+        print!("{}", render(&figures));
+    }
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("bench: error: {err}");
             ExitCode::FAILURE
@@ -153,28 +162,29 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(stack: &Stack, cells: &[matrix::Cell], root: &Path, args: &Args) -> Result<Figures> {
+async fn run(
+    stack: &Stack,
+    cells: &[matrix::Cell],
+    root: &Path,
+    args: &Args,
+    figures: &RefCell<Figures>,
+) -> Result<()> {
     let mut images = vec![stack::IMAGE];
     images.extend(cells.iter().map(|c| c.image.reference()));
     preflight(&images).await?;
     std::fs::create_dir_all(root).map_err(error::io(format!("create {}", root.display())))?;
     let proxy = Proxy::start(&root.join("proxy.sock"), Path::new("/var/run/docker.sock"))?;
-    let classic = if args.cells_only {
-        None
-    } else {
-        Some(classic_figures(stack, &proxy, args).await?)
-    };
-    let mem_available_kib = memory::available_kib();
-    let mut outcomes = Vec::new();
+    if !args.cells_only {
+        let classic = classic_figures(stack, &proxy, args).await?;
+        figures.borrow_mut().classic = Some(classic);
+    }
+    figures.borrow_mut().mem_available_kib = memory::available_kib();
     for cell in cells {
         let idle = Duration::from_secs(args.idle_secs);
-        outcomes.push(matrix::run(cell, &proxy, args.size_passes, idle).await);
+        let outcome = matrix::run(cell, &proxy, args.size_passes, idle).await;
+        figures.borrow_mut().cells.push(outcome);
     }
-    Ok(Figures {
-        classic,
-        cells: outcomes,
-        mem_available_kib,
-    })
+    Ok(())
 }
 
 /// Figures 1-4 on the classic stack.
