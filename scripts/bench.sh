@@ -23,9 +23,11 @@ echo "bench.sh: cargo build --release (composectl and the benchmark)" >&2
 cargo build --release --locked --quiet --bin composectl --example bench
 release=${CARGO_TARGET_DIR:-target}/release
 
-# The benchmark cleans up after itself. The timeout (1 hour) bounds a stuck engine: the
-# full run (both sizes, both images) takes about 40 minutes on a loaded 2-core host, the
+# The benchmark cleans up after itself. The timeout (90 minutes) bounds a stuck engine: the
+# full run (both sizes, both images) took 31 minutes on a loaded 2-core host with docker-compose's
+# two stalls at 300 containers ended by hand (each waits out its 15-minute step bound
+# otherwise: about an hour); the
 # quick one (--sizes 30) about 4; each converge or recreate is bounded by 15 minutes on
 # its own. SIGINT lets the benchmark clean up before it exits.
-exec timeout --signal=INT --kill-after=120 3600 \
+exec timeout --signal=INT --kill-after=120 5400 \
     "$release/examples/bench" --composectl "$release/composectl" "$@"
