@@ -3,6 +3,9 @@
 #   composectl-demo:v1, composectl-demo:v2   the static demo app FROM scratch
 #   composectl-test/registry:latest          Debian's docker-registry FROM scratch
 #   composectl-test/nginx:latest             Debian's nginx-light FROM scratch
+#   composectl-test/stubborn:latest          Debian's static busybox sleeping as PID 1
+#                                            (ignores SIGTERM), for the benchmark
+# Arguments name the images to build (demo, registry, nginx, stubborn); none: all of them.
 # Idempotent and quick when nothing changed: each image carries the hash of its inputs in
 # the label io.composectl.test.inputs, and is rebuilt only when that hash differs.
 set -euo pipefail
@@ -126,9 +129,31 @@ build_nginx() {
     build composectl-test/nginx:latest "$inputs" "$context" "$dir/Dockerfile"
 }
 
+build_stubborn() {
+    ensure_package /bin/busybox busybox-static
+    local context=$stage/stubborn dir=$root/scripts/images/stubborn
+    rm -rf "$context/rootfs"
+    mkdir -p "$context/rootfs/bin"
+    cp -L /bin/busybox "$context/rootfs/bin/busybox"
+    local inputs
+    inputs=$(cat "$dir/Dockerfile" "$context/rootfs/bin/busybox" | sha256sum | cut -d' ' -f1)
+    build composectl-test/stubborn:latest "$inputs" "$context" "$dir/Dockerfile"
+}
+
+if [[ $# -gt 0 ]]; then
+    for image in "$@"; do
+        case $image in
+        demo | registry | nginx | stubborn) "build_$image" ;;
+        *) log "unknown image $image (demo, registry, nginx, stubborn)"; exit 2 ;;
+        esac
+    done
+    exit 0
+fi
+
 build_demo
 build_registry
 build_nginx
+build_stubborn
 # The equivalence test (tests/equivalence.rs) builds its image from Debian's static busybox
 # and compares with docker-compose 1.29.
 ensure_package /bin/busybox busybox-static

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 
 use crate::error::{Error, Result, io};
+use crate::memory::{self, Memory};
 use crate::proxy::Proxy;
 use crate::stack::Stack;
 
@@ -68,4 +69,29 @@ impl Daemon {
             let _ = self.child.kill().await;
         }
     }
+}
+
+/// Starts `composectl run` on the stack, waits until it made no call for `idle` (at most
+/// `limit`), reads its memory and stops it.
+pub async fn idle_memory(
+    stack: &Stack,
+    proxy: &Proxy,
+    idle: Duration,
+    limit: Duration,
+) -> Result<Memory> {
+    let mut daemon = Daemon::start(stack, proxy)?;
+    let measured = async {
+        if !proxy.wait_quiet(idle, limit).await {
+            return Err(Error::State(format!(
+                "composectl run on {} never went idle",
+                stack.ours
+            )));
+        }
+        daemon.check_alive()?;
+        memory::read(daemon.pid())
+            .ok_or_else(|| Error::State("cannot read the daemon's /proc status".into()))
+    }
+    .await;
+    daemon.stop().await;
+    measured
 }

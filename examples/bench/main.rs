@@ -1,19 +1,24 @@
-//! The benchmark of issue 2: composectl against docker-compose and the engine's own
-//! restart policy on a 10-service x 3-replica stack of the demo image. Run it with
-//! `scripts/bench.sh`, which builds the images and the release binaries first; see
-//! docs/benchmark.md for what each figure means and how it is measured.
+//! The benchmark of issues 2 and 12: composectl against docker-compose and the engine's
+//! own restart policy. Run it with `scripts/bench.sh`, which builds the images and the
+//! release binaries first; see docs/benchmark.md for what each figure means and how it is
+//! measured.
 //!
-//! The run: write both stacks, converge them (composectl through `apply --once`,
+//! The run, first on the classic stack (10 services x 3 replicas of the demo image; figures
+//! 1-4): write both stacks, converge them (composectl through `apply --once`,
 //! docker-compose through `up -d`), measure the steady-state pass ([`steady`]), start
 //! `composectl run` and read its idle memory ([`memory`]), kill replicas ([`heal`]), rewrite
-//! the desired file ([`change`]), print the table ([`report`]), and always clean up what it
-//! created ([`stack::Stack::cleanup`]). Every Docker call of composectl's binary and of
+//! the desired file ([`change`]). Then the cells of issue 12 ([`matrix`], figures 5-8):
+//! converge and recreate per size and image, one project at a time. Last, print the table
+//! ([`report`], [`matrix_rows`]), and always clean up what it created
+//! ([`stack::Stack::cleanup`]). Every Docker call of composectl's binary and of
 //! docker-compose goes through the counting [`proxy`].
 
 mod change;
 mod daemon;
 mod error;
 mod heal;
+mod matrix;
+mod matrix_rows;
 mod memory;
 mod proxy;
 mod report;
@@ -21,6 +26,7 @@ mod request;
 mod stack;
 mod steady;
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -58,10 +64,44 @@ struct Args {
     /// Seconds the daemon sits idle before its memory is read.
     #[arg(long, default_value_t = 5)]
     idle_secs: u64,
+    /// Container counts of the converge/recreate cells (multiples of 3: N/3 services x 3).
+    #[arg(long, value_delimiter = ',', default_values_t = [30, 300], value_parser = parse_size)]
+    sizes: Vec<usize>,
+    /// Images of the converge/recreate cells.
+    #[arg(long, value_delimiter = ',', value_enum, default_values_t = [matrix::Image::Demo, matrix::Image::Stubborn])]
+    images: Vec<matrix::Image>,
+    /// In-process steady passes at each size of the cells.
+    #[arg(long, default_value_t = 20)]
+    size_passes: usize,
+    /// Skip figures 1-4 on the classic stack (only the cells run).
+    #[arg(long)]
+    cells_only: bool,
+    /// Skip the cells (figures 5-8).
+    #[arg(long)]
+    no_cells: bool,
+}
+
+fn parse_size(s: &str) -> std::result::Result<usize, String> {
+    let n: usize = s.parse().map_err(|e| format!("{s}: {e}"))?;
+    if n == 0 || !n.is_multiple_of(stack::REPLICAS) {
+        return Err(format!(
+            "{n}: a size is a positive multiple of {}",
+            stack::REPLICAS
+        ));
+    }
+    Ok(n)
 }
 
 /// Everything measured.
+#[derive(Default)]
 struct Figures {
+    classic: Option<Classic>,
+    cells: Vec<matrix::Outcome>,
+    mem_available_kib: Option<u64>,
+}
+
+/// Figures 1-4, on the classic stack.
+struct Classic {
     in_process: steady::Passes,
     binary: steady::Passes,
     compose: steady::Passes,
@@ -77,22 +117,44 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     let tag = format!("bench{}x{}", std::process::id(), unix_seconds() % 100_000);
     let root = std::env::temp_dir().join(format!("composectl-{tag}"));
-    let stack = Stack::new(root, &tag, args.composectl.clone());
+    let stack = Stack::new(root.join("classic"), &tag, args.composectl.clone());
+    let images = if args.no_cells {
+        &[][..]
+    } else {
+        &args.images[..]
+    };
+    let cells = matrix::cells(&root, &tag, &args.composectl, &args.sizes, images);
     eprintln!(
         "bench: projects {} (composectl) and {} (docker-compose)",
         stack.ours, stack.theirs
     );
+    let started = std::time::Instant::now();
+    // Filled as each part completes, so an interrupted run (Ctrl-C, bench.sh's timeout)
+    // still prints what it measured.
+    let figures = RefCell::new(Figures::default());
     let result = tokio::select! {
-        result = run(&stack, &args) => result,
+        result = run(&stack, &cells, &root, &args, &figures) => result,
         _ = tokio::signal::ctrl_c() => Err(Error::State("interrupted".into())),
     };
     eprintln!("bench: cleaning up");
     stack.cleanup().await;
-    match result {
-        Ok(figures) => {
-            print!("{}", render(&figures));
-            ExitCode::SUCCESS
+    for cell in &cells {
+        cell.stack.cleanup().await;
+    }
+    let _ = std::fs::remove_dir_all(&root);
+    eprintln!(
+        "bench: the run took {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    let figures = figures.into_inner();
+    if figures.classic.is_some() || !figures.cells.is_empty() {
+        if result.is_err() {
+            println!("(partial: the run stopped early, see the error)");
         }
+        print!("{}", render(&figures));
+    }
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("bench: error: {err}");
             ExitCode::FAILURE
@@ -100,13 +162,34 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(stack: &Stack, args: &Args) -> Result<Figures> {
-    preflight().await?;
+async fn run(
+    stack: &Stack,
+    cells: &[matrix::Cell],
+    root: &Path,
+    args: &Args,
+    figures: &RefCell<Figures>,
+) -> Result<()> {
+    let mut images = vec![stack::IMAGE];
+    images.extend(cells.iter().map(|c| c.image.reference()));
+    preflight(&images).await?;
+    std::fs::create_dir_all(root).map_err(error::io(format!("create {}", root.display())))?;
+    let proxy = Proxy::start(&root.join("proxy.sock"), Path::new("/var/run/docker.sock"))?;
+    if !args.cells_only {
+        let classic = classic_figures(stack, &proxy, args).await?;
+        figures.borrow_mut().classic = Some(classic);
+    }
+    figures.borrow_mut().mem_available_kib = memory::available_kib();
+    for cell in cells {
+        let idle = Duration::from_secs(args.idle_secs);
+        let outcome = matrix::run(cell, &proxy, args.size_passes, idle).await;
+        figures.borrow_mut().cells.push(outcome);
+    }
+    Ok(())
+}
+
+/// Figures 1-4 on the classic stack.
+async fn classic_figures(stack: &Stack, proxy: &Proxy, args: &Args) -> Result<Classic> {
     stack.write_files()?;
-    let proxy = Proxy::start(
-        &stack.root.join("proxy.sock"),
-        Path::new("/var/run/docker.sock"),
-    )?;
     let host = proxy.docker_host();
     let took = timed(
         stack.composectl_command(&host, &["apply", "--once"]),
@@ -131,19 +214,21 @@ async fn run(stack: &Stack, args: &Args) -> Result<Figures> {
 
     eprintln!("bench: 1/4 steady-state passes");
     let in_process = steady::in_process(stack, args.passes).await?;
-    let binary = steady::binary(stack, &proxy, args.binary_runs).await?;
-    let (compose, compose_memory) = steady::compose(stack, &proxy, args.compose_runs).await?;
+    let binary = steady::binary(stack, proxy, args.binary_runs).await?;
+    let (compose, compose_memory) = steady::compose(stack, proxy, args.compose_runs).await?;
 
     eprintln!("bench: 4/4 idle memory of composectl run");
-    let mut daemon = Daemon::start(stack, &proxy)?;
-    let measured = daemon_figures(stack, &proxy, &mut daemon, args).await;
+    let mut daemon = Daemon::start(stack, proxy)?;
+    let measured = daemon_figures(stack, proxy, &mut daemon, args).await;
     daemon.stop().await;
     let (idle, heals, changes) = measured?;
 
     eprintln!("bench: 2/4 reference heals (restart: always)");
     let mut events = heal::Events::subscribe(&stack.theirs)?;
     let restarts = heal::reference(stack, &mut events, args.kills).await?;
-    Ok(Figures {
+    // The classic projects leave the engine before the cells start.
+    stack.cleanup().await;
+    Ok(Classic {
         in_process,
         binary,
         compose,
@@ -178,18 +263,17 @@ async fn daemon_figures(
     Ok((memory, heals, changes))
 }
 
-/// Checks that the demo image exists. Other composectl instances on the engine are no
-/// concern: this run is its own instance, so it never sees or prunes their projects.
-async fn preflight() -> Result<()> {
-    docker(&["image", "inspect", "-f", "{{.Id}}", stack::IMAGE])
-        .await
-        .map(drop)
-        .map_err(|_| {
-            Error::State(format!(
-                "{} is missing: run scripts/build-images.sh",
-                stack::IMAGE
-            ))
-        })
+/// Checks that the images exist. Other composectl instances on the engine are no
+/// concern: every stack is its own instance, so it never sees or prunes their projects.
+async fn preflight(images: &[&str]) -> Result<()> {
+    for image in images {
+        docker(&["image", "inspect", "-f", "{{.Id}}", image])
+            .await
+            .map_err(|_| {
+                Error::State(format!("{image} is missing: run scripts/build-images.sh"))
+            })?;
+    }
+    Ok(())
 }
 
 fn unix_seconds() -> u64 {
@@ -198,6 +282,27 @@ fn unix_seconds() -> u64 {
 
 /// The table and the details below it.
 fn render(f: &Figures) -> String {
+    let mut rows = f.classic.as_ref().map(classic_rows).unwrap_or_default();
+    rows.extend(matrix_rows::rows(&f.cells));
+    let mut out = report::render(&rows);
+    out.push_str(
+        "\nreference: docker-compose up -d on its own converged project (rows 1, 4), the engine's \
+         restart: always (row 2), docker-compose up -d on the same stack (rows 5, 6, 8)\n",
+    );
+    if let Some(c) = &f.classic {
+        out.push_str(&details(c));
+    }
+    if !f.cells.is_empty() {
+        out.push_str(&matrix_rows::details(&f.cells, f.mem_available_kib));
+    }
+    out
+}
+
+/// Heal median: composectl at most this times the restart policy's.
+const HEAL_MAX_RATIO: f64 = 0.8;
+
+/// Rows 1-4.
+fn classic_rows(f: &Classic) -> Vec<Row> {
     use Unit::{Calls, MiB, Millis};
     let count = |p: &steady::Passes, w: bool| median_count(if w { &p.writes } else { &p.reads });
     let dc = &f.compose;
@@ -244,11 +349,11 @@ fn render(f: &Figures) -> String {
             None,
             Millis,
         ),
-        Row::new(
+        Row::against(
             "2. heal die->start: median",
             ms(median(&f.heals.latencies)),
-            Some(ms(median(&f.restarts))),
-            Some(400.0),
+            ms(median(&f.restarts)),
+            HEAL_MAX_RATIO,
             Millis,
         ),
         Row::new(
@@ -280,13 +385,10 @@ fn render(f: &Figures) -> String {
             MiB,
         ),
     ];
-    let mut out = report::render(&rows);
-    out.push_str("\nreference: docker-compose up -d on its own converged project (rows 1, 4), the engine's restart: always (row 2)\n");
-    out.push_str(&details(f));
-    out
+    rows.to_vec()
 }
 
-fn details(f: &Figures) -> String {
+fn details(f: &Classic) -> String {
     let samples = |d: &[Duration]| {
         let mut v: Vec<String> = d.iter().map(|d| format!("{:.0}", ms(*d))).collect();
         v.sort_by_key(|s| s.parse::<u64>().unwrap_or(0));

@@ -58,3 +58,14 @@ pub async fn sample_until_exit(child: &mut Child) -> (Memory, bool) {
 pub fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
+
+/// `MemAvailable` of the host, KiB, from `/proc/meminfo`.
+pub fn available_kib() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}

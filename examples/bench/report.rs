@@ -36,9 +36,37 @@ impl Row {
             reference: reference.map_or("-".into(), |r| unit.format(r)),
             ratio: reference.map_or("-".into(), |r| ratio(ours, r)),
             target: target.map_or("-".into(), |t| format!("<= {}", unit.format(t))),
-            met: target.map_or("-".into(), |t| if ours <= t { "yes" } else { "NO" }.into()),
+            met: target.map_or("-".into(), |t| yes_no(ours <= t)),
         }
     }
+
+    /// A row whose target is a ratio: met when `ours <= max_ratio * reference`.
+    pub fn against(figure: &str, ours: f64, reference: f64, max_ratio: f64, unit: Unit) -> Self {
+        Self {
+            figure: figure.to_owned(),
+            ours: unit.format(ours),
+            reference: unit.format(reference),
+            ratio: ratio(ours, reference),
+            target: format!("<= {max_ratio:.2}x"),
+            met: yes_no(ours <= max_ratio * reference),
+        }
+    }
+
+    /// A row with preformatted cells and no ratio (what failed says so in its cell).
+    pub fn text(figure: &str, ours: &str, reference: &str, target: &str, met: &str) -> Self {
+        Self {
+            figure: figure.to_owned(),
+            ours: ours.to_owned(),
+            reference: reference.to_owned(),
+            ratio: "-".into(),
+            target: target.to_owned(),
+            met: met.to_owned(),
+        }
+    }
+}
+
+fn yes_no(met: bool) -> String {
+    (if met { "yes" } else { "NO" }).into()
 }
 
 /// How a row's numbers are printed.
@@ -50,15 +78,22 @@ pub enum Unit {
     Millis,
     /// Mebibytes.
     MiB,
+    /// Seconds.
+    Secs,
+    /// A factor (how many times larger).
+    Factor,
 }
 
 impl Unit {
-    fn format(self, value: f64) -> String {
+    /// `value` in this unit.
+    pub fn format(self, value: f64) -> String {
         match self {
             Unit::Calls => format!("{value:.0}"),
             Unit::Millis if value < 10.0 => format!("{value:.2} ms"),
             Unit::Millis => format!("{value:.0} ms"),
             Unit::MiB => format!("{value:.1} MiB"),
+            Unit::Secs => format!("{value:.1} s"),
+            Unit::Factor => format!("{value:.1}x"),
         }
     }
 }
@@ -147,4 +182,31 @@ pub fn median_count(samples: &[u64]) -> f64 {
         .get(sorted.len().saturating_sub(1) / 2)
         .copied()
         .unwrap_or(0) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ratio_target_is_met_at_or_under_the_ratio_of_the_reference() {
+        let met = Row::against("converge", 5.0, 10.0, 0.5, Unit::Secs);
+        assert_eq!(
+            (
+                &*met.ours,
+                &*met.reference,
+                &*met.ratio,
+                &*met.target,
+                &*met.met
+            ),
+            ("5.0 s", "10.0 s", "0.50x", "<= 0.50x", "yes")
+        );
+        let missed = Row::against("recreate", 52.7, 38.3, 0.5, Unit::Secs);
+        assert_eq!((&*missed.ratio, &*missed.met), ("1.38x", "NO"));
+    }
+
+    #[test]
+    fn factors_print_with_one_decimal() {
+        assert_eq!(Unit::Factor.format(9.96), "10.0x");
+    }
 }

@@ -1,8 +1,8 @@
-//! The benchmarked stack and its lifetime: 10 services x 3 replicas of the demo image,
-//! written once as composectl's desired directory and once as docker-compose's file (the
-//! same YAML except the restart policy), under two unique project names; plus the shell
-//! helpers that run docker, docker-compose and composectl, and the cleanup that removes
-//! everything both projects created.
+//! The benchmarked stack and its lifetime: N services x 3 replicas of one image (the
+//! classic stack: 10 services of the demo image), written once as composectl's desired
+//! directory and once as docker-compose's file (the same YAML except the restart policy),
+//! under two unique project names; plus the shell helpers that run docker, docker-compose
+//! and composectl, and the cleanup that removes everything both projects created.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -19,7 +19,31 @@ pub const REPLICAS: usize = 3;
 /// The image every service runs.
 pub const IMAGE: &str = "composectl-demo:v1";
 
-/// Names and paths of one benchmark run.
+/// What a stack runs: `services` services of `REPLICAS` replicas each, all of `image`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shape {
+    /// Number of services.
+    pub services: usize,
+    /// The image of every service.
+    pub image: String,
+}
+
+impl Shape {
+    /// The classic stack: [`SERVICES`] services of [`IMAGE`].
+    pub fn classic() -> Self {
+        Self {
+            services: SERVICES,
+            image: IMAGE.to_owned(),
+        }
+    }
+
+    /// Containers of the stack.
+    pub fn containers(&self) -> usize {
+        self.services * REPLICAS
+    }
+}
+
+/// Names and paths of one benchmarked stack.
 #[derive(Debug, Clone)]
 pub struct Stack {
     /// Scratch directory of the run.
@@ -32,17 +56,26 @@ pub struct Stack {
     pub instance: String,
     /// The `composectl` binary.
     pub composectl: PathBuf,
+    /// What the stack runs.
+    pub shape: Shape,
 }
 
 impl Stack {
-    /// A stack named after `tag` (lowercase letters and digits), in `root`.
+    /// The classic stack named after `tag` (lowercase letters and digits), in `root`.
     pub fn new(root: PathBuf, tag: &str, composectl: PathBuf) -> Self {
+        Self::shaped(root, tag, composectl, Shape::classic())
+    }
+
+    /// A stack of `shape` named after `tag` (lowercase letters and digits), in `root`; its
+    /// composectl instance is `tag`, so it sees no other stack's containers.
+    pub fn shaped(root: PathBuf, tag: &str, composectl: PathBuf, shape: Shape) -> Self {
         Self {
             root,
             ours: format!("{tag}c"),
             theirs: format!("{tag}d"),
             instance: tag.to_owned(),
             composectl,
+            shape,
         }
     }
 
@@ -63,15 +96,21 @@ impl Stack {
 
     /// Writes both compose files.
     pub fn write_files(&self) -> Result<()> {
-        write_new(&self.our_file(), &compose_yaml("no", "v1"))?;
-        write_new(&self.their_file(), &compose_yaml("always", "v1"))
+        self.write_generation(1)
+    }
+
+    /// Writes both compose files with `GENERATION: <generation>` in every service's
+    /// environment (a new generation recreates every container).
+    pub fn write_generation(&self, generation: u32) -> Result<()> {
+        write_new(&self.our_file(), &self.yaml("no", "v1", generation))?;
+        write_new(&self.their_file(), &self.yaml("always", "v1", generation))
     }
 
     /// Replaces composectl's compose file the way git does: a whole new file renamed over
     /// the old one. Returns the instant just before the rename.
     pub fn rewrite_ours(&self, version: &str) -> Result<Instant> {
         let staged = self.root.join("compose.yaml.new");
-        std::fs::write(&staged, compose_yaml("no", version)).map_err(io("write compose file"))?;
+        std::fs::write(&staged, self.yaml("no", version, 1)).map_err(io("write compose file"))?;
         let before = Instant::now();
         std::fs::rename(&staged, self.our_file()).map_err(io("rename compose file"))?;
         Ok(before)
@@ -110,48 +149,62 @@ impl Stack {
         cmd
     }
 
-    /// Removes every container and network of both projects (volumes: none are used).
+    /// Removes every container and network of both projects (volumes: none are used)
+    /// and the stack's scratch directory.
     pub async fn cleanup(&self) {
-        for project in [&self.ours, &self.theirs] {
-            let filter = format!("label=com.docker.compose.project={project}");
-            if let Ok(ids) = docker(&["ps", "-aq", "--filter", &filter]).await {
-                let ids: Vec<&str> = ids.split_whitespace().collect();
-                if !ids.is_empty() {
-                    let mut args = vec!["rm", "-f"];
-                    args.extend(ids);
-                    let _ = docker(&args).await;
-                }
-            }
-            if let Ok(ids) = docker(&["network", "ls", "-q", "--filter", &filter]).await {
-                for id in ids.split_whitespace() {
-                    let _ = docker(&["network", "rm", id]).await;
-                }
-            }
-        }
+        remove_project(&self.ours).await;
+        remove_project(&self.theirs).await;
         let _ = std::fs::remove_dir_all(&self.root);
     }
+
+    /// The stack's YAML; `first_version` is the VERSION of `s01` (what a change rewrites),
+    /// `generation` the GENERATION of every service. Health checks are disabled: thirty
+    /// 1 s checks would load the 2-core host more than anything measured here. No stop
+    /// grace period is set: both tools use the default 10 s.
+    fn yaml(&self, restart: &str, first_version: &str, generation: u32) -> String {
+        let image = &self.shape.image;
+        let mut yaml = String::from("services:\n");
+        for service in 1..=self.shape.services {
+            let version = if service == 1 { first_version } else { "v1" };
+            yaml.push_str(&format!(
+                "  {name}:\n    image: {image}\n    restart: \"{restart}\"\n    healthcheck:\n      \
+                 disable: true\n    environment:\n      VERSION: {version}\n      \
+                 GENERATION: \"{generation}\"\n    deploy:\n      replicas: {REPLICAS}\n",
+                name = service_name(service),
+            ));
+        }
+        yaml
+    }
 }
 
-/// `s01` .. `s10`.
+/// Removes every container (forcibly: SIGKILL) and network labelled as `project`'s.
+pub async fn remove_project(project: &str) {
+    let filter = format!("label=com.docker.compose.project={project}");
+    if let Ok(ids) = docker(&["ps", "-aq", "--filter", &filter]).await {
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        for chunk in ids.chunks(100) {
+            let mut args = vec!["rm", "-f"];
+            args.extend(chunk);
+            let _ = docker(&args).await;
+        }
+    }
+    if let Ok(ids) = docker(&["network", "ls", "-q", "--filter", &filter]).await {
+        for id in ids.split_whitespace() {
+            let _ = docker(&["network", "rm", id]).await;
+        }
+    }
+}
+
+/// Running containers labelled as `project`'s.
+pub async fn running(project: &str) -> Result<usize> {
+    let filter = format!("label=com.docker.compose.project={project}");
+    let ids = docker(&["ps", "-q", "--filter", &filter]).await?;
+    Ok(ids.split_whitespace().count())
+}
+
+/// `s01` .. `s10` (`s100` and beyond have three digits).
 pub fn service_name(service: usize) -> String {
     format!("s{service:02}")
-}
-
-/// The stack's YAML; `first_version` is the VERSION of `s01` (what a change rewrites).
-/// Health checks are disabled: thirty 1 s checks would load the 2-core host more than
-/// anything measured here.
-pub fn compose_yaml(restart: &str, first_version: &str) -> String {
-    let mut yaml = String::from("services:\n");
-    for service in 1..=SERVICES {
-        let version = if service == 1 { first_version } else { "v1" };
-        yaml.push_str(&format!(
-            "  {name}:\n    image: {IMAGE}\n    restart: \"{restart}\"\n    healthcheck:\n      \
-             disable: true\n    environment:\n      VERSION: {version}\n    deploy:\n      \
-             replicas: {REPLICAS}\n",
-            name = service_name(service),
-        ));
-    }
-    yaml
 }
 
 fn write_new(path: &Path, text: &str) -> Result<()> {
