@@ -3,8 +3,9 @@
 //! ([`engine`]: when the engine was away, and which exits it caused).
 //!
 //! The store is written by two parties only: the reflector (one full [`relist`] after every
-//! (re)connection, then one update per engine event; it also records when the stream is
-//! lost and when the engine is back) and the executor (which upserts what it just created so
+//! (re)connection, then one update per engine event, and the periodic [`resync`] of the
+//! containers and images; it also records when the stream is lost and when the engine is
+//! back) and the executor (which upserts what it just created so
 //! the next plan sees it before the event arrives). Planners read consistent
 //! [`Store::snapshot`]s and [`Store::outages`]; waiters watch [`Store::changed`] instead of
 //! polling.
@@ -18,17 +19,19 @@ use tokio::time::Instant;
 
 use crate::clock::{EpochMillis, WallClock};
 use crate::model::observed::ObservedResource;
-use crate::model::{ContainerState, ObservedContainer, ObservedState, labels};
-use crate::runtime::{self, ContainerRuntime};
+use crate::model::{ContainerState, ObservedContainer, ObservedState};
+use crate::runtime;
 use crate::sync;
 
 pub mod engine;
 mod reflector;
+mod relist;
 #[cfg(test)]
 mod tests;
 
 pub use engine::{EngineSummary, Outage, Outages};
 pub use reflector::{Reconnects, Reflector, StreamUp};
+pub use relist::{relist, resync};
 
 /// Errors of the observed store's engine reads.
 #[derive(Debug, thiserror::Error)]
@@ -322,7 +325,36 @@ impl Store {
     /// Like [`Store::replace`] for a list read when the store was at version `listed_at`:
     /// a container upserted or removed since then (the executor's create racing a relist)
     /// keeps the store's newer view instead of the list's older one.
-    pub fn replace_listed(&self, mut state: ObservedState, listed_at: u64) {
+    pub fn replace_listed(&self, state: ObservedState, listed_at: u64) {
+        self.swap(state, listed_at, false);
+    }
+
+    /// Like [`Store::replace_listed`] for a list of the containers and images only: the
+    /// networks and volumes the store holds stay (events keep them current).
+    pub fn replace_containers(&self, state: ObservedState, listed_at: u64) {
+        self.swap(state, listed_at, true);
+    }
+
+    /// Replaces the managed networks and volumes (after an event on one of them); false
+    /// when they are as the store knew them (the executor records its own creations).
+    pub fn set_resources(
+        &self,
+        networks: BTreeMap<String, ObservedResource>,
+        volumes: BTreeMap<String, ObservedResource>,
+    ) -> bool {
+        {
+            let mut state = self.write();
+            if state.networks == networks && state.volumes == volumes {
+                return false;
+            }
+            state.networks = networks;
+            state.volumes = volumes;
+        }
+        self.bump();
+        true
+    }
+
+    fn swap(&self, mut state: ObservedState, listed_at: u64, keep_resources: bool) {
         let mut current = self.write();
         let touched = sync::lock(&self.shared.touched);
         for (id, _) in touched.iter().filter(|(_, v)| **v > listed_at) {
@@ -338,6 +370,10 @@ impl Store {
             {
                 *container = known.clone();
             }
+        }
+        if keep_resources {
+            state.networks = std::mem::take(&mut current.networks);
+            state.volumes = std::mem::take(&mut current.volumes);
         }
         *current = state;
         drop(current);
@@ -391,68 +427,4 @@ impl Store {
 fn is_stale(known: Option<&ObservedContainer>, incoming: &ObservedContainer) -> bool {
     incoming.state == ContainerState::Created
         && known.is_some_and(|k| k.state != ContainerState::Created)
-}
-
-/// Lists managed containers, local images, managed networks (with one inspect each) and
-/// managed volumes, inspects the containers that do not run (a list has no finish time, which tells an exit the engine caused; see
-/// [`engine`]), then swaps them into `store`.
-pub async fn relist<R: ContainerRuntime>(runtime: &R, store: &Store) -> Result<()> {
-    let listed_at = store.version();
-    let listed = runtime.list_containers().await.map_err(Error::Relist)?;
-    let images = runtime.list_images().await.map_err(Error::Relist)?;
-    let mut containers = BTreeMap::new();
-    for container in listed {
-        let container = if needs_inspect(&container) {
-            let inspected = runtime.inspect_container(&container.id).await;
-            match inspected.map_err(Error::Relist)? {
-                Some(inspected) => inspected,
-                // Removed since the list.
-                None => continue,
-            }
-        } else {
-            container
-        };
-        containers.insert(container.id.clone(), container);
-    }
-    let networks = runtime
-        .list_managed_networks(None)
-        .await
-        .map_err(Error::Relist)?;
-    let volumes = runtime
-        .list_managed_volumes()
-        .await
-        .map_err(Error::Relist)?;
-    let state = ObservedState {
-        containers,
-        images,
-        networks: networks
-            .into_iter()
-            .map(|n| {
-                (
-                    n.name,
-                    ObservedResource::from_labels(n.labels, labels::NETWORK),
-                )
-            })
-            .collect(),
-        volumes: volumes
-            .into_iter()
-            .map(|v| {
-                (
-                    v.name,
-                    ObservedResource::from_labels(v.labels, labels::VOLUME),
-                )
-            })
-            .collect(),
-    };
-    store.replace_listed(state, listed_at);
-    Ok(())
-}
-
-/// Whether a listed container lacks what only an inspect gives: the finish time of an
-/// exited or dead container.
-fn needs_inspect(container: &ObservedContainer) -> bool {
-    matches!(
-        container.state,
-        ContainerState::Exited | ContainerState::Dead
-    ) && container.finished_at.is_none()
 }

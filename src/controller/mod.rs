@@ -230,9 +230,10 @@ impl<R: ContainerRuntime> Controller<R> {
         &self.shared.telemetry
     }
 
-    /// Lists the engine once into the store.
+    /// The periodic resync: lists the managed containers and the images into the store
+    /// (networks and volumes follow their events; every reconnection lists them too).
     pub async fn relist(&self) -> Result<()> {
-        observed::relist(self.runtime.as_ref(), &self.shared.store).await?;
+        observed::resync(self.runtime.as_ref(), &self.shared.store).await?;
         Ok(())
     }
 

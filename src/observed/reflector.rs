@@ -30,6 +30,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
+use super::relist::refresh_resources;
 use super::{Change, Error, Result, Store, relist};
 use crate::runtime::{self, ContainerRuntime, RuntimeEvent};
 
@@ -215,6 +216,14 @@ impl<R: ContainerRuntime> Reflector<R> {
                 let images = self.runtime.list_images().await.map_err(Error::Refresh)?;
                 self.store.set_images(images);
                 Some(Change::All)
+            }
+            RuntimeEvent::Resource { .. } => {
+                let refreshed = refresh_resources(&*self.runtime, &self.store).await;
+                let changed = refreshed.map_err(|e| match e {
+                    Error::Relist(source) => Error::Refresh(source),
+                    other => other,
+                })?;
+                changed.then_some(Change::All)
             }
         };
         if let Some(change) = change {

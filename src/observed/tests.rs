@@ -9,6 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::*;
 use crate::model::spec::{ProjectSpec, ServiceSpec};
 use crate::model::{ContainerState, Health};
+use crate::runtime::ContainerRuntime;
 use crate::runtime::fake::{Call, FakeRuntime};
 
 /// How long a test waits for the reflector before failing (virtual time).
@@ -447,4 +448,53 @@ async fn a_relist_reads_the_definitions_of_managed_networks_and_volumes() {
     assert_eq!((back.project.as_str(), back.key.as_str()), ("shop", "back"));
     assert_eq!(back.labels[labels::FIELDS], "ipam=1234");
     assert_eq!(state.volumes["shop_data"].key, "data");
+}
+
+/// A managed network `shop_back` as composectl labels it.
+fn back_network() -> (
+    crate::model::spec::NetworkSpec,
+    std::collections::BTreeMap<String, String>,
+) {
+    use crate::model::labels;
+    let labels = labels::resource_labels("shop", labels::NETWORK, "back", &Default::default());
+    let spec = crate::model::spec::NetworkSpec {
+        name: "shop_back".into(),
+        ..Default::default()
+    };
+    (spec, labels)
+}
+
+#[tokio::test]
+async fn the_periodic_resync_reads_containers_and_images_only_and_keeps_the_networks() {
+    let fake = FakeRuntime::new();
+    let (net, labels) = back_network();
+    fake.ensure_network(&net, &labels).await.unwrap();
+    fake.add_managed(&project("shop"), &ServiceSpec::new("web", "nginx"), 1);
+    let store = Store::new();
+    relist(&fake, &store).await.unwrap();
+    fake.clear_calls();
+
+    resync(&fake, &store).await.unwrap();
+
+    assert_eq!(fake.calls(), vec![Call::ListContainers, Call::ListImages]);
+    let state = store.snapshot();
+    assert!(state.networks.contains_key("shop_back"), "{state:?}");
+    assert_eq!(state.containers.len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_network_created_or_removed_while_watching_is_listed_again() {
+    let fake = FakeRuntime::new();
+    let mut h = start(&fake);
+    assert_eq!(h.next_change().await, Change::All);
+    assert!(h.store.snapshot().networks.is_empty());
+
+    let (net, labels) = back_network();
+    fake.ensure_network(&net, &labels).await.unwrap();
+    assert_eq!(h.next_change().await, Change::All);
+    assert!(h.store.snapshot().networks.contains_key("shop_back"));
+
+    fake.remove_network("shop_back").await.unwrap();
+    assert_eq!(h.next_change().await, Change::All);
+    assert!(h.store.snapshot().networks.is_empty());
 }

@@ -362,10 +362,10 @@ impl ContainerRuntime for FakeRuntime {
         let _busy = self.pace(&call).await;
         let mut engine = self.engine();
         engine.record(Op::EnsureNetwork, call)?;
-        engine
-            .networks
-            .entry(spec.name.clone())
-            .or_insert_with(|| labels.clone());
+        if !engine.networks.contains_key(&spec.name) {
+            engine.networks.insert(spec.name.clone(), labels.clone());
+            engine.emit_resource("network", "create");
+        }
         Ok(())
     }
 
@@ -380,10 +380,10 @@ impl ContainerRuntime for FakeRuntime {
         let _busy = self.pace(&call).await;
         let mut engine = self.engine();
         engine.record(Op::EnsureVolume, call)?;
-        engine
-            .volumes
-            .entry(spec.name.clone())
-            .or_insert_with(|| labels.clone());
+        if !engine.volumes.contains_key(&spec.name) {
+            engine.volumes.insert(spec.name.clone(), labels.clone());
+            engine.emit_resource("volume", "create");
+        }
         Ok(())
     }
 
@@ -452,7 +452,9 @@ impl ContainerRuntime for FakeRuntime {
                 ),
             });
         }
-        engine.networks.remove(name);
+        if engine.networks.remove(name).is_some() {
+            engine.emit_resource("network", "destroy");
+        }
         Ok(())
     }
 

@@ -202,6 +202,14 @@ pub enum RuntimeEvent {
         /// Docker's action string.
         action: String,
     },
+    /// A network or volume was created or removed, by anyone (the engine's event carries
+    /// no labels): the managed ones are listed again.
+    Resource {
+        /// `network` or `volume`.
+        kind: &'static str,
+        /// Docker's action string (`create`, `destroy`).
+        action: String,
+    },
 }
 
 /// Counts of API calls made so far, for metrics and the benchmark.

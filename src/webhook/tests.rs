@@ -380,8 +380,10 @@ async fn flush_waits_for_the_queue_and_gives_up_after_its_grace() {
     assert!(hook.flush(Duration::ZERO).await, "nothing queued");
     hook.notify(rolled_back());
     hook.notify(load_failed());
-    assert!(hook.flush(Duration::from_secs(60)).await);
-    assert_eq!(hook.stats().delivered, 2);
+    let flushed = hook.flush(Duration::from_secs(120)).await;
+    let stats = hook.stats();
+    assert!(flushed, "not flushed within 120 s: {stats:?}");
+    assert_eq!(stats.delivered, 2, "{stats:?}");
     received.recv().await.unwrap();
     // A receiver that accepts and never answers: the grace ends the wait.
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -1,6 +1,6 @@
 //! Engine events to [`RuntimeEvent`]s: managed-container events are kept (except the noisy
-//! ones that never change observed state), image events that change the tag map are kept,
-//! everything else is dropped. Pure, so the mapping is table-tested.
+//! ones that never change observed state), image events that change the tag map and
+//! network and volume creations and removals are kept, everything else is dropped. Pure, so the mapping is table-tested.
 
 use std::collections::HashMap;
 
@@ -12,6 +12,10 @@ use crate::runtime::RuntimeEvent;
 
 /// Image actions that change which tags point where.
 const IMAGE_ACTIONS: [&str; 6] = ["pull", "tag", "untag", "delete", "load", "import"];
+
+/// Network and volume actions that change which exist (connects and disconnects, the
+/// frequent ones, do not).
+const RESOURCE_ACTIONS: [&str; 2] = ["create", "destroy"];
 
 /// Container actions that never change what the observed store holds. `exec_*` matters
 /// most: every health check runs an exec, so keeping them would wake the controller at
@@ -31,7 +35,9 @@ const IGNORED_CONTAINER_ACTIONS: [&str; 8] = [
 pub(crate) fn filters() -> HashMap<String, Vec<String>> {
     HashMap::from([(
         "type".to_owned(),
-        vec!["container".to_owned(), "image".to_owned()],
+        ["container", "image", "network", "volume"]
+            .map(str::to_owned)
+            .to_vec(),
     )])
 }
 
@@ -62,6 +68,18 @@ pub(crate) fn map_event(message: EventMessage, instance: &str) -> Option<Runtime
         }
         EventMessageTypeEnum::IMAGE if IMAGE_ACTIONS.contains(&action.as_str()) => {
             Some(RuntimeEvent::Image { action })
+        }
+        EventMessageTypeEnum::NETWORK if RESOURCE_ACTIONS.contains(&action.as_str()) => {
+            Some(RuntimeEvent::Resource {
+                kind: "network",
+                action,
+            })
+        }
+        EventMessageTypeEnum::VOLUME if RESOURCE_ACTIONS.contains(&action.as_str()) => {
+            Some(RuntimeEvent::Resource {
+                kind: "volume",
+                action,
+            })
         }
         _ => None,
     }
@@ -174,5 +192,26 @@ mod tests {
             "default",
         );
         assert_eq!(got, None);
+    }
+
+    #[test]
+    fn network_and_volume_creations_and_removals_are_kept_and_connects_dropped() {
+        let cases = [
+            (EventMessageTypeEnum::NETWORK, "create", Some("network")),
+            (EventMessageTypeEnum::NETWORK, "destroy", Some("network")),
+            (EventMessageTypeEnum::NETWORK, "connect", None),
+            (EventMessageTypeEnum::NETWORK, "disconnect", None),
+            (EventMessageTypeEnum::VOLUME, "create", Some("volume")),
+            (EventMessageTypeEnum::VOLUME, "destroy", Some("volume")),
+            (EventMessageTypeEnum::VOLUME, "mount", None),
+        ];
+        for (typ, action, kind) in cases {
+            let got = map_event(event(typ, action, &[]), "default");
+            let expected = kind.map(|kind| RuntimeEvent::Resource {
+                kind,
+                action: action.into(),
+            });
+            assert_eq!(got, expected, "{typ:?} {action}");
+        }
     }
 }

@@ -138,6 +138,14 @@ impl Engine {
         });
     }
 
+    /// Emits a network or volume event.
+    pub(super) fn emit_resource(&mut self, kind: &'static str, action: &str) {
+        self.emit(RuntimeEvent::Resource {
+            kind,
+            action: action.to_owned(),
+        });
+    }
+
     /// A fresh 64-hex-digit container ID.
     pub(super) fn new_id(&mut self) -> String {
         self.next_id += 1;

@@ -53,6 +53,7 @@ fn actions(events: &[Result<RuntimeEvent>]) -> Vec<String> {
         .map(|e| match e {
             Ok(RuntimeEvent::Container { action, .. }) => action.clone(),
             Ok(RuntimeEvent::Image { action }) => format!("image {action}"),
+            Ok(RuntimeEvent::Resource { kind, action }) => format!("{kind} {action}"),
             Err(e) => format!("error {e}"),
         })
         .collect()
