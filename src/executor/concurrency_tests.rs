@@ -89,42 +89,32 @@ async fn three_replicas_with_slow_stops_are_replaced_in_the_time_of_one_stop() {
     assert!(fake.overlaps().is_empty(), "{:?}", fake.overlaps());
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_parallelism_of_one_runs_the_engine_work_one_at_a_time_but_not_the_grace_periods() {
-    const CREATE: Duration = Duration::from_secs(1);
+/// How long replacing the three drifted replicas of `web` takes at `parallelism`, with
+/// stops of [`STOP`] (a grace period waited out) and creates of 1 s (engine work).
+async fn recreate_time(parallelism: usize) -> Duration {
     let fake = FakeRuntime::new();
     let spec = drifted_web(&fake);
     fake.set_delay(|call| match call {
         Call::Stop { .. } => STOP,
-        Call::Create { .. } => CREATE,
+        Call::Create { .. } => Duration::from_secs(1),
         _ => Duration::ZERO,
     });
-    let (one, plan) = planned(&fake, &spec, 1).await;
+    let (executor, plan) = planned(&fake, &spec, parallelism).await;
     let started = tokio::time::Instant::now();
+    executor.execute(&spec, &plan).await.unwrap();
+    started.elapsed()
+}
 
-    one.execute(&spec, &plan).await.unwrap();
-
+#[tokio::test(start_paused = true)]
+async fn a_parallelism_of_one_runs_the_engine_work_one_at_a_time_but_not_the_grace_periods() {
     // The three grace periods pass together (a stop waits, it holds no permit), then
     // the three creates run one after another.
-    assert_eq!(started.elapsed(), STOP + 3 * CREATE);
+    assert_eq!(recreate_time(1).await, STOP + 3 * Duration::from_secs(1));
 }
 
 #[tokio::test(start_paused = true)]
 async fn the_engine_work_of_independent_actions_overlaps_up_to_the_parallelism() {
-    const CREATE: Duration = Duration::from_secs(1);
-    let fake = FakeRuntime::new();
-    let spec = drifted_web(&fake);
-    fake.set_delay(|call| match call {
-        Call::Stop { .. } => STOP,
-        Call::Create { .. } => CREATE,
-        _ => Duration::ZERO,
-    });
-    let (two, plan) = planned(&fake, &spec, 2).await;
-    let started = tokio::time::Instant::now();
-
-    two.execute(&spec, &plan).await.unwrap();
-
-    assert_eq!(started.elapsed(), STOP + 2 * CREATE);
+    assert_eq!(recreate_time(2).await, STOP + 2 * Duration::from_secs(1));
 }
 
 #[tokio::test(start_paused = true)]

@@ -12,6 +12,15 @@ use crate::model::spec::{
 };
 use crate::model::{ContainerState, Health, ObservedContainer, ObservedState, hash, labels};
 
+/// A plan of project `shop` with `actions`.
+pub fn plan_of(actions: Vec<super::Action>) -> super::Plan {
+    super::Plan {
+        project: "shop".to_owned(),
+        actions,
+        ..super::Plan::default()
+    }
+}
+
 /// A project with a `default` network (`<name>_default`) and no services.
 pub fn project(name: &str) -> ProjectSpec {
     let default = NetworkSpec {

@@ -2,17 +2,9 @@
 
 use crate::model::spec::{DependsOn, ProjectSpec};
 
-use super::fixtures::{ProjectExt, ServiceExt, project, svc};
+use super::fixtures::{ProjectExt, ServiceExt, plan_of, project, svc};
 use super::graph::{graph, service_of};
-use super::{Action, ContainerRef, Plan, Reason};
-
-fn plan_of(actions: Vec<Action>) -> Plan {
-    Plan {
-        project: "shop".to_owned(),
-        actions,
-        ..Plan::default()
-    }
-}
+use super::{Action, ContainerRef, Reason};
 
 fn create(service: &str, number: u32) -> Action {
     Action::Create {

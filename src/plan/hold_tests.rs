@@ -5,17 +5,9 @@ use std::time::Duration;
 
 use crate::model::spec::DependsOn;
 
-use super::fixtures::{ProjectExt, ServiceExt, project, svc};
+use super::fixtures::{ProjectExt, ServiceExt, plan_of, project, svc};
 use super::hold::{Held, held_services, hold};
-use super::{Action, ContainerRef, Plan, Reason};
-
-fn plan_of(actions: Vec<Action>) -> Plan {
-    Plan {
-        project: "shop".to_owned(),
-        actions,
-        ..Plan::default()
-    }
-}
+use super::{Action, ContainerRef, Reason};
 
 fn create(service: &str, number: u32) -> Action {
     Action::Create {
