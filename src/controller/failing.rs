@@ -82,6 +82,16 @@ impl FailingServices {
             .retain(|(p, service), _| p != project || keep.contains(service.as_str()));
     }
 
+    /// The failing services of `project` as a reconcile error (one line per service, as
+    /// the executor words a failed execution); `None` when none fails.
+    pub fn describe(&self, project: &str) -> Option<String> {
+        let lines: Vec<String> = self
+            .of(project)
+            .map(|((_, service), e)| format!("service {service}: {}", e.error))
+            .collect();
+        (!lines.is_empty()).then(|| lines.join("\n"))
+    }
+
     /// Every failing service, for `/status` and the metrics.
     pub fn snapshot(&self, now: Instant) -> Vec<ServiceFailing> {
         self.services

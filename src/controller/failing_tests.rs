@@ -65,6 +65,13 @@ async fn a_failing_service_waits_out_its_own_backoff_while_the_others_heal_at_on
     let retries = pulls_of_api(&run) - before;
     assert!((2..=4).contains(&retries), "{retries} retries in 8 s");
 
+    // The reconciles that healed web held api: the project's last error stays api's.
+    let (_, projects) = run.telemetry.snapshot().expect("attached");
+    let last_error = projects["shop"].last_error.clone().unwrap_or_default();
+    assert!(
+        last_error.starts_with("service api: ") && last_error.contains("pull image api:v2"),
+        "{last_error}"
+    );
     let api = service(&run, "api");
     let failure = api.failure.expect("api is failing");
     assert!(
@@ -90,6 +97,11 @@ async fn a_failing_service_waits_out_its_own_backoff_while_the_others_heal_at_on
     .await;
     run.until("the failure forgotten", |r| {
         service(r, "api").failure.is_none()
+    })
+    .await;
+    run.until("the project's error cleared", |r| {
+        let (_, projects) = r.telemetry.snapshot().expect("attached");
+        projects["shop"].last_error.is_none()
     })
     .await;
     run.stop().await;

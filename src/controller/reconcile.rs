@@ -126,10 +126,14 @@ pub async fn reconcile<R: ContainerRuntime>(
 ) -> Result<Outcome, Error> {
     let started = Instant::now();
     let telemetry = shared.telemetry.clone();
-    let result = reconcile_untimed(shared, &project, use_crash_backoff).await;
-    let outcome = match &result {
-        Ok((_, revision)) => Ok(revision.as_str()),
-        Err(err) => Err(err.to_string()),
+    let result = reconcile_untimed(shared.clone(), &project, use_crash_backoff).await;
+    let failing = sync::lock(&shared.failing).describe(&project);
+    let outcome = match (&result, failing) {
+        // A reconcile that held failed services did not converge the project: its last
+        // error stays until they recover (a notification is sent once, not per retry).
+        (Ok(_), Some(failing)) => Err(failing),
+        (Ok((_, revision)), None) => Ok(revision.as_str()),
+        (Err(err), _) => Err(err.to_string()),
     };
     telemetry.record_reconcile(&project, started.elapsed(), outcome);
     result.map(|(outcome, _)| outcome)
