@@ -52,11 +52,13 @@ pub async fn in_process(stack: &Stack, runs: usize) -> Result<Passes> {
     let controller = Controller::new(runtime.clone(), Config::new(stack.desired_dir()));
     controller.reload().await;
     controller.load_errors()?;
+    // The daemon lists everything once at start, then resyncs containers and images.
+    controller.relist().await?;
     let mut passes = Passes::default();
     for run in 0..=runs {
         let before = runtime.call_counts();
         let start = Instant::now();
-        controller.relist().await?;
+        controller.resync().await?;
         let plans = controller.plan_all();
         let took = start.elapsed();
         let after = runtime.call_counts();

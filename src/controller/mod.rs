@@ -230,9 +230,15 @@ impl<R: ContainerRuntime> Controller<R> {
         &self.shared.telemetry
     }
 
+    /// Lists the engine once into the store: containers, images, networks and volumes.
+    pub async fn relist(&self) -> Result<()> {
+        observed::relist(self.runtime.as_ref(), &self.shared.store).await?;
+        Ok(())
+    }
+
     /// The periodic resync: lists the managed containers and the images into the store
     /// (networks and volumes follow their events; every reconnection lists them too).
-    pub async fn relist(&self) -> Result<()> {
+    pub async fn resync(&self) -> Result<()> {
         observed::resync(self.runtime.as_ref(), &self.shared.store).await?;
         Ok(())
     }
@@ -325,7 +331,7 @@ impl<R: ContainerRuntime> Controller<R> {
                     }
                 },
                 _ = resync.tick() => {
-                    if let Err(err) = self.relist().await {
+                    if let Err(err) = self.resync().await {
                         warn!(error = %err, "periodic relist failed; the reflector retries");
                     }
                     confirm = self.reload().await.confirm_in.map(|d| Instant::now() + d);
