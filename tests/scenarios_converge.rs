@@ -317,6 +317,14 @@ fn stop_windows(events: &[common::EngineEvent]) -> Vec<(u128, u128)> {
         .collect()
 }
 
+/// True when some moment lies in every window (the latest start is before the earliest
+/// end).
+fn all_overlap(windows: &[(u128, u128)]) -> bool {
+    let latest_start = windows.iter().map(|w| w.0).max();
+    let earliest_end = windows.iter().map(|w| w.1).min();
+    latest_start < earliest_end
+}
+
 #[test]
 fn replicas_that_ignore_sigterm_wait_out_their_grace_periods_together() {
     let project = TestProject::new("sc-stubborn");
@@ -336,12 +344,17 @@ fn replicas_that_ignore_sigterm_wait_out_their_grace_periods_together() {
     apply(&project);
     assert_eq!(project.running().len(), 3);
 
+    // Each change: the stop window of every container it stopped.
+    let change = |replicas: u32, version: &str| {
+        let recorder = EventRecorder::start(&project);
+        project.write_compose(&stubborn(replicas, version));
+        apply(&project);
+        stop_windows(&recorder.events_until(now_nanos()))
+    };
+
     // Recreate all three (an environment change), one action at a time on the engine:
     // their stops still overlap, each waiting out the grace period it was given.
-    let recorder = EventRecorder::start(&project);
-    project.write_compose(&stubborn(3, "b"));
-    apply(&project);
-    let windows = stop_windows(&recorder.events_until(now_nanos()));
+    let windows = change(3, "b");
     assert_eq!(windows.len(), 3, "{windows:?}");
     let grace = Duration::from_secs(3).as_nanos();
     for (kill, die) in &windows {
@@ -350,23 +363,15 @@ fn replicas_that_ignore_sigterm_wait_out_their_grace_periods_together() {
             "waited out its grace: {windows:?}"
         );
     }
-    let latest_kill = windows.iter().map(|w| w.0).max().unwrap();
-    let earliest_die = windows.iter().map(|w| w.1).min().unwrap();
     assert!(
-        latest_kill < earliest_die,
+        all_overlap(&windows),
         "the three stops overlap: {windows:?}"
     );
     assert_eq!(project.running().len(), 3);
 
     // Scale down to one: the two surplus replicas are stopped together too.
-    let recorder = EventRecorder::start(&project);
-    project.write_compose(&stubborn(1, "b"));
-    apply(&project);
-    let windows = stop_windows(&recorder.events_until(now_nanos()));
+    let windows = change(1, "b");
     assert_eq!(windows.len(), 2, "{windows:?}");
-    assert!(
-        windows[0].0 < windows[1].1 && windows[1].0 < windows[0].1,
-        "{windows:?}"
-    );
+    assert!(all_overlap(&windows), "{windows:?}");
     assert_eq!(project.running().len(), 1);
 }
