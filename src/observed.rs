@@ -303,14 +303,15 @@ impl Store {
         self.bump();
     }
 
-    /// Replaces the local image tags.
-    pub fn set_images(&self, images: std::collections::BTreeMap<String, String>) {
+    /// Replaces the local image tags and built images.
+    pub fn set_images(&self, images: crate::model::observed::ImageList) {
         {
             let mut state = self.write();
-            if state.images == images {
+            if state.images == images.tags && state.built == images.built {
                 return;
             }
-            state.images = images;
+            state.images = images.tags;
+            state.built = images.built;
         }
         self.bump();
     }

@@ -48,7 +48,7 @@ async fn started_container_is_listed_and_inspected_running_with_labels_networks_
     );
     assert_eq!(c.config_hash, "testhash");
     assert_eq!(c.labels[labels::MANAGED], "true");
-    let images = rt.list_images().await.expect("images listed");
+    let images = rt.list_images().await.expect("images listed").tags;
     assert_eq!(Some(&c.image_id), images.get(&normalize_image_ref(&image)));
     let mut both = vec![back.clone(), front.clone()];
     both.sort();
@@ -463,13 +463,13 @@ fn pull_fetches_an_image_from_a_registry_and_a_missing_tag_is_an_error() {
     let tokio = tokio::runtime::Runtime::new().expect("a tokio runtime");
     tokio.block_on(async {
         let rt = runtime().await;
-        let before = rt.list_images().await.unwrap();
+        let before = rt.list_images().await.unwrap().tags;
         assert!(
             !before.contains_key(&reference),
             "pushed tag removed locally"
         );
         rt.pull_image(&reference, None).await.expect("pulled");
-        let after = rt.list_images().await.unwrap();
+        let after = rt.list_images().await.unwrap().tags;
         assert_eq!(after.get(&reference), before.get(&image), "same image ID");
         let err = rt.pull_image(&absent, None).await.expect_err("no such tag");
         assert!(
@@ -487,19 +487,19 @@ async fn tag_image_moves_a_previous_tag_and_rename_gives_a_container_its_name() 
     let rt = runtime().await;
     let project = unique("tag");
     let previous = format!("{project}-app:previous");
-    let images = rt.list_images().await.unwrap();
+    let images = rt.list_images().await.unwrap().tags;
     let id_of =
         |images: &BTreeMap<String, String>, r: &str| images.get(&normalize_image_ref(r)).cloned();
     let v1_id = id_of(&images, &v1).expect("v1 is local");
     let v2_id = id_of(&images, &v2).expect("v2 is local");
 
     rt.tag_image(&v1_id, &previous).await.expect("tagged by ID");
-    let images = rt.list_images().await.unwrap();
+    let images = rt.list_images().await.unwrap().tags;
     assert_eq!(id_of(&images, &previous), Some(v1_id.clone()));
     rt.tag_image(&v2, &previous)
         .await
         .expect("moved by reference");
-    let images = rt.list_images().await.unwrap();
+    let images = rt.list_images().await.unwrap().tags;
     assert_eq!(id_of(&images, &previous), Some(v2_id));
     let err = rt
         .tag_image(

@@ -17,6 +17,7 @@ fn settings(spec: &BuildSpec) -> Vec<u8> {
         context: Default::default(),
         tags: Vec::new(),
         dockerfile_inline: None,
+        inputs: None,
         ..spec.clone()
     };
     serde_json::to_vec(&counted).expect("a build spec serializes to JSON")

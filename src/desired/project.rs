@@ -132,6 +132,9 @@ fn load_into(
     let mut spec = convert::project(&mut cx, &doc, &profiles);
     remember_secrets(&spec, &dotenv, &env_values, &cx.env_files);
     validate::validate(&mut cx, &mut spec, &doc);
+    if cx.errors.is_empty() {
+        convert::build::read_contexts(&mut cx, &mut spec, &doc);
+    }
     if !cx.errors.is_empty() {
         return Err(Error::Invalid(cx.errors));
     }

@@ -12,12 +12,26 @@ pub struct ObservedState {
     pub containers: BTreeMap<String, ObservedContainer>,
     /// Local image tags: normalized reference ([`normalize_image_ref`]) to image ID.
     pub images: BTreeMap<String, String>,
+    /// Images built by composectl, by build hash (the `io.composectl.build-hash` label):
+    /// hash to image ID, tagged or not.
+    #[serde(default)]
+    pub built: BTreeMap<String, String>,
     /// Networks composectl created, by Docker name.
     #[serde(default)]
     pub networks: BTreeMap<String, ObservedResource>,
     /// Volumes composectl created, by Docker name.
     #[serde(default)]
     pub volumes: BTreeMap<String, ObservedResource>,
+}
+
+/// The local images as one list of the engine reads them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageList {
+    /// Normalized tag to image ID.
+    pub tags: BTreeMap<String, String>,
+    /// Build hash to image ID, for the images carrying composectl's build-hash label
+    /// (whichever instance built them: the same inputs make the same image).
+    pub built: BTreeMap<String, String>,
 }
 
 /// A network or volume composectl created, as its labels describe it.

@@ -23,8 +23,8 @@ mod service;
 pub use definitions::{Ipam, IpamPool, NetworkSpec, VolumeSpec};
 pub use mounts::{DeviceMapping, MountKind, MountOptions, MountSpec};
 pub use service::{
-    BuildSpec, DependsOn, Healthcheck, Logging, PortSpec, ResourceLimits, RestartPolicy,
-    ServiceNetwork, ServiceSpec, Ulimit, UpdateConfig,
+    BuildInputs, BuildSpec, DependsOn, Healthcheck, Logging, PortSpec, ResourceLimits,
+    RestartPolicy, ServiceNetwork, ServiceSpec, Ulimit, UpdateConfig,
 };
 
 /// Every project found in the desired directory, by project name.

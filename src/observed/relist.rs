@@ -58,7 +58,8 @@ async fn list_containers<R: ContainerRuntime>(runtime: &R) -> Result<ObservedSta
     }
     Ok(ObservedState {
         containers,
-        images,
+        images: images.tags,
+        built: images.built,
         ..ObservedState::default()
     })
 }

@@ -288,10 +288,18 @@ impl ContainerRuntime for FakeRuntime {
         Ok(found.filter(|c| c.managed).map(|c| c.observed.clone()))
     }
 
-    async fn list_images(&self) -> Result<BTreeMap<String, String>> {
+    async fn list_images(&self) -> Result<crate::runtime::ImageList> {
         let mut engine = self.engine();
         engine.record(Op::ListImages, Call::ListImages)?;
-        Ok(engine.images.clone())
+        let built = engine
+            .built
+            .iter()
+            .filter_map(|(id, labels)| Some((labels.get(labels::BUILD_HASH)?.clone(), id.clone())))
+            .collect();
+        Ok(crate::runtime::ImageList {
+            tags: engine.images.clone(),
+            built,
+        })
     }
 
     async fn pull_image(&self, reference: &str, _platform: Option<&str>) -> Result<()> {

@@ -17,6 +17,7 @@ use std::time::Duration;
 use futures_util::stream::BoxStream;
 
 use crate::model::ObservedContainer;
+pub use crate::model::observed::ImageList;
 use crate::model::spec::{BuildSpec, NetworkSpec, ServiceNetwork, ServiceSpec, VolumeSpec};
 
 pub mod docker;
@@ -244,8 +245,9 @@ pub trait ContainerRuntime: Send + Sync + 'static {
         id: &str,
     ) -> impl Future<Output = Result<Option<ObservedContainer>>> + Send;
 
-    /// Local image tags: normalized reference to image ID. One call.
-    fn list_images(&self) -> impl Future<Output = Result<BTreeMap<String, String>>> + Send;
+    /// Local image tags (normalized reference to image ID) and the images composectl
+    /// built (build hash to image ID). One call.
+    fn list_images(&self) -> impl Future<Output = Result<ImageList>> + Send;
 
     /// Pulls `reference` (for `platform`, such as `linux/arm64`, when given; else the
     /// engine's own), with credentials from the Docker config file when it has some.

@@ -141,7 +141,38 @@ pub fn build(cx: &mut Ctx, node: &Node, key: &str) -> Option<BuildSpec> {
         pull: flag(cx, "pull"),
         tags: list(cx, "tags"),
         platforms,
+        inputs: None,
     })
+}
+
+/// Reads the build context of every service of `spec` that builds (after the project
+/// validated), recording its hash and entries in the service's [`BuildSpec::inputs`]; a
+/// context that cannot be read fails the load at the service's `build` key. Blocking
+/// file I/O, bounded by [`crate::build::Limits`].
+pub fn read_contexts(cx: &mut Ctx, spec: &mut crate::model::spec::ProjectSpec, doc: &Node) {
+    let limits = crate::build::Limits::default();
+    for service in spec.services.values_mut() {
+        let Some(build) = service.build.as_mut() else {
+            continue;
+        };
+        match crate::build::Context::read(build, &limits) {
+            Ok(context) => {
+                build.inputs = Some(crate::model::spec::BuildInputs {
+                    hash: context.hash,
+                    entries: std::sync::Arc::new(context.entries),
+                });
+            }
+            Err(e) => {
+                let key = format!("services.{}.build", service.name);
+                let node = doc
+                    .get("services")
+                    .and_then(|s| s.get(&service.name))
+                    .and_then(|s| s.get("build"))
+                    .unwrap_or(doc);
+                cx.error(node, &key, e.to_string());
+            }
+        }
+    }
 }
 
 /// The context `text` as an absolute path inside the desired directory, or an error.

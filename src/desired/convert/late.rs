@@ -42,6 +42,30 @@ pub fn apply(cx: &mut Ctx, s: &mut ServiceSpec, node: &Node, key: &str) {
         s.restart = restart;
     }
     s.pull_policy = pull_policy(cx, node, key);
+    if s.build.is_some() {
+        s.pull_policy = built_pull_policy(cx, node, key, s.pull_policy);
+    }
+}
+
+/// The pull policy of a service with `build:`: unset means `build` (the image comes from
+/// the build, rebuilt when its inputs change); `missing` builds only when the host lacks
+/// the image and `never` never builds; a policy that pulls would fight the build and is
+/// refused.
+fn built_pull_policy(cx: &mut Ctx, service: &Node, key: &str, policy: PullPolicy) -> PullPolicy {
+    let Some(node) = service.get("pull_policy") else {
+        return PullPolicy::Build;
+    };
+    match policy {
+        PullPolicy::Missing | PullPolicy::Never | PullPolicy::Build => policy,
+        PullPolicy::Always | PullPolicy::Refresh(_) => {
+            cx.error(
+                node,
+                &child(key, "pull_policy"),
+                "this policy pulls the image while `build:` builds it; use build (rebuild when the context changes), missing (build only when the image is absent) or never, or remove `build:`",
+            );
+            policy
+        }
+    }
 }
 
 /// The labels of the `label_file` entries (a path or a list of paths), in order.

@@ -26,7 +26,8 @@ fn every_applied_key_of_the_long_form_reaches_the_spec() {
             "      pull: true\n",
             "      tags: [shop-web:extra]\n",
         )),
-    );
+    )
+    .write("shop/app/docker/app.Dockerfile", "FROM scratch\n");
     let report = d.load_with(&[("TAG", "1.2"), ("FROM_ENV", "yes")]);
     let build = build_of(&report, "shop");
     assert_eq!(
@@ -142,4 +143,72 @@ fn a_context_outside_the_desired_directory_is_refused_symlinks_included() {
     std::os::unix::fs::symlink(outside.path(), d.root().join("shop/app")).unwrap();
     let text = err_text(&d.load(), "shop");
     assert!(text.contains("outside the desired directory"), "{text}");
+}
+
+#[test]
+fn the_context_is_read_at_load_and_its_hash_follows_the_files() {
+    let d = Desired::new();
+    d.write("shop/compose.yaml", &one_service("    build: ./app\n"))
+        .write("shop/app/Dockerfile", "FROM scratch\nCOPY site /site\n")
+        .write("shop/app/site/index.html", "v1\n")
+        .write("shop/app/.dockerignore", "*.log\n")
+        .write("shop/app/debug.log", "noise\n");
+    let first = build_of(&d.load(), "shop").inputs.expect("context read");
+    let paths: Vec<&str> = first.entries.iter().map(|e| e.path.as_str()).collect();
+    assert!(paths.contains(&"site/index.html"), "{paths:?}");
+    assert!(
+        !paths.contains(&"debug.log"),
+        "ignored file sent: {paths:?}"
+    );
+
+    d.write("shop/app/debug.log", "more noise\n");
+    let ignored = build_of(&d.load(), "shop").inputs.unwrap();
+    assert_eq!(ignored.hash, first.hash, "an ignored file changed the hash");
+
+    d.write("shop/app/site/index.html", "v2\n");
+    let changed = build_of(&d.load(), "shop").inputs.unwrap();
+    assert_ne!(
+        changed.hash, first.hash,
+        "a sent file changed, the hash did not"
+    );
+}
+
+#[test]
+fn a_context_that_cannot_be_read_fails_the_load_at_the_build_key() {
+    let d = Desired::new();
+    d.write("shop/compose.yaml", &one_service("    build: ./app\n"));
+    std::fs::create_dir_all(d.root().join("shop/app")).unwrap();
+    let text = err_text(&d.load(), "shop");
+    assert!(text.contains("services.web.build"), "{text}");
+    assert!(text.contains("Dockerfile"), "{text}");
+}
+
+#[test]
+fn a_built_service_takes_pull_policy_build_missing_or_never_and_refuses_a_pulling_one() {
+    use crate::model::resources::PullPolicy;
+    let policy_of = |policy: &str| {
+        let d = Desired::new();
+        d.write(
+            "shop/compose.yaml",
+            &one_service(&format!("    build: ./app\n{policy}")),
+        )
+        .write("shop/app/Dockerfile", "FROM scratch\n");
+        let report = d.load();
+        match report.projects.get("shop") {
+            Some(Ok(loaded)) => Ok(loaded.spec.services["web"].pull_policy),
+            _ => Err(err_text(&report, "shop")),
+        }
+    };
+    assert_eq!(policy_of(""), Ok(PullPolicy::Build));
+    assert_eq!(policy_of("    pull_policy: build\n"), Ok(PullPolicy::Build));
+    assert_eq!(
+        policy_of("    pull_policy: missing\n"),
+        Ok(PullPolicy::Missing)
+    );
+    assert_eq!(policy_of("    pull_policy: never\n"), Ok(PullPolicy::Never));
+    for pulling in ["always", "daily"] {
+        let text = policy_of(&format!("    pull_policy: {pulling}\n")).unwrap_err();
+        assert!(text.contains("services.web.pull_policy"), "{text}");
+        assert!(text.contains("remove `build:`"), "{text}");
+    }
 }

@@ -65,7 +65,8 @@ fn long_include_merges_its_paths_and_interpolates_with_its_own_env_under_the_pro
         "services:\n  api:\n    environment:\n      B: ${B_VALUE}\n",
     )
     .write("app/lib/vars.env", "TAG=1.0\nB_VALUE=from-env-file\n")
-    .write("app/.env", "B_VALUE=from-project\n");
+    .write("app/.env", "B_VALUE=from-project\n")
+    .write("app/lib/Dockerfile", "FROM scratch\n");
     let report = d.load_with(&[("TAG", "2.0")]);
     let api = &ok(&report, "app").spec.services["api"];
     assert_eq!(api.image, "api:2.0", "the project's environment wins");
@@ -245,7 +246,8 @@ fn extends_from_another_file_resolves_the_bases_paths_against_its_own_directory(
         "f/common/base.yaml",
         "services:\n  app:\n    extends: core\n    build: ./src\n    env_file: app.env\n    volumes: ['./conf:/etc/app:ro']\n  core:\n    image: core:${CORE_TAG:-1}\n    environment: [MODE=dev, CORE=yes]\n",
     )
-    .write("f/common/app.env", "FROM_FILE=1\n");
+    .write("f/common/app.env", "FROM_FILE=1\n")
+    .write("f/common/src/Dockerfile", "FROM scratch\n");
     let report = d.load_with(&[("CORE_TAG", "7")]);
     let loaded = ok(&report, "f");
     let web = &loaded.spec.services["web"];

@@ -327,7 +327,8 @@ fn build_without_image_gets_the_compose_v2_default_name_and_an_absolute_context(
         "shop/compose.yaml",
         &one_service("    build:\n      context: ./app\n      args: [VERSION=1]\n"),
     )
-    .write("x/compose.yaml", &one_service("    command: echo hi\n"));
+    .write("x/compose.yaml", &one_service("    command: echo hi\n"))
+    .write("shop/app/Dockerfile", "FROM scratch\n");
     let report = d.load();
     let web = &ok(&report, "shop").spec.services["web"];
     assert_eq!(web.image, "shop-web");

@@ -248,6 +248,22 @@ pub struct BuildSpec {
     /// `platforms`: only the host's own platform is accepted by the loader.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub platforms: Vec<String>,
+    /// What the loader read of the context (its build hash and entries); `None` until it
+    /// is read. Not a build input itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<BuildInputs>,
+}
+
+/// A build context as the loader read it: the hash that names the image built from it,
+/// and what was read (for `plan`'s list of changed files).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildInputs {
+    /// The build hash ([`crate::build::hash`]): the `io.composectl.build-hash` label of
+    /// the image built from these inputs.
+    pub hash: String,
+    /// The entries the build sends (path, kind, content digest, mode); kept in memory only.
+    #[serde(skip)]
+    pub entries: std::sync::Arc<Vec<crate::build::Entry>>,
 }
 
 /// One published or exposed container port.

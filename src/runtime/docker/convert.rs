@@ -242,18 +242,17 @@ fn sorted_keys(keys: impl Iterator<Item = String>) -> Vec<String> {
 }
 
 /// Local tags, normalized, to image IDs; untagged images (`<none>:<none>`) are skipped.
-pub(crate) fn image_tags(images: Vec<ImageSummary>) -> BTreeMap<String, String> {
-    images
-        .into_iter()
-        .flat_map(|image| {
-            let id = image.id;
-            image
-                .repo_tags
-                .into_iter()
-                .filter(|tag| tag != "<none>:<none>")
-                .map(move |tag| (normalize_image_ref(&tag), id.clone()))
-        })
-        .collect()
+pub(crate) fn image_list(images: Vec<ImageSummary>) -> crate::runtime::ImageList {
+    let mut list = crate::runtime::ImageList::default();
+    for image in images {
+        if let Some(hash) = image.labels.get(crate::model::labels::BUILD_HASH) {
+            list.built.insert(hash.clone(), image.id.clone());
+        }
+        for tag in image.repo_tags.iter().filter(|tag| *tag != "<none>:<none>") {
+            list.tags.insert(normalize_image_ref(tag), image.id.clone());
+        }
+    }
+    list
 }
 
 #[cfg(test)]

@@ -236,18 +236,27 @@ fn managed_means_the_label_is_exactly_true() {
 }
 
 #[test]
-fn image_tags_are_normalized_and_untagged_images_skipped() {
-    let image = |id: &str, tags: &[&str]| ImageSummary {
+fn image_tags_are_normalized_untagged_images_skipped_and_build_hashes_kept() {
+    let image = |id: &str, tags: &[&str], hash: Option<&str>| ImageSummary {
         id: id.into(),
         repo_tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+        labels: hash
+            .map(|h| (crate::model::labels::BUILD_HASH.to_owned(), h.to_owned()))
+            .into_iter()
+            .collect(),
         ..ImageSummary::default()
     };
-    let tags = image_tags(vec![
-        image("sha256:a", &["nginx:1.27", "127.0.0.1:5000/app:v2"]),
-        image("sha256:b", &["<none>:<none>"]),
-        image("sha256:c", &[]),
+    let list = image_list(vec![
+        image("sha256:a", &["nginx:1.27", "127.0.0.1:5000/app:v2"], None),
+        image("sha256:b", &["<none>:<none>"], Some("h1")),
+        image("sha256:c", &[], None),
+        image("sha256:d", &["shop-web"], Some("h2")),
     ]);
-    assert_eq!(tags.len(), 2);
-    assert_eq!(tags["nginx:1.27"], "sha256:a");
-    assert_eq!(tags["127.0.0.1:5000/app:v2"], "sha256:a");
+    assert_eq!(list.tags.len(), 3);
+    assert_eq!(list.tags["nginx:1.27"], "sha256:a");
+    assert_eq!(list.tags["127.0.0.1:5000/app:v2"], "sha256:a");
+    assert_eq!(list.tags["shop-web:latest"], "sha256:d");
+    assert_eq!(list.built.len(), 2);
+    assert_eq!(list.built["h1"], "sha256:b");
+    assert_eq!(list.built["h2"], "sha256:d");
 }

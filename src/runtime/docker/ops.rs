@@ -193,13 +193,13 @@ impl ContainerRuntime for DockerRuntime {
         }
     }
 
-    async fn list_images(&self) -> Result<BTreeMap<String, String>> {
+    async fn list_images(&self) -> Result<crate::runtime::ImageList> {
         let options = ListImagesOptions::default();
         let images = self
             .call("list_images", Read, self.docker.list_images(Some(options)))
             .await
             .map_err(|e| map_error("list_images", "images", e))?;
-        Ok(convert::image_tags(images))
+        Ok(convert::image_list(images))
     }
 
     async fn pull_image(&self, reference: &str, platform: Option<&str>) -> Result<()> {

@@ -199,7 +199,7 @@ async fn pull_needs_a_registry_image_and_emits_an_event() {
         .await
         .unwrap();
 
-    assert_eq!(fake.list_images().await.unwrap()["app:v2"], "sha256:9");
+    assert_eq!(fake.list_images().await.unwrap().tags["app:v2"], "sha256:9");
     assert_eq!(actions(&drain(&mut events).await), ["image pull"]);
 }
 
@@ -320,7 +320,7 @@ async fn a_build_is_recorded_tags_a_new_image_each_time_and_is_listed_with_its_h
     let first = rt.build_image(&build("h1")).await.unwrap();
     let second = rt.build_image(&build("h2")).await.unwrap();
     assert_ne!(first, second, "a rebuild is a new image");
-    let images = rt.list_images().await.unwrap();
+    let images = rt.list_images().await.unwrap().tags;
     assert_eq!(images["shop-web:latest"], second);
     assert_eq!(images["shop-web:extra"], second);
     let built = rt.list_built_images().await.unwrap();

@@ -86,7 +86,8 @@ fn load(text: &str) -> (Result<serde_json::Value, String>, Vec<String>) {
         .write("p/vars.env", "A=1\n")
         .write("p/labels.txt", "com.example.a=b\n")
         .write("p/sec.txt", "the secret\n")
-        .write("p/other.txt", "another secret\n");
+        .write("p/other.txt", "another secret\n")
+        .write("p/Dockerfile", "FROM scratch\n");
     let report = d.load_with(&[("SECRET_VAR", "from the environment")]);
     match report.projects.get("p") {
         Some(Ok(loaded)) => (
