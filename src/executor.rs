@@ -19,6 +19,7 @@ use crate::runtime::{self, ContainerRuntime};
 use crate::state::StateDir;
 use permit::Permit;
 
+mod build;
 #[cfg(test)]
 mod concurrency_tests;
 mod containers;
@@ -31,6 +32,8 @@ mod run;
 #[cfg(test)]
 mod tests;
 mod wait;
+
+pub use build::{BuildSettings, DEFAULT_BUILD_TIMEOUT};
 
 /// How many actions run at once by default: enough to overlap slow stops and pulls, few
 /// enough for a small NAS.
@@ -50,22 +53,35 @@ pub enum Error {
         /// The runtime's error.
         source: runtime::Error,
     },
-    /// The image of a service with `build:` is not present and could not be pulled;
-    /// composectl does not build images.
-    #[error(
-        "image {image} of service {service} is not present and could not be pulled ({source}); \
-         composectl does not build images: build it on this host (docker build -t {image} {context}) \
-         or push it to a registry the host can pull from"
-    )]
-    NotBuilt {
-        /// The image reference.
-        image: String,
-        /// The service with the `build:` section.
+    /// The build of a service's image failed: the service keeps the image it runs, and
+    /// these inputs are not built again until they change (or `composectl build retry`).
+    #[error("{action}: {source}")]
+    BuildFailed {
+        /// The action, as displayed in plans.
+        action: String,
+        /// The service.
         service: String,
-        /// Its build context.
-        context: String,
-        /// Why the pull failed.
+        /// The build hash of the inputs that failed.
+        hash: String,
+        /// The runtime's error ([`runtime::Error::BuildFailed`] for a failed build).
         source: runtime::Error,
+    },
+    /// The build context could not be read when building (it was read at load).
+    #[error("{action}: {source}")]
+    BuildContext {
+        /// The action, as displayed in plans.
+        action: String,
+        /// Why.
+        source: crate::build::Error,
+    },
+    /// The context's files changed between the load and the build: nothing was built; the
+    /// next load and plan build what the files hold then.
+    #[error(
+        "{action}: the build context changed while it was read for the build; it is built once the files settle"
+    )]
+    BuildContextMoved {
+        /// The action, as displayed in plans.
+        action: String,
     },
     /// The image a rollout rolls back to is no longer on the host, so its `:previous` tag
     /// cannot be set and the rollout would have nothing to roll back to.
@@ -303,6 +319,8 @@ pub struct Executor<R> {
     /// Where secrets and configs are written ([`files`]); `None` refuses services that
     /// use them.
     state: Option<StateDir>,
+    /// Image builds: their slots and timeout.
+    builds: build::BuildSlots,
 }
 
 impl<R: ContainerRuntime> Executor<R> {
@@ -314,7 +332,14 @@ impl<R: ContainerRuntime> Executor<R> {
             wait_timeout: DEFAULT_WAIT_TIMEOUT,
             parallelism: DEFAULT_PARALLELISM,
             state: None,
+            builds: build::BuildSlots::new(BuildSettings::default()),
         }
+    }
+
+    /// Runs image builds as `settings` say (how many at once, how long each may take).
+    pub fn with_builds(mut self, settings: BuildSettings) -> Self {
+        self.builds = build::BuildSlots::new(settings);
+        self
     }
 
     /// Keeps secret and config files in `state` (`<state>/<project>/files/`).
@@ -397,6 +422,9 @@ impl<R: ContainerRuntime> Executor<R> {
     ) -> Result<usize> {
         match action {
             Action::PullImage { image } => self.pull(project, action, image).await,
+            Action::Build { service, hash, .. } => {
+                self.build(project, action, service, hash, permit).await
+            }
             Action::TagImage {
                 reference,
                 image_id,

@@ -43,6 +43,7 @@ const HISTORY: &str = "history.json";
 const OWNERSHIP: &str = "ownership.json";
 const PRIVILEGES: &str = "privileges.json";
 const FILES: &str = "files";
+const BUILD: &str = "build.json";
 
 /// Which desired directory an instance serves, and the projects it loaded from there: the
 /// only projects it ever prunes.
@@ -147,6 +148,36 @@ impl StateDir {
     /// included: 0600 in 0700 directories).
     pub fn save_history(&self, project: &str, service: &str, history: &History) -> Result<()> {
         self.write_json(&self.service_dir(project, service), HISTORY, history)
+    }
+
+    /// The failed build of `project`/`service` that is not tried again, if any.
+    pub fn load_failed_build(
+        &self,
+        project: &str,
+        service: &str,
+    ) -> Result<Option<crate::controller::builds::FailedBuild>> {
+        self.read_json(&self.service_dir(project, service), BUILD)
+    }
+
+    /// Records (`Some`, its text scrubbed) or forgets (`None`) the failed build of
+    /// `project`/`service`.
+    pub fn save_failed_build(
+        &self,
+        project: &str,
+        service: &str,
+        failed: Option<&crate::controller::builds::FailedBuild>,
+    ) -> Result<()> {
+        let dir = self.service_dir(project, service);
+        let Some(failed) = failed else {
+            return match fs::remove_file(dir.join(BUILD)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
+                    path: dir.join(BUILD),
+                    source: e,
+                }),
+                _ => Ok(()),
+            };
+        };
+        self.write_json(&dir, BUILD, &failed.scrubbed())
     }
 
     /// The instance's ownership record (`None` before the first save).

@@ -108,6 +108,11 @@ pub struct ServiceStatus {
     /// While its last execution failed: why, and when its changes are tried again (the
     /// project's other services keep converging meanwhile).
     pub failure: Option<ServiceFailure>,
+    /// While the build of its current inputs has failed (it keeps running its image; the
+    /// build is tried again when the inputs change or on `composectl build retry`): the
+    /// failing step, the error and the last lines of the build's output.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build_failure: Option<crate::controller::builds::FailedBuild>,
 }
 
 /// A service whose last execution failed.
@@ -233,6 +238,11 @@ fn project(state: &ControllerState, record: Option<&ProjectRecord>, name: &str) 
             });
         }
     }
+    for ((project, service), failed) in &state.failed_builds {
+        if let (true, Some(status)) = (project == name, services.get_mut(service.as_str())) {
+            status.build_failure = Some(failed.clone());
+        }
+    }
     let mut services: Vec<ServiceStatus> = services.into_values().collect();
     for service in &mut services {
         service
@@ -273,6 +283,7 @@ fn service_status(name: &str, desired_replicas: Option<u32>) -> ServiceStatus {
         replicas: Vec::new(),
         rollout: None,
         failure: None,
+        build_failure: None,
     }
 }
 

@@ -22,6 +22,7 @@
 //! by it.
 
 pub mod backoff;
+pub mod builds;
 mod control;
 pub mod failing;
 mod loading;
@@ -97,6 +98,8 @@ pub struct Config {
     pub wait_timeout: Duration,
     /// How many actions of a plan run at once.
     pub parallelism: usize,
+    /// How image builds run (how many at once, how long each may take).
+    pub builds: crate::executor::BuildSettings,
     /// Time in-flight reconciles get to finish at shutdown.
     pub shutdown_grace: Duration,
     /// Where rollout records and revision histories live.
@@ -126,6 +129,7 @@ impl Config {
             crash: CrashPolicy::default(),
             wait_timeout: Duration::from_secs(120),
             parallelism: crate::executor::DEFAULT_PARALLELISM,
+            builds: crate::executor::BuildSettings::default(),
             shutdown_grace: Duration::from_secs(30),
             state: StateDir::new(
                 std::path::Path::new(crate::control::DEFAULT_STATE_DIR),
@@ -169,6 +173,7 @@ impl<R: ContainerRuntime> Controller<R> {
         let executor = Executor::new(runtime.clone(), store.clone())
             .with_wait_timeout(config.wait_timeout)
             .with_parallelism(config.parallelism)
+            .with_builds(config.builds.clone())
             .with_state_dir(config.state.clone());
         let (kick, kicks) = mpsc::unbounded_channel();
         let ownership = ownership::Keeper::open(&config.state, &config.desired_dir);
@@ -180,6 +185,7 @@ impl<R: ContainerRuntime> Controller<R> {
             view: Mutex::new(view),
             crash: Mutex::new(CrashBackoff::new(config.crash)),
             failing: Mutex::new(failing::FailingServices::default()),
+            builds: Mutex::new(builds::Builds::new(config.state.clone())),
             telemetry: Telemetry::new(),
             rollouts: Rollouts::new(config.state.clone(), config.webhook.clone()),
             kick,

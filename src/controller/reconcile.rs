@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use tracing::{Span, info, warn};
 
 use super::backoff::CrashBackoff;
+use super::builds::{Builds, FailedBuild};
 use super::failing::FailingServices;
 use super::rollouts::{self, Rollouts};
 use super::view::{DesiredView, Wanted};
@@ -41,6 +42,8 @@ pub struct Shared<R> {
     pub crash: Mutex<CrashBackoff>,
     /// Error backoff per service.
     pub failing: Mutex<FailingServices>,
+    /// Failed image builds and what each image was built from.
+    pub builds: Mutex<Builds>,
     /// Metrics and the record behind `/status`.
     pub telemetry: Telemetry,
     /// Each project's privileges as the host policy judged them at the latest load.
@@ -153,8 +156,11 @@ async fn reconcile_untimed<R: ContainerRuntime>(
     let drive = drive_rollouts(&shared, &project).await?;
     let failed_starts = sync::lock(&shared.crash).failed_starts(&project, now);
     let error_backoff = sync::lock(&shared.failing).held(&project, now);
+    let (failed_builds, built_from) = refresh_builds(&shared, &project);
     let ctx = PlanContext {
         error_backoff,
+        failed_builds,
+        built_from,
         failed_starts,
         pins: drive.pins,
         tags: drive.tags,
@@ -259,6 +265,26 @@ async fn reconcile_untimed<R: ContainerRuntime>(
     Ok((outcome, revision))
 }
 
+/// Brings the record of the project's builds up to date with what is loaded and observed
+/// ([`Builds::refresh`]); returns what the planner needs of it: the failed builds' hashes
+/// and what each image was built from.
+fn refresh_builds<R>(
+    shared: &Shared<R>,
+    project: &str,
+) -> (
+    BTreeMap<String, String>,
+    BTreeMap<String, Arc<Vec<crate::build::Entry>>>,
+) {
+    let mut builds = sync::lock(&shared.builds);
+    {
+        let view = sync::lock(&shared.view);
+        if let Wanted::Spec(spec) = view.wanted(project) {
+            builds.refresh(spec, &shared.store.snapshot());
+        }
+    }
+    (builds.failed_hashes(project), builds.built_from(project))
+}
+
 /// Brings the services' error backoff up to date after `plan` ran (`failed`: how the
 /// execution failed, if it did): each service that failed is (again) in backoff, each held
 /// by the plan stays, every other is forgotten. Returns the shortest backoff of the failed
@@ -303,6 +329,16 @@ fn record_failures<R>(
     }
     for failure in err.failures() {
         match failure {
+            executor::Error::BuildFailed {
+                service,
+                hash,
+                source: crate::runtime::Error::BuildFailed(build),
+                ..
+            } => {
+                let failed = FailedBuild::new(hash, build);
+                warn!(service, step = ?failed.step, "the image build failed; the service keeps its image until the build inputs change");
+                sync::lock(&shared.builds).failed(project, service, failed);
+            }
             executor::Error::StartFirstFailed {
                 service, number, ..
             } => {

@@ -36,8 +36,10 @@ impl<R: ContainerRuntime> StateSource for SharedSource<R> {
                 .collect()
         };
         let failing = sync::lock(&shared.failing).snapshot(tokio::time::Instant::now());
+        let failed_builds = sync::lock(&shared.builds).all_failures();
         Some(ControllerState {
             failing,
+            failed_builds,
             observed,
             store_ready: shared.store.is_ready(),
             specs,

@@ -25,25 +25,10 @@ impl<R: ContainerRuntime> Executor<R> {
             .values()
             .filter(|s| normalize_image_ref(&s.image) == normalize_image_ref(image))
             .find_map(|s| s.platform.as_deref());
-        if let Err(source) = self.runtime.pull_image(image, platform).await {
-            let built = project
-                .services
-                .values()
-                .find(|s| s.image == image && s.build.is_some());
-            return Err(match built {
-                Some(service) => Error::NotBuilt {
-                    image: image.to_owned(),
-                    service: service.name.clone(),
-                    context: service
-                        .build
-                        .as_ref()
-                        .map(|b| b.context.display().to_string())
-                        .unwrap_or_default(),
-                    source,
-                },
-                None => failed(action)(source),
-            });
-        }
+        self.runtime
+            .pull_image(image, platform)
+            .await
+            .map_err(failed(action))?;
         self.store.record_pull(image);
         let images = self.runtime.list_images().await.map_err(failed(action))?;
         self.store.set_images(images);

@@ -65,6 +65,8 @@ pub struct ControllerState {
     pub crash_delays: Vec<(Slot, Duration)>,
     /// Every service in error backoff after a failed execution.
     pub failing: Vec<crate::controller::failing::ServiceFailing>,
+    /// Every service whose current build inputs failed to build, by (project, service).
+    pub failed_builds: BTreeMap<(String, String), crate::controller::builds::FailedBuild>,
     /// The rollout record of every service that has one.
     pub rollouts: BTreeMap<crate::model::ServiceRef, crate::rollout::record::RolloutRecord>,
     /// Projects no longer found in the desired directory whose removal waits for its

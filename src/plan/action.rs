@@ -33,6 +33,40 @@ pub struct Plan {
     pub held: Vec<super::hold::Held>,
 }
 
+/// Why a service's image is built.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum BuildReason {
+    /// The host has no image under the service's image name.
+    Missing,
+    /// Files of the context changed since the image the service runs was built: the first
+    /// few paths and how many there are.
+    ContextChanged {
+        /// The first changed paths, sorted.
+        paths: Vec<String>,
+        /// How many paths changed in all.
+        count: usize,
+    },
+    /// No image carries the inputs' hash: a build setting changed, or what the image was
+    /// built from is not known (built before composectl started).
+    InputsChanged,
+}
+
+impl fmt::Display for BuildReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Missing => write!(f, "image missing"),
+            Self::ContextChanged { paths, count } => {
+                write!(f, "context changed: {}", paths.join(", "))?;
+                if *count > paths.len() {
+                    write!(f, " and {} more", count - paths.len())?;
+                }
+                Ok(())
+            }
+            Self::InputsChanged => write!(f, "build inputs changed"),
+        }
+    }
+}
+
 /// A difference the plan leaves on purpose, with what the operator can do about it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Note {
@@ -87,6 +121,19 @@ pub enum Action {
         image_id: String,
         /// The service whose rollout needs it.
         service: String,
+    },
+    /// Build the image of `service` from its `build:` context and tag it with the
+    /// service's image name: the next plan rolls the new image out through the service's
+    /// strategy like any other new image.
+    Build {
+        /// Service name.
+        service: String,
+        /// The image name the build tags.
+        image: String,
+        /// The build hash of the inputs (the image's `io.composectl.build-hash` label).
+        hash: String,
+        /// Why.
+        reason: BuildReason,
     },
     /// Create a project network that is not known to exist.
     EnsureNetwork {
@@ -335,6 +382,12 @@ impl fmt::Display for Action {
                 image_id,
                 ..
             } => write!(f, "tag image {} as {reference}", short_id(image_id)),
+            Self::Build {
+                service,
+                image,
+                reason,
+                ..
+            } => write!(f, "build image {image} for {service} ({reason})"),
             Self::EnsureNetwork { key } => write!(f, "create network {key}"),
             Self::RecreateNetwork { key, fields, .. } => {
                 write!(f, "recreate network {key} ({} changed)", fields.join(", "))

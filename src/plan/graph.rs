@@ -5,8 +5,8 @@
 //! by construction and a plan run in order still satisfies it):
 //!
 //! - a replica action (create, replace, start, rename) of service S waits for the pull of
-//!   S's image and the tags of S (but a start in place, which runs the container's own
-//!   image), the ensures and recreates of the networks and volumes S
+//!   S's image, the build and the tags of S (but a start in place, which runs the
+//!   container's own image), the ensures and recreates of the networks and volumes S
 //!   uses, the waits of S, and every action of each service S depends on (`depends_on`,
 //!   `network_mode`/`ipc`/`pid` of `service:`, `volumes_from`, `links`);
 //! - a `WaitFor { service, dependency }` waits for every action of `dependency`;
@@ -56,6 +56,8 @@ enum Kind {
     Wait { service: String, dependency: String },
     /// A tag a service's rollout needs.
     Tag(String),
+    /// A build of a service's image.
+    Build(String),
     /// A pull, by normalized reference.
     Pull(String),
     /// A network ensure or recreate, by compose key.
@@ -72,7 +74,9 @@ impl Kind {
     /// The service the action belongs to, if one.
     fn service(&self) -> Option<&str> {
         match self {
-            Self::Replica(s) | Self::Tag(s) | Self::Wait { service: s, .. } => Some(s),
+            Self::Replica(s) | Self::Tag(s) | Self::Build(s) | Self::Wait { service: s, .. } => {
+                Some(s)
+            }
             _ => None,
         }
     }
@@ -103,6 +107,7 @@ fn kind(action: &Action, spec: &ProjectSpec) -> Kind {
             dependency: dependency.clone(),
         },
         Action::TagImage { service, .. } => Kind::Tag(service.clone()),
+        Action::Build { service, .. } => Kind::Build(service.clone()),
         Action::PullImage { image } => Kind::Pull(normalize_image_ref(image)),
         Action::EnsureNetwork { key } | Action::RecreateNetwork { key, .. } => {
             Kind::Network(key.clone())
@@ -273,7 +278,7 @@ pub fn graph(plan: &Plan, spec: &ProjectSpec) -> Graph {
             match (mine, other) {
                 (Kind::Wait { dependency, .. }, _) => other.service() == Some(dependency),
                 (Kind::Replica(s), Kind::Wait { service, .. }) if s == service => true,
-                (Kind::Replica(s), Kind::Tag(t)) if s == t => !in_place,
+                (Kind::Replica(s), Kind::Tag(t) | Kind::Build(t)) if s == t => !in_place,
                 (Kind::Replica(_), _) => {
                     let uses = uses.as_ref().expect("a replica action has its uses");
                     match other {

@@ -41,6 +41,7 @@ use crate::model::spec::ProjectSpec;
 use crate::model::{ObservedContainer, ObservedState};
 
 mod action;
+mod build;
 mod definitions;
 mod deps;
 pub mod graph;
@@ -51,6 +52,8 @@ mod render;
 mod resources;
 mod slots;
 
+#[cfg(test)]
+mod build_tests;
 #[cfg(test)]
 mod definitions_tests;
 #[cfg(test)]
@@ -76,7 +79,7 @@ mod render_tests;
 #[cfg(test)]
 mod tests;
 
-pub use action::{Action, ContainerRef, Deferred, Note, Pin, Pins, Plan, Reason};
+pub use action::{Action, BuildReason, ContainerRef, Deferred, Note, Pin, Pins, Plan, Reason};
 pub use hold::Held;
 pub use render::{Summary, render, render_many};
 pub use slots::{TEMPORARY_INFIX, is_temporary_name, kept_replicas};
@@ -112,6 +115,12 @@ pub struct PlanContext {
     /// Services in error backoff after a failed execution, with the time left: their
     /// changes, and what waits for them, are held ([`hold`]).
     pub error_backoff: BTreeMap<String, Duration>,
+    /// The build hash of each service's last failed build: those inputs are not built
+    /// again until they change (or `composectl build retry`).
+    pub failed_builds: BTreeMap<String, String>,
+    /// The context entries each service's image was built from when composectl built it
+    /// (for the changed files `plan` names).
+    pub built_from: BTreeMap<String, std::sync::Arc<Vec<crate::build::Entry>>>,
 }
 
 /// The engine's part in a plan (see [`crate::observed::engine`]): the containers it
@@ -143,7 +152,11 @@ pub fn plan(
         Some(spec) => plan_project(spec, containers, observed, ctx),
     };
     let notes = desired
-        .map(|spec| definitions::volumes_kept(spec, observed))
+        .map(|spec| {
+            let mut notes = definitions::volumes_kept(spec, observed);
+            notes.extend(build::failed_notes(spec, ctx));
+            notes
+        })
         .unwrap_or_default();
     let pins = match desired {
         Some(spec) => ctx
@@ -250,6 +263,7 @@ fn plan_project(
         )
         .collect();
     actions.extend(resources::pulls(spec, &pulling, observed, &ctx.pull_ages));
+    actions.extend(build::builds(spec, observed, ctx));
     actions.extend(resources::tags(&ctx.tags, observed));
     actions.extend(recreates.actions());
     actions.extend(

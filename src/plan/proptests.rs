@@ -167,6 +167,11 @@ fn apply(spec: Option<&ProjectSpec>, host: &mut ObservedState, plan: &Plan) {
                 let id = image_id(image, false);
                 host.images.insert(normalize_image_ref(image), id);
             }
+            Action::Build { image, hash, .. } => {
+                let id = format!("sha256:built-{hash}");
+                host.images.insert(normalize_image_ref(image), id.clone());
+                host.built.insert(hash.clone(), id);
+            }
             Action::TagImage {
                 reference,
                 image_id,

@@ -252,14 +252,21 @@ fn action_line(project: &str, action: &Action) -> (&'static str, String, String)
             reference,
             image_id,
             service,
-        } => (
-            ">",
-            format!("image {reference}"),
-            format!(
-                "tag {} (what {service}'s rollout rolls back to)",
-                super::action::short_id(image_id)
-            ),
-        ),
+        } => {
+            let what = if reference.ends_with(":previous") {
+                format!("what {service}'s rollout rolls back to")
+            } else {
+                "built before from the current inputs; no build".to_owned()
+            };
+            (
+                ">",
+                format!("image {reference}"),
+                format!("tag {} ({what})", super::action::short_id(image_id)),
+            )
+        }
+        Action::Build { image, reason, .. } => {
+            (">", format!("image {image}"), format!("build ({reason})"))
+        }
         Action::EnsureNetwork { key } => (">", format!("network {key}"), "create".to_owned()),
         Action::RecreateNetwork {
             key,

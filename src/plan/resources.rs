@@ -13,7 +13,8 @@ use crate::model::spec::{MountKind, ProjectSpec, ServiceSpec};
 use super::Action;
 
 /// One pull per image (by normalized reference), in service order: first for the `busy`
-/// services (those with creates or replaces), by their `pull_policy` — `missing` when the
+/// services (those with creates or replaces; a service with `build:` is built, never
+/// pulled), by their `pull_policy` — `missing` when the
 /// host lacks the image, `always` every time, `never` and `build` never, a refreshing
 /// policy when the host lacks it or its last pull is too old — then for every other
 /// service whose refreshing policy is due (a daemon keeps such images fresh; a new image
@@ -31,6 +32,10 @@ pub(super) fn pulls(
             .is_none_or(|age| *age >= every)
     };
     let wanted = |s: &ServiceSpec, is_busy: bool| {
+        if s.build.is_some() {
+            // Built, never pulled (see `super::build`).
+            return false;
+        }
         let present = observed.image_id(&s.image).is_some();
         match s.pull_policy {
             PullPolicy::Missing => is_busy && !present,

@@ -81,36 +81,6 @@ async fn a_failing_create_fails_its_service_and_names_the_action() {
 }
 
 #[tokio::test]
-async fn a_missing_image_of_a_service_with_build_says_composectl_does_not_build() {
-    let fake = FakeRuntime::new();
-    let mut project = shop();
-    let web = project.services.get_mut("web").unwrap();
-    web.image = "shop-web".into();
-    web.build = Some(crate::model::spec::BuildSpec {
-        context: "/srv/desired/shop/web".into(),
-        ..Default::default()
-    });
-    let (_store, executor) = setup(&fake).await;
-
-    let pull = Action::PullImage {
-        image: "shop-web".into(),
-    };
-    let err = executor
-        .execute(&project, &plan(vec![pull]))
-        .await
-        .unwrap_err()
-        .into_single();
-
-    let text = err.to_string();
-    assert!(matches!(err, Error::NotBuilt { .. }), "{text}");
-    assert!(text.contains("composectl does not build images"), "{text}");
-    assert!(
-        text.contains("docker build -t shop-web /srv/desired/shop/web"),
-        "{text}"
-    );
-}
-
-#[tokio::test]
 async fn a_never_pulled_missing_image_fails_naming_the_policy_without_a_create() {
     let fake = FakeRuntime::new();
     let (store, executor) = setup(&fake).await;
