@@ -160,7 +160,7 @@ impl Builds {
     }
 
     /// What each service's image in `project` was built from, for the planner.
-    pub fn built_from(&self, project: &str) -> BTreeMap<String, Arc<Vec<Entry>>> {
+    pub fn built_from(&self, project: &str) -> crate::plan::BuiltFrom {
         self.built_from
             .iter()
             .filter(|((p, _), _)| p == project)

@@ -271,10 +271,7 @@ async fn reconcile_untimed<R: ContainerRuntime>(
 fn refresh_builds<R>(
     shared: &Shared<R>,
     project: &str,
-) -> (
-    BTreeMap<String, String>,
-    BTreeMap<String, Arc<Vec<crate::build::Entry>>>,
-) {
+) -> (BTreeMap<String, String>, plan::BuiltFrom) {
     let mut builds = sync::lock(&shared.builds);
     {
         let view = sync::lock(&shared.view);

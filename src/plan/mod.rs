@@ -120,8 +120,11 @@ pub struct PlanContext {
     pub failed_builds: BTreeMap<String, String>,
     /// The context entries each service's image was built from when composectl built it
     /// (for the changed files `plan` names).
-    pub built_from: BTreeMap<String, std::sync::Arc<Vec<crate::build::Entry>>>,
+    pub built_from: BuiltFrom,
 }
+
+/// The context entries a service's image was built from, by service.
+pub type BuiltFrom = BTreeMap<String, std::sync::Arc<Vec<crate::build::Entry>>>;
 
 /// The engine's part in a plan (see [`crate::observed::engine`]): the containers it
 /// stopped by going away, and whether its restart policies still have time to act.
