@@ -54,7 +54,7 @@ pub enum Error {
         source: runtime::Error,
     },
     /// The build of a service's image failed: the service keeps the image it runs, and
-    /// these inputs are not built again until they change (or `composectl build retry`).
+    /// these inputs are not built again until they change (or `composectl rollout rebuild`).
     #[error("{action}: {source}")]
     BuildFailed {
         /// The action, as displayed in plans.

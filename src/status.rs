@@ -109,7 +109,7 @@ pub struct ServiceStatus {
     /// project's other services keep converging meanwhile).
     pub failure: Option<ServiceFailure>,
     /// While the build of its current inputs has failed (it keeps running its image; the
-    /// build is tried again when the inputs change or on `composectl build retry`): the
+    /// build is tried again when the inputs change or on `composectl rollout rebuild`): the
     /// failing step, the error and the last lines of the build's output.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub build_failure: Option<crate::controller::builds::FailedBuild>,

@@ -32,6 +32,10 @@ pub enum RolloutCommand {
     Undo(UndoArgs),
     /// The revision history of one service.
     History(HistoryArgs),
+    /// Build the images of services with `build:` again after a failed build (the same
+    /// inputs are otherwise not built again until they change); the new image then rolls
+    /// out through the service's strategy.
+    Rebuild(TargetArgs),
 }
 
 /// `rollout status` settings.

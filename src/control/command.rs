@@ -38,6 +38,7 @@ pub async fn run(args: RolloutArgs, instance: &str, state_dir: &std::path::Path)
         RolloutCommand::Resume(t) => (Request::Resume { selector: t.target }, false),
         RolloutCommand::Promote(t) => (Request::Promote { selector: t.target }, false),
         RolloutCommand::Abort(t) => (Request::Abort { selector: t.target }, false),
+        RolloutCommand::Rebuild(t) => (Request::Rebuild { selector: t.target }, false),
         RolloutCommand::Undo(u) => (
             Request::Undo {
                 selector: u.target,

@@ -95,6 +95,12 @@ pub enum Request {
         /// The history number to go back to (default: the one before the current).
         to_revision: Option<u64>,
     },
+    /// Build the selected services' images again from their current inputs after a failed
+    /// build (inputs that failed are otherwise not built again until they change).
+    Rebuild {
+        /// Which services.
+        selector: Selector,
+    },
     /// Load the desired directory again now (`composectl policy approve` asks for it, so
     /// an approval takes effect at once).
     Reload,

@@ -1,5 +1,5 @@
 //! What the controller remembers of its image builds, per service: the inputs whose build
-//! failed (not built again until they change or `composectl build retry`; kept in the
+//! failed (not built again until they change or `composectl rollout rebuild`; kept in the
 //! state directory, so a restart does not retry them either), and the context entries the
 //! service's current image was built from (for the files `plan` names as changed; in
 //! memory: after a restart they are known again once the image and the inputs agree).
@@ -119,7 +119,7 @@ impl Builds {
             .insert((project.to_owned(), service.to_owned()), failed);
     }
 
-    /// Forgets the failed build of `service` (`composectl build retry`); false when it
+    /// Forgets the failed build of `service` (`composectl rollout rebuild`); false when it
     /// had none.
     pub fn retry(&mut self, project: &str, service: &str) -> bool {
         let key = (project.to_owned(), service.to_owned());

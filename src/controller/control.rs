@@ -34,6 +34,9 @@ pub enum ControlError {
     /// No service with a rollout config matches.
     #[error("no service with a rollout config (x-rollout or deploy.update_config) matches {0}")]
     NoMatch(Selector),
+    /// No service with `build:` matches.
+    #[error("no service with `build:` matches {0}")]
+    NoBuildMatch(Selector),
     /// The request needs one service and the selector names several.
     #[error("{selector} selects {} services ({}); name one as project/service", .names.len(), .names.join(", "))]
     Ambiguous {
@@ -103,6 +106,7 @@ impl<R: ContainerRuntime> ControlHandler<R> {
                 self.apply(vec![(sref, Intent::Undo { to: to_revision })])
                     .await
             }
+            Request::Rebuild { selector } => self.rebuild(&selector),
             Request::Reload => {
                 self.shared.reload.notify_one();
                 Ok(Response::Done {
@@ -110,6 +114,38 @@ impl<R: ContainerRuntime> ControlHandler<R> {
                 })
             }
         }
+    }
+
+    /// Forgets the failed builds of the selected services with `build:` and reconciles
+    /// their projects, so their current inputs are built again.
+    fn rebuild(&self, selector: &Selector) -> Answer {
+        let built: Vec<(String, String)> = {
+            let view = crate::sync::lock(&self.shared.view);
+            view.specs()
+                .values()
+                .flat_map(|spec| {
+                    spec.services
+                        .values()
+                        .filter(|s| s.build.is_some() && selector.matches(&spec.name, &s.name))
+                        .map(|s| (spec.name.clone(), s.name.clone()))
+                })
+                .collect()
+        };
+        if built.is_empty() {
+            return Err(ControlError::NoBuildMatch(selector.clone()));
+        }
+        let mut messages = Vec::new();
+        let mut builds = crate::sync::lock(&self.shared.builds);
+        for (project, service) in &built {
+            let message = if builds.retry(project, service) {
+                "its failed build is forgotten; building again"
+            } else {
+                "no failed build; its image is built whenever its inputs change"
+            };
+            messages.push(format!("{project}/{service}: {message}"));
+            let _ = self.shared.kick.send(project.clone());
+        }
+        Ok(Response::Done { messages })
     }
 
     /// Every service with a rollout config that `selector` selects.

@@ -16,7 +16,15 @@ impl<R: ContainerRuntime> Controller<R> {
     pub fn plan_all(&self) -> Vec<Plan> {
         self.projects()
             .iter()
-            .filter_map(|p| reconcile::plan_project(&self.shared, p, &PlanContext::default()))
+            .filter_map(|p| {
+                let (failed_builds, built_from) = reconcile::refresh_builds(&self.shared, p);
+                let ctx = PlanContext {
+                    failed_builds,
+                    built_from,
+                    ..PlanContext::default()
+                };
+                reconcile::plan_project(&self.shared, p, &ctx)
+            })
             .map(|(plan, _)| plan)
             .collect()
     }

@@ -268,7 +268,7 @@ async fn reconcile_untimed<R: ContainerRuntime>(
 /// Brings the record of the project's builds up to date with what is loaded and observed
 /// ([`Builds::refresh`]); returns what the planner needs of it: the failed builds' hashes
 /// and what each image was built from.
-fn refresh_builds<R>(
+pub(super) fn refresh_builds<R>(
     shared: &Shared<R>,
     project: &str,
 ) -> (BTreeMap<String, String>, plan::BuiltFrom) {

@@ -110,7 +110,7 @@ impl<R: ContainerRuntime> Executor<R> {
                 ]),
                 timeout: slots.settings.timeout,
             };
-            info!(service, image, "building image");
+            info!(%action, "building image");
             self.runtime
                 .build_image(&request)
                 .await

@@ -7,7 +7,7 @@
 //! on the host carries it (a revert to inputs built before), the tag is pointed back at
 //! it ([`Action::TagImage`], no build); else the image is built ([`Action::Build`]),
 //! unless a build of these very inputs failed: then a note says so, and it is tried again
-//! only when the inputs change or on `composectl build retry`. `missing` builds only when
+//! only when the inputs change or on `composectl rollout rebuild`. `missing` builds only when
 //! the host lacks the image; `never` never builds.
 
 use std::collections::BTreeMap;
@@ -95,7 +95,7 @@ pub(super) fn failed_notes(spec: &ProjectSpec, ctx: &PlanContext) -> Vec<Note> {
         .map(|s| Note {
             subject: format!("service {}", s.name),
             text: format!(
-                "the build of image {} from these inputs failed; it keeps its current image until the inputs change (fix the Dockerfile or the context and commit) or `composectl build retry {} {}`",
+                "the build of image {} from these inputs failed; it keeps its current image until the inputs change (fix the Dockerfile or the context and commit) or `composectl rollout rebuild {}/{}`",
                 s.image, spec.name, s.name
             ),
         })

@@ -121,6 +121,7 @@ fn a_changed_context_names_the_first_files_and_counts_the_rest() {
         text.contains("build (context changed: Dockerfile, src/app.py, src/util.py and 1 more)"),
         "{text}"
     );
+    assert!(text.contains("1 image to build"), "{text}");
     // Without the entries of the running image's build, the plan says the inputs changed.
     let unknown = builds(&p, &host, &PlanContext::default());
     assert!(
@@ -150,7 +151,7 @@ fn inputs_that_failed_to_build_are_not_built_again_and_the_plan_says_why() {
     assert!(
         plan.notes[0]
             .text
-            .contains("composectl build retry shop web")
+            .contains("composectl rollout rebuild shop/web")
     );
 
     let changed = built("h3", Vec::new(), PullPolicy::Build);

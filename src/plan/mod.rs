@@ -116,7 +116,7 @@ pub struct PlanContext {
     /// changes, and what waits for them, are held ([`hold`]).
     pub error_backoff: BTreeMap<String, Duration>,
     /// The build hash of each service's last failed build: those inputs are not built
-    /// again until they change (or `composectl build retry`).
+    /// again until they change (or `composectl rollout rebuild`).
     pub failed_builds: BTreeMap<String, String>,
     /// The context entries each service's image was built from when composectl built it
     /// (for the changed files `plan` names).

@@ -2,7 +2,7 @@
 //! per action with a sign and its reason, the deferred replacements, then a summary.
 //!
 //! Signs: `+` create, `~` replace (or start again, or recreate a network), `-` remove, `>`
-//! pull or ensure, `…` wait, `!` deferred, held after a failure, or left as it is on
+//! pull, build, tag or ensure, `…` wait, `!` deferred, held after a failure, or left as it is on
 //! purpose (a note).
 //! Only names, field names and image IDs are printed, never an environment value.
 
@@ -34,6 +34,8 @@ pub struct Summary {
     pub networks: usize,
     /// Services whose changes are held after a failure (theirs or a dependency's).
     pub held: usize,
+    /// Images built.
+    pub build: usize,
 }
 
 impl Summary {
@@ -59,13 +61,14 @@ impl Summary {
                 .filter(|d| d.is_left_to_engine())
                 .count(),
             held: plan.held.len(),
+            build: count(|a| matches!(a, Action::Build { .. })),
         }
     }
 
-    /// True when nothing is created, replaced, removed or started, and no network is
-    /// recreated.
+    /// True when nothing is created, replaced, removed or started, no network is
+    /// recreated and no image built.
     pub fn is_empty(&self) -> bool {
-        self.create + self.replace + self.remove + self.start + self.networks == 0
+        self.create + self.replace + self.remove + self.start + self.networks + self.build == 0
     }
 }
 
@@ -79,6 +82,7 @@ impl AddAssign for Summary {
         self.left_to_engine += other.left_to_engine;
         self.networks += other.networks;
         self.held += other.held;
+        self.build += other.build;
     }
 }
 
@@ -117,6 +121,11 @@ impl fmt::Display for Summary {
                 0 => {}
                 1 => write!(f, ", 1 network to recreate")?,
                 n => write!(f, ", {n} networks to recreate")?,
+            }
+            match self.build {
+                0 => {}
+                1 => write!(f, ", 1 image to build")?,
+                n => write!(f, ", {n} images to build")?,
             }
             write!(f, ".")?;
         }

@@ -185,6 +185,8 @@ impl Drop for TestProject {
         self.remove_all("ps", &["-a", "-q"], &["rm", "-f", "-v"]);
         self.remove_all("network ls", &["-q"], &["network", "rm"]);
         self.remove_all("volume ls", &["-q"], &["volume", "rm", "-f"]);
+        // Images composectl built for the project (labelled with it).
+        self.remove_all("images", &["-q"], &["rmi", "-f"]);
         let state = super::state_base()
             .join(super::test_instance())
             .join(&self.name);

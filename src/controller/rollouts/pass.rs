@@ -163,14 +163,19 @@ impl Rollouts {
                 image: image.clone(),
             }));
         }
-        if !ctx.service.pull_policy.pulls() {
+        // A service with `build:` gets its image from the planner's build.
+        let built = ctx.service.build.is_some()
+            && ctx.service.pull_policy != crate::model::resources::PullPolicy::Never;
+        if !ctx.service.pull_policy.pulls() && !built {
             return Err(ctx.config_error(format!(
                 "image {image} is not on this host and its pull_policy does not pull it; load \
                  or build it on this host (docker load, docker build -t {image}), or set \
                  pull_policy to missing"
             )));
         }
-        info!(project = %ctx.sref.project, service = %ctx.sref.service, %image, "pulling the new revision's image before its rollout starts");
+        if !built {
+            info!(project = %ctx.sref.project, service = %ctx.sref.service, %image, "pulling the new revision's image before its rollout starts");
+        }
         Ok(Drive {
             pins: hold(history, ctx.service, kept),
             awaiting_image: BTreeSet::from([ctx.service.name.clone()]),
