@@ -208,3 +208,46 @@ async fn a_failing_build_names_its_step_and_its_last_lines_and_tags_nothing() {
         "nothing is tagged"
     );
 }
+
+#[tokio::test]
+async fn a_built_image_is_removed_unless_a_container_uses_it_or_another_tag_names_it() {
+    let rt = runtime().await;
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "Dockerfile",
+        "FROM scratch\nCOPY a.txt /a.txt\n",
+    );
+    write(dir.path(), "a.txt", "a\n");
+    let (main, second) = (tag("remove"), tag("remove-second"));
+    let mut cleanup = Images {
+        tags: vec![main.clone(), second.clone()],
+        containers: Vec::new(),
+    };
+    let spec = BuildSpec {
+        context: dir.path().to_path_buf(),
+        ..BuildSpec::default()
+    };
+    let (_, request) = request(&spec, &main);
+    let id = rt.build_image(&request).await.expect("built");
+
+    // Two tags name it: the engine refuses without force, nothing is removed.
+    docker(&["tag", &main, &second]);
+    assert!(!rt.remove_image(&id).await.expect("answered"));
+    docker(&["rmi", &second]);
+
+    // A container (even a stopped one) uses it: kept.
+    let (ok, container) = docker(&["create", &main, "/a.txt"]);
+    assert!(ok, "{container}");
+    cleanup.containers.push(container.clone());
+    assert!(!rt.remove_image(&id).await.expect("answered"));
+    docker(&["rm", "-f", &container]);
+
+    assert!(rt.remove_image(&id).await.expect("removed"));
+    assert!(
+        !docker(&["image", "inspect", &id]).0,
+        "the image is still there"
+    );
+    // Removing it again is not an error.
+    assert!(rt.remove_image(&id).await.expect("answered"));
+}

@@ -1,19 +1,40 @@
-//! Pure decisions over build contexts, for the planner: which image (if any) already
-//! carries a context's hash, and which files changed between two reads of a context (what
-//! `plan` names: "build (context changed: Dockerfile, src/app.py)").
+//! Pure decisions over builds: which files changed between two reads of a context (what
+//! `plan` names: "build (context changed: Dockerfile, src/app.py)"), and which images
+//! composectl built are no longer needed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::context::Entry;
 use crate::model::labels;
 use crate::runtime::BuiltImage;
 
-/// The image built from the inputs hashed `hash`, when one is on the host: then no build
-/// is needed, after a restart of composectl too.
-pub fn current_image<'a>(built: &'a [BuiltImage], hash: &str) -> Option<&'a BuiltImage> {
-    built
-        .iter()
-        .find(|image| image.labels.get(labels::BUILD_HASH).map(String::as_str) == Some(hash))
+/// Images built for a service that are kept besides those in use or tagged: the newest
+/// few, for `rollout undo` to older revisions.
+pub const KEEP_BUILT: usize = 3;
+
+/// The images of `built` (this instance's builds) that may be removed for `project`: built
+/// for it, not among the [`KEEP_BUILT`] newest of their service, without a tag (the
+/// service's current image and a rollout's `:previous` are tagged) and run by no container
+/// (`in_use`, image IDs). Oldest first.
+pub fn unused(built: &[BuiltImage], project: &str, in_use: &BTreeSet<&str>) -> Vec<String> {
+    let mut by_service: BTreeMap<&str, Vec<&BuiltImage>> = BTreeMap::new();
+    for image in built {
+        if image.labels.get(labels::PROJECT).map(String::as_str) != Some(project) {
+            continue;
+        }
+        let service = image.labels.get(labels::SERVICE).map_or("", String::as_str);
+        by_service.entry(service).or_default().push(image);
+    }
+    let mut out: Vec<&BuiltImage> = by_service
+        .into_values()
+        .flat_map(|mut images| {
+            images.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
+            images.into_iter().skip(KEEP_BUILT)
+        })
+        .filter(|image| image.tags.is_empty() && !in_use.contains(image.id.as_str()))
+        .collect();
+    out.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
+    out.into_iter().map(|image| image.id.clone()).collect()
 }
 
 /// The paths added, removed or changed (content, mode, kind) from `before` to `after`,
@@ -33,21 +54,6 @@ pub fn changed_paths(before: &[Entry], after: &[Entry]) -> Vec<String> {
         .collect();
     paths.sort();
     paths
-}
-
-/// The first `shown` of `paths` and a count of the rest: `Dockerfile, src/app.py and 3
-/// more`.
-pub fn describe(paths: &[String], shown: usize) -> String {
-    let mut text = paths
-        .iter()
-        .take(shown)
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .join(", ");
-    if paths.len() > shown {
-        text.push_str(&format!(" and {} more", paths.len() - shown));
-    }
-    text
 }
 
 #[cfg(test)]
@@ -89,24 +95,36 @@ mod tests {
     }
 
     #[test]
-    fn a_description_names_the_first_paths_and_counts_the_rest() {
-        let paths: Vec<String> = ["Dockerfile", "a", "b", "c", "d"].map(String::from).into();
-        assert_eq!(describe(&paths[..2], 3), "Dockerfile, a");
-        assert_eq!(describe(&paths, 3), "Dockerfile, a, b and 2 more");
-    }
-
-    #[test]
-    fn the_current_image_is_the_one_labelled_with_the_hash() {
-        let image = |id: &str, hash: &str| BuiltImage {
+    fn only_old_untagged_unused_builds_of_the_project_are_removed() {
+        let image = |id: &str, created: i64, service: &str, tagged: bool| BuiltImage {
             id: id.into(),
-            tags: Vec::new(),
-            labels: BTreeMap::from([(labels::BUILD_HASH.to_owned(), hash.to_owned())]),
+            tags: if tagged {
+                vec!["x:previous".into()]
+            } else {
+                Vec::new()
+            },
+            labels: BTreeMap::from([
+                (labels::BUILD_HASH.to_owned(), format!("h{id}")),
+                (labels::PROJECT.to_owned(), "shop".to_owned()),
+                (labels::SERVICE.to_owned(), service.to_owned()),
+            ]),
+            created,
         };
-        let built = [image("sha256:1", "h1"), image("sha256:2", "h2")];
-        assert_eq!(
-            current_image(&built, "h2").map(|i| i.id.as_str()),
-            Some("sha256:2")
-        );
-        assert!(current_image(&built, "h3").is_none());
+        let mut other = image("o1", 1, "web", false);
+        other.labels.insert(labels::PROJECT.into(), "blog".into());
+        let built = vec![
+            image("w1", 1, "web", false),
+            image("w2", 2, "web", true),
+            image("w3", 3, "web", false),
+            image("w4", 4, "web", false),
+            image("w5", 5, "web", false),
+            image("w6", 6, "web", false),
+            image("a1", 1, "api", false),
+            other,
+        ];
+        let in_use = BTreeSet::from(["w3"]);
+        // w6, w5, w4 are the newest three; w3 runs; w2 is tagged; a1 is api's only build.
+        assert_eq!(unused(&built, "shop", &in_use), vec!["w1".to_owned()]);
+        assert!(unused(&built, "blog", &BTreeSet::new()).is_empty());
     }
 }

@@ -15,8 +15,8 @@
 //! It leaves out what does not: modification times, owners, the context's place on disk,
 //! extra `tags`. So an unchanged checkout never rebuilds, after a restart of composectl too.
 //!
-//! [`decide`] holds the pure decisions the planner needs: which built image carries the
-//! current hash, and which files changed.
+//! [`decide`] holds the pure decisions over builds: which files changed, and which built
+//! images may be removed.
 //!
 //! Reading is blocking file I/O: callers run it off the async runtime (`spawn_blocking`).
 //! Every count is bounded ([`Limits`]).

@@ -62,6 +62,11 @@ pub struct Builds {
     built_from: BTreeMap<(String, String), Arc<Vec<Entry>>>,
     /// Services whose record was read from the state directory already.
     read: std::collections::BTreeSet<(String, String)>,
+    /// Projects whose unused built images are looked for at their next converged
+    /// reconcile (after a build, and once after composectl starts).
+    prune_due: std::collections::BTreeSet<String>,
+    /// Projects seen by [`Self::refresh`].
+    seen: std::collections::BTreeSet<String>,
 }
 
 impl Builds {
@@ -72,7 +77,21 @@ impl Builds {
             failed: BTreeMap::new(),
             built_from: BTreeMap::new(),
             read: Default::default(),
+            prune_due: Default::default(),
+            seen: Default::default(),
         }
+    }
+
+    /// Asks for a look for unused built images of `project` at its next converged
+    /// reconcile.
+    pub fn prune_later(&mut self, project: &str) {
+        self.prune_due.insert(project.to_owned());
+    }
+
+    /// Whether unused built images of `project` are to be looked for now; asking clears
+    /// it.
+    pub fn take_prune_due(&mut self, project: &str) -> bool {
+        self.prune_due.remove(project)
     }
 
     /// Brings the record of `spec`'s built services up to date before a plan: reads the
@@ -80,6 +99,10 @@ impl Builds {
     /// whose inputs changed, and takes the inputs of every service whose image carries
     /// their hash as what that image was built from.
     pub fn refresh(&mut self, spec: &ProjectSpec, observed: &ObservedState) {
+        let builds = spec.services.values().any(|s| s.build.is_some());
+        if builds && self.seen.insert(spec.name.clone()) {
+            self.prune_due.insert(spec.name.clone());
+        }
         for service in spec.services.values() {
             let Some(inputs) = service.build.as_ref().and_then(|b| b.inputs.as_ref()) else {
                 continue;

@@ -461,6 +461,8 @@ impl RunningReflector {
 }
 
 #[cfg(test)]
+mod build_tests;
+#[cfg(test)]
 mod convergence_tests;
 #[cfg(test)]
 mod engine_tests;

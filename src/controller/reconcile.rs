@@ -218,6 +218,7 @@ async fn reconcile_untimed<R: ContainerRuntime>(
     if plan.is_empty() {
         settle_failing(&shared, &plan, None, now);
         collect_files(&shared, &spec);
+        remove_unused_images(&shared, &project).await;
         let outcome = Outcome {
             plan,
             requeue_after,
@@ -244,6 +245,13 @@ async fn reconcile_untimed<R: ContainerRuntime>(
     shared
         .telemetry
         .record_plan(&plan, steady, executed.is_ok());
+    if plan
+        .actions
+        .iter()
+        .any(|a| matches!(a, Action::Build { .. }))
+    {
+        sync::lock(&shared.builds).prune_later(&project);
+    }
     let retry_in = settle_failing(&shared, &plan, executed.as_ref().err(), now);
     if let Err(err) = &executed {
         record_failures(&shared, &project, err, steady, now)?;
@@ -355,6 +363,18 @@ fn record_failures<R>(
         }
     }
     Ok(())
+}
+
+/// Removes the images composectl built for `project` that nothing needs any more, when a
+/// look is due (after a build, once after start); a failure is logged and looked at again
+/// after the next build.
+async fn remove_unused_images<R: ContainerRuntime>(shared: &Shared<R>, project: &str) {
+    if !sync::lock(&shared.builds).take_prune_due(project) {
+        return;
+    }
+    if let Err(e) = shared.executor.remove_unused_images(project).await {
+        warn!(error = %e, "cannot remove the images composectl built and no longer uses");
+    }
 }
 
 /// Removes the secret and config files nothing uses any more; a failure is logged and

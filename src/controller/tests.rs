@@ -132,6 +132,15 @@ impl Running {
         }
     }
 
+    /// Writes `file` (relative to the desired directory) the way `git pull` does.
+    pub(super) fn write_file(&self, file: &str, contents: &str) {
+        let path = self.dir.path().join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let tmp = path.with_extension("composectl-test-tmp");
+        std::fs::write(&tmp, contents).unwrap();
+        std::fs::rename(tmp, path).unwrap();
+    }
+
     pub(super) fn write(&self, contents: &str) {
         let tmp = self.dir.path().join("shop/.compose.yaml.tmp");
         std::fs::write(&tmp, contents).unwrap();

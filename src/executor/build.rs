@@ -127,3 +127,33 @@ impl<R: ContainerRuntime> Executor<R> {
         Ok(1)
     }
 }
+
+impl<R: ContainerRuntime> Executor<R> {
+    /// Removes the images composectl built for `project` that nothing needs any more
+    /// ([`crate::build::decide::unused`]: not among the newest few of their service, not
+    /// tagged, run by no container); an image the engine still finds in use is kept.
+    /// Returns the IDs removed.
+    pub async fn remove_unused_images(
+        &self,
+        project: &str,
+    ) -> Result<Vec<String>, crate::runtime::Error> {
+        let built = self.runtime.list_built_images().await?;
+        let observed = self.store.snapshot();
+        let in_use = observed
+            .containers
+            .values()
+            .map(|c| c.image_id.as_str())
+            .collect();
+        let mut removed = Vec::new();
+        for id in crate::build::decide::unused(&built, project, &in_use) {
+            if self.runtime.remove_image(&id).await? {
+                info!(project, image = %id, "removed an image composectl built and no longer uses");
+                removed.push(id);
+            }
+        }
+        if !removed.is_empty() {
+            self.store.set_images(self.runtime.list_images().await?);
+        }
+        Ok(removed)
+    }
+}

@@ -331,6 +331,10 @@ impl ContainerRuntime for FakeRuntime {
         self.built_images()
     }
 
+    async fn remove_image(&self, id: &str) -> Result<bool> {
+        self.remove_built(id)
+    }
+
     async fn tag_image(&self, image: &str, reference: &str) -> Result<()> {
         let call = Call::Tag {
             image: image.to_owned(),

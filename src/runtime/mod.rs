@@ -138,6 +138,8 @@ pub struct BuiltImage {
     pub tags: Vec<String>,
     /// Its labels.
     pub labels: BTreeMap<String, String>,
+    /// When it was built, seconds since the epoch.
+    pub created: i64,
 }
 
 /// Result alias for runtime operations.
@@ -270,6 +272,10 @@ pub trait ContainerRuntime: Send + Sync + 'static {
 
     /// Images this instance built (labelled managed and with its instance). One call.
     fn list_built_images(&self) -> impl Future<Output = Result<Vec<BuiltImage>>> + Send;
+
+    /// Removes the image `id` unless something still uses it (a container, another tag):
+    /// `false` then, and nothing is removed. Never forced.
+    fn remove_image(&self, id: &str) -> impl Future<Output = Result<bool>> + Send;
 
     /// Creates the network unless a network of that name exists (then does nothing).
     fn ensure_network(

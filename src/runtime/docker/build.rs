@@ -205,6 +205,7 @@ impl DockerRuntime {
                     .map(|t| normalize_image_ref(t))
                     .collect(),
                 labels: image.labels.into_iter().collect(),
+                created: image.created,
             })
             .collect())
     }

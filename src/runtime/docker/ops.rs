@@ -9,7 +9,7 @@ use bollard::models::{NetworkConnectRequest, VolumeCreateRequest};
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, EventsOptions, ListContainersOptions,
     ListImagesOptions, ListNetworksOptions, ListVolumesOptions, RemoveContainerOptions,
-    RenameContainerOptions, StopContainerOptions, TagImageOptions,
+    RemoveImageOptions, RenameContainerOptions, StopContainerOptions, TagImageOptions,
 };
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
@@ -221,6 +221,28 @@ impl ContainerRuntime for DockerRuntime {
 
     async fn list_built_images(&self) -> Result<Vec<crate::runtime::BuiltImage>> {
         self.built_images().await
+    }
+
+    async fn remove_image(&self, id: &str) -> Result<bool> {
+        let options = RemoveImageOptions {
+            force: false,
+            noprune: false,
+            ..RemoveImageOptions::default()
+        };
+        match self
+            .call(
+                "remove_image",
+                Write,
+                self.docker.remove_image(id, Some(options), None),
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            // In use by a container, or tagged in several repositories.
+            Err(e) if status_of(&e) == Some(409) => Ok(false),
+            Err(e) if status_of(&e) == Some(404) => Ok(true),
+            Err(e) => Err(map_error("remove_image", format!("image {id}"), e)),
+        }
     }
 
     async fn ensure_network(

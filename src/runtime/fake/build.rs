@@ -47,7 +47,29 @@ impl FakeRuntime {
                 id: id.clone(),
                 tags: tags.get(id.as_str()).cloned().unwrap_or_default(),
                 labels: labels.clone(),
+                // The fake's IDs count up in hex: they order the builds.
+                created: i64::from_str_radix(id.trim_start_matches("sha256:"), 16).unwrap_or(0),
             })
             .collect())
+    }
+
+    /// `remove_image`: refused (false) while a container runs the image or more than one
+    /// tag names it, as the engine refuses without `force`.
+    pub(super) fn remove_built(&self, id: &str) -> Result<bool> {
+        let mut engine = self.engine();
+        let call = Call::RemoveImage { id: id.to_owned() };
+        engine.record(Op::RemoveImage, call)?;
+        let used = engine
+            .containers
+            .values()
+            .any(|c| c.observed.image_id == id);
+        let tags = engine.images.values().filter(|i| *i == id).count();
+        if used || tags > 1 {
+            return Ok(false);
+        }
+        engine.images.retain(|_, i| i != id);
+        engine.built.remove(id);
+        engine.emit_image("delete");
+        Ok(true)
     }
 }

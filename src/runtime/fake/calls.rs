@@ -18,6 +18,8 @@ pub enum Op {
     BuildImage,
     /// `list_built_images`.
     ListBuiltImages,
+    /// `remove_image`.
+    RemoveImage,
     /// `rename_container`.
     RenameContainer,
     /// `ensure_network`.
@@ -53,6 +55,7 @@ impl Op {
             Self::TagImage => "tag_image",
             Self::BuildImage => "build_image",
             Self::ListBuiltImages => "list_built_images",
+            Self::RemoveImage => "remove_image",
             Self::RenameContainer => "rename_container",
             Self::EnsureNetwork => "ensure_network",
             Self::EnsureVolume => "ensure_volume",
@@ -74,6 +77,7 @@ impl Op {
             Self::PullImage
                 | Self::TagImage
                 | Self::BuildImage
+                | Self::RemoveImage
                 | Self::RenameContainer
                 | Self::EnsureNetwork
                 | Self::EnsureVolume
@@ -119,6 +123,11 @@ pub enum Call {
     },
     /// `list_built_images`.
     ListBuiltImages,
+    /// `remove_image(id)`.
+    RemoveImage {
+        /// The image ID.
+        id: String,
+    },
     /// `rename_container(id, name)`.
     Rename {
         /// Container ID.
