@@ -325,6 +325,7 @@ async fn apply(
     config.limits = args.desired.limits();
     config.wait_timeout = args.wait_timeout;
     config.parallelism = args.parallelism;
+    config.builds = args.builds.settings();
     config.adopt = args.adopt;
     let controller = Controller::new(runtime, config);
     controller.reload().await;
@@ -379,6 +380,7 @@ async fn run_daemon(
     config.load_timeout = args.load_timeout;
     config.wait_timeout = args.wait_timeout;
     config.parallelism = args.parallelism;
+    config.builds = args.builds.settings();
     config.crash = CrashPolicy {
         initial: args.crash_backoff,
         max: args.crash_backoff_max,

@@ -68,6 +68,28 @@ impl DesiredArgs {
     }
 }
 
+/// How image builds run (`build:`).
+#[derive(Debug, Clone, Args)]
+pub struct BuildArgs {
+    /// How many images are built at once.
+    #[arg(long, env = "COMPOSECTL_BUILD_PARALLELISM", default_value_t = 1, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub build_parallelism: usize,
+    /// Longest image build; a build that takes longer fails (and is not tried again until
+    /// its inputs change).
+    #[arg(long, env = "COMPOSECTL_BUILD_TIMEOUT", default_value = "30m", value_parser = parse_duration)]
+    pub build_timeout: Duration,
+}
+
+impl BuildArgs {
+    /// The executor's build settings.
+    pub fn settings(&self) -> crate::executor::BuildSettings {
+        crate::executor::BuildSettings {
+            parallelism: self.build_parallelism,
+            timeout: self.build_timeout,
+        }
+    }
+}
+
 /// `apply` settings.
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
@@ -84,6 +106,9 @@ pub struct ApplyArgs {
     /// plan's dependencies still order the rest.
     #[arg(long, env = "COMPOSECTL_PARALLELISM", default_value_t = crate::executor::DEFAULT_PARALLELISM, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub parallelism: usize,
+    /// How image builds run.
+    #[command(flatten)]
+    pub builds: BuildArgs,
     /// Prune every project of this instance that the desired directory does not hold, also
     /// those another desired directory deployed (by default only projects loaded from this
     /// directory are ever pruned; the others are left running and reported).
@@ -110,6 +135,9 @@ pub struct RunArgs {
     /// plan's dependencies still order the rest.
     #[arg(long, env = "COMPOSECTL_PARALLELISM", default_value_t = crate::executor::DEFAULT_PARALLELISM, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub parallelism: usize,
+    /// How image builds run.
+    #[command(flatten)]
+    pub builds: BuildArgs,
     /// First delay of the crash backoff (doubles per crash).
     #[arg(long, env = "COMPOSECTL_CRASH_BACKOFF", default_value = "10s", value_parser = parse_duration)]
     pub crash_backoff: Duration,

@@ -89,7 +89,7 @@ pub const SERVICE: &[Key] = &[
     applied("image"),
     applied_as(
         "build",
-        "parsed; the image must exist or be pullable (composectl does not build yet: the error gives the `docker build` command)",
+        "built by composectl through the engine's build endpoint when no image carries the inputs' hash (short and long form; see Images built from the desired directory)",
     ),
     applied("command"),
     applied("entrypoint"),
@@ -211,7 +211,7 @@ pub const SERVICE: &[Key] = &[
     // (pulls, platform and label files)
     applied_as(
         "pull_policy",
-        "`missing`/`if_not_present`, `always` (before each create), `never`, `build`, `daily`, `weekly`, `every_<duration>`, `refresh`",
+        "`missing`/`if_not_present`, `always` (before each create), `never`, `build`, `daily`, `weekly`, `every_<duration>`, `refresh`; with `build:` only `build` (the default: rebuild when the inputs change), `missing` (build only when absent) and `never`",
     ),
     applied_as("pull_refresh_after", "with `pull_policy: refresh`"),
     applied_as("platform", "the pull's and the create's platform"),
