@@ -117,7 +117,9 @@ fn service_privileges(
         name,
         // What runs and how it is started, named and labelled: no host access.
         image: _,
-        build: _,
+        // The build's context lies inside the desired directory (the loader refuses
+        // others); the network its `RUN` steps join is judged below.
+        build,
         replicas: _,
         container_name: _,
         command: _,
@@ -261,6 +263,15 @@ fn service_privileges(
     for (grant, field) in super::references::grants(network_mode, volumes_from, external_links) {
         let key = key(field);
         found.add(grant, origins.key(&key), || fallback(&key));
+    }
+    let build_network = build.as_ref().and_then(|b| b.network.as_deref());
+    if let Some(network) = build_network.filter(|n| *n == "host" || n.starts_with("container:")) {
+        let key = key("build.network");
+        found.add(
+            Grant::Network(network.to_owned()),
+            origins.key(&key),
+            || fallback(&key),
+        );
     }
     for network_key in networks.keys() {
         let Some(network) = project.networks.get(network_key) else {

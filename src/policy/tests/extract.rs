@@ -98,6 +98,12 @@ fn cases() -> Vec<Case> {
             &[("network:host", "services.web.network_mode", Some(4))],
         ),
         case(
+            "a build whose RUN steps join the host's network namespace",
+            web("    build:\n      context: ./web\n      network: host\n"),
+            |h| h.write("shop/web/Dockerfile", "FROM scratch\n"),
+            &[("network:host", "services.web.build.network", None)],
+        ),
+        case(
             "another container's network namespace",
             web("    network_mode: \"container:vpn\"\n"),
             nothing,
