@@ -16,6 +16,7 @@ use std::sync::Arc;
 use crate::build::Entry;
 use crate::build::decide;
 use crate::model::ObservedState;
+use crate::model::observed::normalize_image_ref;
 use crate::model::resources::PullPolicy;
 use crate::model::spec::{ProjectSpec, ServiceSpec};
 
@@ -24,15 +25,29 @@ use super::{Action, BuildReason, Note, PlanContext};
 /// Changed paths `plan` names before "and N more".
 pub const SHOWN_PATHS: usize = 3;
 
-/// The builds and tag moves the project's built services need, in service order.
+/// The builds and tag moves the project's built services need, in service order;
+/// services that build one image from the same inputs share one (the first's).
 pub(super) fn builds(
     spec: &ProjectSpec,
     observed: &ObservedState,
     ctx: &PlanContext,
 ) -> Vec<Action> {
+    let mut seen = std::collections::BTreeSet::new();
     spec.services
         .values()
         .filter_map(|s| build_of(s, observed, ctx))
+        .filter(|action| {
+            let (image, what) = match action {
+                Action::Build { image, hash, .. } => (image, hash),
+                Action::TagImage {
+                    reference,
+                    image_id,
+                    ..
+                } => (reference, image_id),
+                _ => return true,
+            };
+            seen.insert((normalize_image_ref(image), what.clone()))
+        })
         .collect()
 }
 

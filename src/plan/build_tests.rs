@@ -180,3 +180,24 @@ fn missing_builds_only_an_absent_image_and_never_never_builds() {
         .count();
     assert_eq!(pulls, 0, "a built service is never pulled");
 }
+
+#[test]
+fn services_built_from_the_same_inputs_into_one_image_share_one_build() {
+    let p = built("h1", Vec::new(), PullPolicy::Build);
+    let mut worker = p.services["web"].clone();
+    worker.name = "worker".into();
+    let p = p.service(worker);
+    let plan = plan("shop", Some(&p), &observed(), &PlanContext::default());
+    let texts: Vec<String> = plan.actions.iter().map(ToString::to_string).collect();
+    let builds = texts.iter().filter(|t| t.starts_with("build")).count();
+    assert_eq!(builds, 1, "{texts:?}");
+    let build = texts.iter().position(|t| t.starts_with("build")).unwrap();
+    let create = texts
+        .iter()
+        .position(|t| t == "create worker #1 (replica missing)")
+        .unwrap();
+    assert!(
+        graph(&plan, &p).deps[create].contains(&build),
+        "worker waits for the build of the image it runs: {texts:?}"
+    );
+}

@@ -4,8 +4,8 @@
 //! Edges (always from an action to actions *before* it in the plan, so the graph is acyclic
 //! by construction and a plan run in order still satisfies it):
 //!
-//! - a replica action (create, replace, start, rename) of service S waits for the pull of
-//!   S's image, the build and the tags of S (but a start in place, which runs the
+//! - a replica action (create, replace, start, rename) of service S waits for the pull or
+//!   the build of S's image and the tags of S (but a start in place, which runs the
 //!   container's own image), the ensures and recreates of the networks and volumes S
 //!   uses, the waits of S, and every action of each service S depends on (`depends_on`,
 //!   `network_mode`/`ipc`/`pid` of `service:`, `volumes_from`, `links`);
@@ -56,8 +56,8 @@ enum Kind {
     Wait { service: String, dependency: String },
     /// A tag a service's rollout needs.
     Tag(String),
-    /// A build of a service's image.
-    Build(String),
+    /// A build of a service's image: the service, the normalized image.
+    Build(String, String),
     /// A pull, by normalized reference.
     Pull(String),
     /// A network ensure or recreate, by compose key.
@@ -74,7 +74,7 @@ impl Kind {
     /// The service the action belongs to, if one.
     fn service(&self) -> Option<&str> {
         match self {
-            Self::Replica(s) | Self::Tag(s) | Self::Build(s) | Self::Wait { service: s, .. } => {
+            Self::Replica(s) | Self::Tag(s) | Self::Build(s, _) | Self::Wait { service: s, .. } => {
                 Some(s)
             }
             _ => None,
@@ -107,7 +107,9 @@ fn kind(action: &Action, spec: &ProjectSpec) -> Kind {
             dependency: dependency.clone(),
         },
         Action::TagImage { service, .. } => Kind::Tag(service.clone()),
-        Action::Build { service, .. } => Kind::Build(service.clone()),
+        Action::Build { service, image, .. } => {
+            Kind::Build(service.clone(), normalize_image_ref(image))
+        }
         Action::PullImage { image } => Kind::Pull(normalize_image_ref(image)),
         Action::EnsureNetwork { key } | Action::RecreateNetwork { key, .. } => {
             Kind::Network(key.clone())
@@ -278,11 +280,13 @@ pub fn graph(plan: &Plan, spec: &ProjectSpec) -> Graph {
             match (mine, other) {
                 (Kind::Wait { dependency, .. }, _) => other.service() == Some(dependency),
                 (Kind::Replica(s), Kind::Wait { service, .. }) if s == service => true,
-                (Kind::Replica(s), Kind::Tag(t) | Kind::Build(t)) if s == t => !in_place,
+                (Kind::Replica(s), Kind::Tag(t)) if s == t => !in_place,
                 (Kind::Replica(_), _) => {
                     let uses = uses.as_ref().expect("a replica action has its uses");
                     match other {
-                        Kind::Pull(image) => !in_place && uses.images.contains(image),
+                        Kind::Pull(image) | Kind::Build(_, image) => {
+                            !in_place && uses.images.contains(image)
+                        }
                         Kind::Network(key) => uses.networks.contains(key),
                         Kind::Volume(key) => uses.volumes.contains(key),
                         _ => other.service().is_some_and(|d| uses.needs.contains(d)),
