@@ -377,6 +377,7 @@ async fn run_daemon(
     config.adopt = args.adopt;
     config.removal_grace = args.removal_grace;
     config.load_timeout = args.load_timeout;
+    config.watch_min_interval = args.watch_min_interval;
     config.wait_timeout = args.wait_timeout;
     config.parallelism = args.parallelism;
     config.crash = CrashPolicy {

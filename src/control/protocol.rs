@@ -190,6 +190,9 @@ pub struct RevisionLine {
     pub recorded_at: u64,
     /// When a rollout of it failed, if one did.
     pub failed_at: Option<u64>,
+    /// The registry digest its image was pulled by, when registry watching pulled it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
     /// The replicas run it now.
     pub current: bool,
 }

@@ -185,6 +185,9 @@ fn history_row(revision: &RevisionLine) -> [String; 6] {
     if let Some(failed) = revision.failed_at {
         notes.push(format!("failed {}", timefmt::rfc3339(failed)));
     }
+    if let Some(digest) = &revision.digest {
+        notes.push(format!("digest {digest}"));
+    }
     [
         revision.number.to_string(),
         revision.image.clone(),

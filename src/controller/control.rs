@@ -219,6 +219,7 @@ impl<R: ContainerRuntime> ControlHandler<R> {
                 config_hash: e.key.config_hash.clone(),
                 recorded_at: e.recorded_at,
                 failed_at: e.failed_at,
+                digest: e.digest.clone(),
                 current: current.as_ref() == Some(&e.key),
             })
             .collect();

@@ -48,6 +48,8 @@ pub struct Shared<R> {
     /// Asks the loop to load the desired directory again now (`composectl policy
     /// approve`).
     pub reload: tokio::sync::Notify,
+    /// What registry watching last found per watched service ([`crate::watch`]).
+    pub watches: crate::watch::Watches,
     /// The plan notes already logged (project, subject, text): each is warned once.
     pub notes_warned: Mutex<std::collections::BTreeSet<(String, String, String)>>,
 }

@@ -143,6 +143,7 @@ fn history_is_a_table_with_short_ids_and_utc_times() {
                 config_hash: "fedcba9876543210fedcba".into(),
                 recorded_at: 1_714_566_605,
                 failed_at: None,
+                digest: None,
                 current: true,
             },
             RevisionLine {
@@ -152,6 +153,7 @@ fn history_is_a_table_with_short_ids_and_utc_times() {
                 config_hash: "bbbbbbbbbbbbcccc".into(),
                 recorded_at: 1_714_570_000,
                 failed_at: Some(1_714_570_120),
+                digest: None,
                 current: false,
             },
         ],

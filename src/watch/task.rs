@@ -1,0 +1,380 @@
+//! The watcher task: checks each watched service on its interval and pulls what the
+//! registry has that the host does not. It reads the desired state and the revision
+//! histories through a [`Host`] (the controller in the daemon, a fake in tests) and talks
+//! to the engine through the [`ContainerRuntime`]; the decisions are [`super::decide`]'s.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::{Instant, sleep_until};
+use tracing::{info, warn};
+
+use super::config::{Mode, WatchConfig};
+use super::decide::{self, DigestDecision};
+use super::{Error, Result, Watches};
+use crate::clock::WallClock;
+use crate::model::ServiceRef;
+use crate::model::observed::{normalize_image_ref, repository_of};
+use crate::model::spec::ServiceSpec;
+use crate::rollout::RolloutConfig;
+use crate::runtime::ContainerRuntime;
+use crate::runtime::docker::auth::registry_host;
+
+/// How often the watcher looks for services that started or stopped being watched.
+pub const REFRESH: Duration = Duration::from_secs(1);
+
+/// A revision of a service whose rollout failed: its image ID and the digest recorded
+/// for it, if one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedRevision {
+    /// The image ID the revision runs.
+    pub image_id: String,
+    /// The registry digest its history entry records.
+    pub digest: Option<String>,
+}
+
+/// What the watcher reads and tells the rest of the daemon.
+pub trait Host: Send + Sync + 'static {
+    /// Every service of every loaded project, with its spec.
+    fn services(&self) -> Vec<(ServiceRef, ServiceSpec)>;
+    /// The revisions of `service` whose rollout failed.
+    fn failed_revisions(&self, service: &ServiceRef) -> Result<Vec<FailedRevision>>;
+    /// The image `image_id` was pulled by `digest` (for the revision history).
+    fn note_digest(&self, image_id: &str, digest: &str);
+    /// Reconcile `project` soon.
+    fn kick(&self, project: &str);
+}
+
+/// One watched service.
+#[derive(Debug)]
+struct Entry {
+    image: String,
+    platform: Option<String>,
+    config: WatchConfig,
+    due: Instant,
+    failures: u32,
+}
+
+/// What one check found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Checked {
+    /// The local image is what the registry names.
+    UpToDate {
+        /// The digest.
+        digest: String,
+    },
+    /// The registry names a held digest.
+    Held {
+        /// The held digest.
+        digest: String,
+        /// The local image's digest, if it was pulled.
+        local: Option<String>,
+    },
+    /// The registry names another digest: it was pulled.
+    Pulled {
+        /// The digest the local image was pulled by before, if any.
+        from: Option<String>,
+        /// The digest pulled.
+        to: String,
+    },
+    /// The image is not on this host yet: the reconcile pulls it.
+    NotLocal {
+        /// The registry's digest.
+        digest: String,
+    },
+}
+
+/// The watcher: one per daemon.
+pub struct Watcher<R, H> {
+    runtime: Arc<R>,
+    host: H,
+    watches: Watches,
+    clock: WallClock,
+    minimum: Duration,
+    entries: BTreeMap<ServiceRef, Entry>,
+    seed: std::collections::hash_map::RandomState,
+    checks: u64,
+}
+
+impl<R: ContainerRuntime, H: Host> Watcher<R, H> {
+    /// A watcher checking through `runtime` the services `host` loads, never more often
+    /// than `minimum` per service, recording what it finds in `watches`.
+    pub fn new(
+        runtime: Arc<R>,
+        host: H,
+        watches: Watches,
+        clock: WallClock,
+        minimum: Duration,
+    ) -> Self {
+        Self {
+            runtime,
+            host,
+            watches,
+            clock,
+            minimum,
+            entries: BTreeMap::new(),
+            seed: Default::default(),
+            checks: 0,
+        }
+    }
+
+    /// Runs until `shutdown` resolves.
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let now = Instant::now();
+            let round = async {
+                self.refresh(now);
+                self.check_due(now).await;
+            };
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = round => {}
+            }
+            let now = Instant::now();
+            let wake = self
+                .next_due()
+                .map_or(now + REFRESH, |d| d.min(now + REFRESH));
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = sleep_until(wake) => {}
+            }
+        }
+    }
+
+    /// When the next check is due, if any service is watched.
+    pub fn next_due(&self) -> Option<Instant> {
+        self.entries.values().map(|e| e.due).min()
+    }
+
+    /// Picks up services that started or stopped being watched, or whose image or
+    /// settings changed (those are checked at once).
+    pub fn refresh(&mut self, now: Instant) {
+        let mut seen = BTreeSet::new();
+        for (sref, service) in self.host.services() {
+            let Some(config) = watch_config(&service) else {
+                continue;
+            };
+            seen.insert(sref.clone());
+            let same = self
+                .entries
+                .get(&sref)
+                .is_some_and(|e| e.image == service.image && e.config == config);
+            if !same {
+                info!(project = %sref.project, service = %sref.service, image = %service.image, mode = config.mode.as_str(), "watching the registry for new images");
+                self.watches.update(&sref, |w| {
+                    *w = super::ServiceWatch {
+                        mode: config.mode.as_str().to_owned(),
+                        image: service.image.clone(),
+                        ..Default::default()
+                    }
+                });
+                self.entries.insert(
+                    sref,
+                    Entry {
+                        image: service.image.clone(),
+                        platform: service.platform.clone(),
+                        config,
+                        due: now,
+                        failures: 0,
+                    },
+                );
+            }
+        }
+        self.entries.retain(|s, _| seen.contains(s));
+        self.watches.retain(|s| seen.contains(s));
+    }
+
+    /// Checks every service due at `now`, and schedules its next check.
+    pub async fn check_due(&mut self, now: Instant) {
+        let due: Vec<ServiceRef> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.due <= now)
+            .map(|(s, _)| s.clone())
+            .collect();
+        for sref in due {
+            let Some(entry) = self.entries.get(&sref) else {
+                continue;
+            };
+            let result = match entry.config.mode {
+                Mode::Digest => self.check_digest(&sref, entry).await,
+                // Semver needs the registry's tag list (not implemented yet): the service
+                // is reported, never changed.
+                Mode::Semver => Err(Error::SemverUnsupported),
+            };
+            self.record(&sref, result);
+        }
+    }
+
+    /// Records a check's result and schedules the next one.
+    fn record(&mut self, sref: &ServiceRef, result: Result<Checked>) {
+        let sample = self.sample();
+        let now_ms = self.clock.now_ms();
+        let Some(entry) = self.entries.get_mut(sref) else {
+            return;
+        };
+        let was_failing = entry.failures > 0;
+        match &result {
+            Ok(_) => {
+                if was_failing {
+                    info!(project = %sref.project, service = %sref.service, image = %entry.image, "registry check works again");
+                }
+                entry.failures = 0;
+            }
+            Err(err) => {
+                if !was_failing {
+                    warn!(project = %sref.project, service = %sref.service, "registry check failed, nothing changes until it works: {err}");
+                }
+                entry.failures = entry.failures.saturating_add(1);
+            }
+        }
+        let delay = decide::next_delay(entry.config.interval, self.minimum, entry.failures, sample);
+        entry.due = Instant::now() + delay;
+        self.watches.update(sref, |w| {
+            w.last_check_ms = Some(now_ms);
+            match result {
+                Ok(checked) => {
+                    w.error = None;
+                    apply(w, checked);
+                }
+                Err(err) => w.error = Some(err.to_string()),
+            }
+        });
+    }
+
+    /// A number in 0..1 for the jitter, different per check.
+    fn sample(&mut self) -> f64 {
+        self.checks = self.checks.wrapping_add(1);
+        let mut hasher = self.seed.build_hasher();
+        hasher.write_u64(self.checks);
+        (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// One digest check: asks the registry, compares, pulls and kicks when it moved.
+    async fn check_digest(&self, sref: &ServiceRef, entry: &Entry) -> Result<Checked> {
+        let image = &entry.image;
+        let registry = registry_host(image);
+        let remote = self
+            .runtime
+            .inspect_distribution(image)
+            .await
+            .map_err(|source| Error::Registry {
+                registry: registry.clone(),
+                image: image.clone(),
+                source,
+            })?;
+        let Some(local) = self.inspect(image).await? else {
+            return Ok(Checked::NotLocal { digest: remote });
+        };
+        let repository = repository_of(&normalize_image_ref(image)).to_owned();
+        let local_digests = decide::local_digests(&local.repo_digests, &repository);
+        let held = self.held(sref, &repository).await?;
+        match decide::digest(&remote, &local_digests, &held) {
+            DigestDecision::UpToDate => Ok(Checked::UpToDate { digest: remote }),
+            DigestDecision::Held { digest } => Ok(Checked::Held {
+                digest,
+                local: local_digests.first().map(|d| (*d).to_owned()),
+            }),
+            DigestDecision::Update { from, to } => {
+                info!(
+                    project = %sref.project, service = %sref.service, %image,
+                    old_digest = from.as_deref().unwrap_or("none"), new_digest = %to,
+                    "the registry's {image} is a new image (digest {} -> {to}); pulling it, its rollout follows the service's strategy",
+                    from.as_deref().unwrap_or("none")
+                );
+                self.runtime
+                    .pull_image(image, entry.platform.as_deref())
+                    .await
+                    .map_err(|source| Error::Pull {
+                        registry,
+                        image: image.clone(),
+                        source,
+                    })?;
+                if let Some(pulled) = self.inspect(image).await? {
+                    let digests = decide::local_digests(&pulled.repo_digests, &repository);
+                    let digest = digests
+                        .iter()
+                        .find(|d| **d == to)
+                        .or(digests.first())
+                        .map_or(to.as_str(), |d| *d);
+                    self.host.note_digest(&pulled.id, digest);
+                }
+                self.host.kick(&sref.project);
+                Ok(Checked::Pulled { from, to })
+            }
+        }
+    }
+
+    async fn inspect(&self, image: &str) -> Result<Option<crate::runtime::ImageInfo>> {
+        self.runtime
+            .inspect_image(image)
+            .await
+            .map_err(|source| Error::Inspect {
+                image: image.to_owned(),
+                source,
+            })
+    }
+
+    /// The digests of `sref`'s failed revisions: recorded in the history, and those its
+    /// images (still on the host) were pulled by.
+    async fn held(&self, sref: &ServiceRef, repository: &str) -> Result<BTreeSet<String>> {
+        let mut held = BTreeSet::new();
+        for failed in self.host.failed_revisions(sref)? {
+            held.extend(failed.digest);
+            if let Some(info) = self.inspect(&failed.image_id).await? {
+                held.extend(
+                    decide::local_digests(&info.repo_digests, repository)
+                        .into_iter()
+                        .map(str::to_owned),
+                );
+            }
+        }
+        Ok(held)
+    }
+}
+
+/// The watch settings of `service`, when it is watched (a service built here is not: its
+/// image comes from its build, not a registry).
+fn watch_config(service: &ServiceSpec) -> Option<WatchConfig> {
+    if service.build.is_some() {
+        return None;
+    }
+    RolloutConfig::from_service(service).ok()?.watch
+}
+
+/// Writes what a check found into the service's status.
+fn apply(w: &mut super::ServiceWatch, checked: Checked) {
+    match checked {
+        Checked::UpToDate { digest } => {
+            w.local_digest = Some(digest.clone());
+            w.registry_digest = Some(digest);
+            w.result = Some("up to date".to_owned());
+            w.update_available = None;
+            w.held = None;
+        }
+        Checked::Held { digest, local } => {
+            w.local_digest = local;
+            w.result = Some(format!(
+                "{digest} failed its rollout here; held until the registry names another image"
+            ));
+            w.registry_digest = Some(digest.clone());
+            w.update_available = None;
+            w.held = Some(digest);
+        }
+        Checked::Pulled { to, .. } => {
+            w.local_digest = Some(to.clone());
+            w.registry_digest = Some(to.clone());
+            w.result = Some(format!("pulled {to}; rolling out"));
+            w.update_available = Some(to);
+            w.held = None;
+        }
+        Checked::NotLocal { digest } => {
+            w.registry_digest = Some(digest);
+            w.result = Some("not on this host yet; the reconcile pulls it".to_owned());
+        }
+    }
+}
