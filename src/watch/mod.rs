@@ -26,6 +26,9 @@ pub mod host;
 pub mod status;
 pub mod task;
 
+#[cfg(test)]
+mod task_tests;
+
 pub use status::{ServiceWatch, Watches};
 pub use task::Watcher;
 
