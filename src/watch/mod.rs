@@ -23,8 +23,10 @@
 pub mod config;
 pub mod decide;
 pub mod host;
+pub mod registry;
 pub mod status;
 pub mod task;
+pub mod versions;
 
 #[cfg(test)]
 mod task_tests;
