@@ -41,6 +41,7 @@ pub const FILE_MODE: u32 = 0o600;
 const RECORD: &str = "rollout.json";
 const HISTORY: &str = "history.json";
 const OWNERSHIP: &str = "ownership.json";
+const WATCH: &str = "watch.json";
 const PRIVILEGES: &str = "privileges.json";
 const FILES: &str = "files";
 
@@ -147,6 +148,25 @@ impl StateDir {
     /// included: 0600 in 0700 directories).
     pub fn save_history(&self, project: &str, service: &str, history: &History) -> Result<()> {
         self.write_json(&self.service_dir(project, service), HISTORY, history)
+    }
+
+    /// The registry-watching override of `project`/`service` ([`crate::watch`]), if one.
+    pub fn load_watch(
+        &self,
+        project: &str,
+        service: &str,
+    ) -> Result<Option<crate::watch::Override>> {
+        self.read_json(&self.service_dir(project, service), WATCH)
+    }
+
+    /// Writes the registry-watching override of `project`/`service` atomically.
+    pub fn save_watch(
+        &self,
+        project: &str,
+        service: &str,
+        value: &crate::watch::Override,
+    ) -> Result<()> {
+        self.write_json(&self.service_dir(project, service), WATCH, value)
     }
 
     /// The instance's ownership record (`None` before the first save).

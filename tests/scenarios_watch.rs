@@ -40,16 +40,26 @@ impl Scenario {
     /// Pushes demo v1 as the watched tag, runs 3 replicas of it under a watching canary
     /// and waits until all are healthy.
     fn start(prefix: &str) -> Self {
+        Self::start_with(prefix, "live", "{mode: digest, interval: 1s}", &[])
+    }
+
+    /// [`Self::start`] on tag `tag` watched by `watch`, with `extra` tags pushed first
+    /// (`(tag, local image)`).
+    fn start_with(prefix: &str, tag: &str, watch: &str, extra: &[(&str, String)]) -> Self {
         let v1 = demo_image("v1");
         demo_image("v2");
         let registry = Registry::start();
         let project = TestProject::new(prefix);
-        let name = format!("{}/app:live", project.name());
-        let reference = registry.push_from_elsewhere(&v1, &name);
+        let repository = format!("{}/app", project.name());
+        for (extra_tag, local) in extra {
+            let pushed = registry.push_from_elsewhere(local, &format!("{repository}:{extra_tag}"));
+            registry.forget_on_drop(&pushed);
+        }
+        let reference = registry.push_from_elsewhere(&v1, &format!("{repository}:{tag}"));
         registry.forget_on_drop(&reference);
         let previous = format!("{}:previous", reference.rsplit_once(':').unwrap().0);
         registry.forget_on_drop(&previous);
-        project.write_compose(&compose(&reference));
+        project.write_compose(&compose(&reference, watch));
         let mut daemon = Daemon::start(&project, &["--watch-min-interval", "1s"]);
         daemon.wait_ready();
         let scenario = Self {
@@ -76,6 +86,22 @@ impl Scenario {
             .map(|(_, name)| name.to_owned())
             .unwrap();
         self.registry.push_from_elsewhere(local_tag, &name);
+    }
+
+    /// Pushes `local_tag` as `tag` of the watched repository.
+    fn push_tag(&self, tag: &str, local_tag: &str) {
+        let repository = self
+            .reference
+            .split_once('/')
+            .unwrap()
+            .1
+            .rsplit_once(':')
+            .unwrap()
+            .0;
+        let pushed = self
+            .registry
+            .push_from_elsewhere(local_tag, &format!("{repository}:{tag}"));
+        self.registry.forget_on_drop(&pushed);
     }
 
     /// Builds `<project>-bad:latest`: demo v2 whose health check fails.
@@ -199,13 +225,12 @@ impl Drop for Scenario {
 }
 
 /// The compose file: 3 replicas of `reference` under a canary of one replica then all,
-/// watched for 2 s by the Docker health gate, following the registry's digest every
-/// second.
-fn compose(reference: &str) -> String {
+/// watched for 2 s by the Docker health gate, following the registry as `watch` says.
+fn compose(reference: &str, watch: &str) -> String {
     format!(
         "services:\n  {SERVICE}:\n    image: {reference}\n    deploy:\n      replicas: 3\n    \
          x-rollout:\n      strategy: canary\n      steps: [1, 100%]\n      monitor: 2s\n      \
-         gates: [{{type: docker_health}}]\n      watch: {{mode: digest, interval: 1s}}\n"
+         gates: [{{type: docker_health}}]\n      watch: {watch}\n"
     )
 }
 
@@ -305,4 +330,45 @@ fn a_registry_that_is_down_changes_nothing_and_the_failure_names_it() {
     );
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(scenario.replicas(), before, "nothing changed");
+}
+
+#[test]
+fn semver_moves_1_2_3_to_1_2_4_ignoring_1_1_9_and_2_0_0_rc1() {
+    let extra = [("1.1.9", demo_image("v2")), ("2.0.0-rc1", demo_image("v2"))];
+    let scenario = Scenario::start_with(
+        "wa-semver",
+        "1.2.3",
+        r"{mode: semver, interval: 1s, pattern: '^\d+\.\d+\.\d+(-.*)?$'}",
+        &extra,
+    );
+    let v1 = image_id(&demo_image("v1"));
+    // Nothing newer that the rules allow: several checks later, 1.2.3 still runs.
+    std::thread::sleep(Duration::from_secs(4));
+    let images: Vec<String> = scenario
+        .project
+        .running()
+        .into_iter()
+        .map(|c| c.image)
+        .collect();
+    assert!(
+        images.iter().all(|i| i.ends_with(":1.2.3")),
+        "1.1.9 is older and 2.0.0-rc1 a pre-release: {images:?}\n{}",
+        scenario.daemon.log()
+    );
+    scenario.wait_for("still 3 replicas on v1", Duration::from_secs(5), &v1);
+
+    scenario.push_tag("1.2.4", &demo_image("v2"));
+    let v2 = image_id(&demo_image("v2"));
+    scenario.wait_for("3 replicas healthy on 1.2.4", Duration::from_secs(90), &v2);
+    scenario.wait_phase("complete", Duration::from_secs(30));
+    let images: Vec<String> = scenario
+        .project
+        .running()
+        .into_iter()
+        .map(|c| c.image)
+        .collect();
+    assert!(
+        images.iter().all(|i| i.ends_with(":1.2.4")),
+        "every replica runs the 1.2.4 tag: {images:?}"
+    );
 }

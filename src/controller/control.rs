@@ -120,6 +120,9 @@ impl<R: ContainerRuntime> ControlHandler<R> {
             let Wanted::Spec(spec) = view.wanted(&project) else {
                 continue;
             };
+            // The image semver watching chose, as the reconcile plans it.
+            let mut spec = spec.clone();
+            self.shared.watches.apply_overrides(&mut spec);
             for service in spec.services.values() {
                 if has_rollout(service) && selector.matches(&spec.name, &service.name) {
                     selected.push(Selected {

@@ -190,7 +190,7 @@ impl<R: ContainerRuntime> Controller<R> {
             privileges: Mutex::default(),
             reload: tokio::sync::Notify::new(),
             notes_warned: Mutex::default(),
-            watches: crate::watch::Watches::default(),
+            watches: crate::watch::Watches::with_state(config.state.clone()),
         });
         let guard = policy::Guard::new(
             config.policy.clone(),

@@ -73,7 +73,11 @@ pub fn plan_project<R>(
     let observed = shared.store.snapshot();
     let spec = match view.wanted(project) {
         Wanted::Frozen | Wanted::Foreign => return None,
-        Wanted::Spec(spec) => spec.clone(),
+        Wanted::Spec(spec) => {
+            let mut spec = spec.clone();
+            shared.watches.apply_overrides(&mut spec);
+            spec
+        }
         Wanted::Absent => ProjectSpec {
             name: project.to_owned(),
             ..ProjectSpec::default()
@@ -353,7 +357,11 @@ async fn drive_rollouts<R: ContainerRuntime>(
     let spec = {
         let view = sync::lock(&shared.view);
         match view.wanted(project) {
-            Wanted::Spec(spec) => spec.clone(),
+            Wanted::Spec(spec) => {
+                let mut spec = spec.clone();
+                shared.watches.apply_overrides(&mut spec);
+                spec
+            }
             Wanted::Frozen | Wanted::Absent | Wanted::Foreign => {
                 return Ok(rollouts::Drive::default());
             }

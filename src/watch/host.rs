@@ -48,6 +48,7 @@ impl<R: ContainerRuntime> Host for ControllerHost<R> {
             .iter()
             .filter(|e| e.failed_at.is_some())
             .map(|e| FailedRevision {
+                image: e.image.clone(),
                 image_id: e.key.image_id.clone(),
                 digest: e.digest.clone(),
             })
@@ -55,11 +56,11 @@ impl<R: ContainerRuntime> Host for ControllerHost<R> {
         if let Some(record) = shared.rollouts.record(service)? {
             let phase = record.phase.name();
             if matches!(phase, PhaseName::RolledBack | PhaseName::Aborted) {
+                let entry = history.get(record.target_revision);
                 failed.push(FailedRevision {
+                    image: entry.map(|e| e.image.clone()).unwrap_or_default(),
                     image_id: record.target.image_id.clone(),
-                    digest: history
-                        .get(record.target_revision)
-                        .and_then(|e| e.digest.clone()),
+                    digest: entry.and_then(|e| e.digest.clone()),
                 });
             }
         }

@@ -31,7 +31,7 @@ pub mod versions;
 #[cfg(test)]
 mod task_tests;
 
-pub use status::{ServiceWatch, Watches};
+pub use status::{Override, ServiceWatch, Watches};
 pub use task::Watcher;
 
 /// The smallest interval between two checks of one service unless the daemon is told
@@ -70,9 +70,22 @@ pub enum Error {
         /// What the engine said.
         source: crate::runtime::Error,
     },
-    /// `mode: semver` is not implemented yet: the service is reported and never changed.
-    #[error("watch mode semver is not supported yet; use mode: digest")]
-    SemverUnsupported,
+    /// The registry's tag list could not be read (semver).
+    #[error(transparent)]
+    Tags(#[from] registry::Error),
+    /// Semver: the running tag is no version, so nothing can be newer.
+    #[error(
+        "{image}: the tag {tag:?} is not a semantic version; name a version tag (1.2.3) in image: to follow newer ones"
+    )]
+    NotAVersion {
+        /// The reference run.
+        image: String,
+        /// Its tag.
+        tag: String,
+    },
+    /// The override could not be written to the state directory.
+    #[error("cannot record the chosen image: {0}")]
+    State(crate::state::Error),
     /// The service's revision history could not be read.
     #[error("cannot read the revision history: {0}")]
     History(#[from] crate::controller::rollouts::Error),

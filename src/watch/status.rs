@@ -1,12 +1,18 @@
 //! What registry watching last found per service, shared between the watcher (the one
-//! writer) and its readers (`/status`, `rollout status`, the metrics).
+//! writer) and its readers (`/status`, `rollout status`, the metrics), and the image
+//! overrides semver watching chose (persisted in the state directory as
+//! `<project>/<service>/watch.json`, so a restart keeps them), which the reconcile applies
+//! to the desired spec before planning.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use tracing::warn;
 
 use crate::model::ServiceRef;
+use crate::model::spec::ProjectSpec;
+use crate::state::StateDir;
 use crate::sync;
 
 /// One watched service, as its last check left it.
@@ -34,28 +40,112 @@ pub struct ServiceWatch {
     pub held: Option<String>,
 }
 
-/// Every watched service's [`ServiceWatch`]. Clones share one map.
+/// The image semver watching runs instead of the one the compose file names, while the
+/// compose file names `base_image`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Override {
+    /// The compose file's `image:` when the override was chosen; a commit that changes
+    /// it ends the override.
+    pub base_image: String,
+    /// The chosen reference (`repo:1.2.4`); `None`: no override.
+    pub image: Option<String>,
+}
+
+/// Every watched service's [`ServiceWatch`], and the overrides. Clones share one state.
 #[derive(Debug, Clone, Default)]
-pub struct Watches(Arc<Mutex<BTreeMap<ServiceRef, ServiceWatch>>>);
+pub struct Watches {
+    watches: Arc<Mutex<BTreeMap<ServiceRef, ServiceWatch>>>,
+    overrides: Arc<Mutex<BTreeMap<ServiceRef, Option<Override>>>>,
+    state: Option<StateDir>,
+}
 
 impl Watches {
+    /// Watches whose overrides persist in `state`.
+    pub fn with_state(state: StateDir) -> Self {
+        Self {
+            state: Some(state),
+            ..Self::default()
+        }
+    }
+
     /// A snapshot of every watched service.
     pub fn snapshot(&self) -> BTreeMap<ServiceRef, ServiceWatch> {
-        sync::lock(&self.0).clone()
+        sync::lock(&self.watches).clone()
     }
 
     /// The watch of `service`, if it is watched.
     pub fn get(&self, service: &ServiceRef) -> Option<ServiceWatch> {
-        sync::lock(&self.0).get(service).cloned()
+        sync::lock(&self.watches).get(service).cloned()
     }
 
     /// Changes the watch of `service` (creating it).
     pub fn update(&self, service: &ServiceRef, change: impl FnOnce(&mut ServiceWatch)) {
-        change(sync::lock(&self.0).entry(service.clone()).or_default());
+        change(
+            sync::lock(&self.watches)
+                .entry(service.clone())
+                .or_default(),
+        );
     }
 
     /// Forgets every service not in `keep`.
     pub fn retain(&self, keep: impl Fn(&ServiceRef) -> bool) {
-        sync::lock(&self.0).retain(|s, _| keep(s));
+        sync::lock(&self.watches).retain(|s, _| keep(s));
+    }
+
+    /// The override of `service` as recorded (read from the state directory once).
+    pub fn recorded_override(&self, service: &ServiceRef) -> Option<Override> {
+        let mut overrides = sync::lock(&self.overrides);
+        if let Some(known) = overrides.get(service) {
+            return known.clone();
+        }
+        let loaded = self.state.as_ref().and_then(|state| {
+            state
+                .load_watch(&service.project, &service.service)
+                .unwrap_or_else(|e| {
+                    warn!(%service, "cannot read the registry watch override, ignoring it: {e}");
+                    None
+                })
+        });
+        overrides.insert(service.clone(), loaded.clone());
+        loaded
+    }
+
+    /// The image `service` runs instead of `base_image`, if semver watching chose one
+    /// while the compose file names `base_image`.
+    pub fn override_of(&self, service: &ServiceRef, base_image: &str) -> Option<String> {
+        self.recorded_override(service)
+            .filter(|o| o.base_image == base_image)
+            .and_then(|o| o.image)
+    }
+
+    /// Records (and persists) the override of `service`.
+    pub fn set_override(
+        &self,
+        service: &ServiceRef,
+        value: Override,
+    ) -> Result<(), crate::state::Error> {
+        if let Some(state) = &self.state {
+            state.save_watch(&service.project, &service.service, &value)?;
+        }
+        sync::lock(&self.overrides).insert(service.clone(), Some(value));
+        Ok(())
+    }
+
+    /// Puts each semver-watched service of `spec` on the image its override names.
+    pub fn apply_overrides(&self, spec: &mut ProjectSpec) {
+        let project = spec.name.clone();
+        for service in spec.services.values_mut() {
+            let semver = crate::rollout::RolloutConfig::from_service(service)
+                .ok()
+                .and_then(|c| c.watch)
+                .is_some_and(|w| w.mode == super::config::Mode::Semver);
+            if !semver {
+                continue;
+            }
+            let sref = ServiceRef::new(&project, &service.name);
+            if let Some(image) = self.override_of(&sref, &service.image) {
+                service.image = image;
+            }
+        }
     }
 }

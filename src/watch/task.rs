@@ -14,6 +14,7 @@ use tracing::{info, warn};
 
 use super::config::{Mode, WatchConfig};
 use super::decide::{self, DigestDecision};
+use super::versions;
 use super::{Error, Result, Watches};
 use crate::clock::WallClock;
 use crate::model::ServiceRef;
@@ -21,7 +22,7 @@ use crate::model::observed::{normalize_image_ref, repository_of};
 use crate::model::spec::ServiceSpec;
 use crate::rollout::RolloutConfig;
 use crate::runtime::ContainerRuntime;
-use crate::runtime::docker::auth::registry_host;
+use crate::runtime::docker::auth::{registry_host, split_reference};
 
 /// How often the watcher looks for services that started or stopped being watched.
 pub const REFRESH: Duration = Duration::from_secs(1);
@@ -30,6 +31,8 @@ pub const REFRESH: Duration = Duration::from_secs(1);
 /// for it, if one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailedRevision {
+    /// The image reference the revision's spec names.
+    pub image: String,
     /// The image ID the revision runs.
     pub image_id: String,
     /// The registry digest its history entry records.
@@ -78,6 +81,20 @@ pub enum Checked {
         /// The digest the local image was pulled by before, if any.
         from: Option<String>,
         /// The digest pulled.
+        to: String,
+    },
+    /// Semver: no tag newer than the running one (`running`).
+    Latest {
+        /// The reference run.
+        running: String,
+        /// A newer tag that is held, if the registry has one.
+        held: Option<String>,
+    },
+    /// Semver: a newer tag was chosen; the reconcile pulls it and rolls it out.
+    NewTag {
+        /// The reference run until now.
+        from: String,
+        /// The reference chosen.
         to: String,
     },
     /// The image is not on this host yet: the reconcile pulls it.
@@ -202,9 +219,7 @@ impl<R: ContainerRuntime, H: Host> Watcher<R, H> {
             };
             let result = match entry.config.mode {
                 Mode::Digest => self.check_digest(&sref, entry).await,
-                // Semver needs the registry's tag list (not implemented yet): the service
-                // is reported, never changed.
-                Mode::Semver => Err(Error::SemverUnsupported),
+                Mode::Semver => self.check_semver(&sref, entry).await,
             };
             self.record(&sref, result);
         }
@@ -309,6 +324,63 @@ impl<R: ContainerRuntime, H: Host> Watcher<R, H> {
         }
     }
 
+    /// One semver check: lists the registry's tags and moves the service to the highest
+    /// newer one its rules allow.
+    async fn check_semver(&self, sref: &ServiceRef, entry: &Entry) -> Result<Checked> {
+        let base = &entry.image;
+        let running = self
+            .watches
+            .override_of(sref, base)
+            .unwrap_or_else(|| base.clone());
+        let tags = super::registry::tags(&running).await?;
+        let (repository, running_tag) = split_reference(&running);
+        let held: BTreeSet<String> = self
+            .host
+            .failed_revisions(sref)?
+            .into_iter()
+            .filter_map(|f| {
+                let (repo, tag) = split_reference(&f.image);
+                (repo == repository).then_some(tag)
+            })
+            .collect();
+        let rules = versions::Rules {
+            pattern: entry.config.pattern.as_ref(),
+            prereleases: entry.config.prereleases,
+            held: &held,
+        };
+        let chosen =
+            versions::choose(&tags, &running_tag, rules).map_err(|tag| Error::NotAVersion {
+                image: running.clone(),
+                tag,
+            })?;
+        let Some(tag) = chosen else {
+            let everything = versions::Rules {
+                held: &BTreeSet::new(),
+                ..rules
+            };
+            let held = versions::choose(&tags, &running_tag, everything)
+                .ok()
+                .flatten()
+                .filter(|t| held.contains(*t))
+                .map(str::to_owned);
+            return Ok(Checked::Latest { running, held });
+        };
+        let to = format!("{repository}:{tag}");
+        info!(
+            project = %sref.project, service = %sref.service, from = %running, to = %to,
+            "the registry has a newer version {to} (running {running}, newest matching tag); its rollout follows the service's strategy"
+        );
+        let value = super::Override {
+            base_image: base.clone(),
+            image: Some(to.clone()),
+        };
+        self.watches
+            .set_override(sref, value)
+            .map_err(Error::State)?;
+        self.host.kick(&sref.project);
+        Ok(Checked::NewTag { from: running, to })
+    }
+
     async fn inspect(&self, image: &str) -> Result<Option<crate::runtime::ImageInfo>> {
         self.runtime
             .inspect_image(image)
@@ -369,6 +441,21 @@ fn apply(w: &mut super::ServiceWatch, checked: Checked) {
             w.local_digest = Some(to.clone());
             w.registry_digest = Some(to.clone());
             w.result = Some(format!("pulled {to}; rolling out"));
+            w.update_available = Some(to);
+            w.held = None;
+        }
+        Checked::Latest { running, held } => {
+            w.result = Some(format!("{running} is the newest version the rules allow"));
+            w.update_available = None;
+            if let Some(tag) = &held {
+                w.result = Some(format!(
+                    "{running} runs; {tag} failed its rollout here and is held"
+                ));
+            }
+            w.held = held;
+        }
+        Checked::NewTag { to, .. } => {
+            w.result = Some(format!("chose {to}; rolling out"));
             w.update_available = Some(to);
             w.held = None;
         }

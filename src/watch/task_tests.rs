@@ -156,6 +156,7 @@ async fn a_digest_whose_rollout_failed_is_held_until_another_one_appears() {
     let mut f = fixture().await;
     f.runtime.add_registry_image(IMAGE, "sha256:bad");
     f.host.inner().failed.push(FailedRevision {
+        image: IMAGE.into(),
         image_id: "sha256:gone".into(),
         digest: Some(FakeRuntime::manifest_digest("sha256:bad")),
     });
