@@ -108,6 +108,10 @@ pub struct ServiceStatus {
     /// While its last execution failed: why, and when its changes are tried again (the
     /// project's other services keep converging meanwhile).
     pub failure: Option<ServiceFailure>,
+    /// Registry watching, when the service opts in: the digest the host has, the last
+    /// check (when, what it found or its error, naming the registry) and an update found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watch: Option<crate::watch::ServiceWatch>,
 }
 
 /// A service whose last execution failed.
@@ -219,6 +223,12 @@ fn project(state: &ControllerState, record: Option<&ProjectRecord>, name: &str) 
             });
         }
     }
+    for (sref, watch) in &state.watches {
+        let found = services.get_mut(sref.service.as_str());
+        if let (true, Some(status)) = (sref.project == name, found) {
+            status.watch = Some(watch.clone());
+        }
+    }
     for ((project, service, _), delay) in &state.crash_delays {
         if let (true, Some(status)) = (project == name, services.get_mut(service.as_str())) {
             status.crash_backoff_seconds = status.crash_backoff_seconds.max(delay.as_secs_f64());
@@ -273,6 +283,7 @@ fn service_status(name: &str, desired_replicas: Option<u32>) -> ServiceStatus {
         replicas: Vec::new(),
         rollout: None,
         failure: None,
+        watch: None,
     }
 }
 

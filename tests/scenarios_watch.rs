@@ -269,6 +269,11 @@ fn an_image_pushed_again_under_the_same_tag_rolls_out_through_the_canary_without
         .find(|r| r["image_id"] == v2.as_str())
         .unwrap_or_else(|| panic!("no v2 revision in {history:#?}"));
     assert_eq!(new["digest"], digest.as_str(), "{new}");
+    let status = common::rollout_status(&scenario.target());
+    let watch = &status[0]["watch"];
+    assert_eq!(watch["mode"], "digest", "{watch}");
+    assert_eq!(watch["local_digest"], digest.as_str(), "{watch}");
+    assert!(watch["last_check_ms"].as_i64().is_some(), "{watch}");
     let log = scenario.daemon.log();
     assert!(
         log.contains(&format!("-> {digest}")),
@@ -329,6 +334,21 @@ fn a_registry_that_is_down_changes_nothing_and_the_failure_names_it() {
         "the failure names the registry {host}:\n{daemon_log}"
     );
     std::thread::sleep(Duration::from_secs(3));
+    // `rollout status` shows the failed check, naming the registry.
+    let mut watch = Value::Null;
+    let shown = wait_until(Duration::from_secs(10), Duration::from_millis(250), || {
+        let all = common::rollout_status(&scenario.target());
+        watch = all.first().map(|s| s["watch"].clone()).unwrap_or_default();
+        watch["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with(&format!("registry {host}: cannot read")))
+    });
+    assert!(shown, "rollout status names the failure: {watch}");
+    let text = run_cli(&["rollout", "status", &scenario.target()]).stdout;
+    assert!(
+        text.contains(&format!("failed: registry {host}")),
+        "the status text shows the failed check:\n{text}"
+    );
     assert_eq!(scenario.replicas(), before, "nothing changed");
 }
 

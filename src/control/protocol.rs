@@ -162,6 +162,9 @@ pub struct ServiceStatus {
     pub window_left_ms: Option<u64>,
     /// Time since the rollout started, in milliseconds.
     pub elapsed_ms: Option<u64>,
+    /// Registry watching, when the service opts in ([`crate::watch`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch: Option<crate::watch::ServiceWatch>,
 }
 
 /// One service's revision history, oldest first.
@@ -232,6 +235,7 @@ impl ServiceStatus {
             ],
             window_left_ms: Some(42_000),
             elapsed_ms: Some(78_000),
+            watch: None,
         }
     }
 }

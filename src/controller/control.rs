@@ -198,6 +198,7 @@ impl<R: ContainerRuntime> ControlHandler<R> {
                     ..shown.status(None, &BTreeMap::new())
                 };
             }
+            status.watch = self.shared.watches.get(&ServiceRef::new(project, name));
             services.push(status);
         }
         Ok(Response::Status { services })
@@ -324,6 +325,7 @@ impl Shown<'_> {
             gates: Vec::new(),
             window_left_ms: None,
             elapsed_ms: None,
+            watch: None,
         };
         let Some(r) = record else {
             status.updated = (1..=replicas)

@@ -270,7 +270,8 @@ impl<R: ContainerRuntime> Controller<R> {
             self.shared.watches.clone(),
             self.clock.clone(),
             self.config.watch_min_interval,
-        );
+        )
+        .with_telemetry(self.shared.telemetry.clone());
         let task = tokio::spawn(watcher.run(async {
             let _ = stopped.await;
         }));

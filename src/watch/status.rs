@@ -16,7 +16,7 @@ use crate::state::StateDir;
 use crate::sync;
 
 /// One watched service, as its last check left it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceWatch {
     /// `digest` or `semver`.
     pub mode: String,

@@ -114,6 +114,7 @@ pub struct Watcher<R, H> {
     entries: BTreeMap<ServiceRef, Entry>,
     seed: std::collections::hash_map::RandomState,
     checks: u64,
+    telemetry: Option<crate::metrics::Telemetry>,
 }
 
 impl<R: ContainerRuntime, H: Host> Watcher<R, H> {
@@ -135,7 +136,14 @@ impl<R: ContainerRuntime, H: Host> Watcher<R, H> {
             entries: BTreeMap::new(),
             seed: Default::default(),
             checks: 0,
+            telemetry: None,
         }
+    }
+
+    /// The same watcher, recording each check in `telemetry`'s metrics.
+    pub fn with_telemetry(mut self, telemetry: crate::metrics::Telemetry) -> Self {
+        self.telemetry = Some(telemetry);
+        self
     }
 
     /// Runs until `shutdown` resolves.
@@ -259,6 +267,10 @@ impl<R: ContainerRuntime, H: Host> Watcher<R, H> {
                 Err(err) => w.error = Some(err.to_string()),
             }
         });
+        if let (Some(telemetry), Some(watch)) = (&self.telemetry, self.watches.get(sref)) {
+            let available = watch.update_available.is_some();
+            telemetry.record_watch(&sref.project, &sref.service, now_ms, available);
+        }
     }
 
     /// A number in 0..1 for the jitter, different per check.
