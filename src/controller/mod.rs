@@ -271,7 +271,8 @@ impl<R: ContainerRuntime> Controller<R> {
             self.clock.clone(),
             self.config.watch_min_interval,
         )
-        .with_telemetry(self.shared.telemetry.clone());
+        .with_telemetry(self.shared.telemetry.clone())
+        .with_webhook(self.config.webhook.clone());
         let task = tokio::spawn(watcher.run(async {
             let _ = stopped.await;
         }));

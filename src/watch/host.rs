@@ -73,6 +73,21 @@ impl<R: ContainerRuntime> Host for ControllerHost<R> {
         }
     }
 
+    fn latest_rollout(&self, service: &ServiceRef) -> Option<super::task::LatestRollout> {
+        let shared = self.0.upgrade()?;
+        let record = shared.rollouts.record(service).ok()??;
+        let history = shared.rollouts.history(service).ok()?;
+        let image = history
+            .get(record.target_revision)
+            .map(|e| e.image.clone())
+            .unwrap_or_default();
+        Some(super::task::LatestRollout {
+            phase: record.phase.name(),
+            image,
+            image_id: record.target.image_id.clone(),
+        })
+    }
+
     fn kick(&self, project: &str) {
         if let Some(shared) = self.0.upgrade() {
             let _ = shared.kick.send(project.to_owned());

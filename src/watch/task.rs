@@ -23,6 +23,7 @@ use crate::model::spec::ServiceSpec;
 use crate::rollout::RolloutConfig;
 use crate::runtime::ContainerRuntime;
 use crate::runtime::docker::auth::{registry_host, split_reference};
+use crate::webhook::EventKind;
 
 /// How often the watcher looks for services that started or stopped being watched.
 pub const REFRESH: Duration = Duration::from_secs(1);
@@ -49,6 +50,32 @@ pub trait Host: Send + Sync + 'static {
     fn note_digest(&self, image_id: &str, digest: &str);
     /// Reconcile `project` soon.
     fn kick(&self, project: &str);
+    /// The latest rollout of `service`: its phase and target (image reference, image ID).
+    fn latest_rollout(&self, _service: &ServiceRef) -> Option<LatestRollout> {
+        None
+    }
+}
+
+/// Where a service's latest rollout stands, for telling an update applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LatestRollout {
+    /// Its phase.
+    pub phase: crate::rollout::record::PhaseName,
+    /// The image reference it rolls out.
+    pub image: String,
+    /// The image ID it rolls out.
+    pub image_id: String,
+}
+
+/// An update found and not yet seen running everywhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Pending {
+    /// What was found (a digest or a reference), for the status and the events.
+    found: String,
+    /// The image ID pulled (digest mode), if known.
+    image_id: Option<String>,
+    /// The reference chosen (semver mode).
+    reference: Option<String>,
 }
 
 /// One watched service.
@@ -59,6 +86,7 @@ struct Entry {
     config: WatchConfig,
     due: Instant,
     failures: u32,
+    pending: Option<Pending>,
 }
 
 /// What one check found.
@@ -82,6 +110,8 @@ pub enum Checked {
         from: Option<String>,
         /// The digest pulled.
         to: String,
+        /// The image ID the pull gave, when the engine told.
+        image_id: Option<String>,
     },
     /// Semver: no tag newer than the running one (`running`).
     Latest {
@@ -115,6 +145,7 @@ pub struct Watcher<R, H> {
     seed: std::collections::hash_map::RandomState,
     checks: u64,
     telemetry: Option<crate::metrics::Telemetry>,
+    webhook: Option<crate::webhook::Webhook>,
 }
 
 impl<R: ContainerRuntime, H: Host> Watcher<R, H> {
@@ -137,7 +168,14 @@ impl<R: ContainerRuntime, H: Host> Watcher<R, H> {
             seed: Default::default(),
             checks: 0,
             telemetry: None,
+            webhook: None,
         }
+    }
+
+    /// The same watcher, telling `webhook` of updates found and applied.
+    pub fn with_webhook(mut self, webhook: Option<crate::webhook::Webhook>) -> Self {
+        self.webhook = webhook;
+        self
     }
 
     /// The same watcher, recording each check in `telemetry`'s metrics.
@@ -205,6 +243,7 @@ impl<R: ContainerRuntime, H: Host> Watcher<R, H> {
                         config,
                         due: now,
                         failures: 0,
+                        pending: None,
                     },
                 );
             }
@@ -257,6 +296,52 @@ impl<R: ContainerRuntime, H: Host> Watcher<R, H> {
         }
         let delay = decide::next_delay(entry.config.interval, self.minimum, entry.failures, sample);
         entry.due = Instant::now() + delay;
+        let mut notices = Vec::new();
+        match &result {
+            Ok(Checked::Pulled { from, to, image_id }) => {
+                let from = from.as_deref().unwrap_or("none");
+                notices.push((
+                    EventKind::UpdateAvailable,
+                    format!("{} is a new image in the registry ({from} -> {to}); it rolls out through the service's strategy", entry.image),
+                ));
+                entry.pending = Some(Pending {
+                    found: to.clone(),
+                    image_id: image_id.clone(),
+                    reference: None,
+                });
+            }
+            Ok(Checked::NewTag { from, to }) => {
+                notices.push((
+                    EventKind::UpdateAvailable,
+                    format!("the registry has {to} (running {from}); it rolls out through the service's strategy"),
+                ));
+                entry.pending = Some(Pending {
+                    found: to.clone(),
+                    image_id: None,
+                    reference: Some(to.clone()),
+                });
+            }
+            _ => {}
+        }
+        if let Some(pending) = &entry.pending
+            && let Some(latest) = self.host.latest_rollout(sref)
+            && (pending.image_id.as_deref() == Some(latest.image_id.as_str())
+                || pending.reference.as_deref() == Some(latest.image.as_str()))
+        {
+            use crate::rollout::record::PhaseName;
+            match latest.phase {
+                PhaseName::Complete => {
+                    notices.push((
+                        EventKind::UpdateApplied,
+                        format!("{} runs on every replica", pending.found),
+                    ));
+                    entry.pending = None;
+                }
+                PhaseName::RolledBack | PhaseName::Aborted => entry.pending = None,
+                _ => {}
+            }
+        }
+        let pending = entry.pending.as_ref().map(|p| p.found.clone());
         self.watches.update(sref, |w| {
             w.last_check_ms = Some(now_ms);
             match result {
@@ -266,7 +351,20 @@ impl<R: ContainerRuntime, H: Host> Watcher<R, H> {
                 }
                 Err(err) => w.error = Some(err.to_string()),
             }
+            w.update_available = pending;
         });
+        if let Some(webhook) = &self.webhook {
+            for (kind, reason) in notices {
+                webhook.notify(crate::webhook::Event {
+                    event: kind,
+                    project: sref.project.clone(),
+                    service: Some(sref.service.clone()),
+                    rollout: None,
+                    reason: Some(reason),
+                    at: crate::timefmt::rfc3339(u64::try_from(now_ms / 1000).unwrap_or(0)),
+                });
+            }
+        }
         if let (Some(telemetry), Some(watch)) = (&self.telemetry, self.watches.get(sref)) {
             let available = watch.update_available.is_some();
             telemetry.record_watch(&sref.project, &sref.service, now_ms, available);
@@ -321,7 +419,8 @@ impl<R: ContainerRuntime, H: Host> Watcher<R, H> {
                         image: image.clone(),
                         source,
                     })?;
-                if let Some(pulled) = self.inspect(image).await? {
+                let pulled = self.inspect(image).await?;
+                if let Some(pulled) = &pulled {
                     let digests = decide::local_digests(&pulled.repo_digests, &repository);
                     let digest = digests
                         .iter()
@@ -331,7 +430,11 @@ impl<R: ContainerRuntime, H: Host> Watcher<R, H> {
                     self.host.note_digest(&pulled.id, digest);
                 }
                 self.host.kick(&sref.project);
-                Ok(Checked::Pulled { from, to })
+                Ok(Checked::Pulled {
+                    from,
+                    to,
+                    image_id: pulled.map(|p| p.id),
+                })
             }
         }
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::time::Instant;
 
-use super::task::{FailedRevision, Host, Watcher};
+use super::task::{FailedRevision, Host, LatestRollout, Watcher};
 use super::{Result, Watches};
 use crate::clock::WallClock;
 use crate::model::ServiceRef;
@@ -22,6 +22,7 @@ struct Inner {
     failed: Vec<FailedRevision>,
     noted: Vec<(String, String)>,
     kicks: Vec<String>,
+    latest: Option<LatestRollout>,
 }
 
 #[derive(Clone, Default)]
@@ -47,6 +48,9 @@ impl Host for TestHost {
     }
     fn kick(&self, project: &str) {
         self.inner().kicks.push(project.to_owned());
+    }
+    fn latest_rollout(&self, _service: &ServiceRef) -> Option<LatestRollout> {
+        self.inner().latest.clone()
     }
 }
 
@@ -261,4 +265,40 @@ async fn a_service_no_longer_watched_is_forgotten() {
     check_now(&mut f.watcher).await;
     assert!(f.watches.get(&sref()).is_none());
     assert_eq!(f.watcher.next_due(), None);
+}
+
+#[tokio::test]
+async fn an_update_is_told_once_when_found_and_once_when_it_runs_everywhere() {
+    use crate::rollout::record::PhaseName;
+    let statuses = vec!["200 OK"; 3];
+    let (url, mut received) = crate::webhook::test_receiver::serve(statuses, None).await;
+    let webhook = crate::webhook::Webhook::new(&format!("{url}/hook")).unwrap();
+    let mut f = fixture().await;
+    f.watcher = f.watcher.with_webhook(Some(webhook));
+    let later = || Instant::now() + Duration::from_secs(3600);
+    f.runtime.add_registry_image(IMAGE, "sha256:v2");
+    check_now(&mut f.watcher).await;
+    let rolling = |phase| LatestRollout {
+        phase,
+        image: IMAGE.into(),
+        image_id: "sha256:v2".into(),
+    };
+    f.host.inner().latest = Some(rolling(PhaseName::Progressing));
+    f.watcher.check_due(later()).await;
+    let pending = f.watches.get(&sref()).unwrap().update_available;
+    assert_eq!(pending, Some(FakeRuntime::manifest_digest("sha256:v2")));
+    f.host.inner().latest = Some(rolling(PhaseName::Complete));
+    f.watcher.check_due(later()).await;
+    f.watcher.check_due(later()).await;
+    assert_eq!(f.watches.get(&sref()).unwrap().update_available, None);
+
+    let first = received.recv().await.unwrap().json();
+    assert_eq!(first["event"], "update_available", "{first}");
+    assert_eq!(first["service"], "web", "{first}");
+    let reason = first["reason"].as_str().unwrap();
+    assert!(reason.contains("sha256:manifest-v2"), "{reason}");
+    let second = received.recv().await.unwrap().json();
+    assert_eq!(second["event"], "update_applied", "{second}");
+    let third = tokio::time::timeout(Duration::from_millis(300), received.recv()).await;
+    assert!(third.is_err(), "told once per transition: {third:?}");
 }
