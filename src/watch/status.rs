@@ -149,3 +149,62 @@ impl Watches {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::spec::ServiceSpec;
+    use serde_json::json;
+
+    fn semver_project(image: &str) -> ProjectSpec {
+        let mut service = ServiceSpec::new("web", image);
+        service
+            .extensions
+            .insert("x-rollout".into(), json!({"watch": {"mode": "semver"}}));
+        let mut spec = ProjectSpec {
+            name: "shop".into(),
+            ..ProjectSpec::default()
+        };
+        spec.services.insert("web".into(), service);
+        spec
+    }
+
+    #[test]
+    fn a_chosen_tag_survives_a_restart_and_ends_when_the_commit_changes_the_image() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::new(dir.path(), "test");
+        let sref = ServiceRef::new("shop", "web");
+        let watches = Watches::with_state(state.clone());
+        let chosen = Override {
+            base_image: "reg/web:1.2.3".into(),
+            image: Some("reg/web:1.2.4".into()),
+        };
+        watches.set_override(&sref, chosen).unwrap();
+
+        // A new daemon reads it back from the state directory.
+        let restarted = Watches::with_state(state);
+        let mut spec = semver_project("reg/web:1.2.3");
+        restarted.apply_overrides(&mut spec);
+        assert_eq!(spec.services["web"].image, "reg/web:1.2.4");
+
+        // A commit naming another image: the override no longer applies.
+        let mut spec = semver_project("reg/web:2.0.0");
+        restarted.apply_overrides(&mut spec);
+        assert_eq!(spec.services["web"].image, "reg/web:2.0.0");
+    }
+
+    #[test]
+    fn an_override_applies_only_to_a_semver_watched_service() {
+        let watches = Watches::default();
+        let sref = ServiceRef::new("shop", "web");
+        let chosen = Override {
+            base_image: "reg/web:1.2.3".into(),
+            image: Some("reg/web:1.2.4".into()),
+        };
+        watches.set_override(&sref, chosen).unwrap();
+        let mut spec = semver_project("reg/web:1.2.3");
+        spec.services.get_mut("web").unwrap().extensions.clear();
+        watches.apply_overrides(&mut spec);
+        assert_eq!(spec.services["web"].image, "reg/web:1.2.3");
+    }
+}
