@@ -333,6 +333,17 @@ fn a_registry_that_is_down_changes_nothing_and_the_failure_names_it() {
         named,
         "the failure names the registry {host}:\n{daemon_log}"
     );
+    // `plan` checks the registry once too, and says so.
+    let desired = scenario.project.dir().display().to_string();
+    let plan = run_cli(&["plan", "--desired", &desired]);
+    assert!(
+        plan.stdout.contains(&format!(
+            "note: {}: registry check failed: registry {host}: cannot read",
+            scenario.target()
+        )),
+        "{}",
+        plan.all()
+    );
     std::thread::sleep(Duration::from_secs(3));
     // `rollout status` shows the failed check, naming the registry.
     let mut watch = Value::Null;

@@ -127,6 +127,11 @@ pub enum Checked {
         /// The reference chosen.
         to: String,
     },
+    /// A dry run found an update (a digest or a reference) and left it.
+    Available {
+        /// What was found.
+        to: String,
+    },
     /// The image is not on this host yet: the reconcile pulls it.
     NotLocal {
         /// The registry's digest.
@@ -146,6 +151,7 @@ pub struct Watcher<R, H> {
     checks: u64,
     telemetry: Option<crate::metrics::Telemetry>,
     webhook: Option<crate::webhook::Webhook>,
+    dry_run: bool,
 }
 
 impl<R: ContainerRuntime, H: Host> Watcher<R, H> {
@@ -169,7 +175,15 @@ impl<R: ContainerRuntime, H: Host> Watcher<R, H> {
             checks: 0,
             telemetry: None,
             webhook: None,
+            dry_run: false,
         }
+    }
+
+    /// The same watcher, only looking: a check that finds an update records it as
+    /// available (for `composectl plan`) and neither pulls nor chooses it.
+    pub fn dry_run(mut self) -> Self {
+        self.dry_run = true;
+        self
     }
 
     /// The same watcher, telling `webhook` of updates found and applied.
@@ -341,7 +355,10 @@ impl<R: ContainerRuntime, H: Host> Watcher<R, H> {
                 _ => {}
             }
         }
-        let pending = entry.pending.as_ref().map(|p| p.found.clone());
+        let mut pending = entry.pending.as_ref().map(|p| p.found.clone());
+        if let Ok(Checked::Available { to }) = &result {
+            pending = Some(to.clone());
+        }
         self.watches.update(sref, |w| {
             w.last_check_ms = Some(now_ms);
             match result {
@@ -404,6 +421,7 @@ impl<R: ContainerRuntime, H: Host> Watcher<R, H> {
                 digest,
                 local: local_digests.first().map(|d| (*d).to_owned()),
             }),
+            DigestDecision::Update { to, .. } if self.dry_run => Ok(Checked::Available { to }),
             DigestDecision::Update { from, to } => {
                 info!(
                     project = %sref.project, service = %sref.service, %image,
@@ -481,6 +499,9 @@ impl<R: ContainerRuntime, H: Host> Watcher<R, H> {
             return Ok(Checked::Latest { running, held });
         };
         let to = format!("{repository}:{tag}");
+        if self.dry_run {
+            return Ok(Checked::Available { to });
+        }
         info!(
             project = %sref.project, service = %sref.service, from = %running, to = %to,
             "the registry has a newer version {to} (running {running}, newest matching tag); its rollout follows the service's strategy"
@@ -573,6 +594,9 @@ fn apply(w: &mut super::ServiceWatch, checked: Checked) {
             w.result = Some(format!("chose {to}; rolling out"));
             w.update_available = Some(to);
             w.held = None;
+        }
+        Checked::Available { to } => {
+            w.result = Some(format!("{to} is available"));
         }
         Checked::NotLocal { digest } => {
             w.registry_digest = Some(digest);

@@ -302,3 +302,17 @@ async fn an_update_is_told_once_when_found_and_once_when_it_runs_everywhere() {
     let third = tokio::time::timeout(Duration::from_millis(300), received.recv()).await;
     assert!(third.is_err(), "told once per transition: {third:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_dry_run_finds_the_update_without_pulling_or_kicking() {
+    let mut f = fixture().await;
+    f.watcher = f.watcher.dry_run();
+    f.runtime.add_registry_image(IMAGE, "sha256:v2");
+    check_now(&mut f.watcher).await;
+    assert_eq!(pulls(&f.runtime), 0);
+    assert!(f.host.inner().kicks.is_empty());
+    assert_eq!(
+        f.watches.get(&sref()).unwrap().update_available,
+        Some(FakeRuntime::manifest_digest("sha256:v2"))
+    );
+}
