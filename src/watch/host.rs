@@ -22,7 +22,18 @@ impl<R> ControllerHost<R> {
     }
 }
 
+/// Whether `service` has an `x-rollout.watch` key (cheap: the watcher refreshes every
+/// second and copies only these services).
+fn opts_in(service: &ServiceSpec) -> bool {
+    service
+        .extensions
+        .get(crate::rollout::config::KEY)
+        .and_then(|ext| ext.get("watch"))
+        .is_some()
+}
+
 impl<R: ContainerRuntime> Host for ControllerHost<R> {
+    /// The services that opt into watching (the others are not copied).
     fn services(&self) -> Vec<(ServiceRef, ServiceSpec)> {
         let Some(shared) = self.0.upgrade() else {
             return Vec::new();
@@ -33,6 +44,7 @@ impl<R: ContainerRuntime> Host for ControllerHost<R> {
             .flat_map(|(project, spec)| {
                 spec.services
                     .values()
+                    .filter(|s| opts_in(s))
                     .map(move |s| (ServiceRef::new(project, &s.name), s.clone()))
             })
             .collect()

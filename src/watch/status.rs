@@ -135,6 +135,15 @@ impl Watches {
     pub fn apply_overrides(&self, spec: &mut ProjectSpec) {
         let project = spec.name.clone();
         for service in spec.services.values_mut() {
+            let key = crate::rollout::config::KEY;
+            if service
+                .extensions
+                .get(key)
+                .and_then(|e| e.get("watch"))
+                .is_none()
+            {
+                continue;
+            }
             let semver = crate::rollout::RolloutConfig::from_service(service)
                 .ok()
                 .and_then(|c| c.watch)

@@ -42,7 +42,8 @@ pub struct FailedRevision {
 
 /// What the watcher reads and tells the rest of the daemon.
 pub trait Host: Send + Sync + 'static {
-    /// Every service of every loaded project, with its spec.
+    /// Every service of every loaded project that may be watched (at least every one
+    /// with `x-rollout.watch`), with its spec.
     fn services(&self) -> Vec<(ServiceRef, ServiceSpec)>;
     /// The revisions of `service` whose rollout failed.
     fn failed_revisions(&self, service: &ServiceRef) -> Result<Vec<FailedRevision>>;
