@@ -70,6 +70,26 @@ pub async fn post(
     exchange("POST", url, &[], Some((content_type, body)), tls, timeout).await
 }
 
+/// [`post`] with extra request `headers` (an API key header; never shown in errors).
+pub async fn post_with(
+    url: &Url,
+    content_type: &str,
+    body: &[u8],
+    tls: Option<&Tls>,
+    headers: &[(&str, String)],
+    timeout: Duration,
+) -> Result<Response> {
+    exchange(
+        "POST",
+        url,
+        headers,
+        Some((content_type, body)),
+        tls,
+        timeout,
+    )
+    .await
+}
+
 /// One request over a fresh connection, `Connection: close`, the answer read to the end.
 async fn exchange(
     method: &'static str,
