@@ -366,7 +366,7 @@ fn a_registry_that_is_down_changes_nothing_and_the_failure_names_it() {
 #[test]
 fn semver_moves_1_2_3_to_1_2_4_ignoring_1_1_9_and_2_0_0_rc1() {
     let extra = [("1.1.9", demo_image("v2")), ("2.0.0-rc1", demo_image("v2"))];
-    let scenario = Scenario::start_with(
+    let mut scenario = Scenario::start_with(
         "wa-semver",
         "1.2.3",
         r"{mode: semver, interval: 1s, pattern: '^\d+\.\d+\.\d+(-.*)?$'}",
@@ -401,5 +401,24 @@ fn semver_moves_1_2_3_to_1_2_4_ignoring_1_1_9_and_2_0_0_rc1() {
     assert!(
         images.iter().all(|i| i.ends_with(":1.2.4")),
         "every replica runs the 1.2.4 tag: {images:?}"
+    );
+
+    // A restarted daemon keeps the chosen tag (the state directory has it): nothing moves
+    // back to the 1.2.3 the compose file names.
+    let before = scenario.replicas();
+    let pid = scenario.daemon.pid().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let stopped = wait_until(Duration::from_secs(30), Duration::from_millis(100), || {
+        scenario.daemon.has_exited()
+    });
+    assert!(stopped, "the daemon did not stop on SIGTERM");
+    scenario.daemon = Daemon::start(&scenario.project, &["--watch-min-interval", "1s"]);
+    scenario.daemon.wait_ready();
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(
+        scenario.replicas(),
+        before,
+        "the same containers run after a restart:\n{}",
+        scenario.daemon.log()
     );
 }
