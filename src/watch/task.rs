@@ -547,9 +547,10 @@ impl<R: ContainerRuntime, H: Host> Watcher<R, H> {
 }
 
 /// The watch settings of `service`, when it is watched (a service built here is not: its
-/// image comes from its build, not a registry).
+/// image comes from its build, not a registry; nor is one whose `pull_policy` forbids
+/// pulling).
 fn watch_config(service: &ServiceSpec) -> Option<WatchConfig> {
-    if service.build.is_some() {
+    if service.build.is_some() || !service.pull_policy.pulls() {
         return None;
     }
     RolloutConfig::from_service(service).ok()?.watch
