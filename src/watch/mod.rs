@@ -52,6 +52,15 @@ pub enum Error {
         /// What the engine said.
         source: crate::runtime::Error,
     },
+    /// The Docker engine is unreachable (the check goes through it): not the registry's
+    /// failure, so no backoff; the next check runs at the usual interval.
+    #[error("cannot check {image}: {source}")]
+    EngineAway {
+        /// The watched image reference.
+        image: String,
+        /// What the runtime said.
+        source: crate::runtime::Error,
+    },
     /// The engine could not inspect the local image.
     #[error("cannot inspect the local image {image}: {source}")]
     Inspect {

@@ -302,6 +302,10 @@ impl<R: ContainerRuntime, H: Host> Watcher<R, H> {
                 }
                 entry.failures = 0;
             }
+            Err(err @ Error::EngineAway { .. }) => {
+                // The engine's outage is not the registry's: no backoff.
+                tracing::debug!(project = %sref.project, service = %sref.service, "registry check skipped: {err}");
+            }
             Err(err) => {
                 if !was_failing {
                     warn!(project = %sref.project, service = %sref.service, "registry check failed, nothing changes until it works: {err}");
@@ -401,15 +405,21 @@ impl<R: ContainerRuntime, H: Host> Watcher<R, H> {
     async fn check_digest(&self, sref: &ServiceRef, entry: &Entry) -> Result<Checked> {
         let image = &entry.image;
         let registry = registry_host(image);
-        let remote = self
-            .runtime
-            .inspect_distribution(image)
-            .await
-            .map_err(|source| Error::Registry {
-                registry: registry.clone(),
-                image: image.clone(),
-                source,
-            })?;
+        let remote =
+            self.runtime
+                .inspect_distribution(image)
+                .await
+                .map_err(|source| match source {
+                    crate::runtime::Error::Unavailable { .. } => Error::EngineAway {
+                        image: image.clone(),
+                        source,
+                    },
+                    source => Error::Registry {
+                        registry: registry.clone(),
+                        image: image.clone(),
+                        source,
+                    },
+                })?;
         let Some(local) = self.inspect(image).await? else {
             return Ok(Checked::NotLocal { digest: remote });
         };

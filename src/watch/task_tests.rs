@@ -316,3 +316,19 @@ async fn a_dry_run_finds_the_update_without_pulling_or_kicking() {
         Some(FakeRuntime::manifest_digest("sha256:v2"))
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_unreachable_engine_is_no_registry_error_and_grows_no_backoff() {
+    let mut f = fixture().await;
+    f.runtime.engine_down(0);
+    for _ in 0..3 {
+        let start = Instant::now();
+        check_now(&mut f.watcher).await;
+        let wait = f.watcher.next_due().expect("watched") - start;
+        assert!(wait <= Duration::from_secs(33), "{wait:?}");
+        tokio::time::advance(wait).await;
+    }
+    let error = f.watches.get(&sref()).unwrap().error.unwrap();
+    assert!(!error.starts_with("registry "), "{error}");
+    assert_eq!(pulls(&f.runtime), 0);
+}
