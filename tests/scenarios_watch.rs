@@ -219,6 +219,11 @@ impl Scenario {
 impl Drop for Scenario {
     fn drop(&mut self) {
         if let Some(bad) = &self.bad {
+            // By ID: the copy pulled from the registry (left untagged once a newer image
+            // took the tag) goes too.
+            if let Ok(id) = common::try_docker(&["image", "inspect", "--format", "{{.Id}}", bad]) {
+                let _ = common::try_docker(&["rmi", "-f", id.trim()]);
+            }
             let _ = common::try_docker(&["rmi", "-f", bad]);
         }
     }
