@@ -283,6 +283,14 @@ async fn plan(
             );
         }
     }
+    for (service, found) in controller.pending_updates().await {
+        match found {
+            Ok(update) => outln!(
+                "pending update: {service}: the registry has {update}; `composectl run` pulls it and rolls it out by the service's strategy"
+            ),
+            Err(error) => outln!("note: {service}: registry check failed: {error}"),
+        }
+    }
     for (project, assessment) in controller.privileges() {
         if !assessment.privileges.is_empty() {
             out!(
@@ -378,6 +386,7 @@ async fn run_daemon(
     config.adopt = args.adopt;
     config.removal_grace = args.removal_grace;
     config.load_timeout = args.load_timeout;
+    config.watch_min_interval = args.watch_min_interval;
     config.wait_timeout = args.wait_timeout;
     config.parallelism = args.parallelism;
     config.builds = args.builds.settings();

@@ -93,4 +93,5 @@ pub mod status;
 pub mod sync;
 pub mod systemd;
 pub mod timefmt;
+pub mod watch;
 pub mod webhook;

@@ -41,6 +41,7 @@ pub const FILE_MODE: u32 = 0o600;
 const RECORD: &str = "rollout.json";
 const HISTORY: &str = "history.json";
 const OWNERSHIP: &str = "ownership.json";
+const WATCH: &str = "watch.json";
 const PRIVILEGES: &str = "privileges.json";
 const FILES: &str = "files";
 const BUILD: &str = "build.json";
@@ -178,6 +179,25 @@ impl StateDir {
             };
         };
         self.write_json(&dir, BUILD, &failed.scrubbed())
+    }
+
+    /// The registry-watching override of `project`/`service` ([`crate::watch`]), if one.
+    pub fn load_watch(
+        &self,
+        project: &str,
+        service: &str,
+    ) -> Result<Option<crate::watch::Override>> {
+        self.read_json(&self.service_dir(project, service), WATCH)
+    }
+
+    /// Writes the registry-watching override of `project`/`service` atomically.
+    pub fn save_watch(
+        &self,
+        project: &str,
+        service: &str,
+        value: &crate::watch::Override,
+    ) -> Result<()> {
+        self.write_json(&self.service_dir(project, service), WATCH, value)
     }
 
     /// The instance's ownership record (`None` before the first save).

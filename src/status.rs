@@ -113,6 +113,10 @@ pub struct ServiceStatus {
     /// failing step, the error and the last lines of the build's output.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub build_failure: Option<crate::controller::builds::FailedBuild>,
+    /// Registry watching, when the service opts in: the digest the host has, the last
+    /// check (when, what it found or its error, naming the registry) and an update found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watch: Option<crate::watch::ServiceWatch>,
 }
 
 /// A service whose last execution failed.
@@ -224,6 +228,12 @@ fn project(state: &ControllerState, record: Option<&ProjectRecord>, name: &str) 
             });
         }
     }
+    for (sref, watch) in &state.watches {
+        let found = services.get_mut(sref.service.as_str());
+        if let (true, Some(status)) = (sref.project == name, found) {
+            status.watch = Some(watch.clone());
+        }
+    }
     for ((project, service, _), delay) in &state.crash_delays {
         if let (true, Some(status)) = (project == name, services.get_mut(service.as_str())) {
             status.crash_backoff_seconds = status.crash_backoff_seconds.max(delay.as_secs_f64());
@@ -284,6 +294,7 @@ fn service_status(name: &str, desired_replicas: Option<u32>) -> ServiceStatus {
         rollout: None,
         failure: None,
         build_failure: None,
+        watch: None,
     }
 }
 

@@ -240,12 +240,15 @@ impl Webhook {
 impl Target {
     async fn deliver(&self, event: &Event) -> Result<(), Failure> {
         let (url, body) = self.format.render(&self.url, event);
+        let (url, headers) = self.format.credential_header(&url);
         let what = if event.event.is_rollout() {
             "rollout event"
         } else {
             "notification"
         };
-        match client::post(&url, "application/json", &body, self.tls.as_ref(), TIMEOUT).await {
+        let tls = self.tls.as_ref();
+        let sent = client::post_with(&url, "application/json", &body, tls, &headers, TIMEOUT);
+        match sent.await {
             Ok(response) if (200..300).contains(&response.status) => {
                 debug!(url = %url, event = event.event.as_str(), "webhook delivered");
                 Ok(())

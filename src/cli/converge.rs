@@ -168,6 +168,11 @@ pub struct RunArgs {
     /// only, which keeps its last good state).
     #[arg(long, env = "COMPOSECTL_LOAD_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub load_timeout: Duration,
+    /// The shortest interval between two registry checks of one watched service
+    /// (`x-rollout.watch`); a shorter `interval` in a compose file is raised to it. Lower it
+    /// only for tests against a local registry.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub watch_min_interval: Duration,
 }
 
 /// The webhook's settings of `run`.

@@ -197,6 +197,7 @@ mod tests {
                 gates: Vec::new(),
                 window_left_ms: None,
                 elapsed_ms: None,
+                watch: None,
                 ..ServiceStatus::example()
             }],
         }

@@ -168,6 +168,9 @@ pub struct ServiceStatus {
     pub window_left_ms: Option<u64>,
     /// Time since the rollout started, in milliseconds.
     pub elapsed_ms: Option<u64>,
+    /// Registry watching, when the service opts in ([`crate::watch`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch: Option<crate::watch::ServiceWatch>,
 }
 
 /// One service's revision history, oldest first.
@@ -196,6 +199,9 @@ pub struct RevisionLine {
     pub recorded_at: u64,
     /// When a rollout of it failed, if one did.
     pub failed_at: Option<u64>,
+    /// The registry digest its image was pulled by, when registry watching pulled it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
     /// The replicas run it now.
     pub current: bool,
 }
@@ -235,6 +241,7 @@ impl ServiceStatus {
             ],
             window_left_ms: Some(42_000),
             elapsed_ms: Some(78_000),
+            watch: None,
         }
     }
 }

@@ -26,7 +26,11 @@ pub fn status(services: &[ServiceStatus], bars: bool) -> String {
 pub fn service(status: &ServiceStatus, bar: bool) -> String {
     let name = format!("{}/{}", status.project, status.service);
     let Some(phase) = status.phase else {
-        return format!("{name}  {}  no rollout yet\n", status.strategy);
+        let mut out = format!("{name}  {}  no rollout yet\n", status.strategy);
+        if let Some(watch) = &status.watch {
+            watch_lines(&mut out, watch);
+        }
+        return out;
     };
     let mut header = vec![name, status.strategy.to_string(), phase.as_str().to_owned()];
     if status.steps > 0 {
@@ -68,6 +72,9 @@ pub fn service(status: &ServiceStatus, bar: bool) -> String {
         if let Some(elapsed) = status.elapsed_ms {
             line(&mut out, "elapsed", &timefmt::duration(elapsed));
         }
+    }
+    if let Some(watch) = &status.watch {
+        watch_lines(&mut out, watch);
     }
     let width = status
         .gates
@@ -124,6 +131,7 @@ pub fn changed(before: &[ServiceStatus], after: &[ServiceStatus]) -> bool {
             .map(|s| ServiceStatus {
                 window_left_ms: None,
                 elapsed_ms: None,
+                watch: None,
                 ..s.clone()
             })
             .collect()
@@ -177,6 +185,31 @@ pub fn history(view: &HistoryView) -> String {
     out
 }
 
+/// The registry watching lines of a status: the digest the host has, the last check and
+/// what it found (or its error), an update found, a held digest or tag.
+fn watch_lines(out: &mut String, watch: &crate::watch::ServiceWatch) {
+    let mut head = format!("{} {}", watch.mode, watch.image);
+    if let Some(digest) = &watch.local_digest {
+        head.push_str(&format!(" (host has {digest})"));
+    }
+    line(out, "watch", &head);
+    let when = watch.last_check_ms.map_or_else(
+        || "not yet".to_owned(),
+        |ms| timefmt::rfc3339(u64::try_from(ms / 1000).unwrap_or(0)),
+    );
+    match (&watch.error, &watch.result) {
+        (Some(error), _) => line(out, "checked", &format!("{when}: failed: {error}")),
+        (None, Some(result)) => line(out, "checked", &format!("{when}: {result}")),
+        (None, None) => line(out, "checked", &when),
+    }
+    if let Some(update) = &watch.update_available {
+        line(out, "update", update);
+    }
+    if let Some(held) = &watch.held {
+        line(out, "held", held);
+    }
+}
+
 fn history_row(revision: &RevisionLine) -> [String; 6] {
     let mut notes = Vec::new();
     if revision.current {
@@ -184,6 +217,9 @@ fn history_row(revision: &RevisionLine) -> [String; 6] {
     }
     if let Some(failed) = revision.failed_at {
         notes.push(format!("failed {}", timefmt::rfc3339(failed)));
+    }
+    if let Some(digest) = &revision.digest {
+        notes.push(format!("digest {digest}"));
     }
     [
         revision.number.to_string(),

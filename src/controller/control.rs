@@ -156,6 +156,9 @@ impl<R: ContainerRuntime> ControlHandler<R> {
             let Wanted::Spec(spec) = view.wanted(&project) else {
                 continue;
             };
+            // The image semver watching chose, as the reconcile plans it.
+            let mut spec = spec.clone();
+            self.shared.watches.apply_overrides(&mut spec);
             for service in spec.services.values() {
                 if has_rollout(service) && selector.matches(&spec.name, &service.name) {
                     selected.push(Selected {
@@ -231,6 +234,7 @@ impl<R: ContainerRuntime> ControlHandler<R> {
                     ..shown.status(None, &BTreeMap::new())
                 };
             }
+            status.watch = self.shared.watches.get(&ServiceRef::new(project, name));
             services.push(status);
         }
         Ok(Response::Status { services })
@@ -255,6 +259,7 @@ impl<R: ContainerRuntime> ControlHandler<R> {
                 config_hash: e.key.config_hash.clone(),
                 recorded_at: e.recorded_at,
                 failed_at: e.failed_at,
+                digest: e.digest.clone(),
                 current: current.as_ref() == Some(&e.key),
             })
             .collect();
@@ -356,6 +361,7 @@ impl Shown<'_> {
             gates: Vec::new(),
             window_left_ms: None,
             elapsed_ms: None,
+            watch: None,
         };
         let Some(r) = record else {
             status.updated = (1..=replicas)

@@ -117,6 +117,9 @@ pub struct Config {
     pub limits: desired::Limits,
     /// The host policy: what projects may do to the host ([`crate::policy`]).
     pub policy: policy::Settings,
+    /// The shortest interval between two registry checks of one service
+    /// (`--watch-min-interval`, [`crate::watch`]).
+    pub watch_min_interval: Duration,
 }
 
 impl Config {
@@ -141,6 +144,7 @@ impl Config {
             load_timeout: desired::bounded::DEFAULT_LOAD_TIMEOUT,
             limits: desired::Limits::default(),
             policy: policy::Settings::default(),
+            watch_min_interval: crate::watch::DEFAULT_MIN_INTERVAL,
         }
     }
 }
@@ -192,6 +196,7 @@ impl<R: ContainerRuntime> Controller<R> {
             privileges: Mutex::default(),
             reload: tokio::sync::Notify::new(),
             notes_warned: Mutex::default(),
+            watches: crate::watch::Watches::with_state(config.state.clone()),
         });
         let guard = policy::Guard::new(
             config.policy.clone(),
@@ -261,6 +266,25 @@ impl<R: ContainerRuntime> Controller<R> {
         RunningReflector { stop, task }
     }
 
+    /// Starts registry watching ([`crate::watch`]): it pulls what the registry has that
+    /// the host does not and kicks the project's reconcile.
+    fn start_watcher(&self) -> RunningReflector {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let watcher = crate::watch::Watcher::new(
+            self.runtime.clone(),
+            crate::watch::host::ControllerHost::new(&self.shared),
+            self.shared.watches.clone(),
+            self.clock.clone(),
+            self.config.watch_min_interval,
+        )
+        .with_telemetry(self.shared.telemetry.clone())
+        .with_webhook(self.config.webhook.clone());
+        let task = tokio::spawn(watcher.run(async {
+            let _ = stopped.await;
+        }));
+        RunningReflector { stop, task }
+    }
+
     /// Desired and observed projects together.
     fn projects(&self) -> BTreeSet<String> {
         self.projects_with(&sync::lock(&self.shared.view))
@@ -281,6 +305,7 @@ impl<R: ContainerRuntime> Controller<R> {
         let mut confirm = self.reload().await.confirm_in.map(|d| Instant::now() + d);
         let (changes_tx, mut changes) = mpsc::unbounded_channel();
         let reflector = self.start_reflector(changes_tx);
+        let watcher = self.start_watcher();
         let mut resync =
             tokio::time::interval_at(Instant::now() + self.config.resync, self.config.resync);
         resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -405,6 +430,7 @@ impl<R: ContainerRuntime> Controller<R> {
             warn!("reconciles still running after the shutdown grace; abandoning them");
         }
         reflector.stop().await;
+        watcher.stop().await;
         Ok(())
     }
 

@@ -40,6 +40,36 @@ impl<R: ContainerRuntime> Controller<R> {
             .collect()
     }
 
+    /// One registry check of every watched service, without pulling or choosing
+    /// anything: `(project/service, what the registry has that this host does not run)`,
+    /// or the check's error. For `composectl plan`.
+    pub async fn pending_updates(&self) -> Vec<(String, Result<String, String>)> {
+        let mut watcher = crate::watch::Watcher::new(
+            self.runtime.clone(),
+            crate::watch::host::ControllerHost::new(&self.shared),
+            self.shared.watches.clone(),
+            self.clock.clone(),
+            self.config.watch_min_interval,
+        )
+        .dry_run();
+        let now = tokio::time::Instant::now();
+        watcher.refresh(now);
+        watcher.check_due(now).await;
+        self.shared
+            .watches
+            .snapshot()
+            .into_iter()
+            .filter_map(|(sref, w)| {
+                let found = match (w.error, w.update_available) {
+                    (Some(error), _) => Err(error),
+                    (None, Some(update)) => Ok(update),
+                    (None, None) => return None,
+                };
+                Some((sref.to_string(), found))
+            })
+            .collect()
+    }
+
     /// `project/service` and strategy of every desired service with a rollout config.
     pub fn rollout_strategies(&self) -> Vec<(String, String)> {
         let view = sync::lock(&self.shared.view);

@@ -51,6 +51,8 @@ pub struct Shared<R> {
     /// Asks the loop to load the desired directory again now (`composectl policy
     /// approve`).
     pub reload: tokio::sync::Notify,
+    /// What registry watching last found per watched service ([`crate::watch`]).
+    pub watches: crate::watch::Watches,
     /// The plan notes already logged (project, subject, text): each is warned once.
     pub notes_warned: Mutex<std::collections::BTreeSet<(String, String, String)>>,
 }
@@ -74,7 +76,11 @@ pub fn plan_project<R>(
     let observed = shared.store.snapshot();
     let spec = match view.wanted(project) {
         Wanted::Frozen | Wanted::Foreign => return None,
-        Wanted::Spec(spec) => spec.clone(),
+        Wanted::Spec(spec) => {
+            let mut spec = spec.clone();
+            shared.watches.apply_overrides(&mut spec);
+            spec
+        }
         Wanted::Absent => ProjectSpec {
             name: project.to_owned(),
             ..ProjectSpec::default()
@@ -404,7 +410,11 @@ async fn drive_rollouts<R: ContainerRuntime>(
     let spec = {
         let view = sync::lock(&shared.view);
         match view.wanted(project) {
-            Wanted::Spec(spec) => spec.clone(),
+            Wanted::Spec(spec) => {
+                let mut spec = spec.clone();
+                shared.watches.apply_overrides(&mut spec);
+                spec
+            }
             Wanted::Frozen | Wanted::Absent | Wanted::Foreign => {
                 return Ok(rollouts::Drive::default());
             }

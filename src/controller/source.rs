@@ -51,6 +51,7 @@ impl<R: ContainerRuntime> StateSource for SharedSource<R> {
             foreign,
             engine: shared.store.outages().summary(),
             privileges: sync::lock(&shared.privileges).clone(),
+            watches: shared.watches.snapshot(),
         })
     }
 

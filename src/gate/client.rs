@@ -27,12 +27,34 @@ pub struct Response {
     pub status: u16,
     /// The body.
     pub body: String,
+    /// The headers, names lowercased, in order.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Response {
+    /// The first value of the header `name` (lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// `GET url` with `timeout` for the whole exchange. `url` is
 /// `http[s]://[USER:PASS@]HOST[:PORT][/PATH]`; `https://` trusts the system's roots.
 pub async fn get(url: &Url, timeout: Duration) -> Result<Response> {
-    exchange("GET", url, None, None, timeout).await
+    exchange("GET", url, &[], None, None, timeout).await
+}
+
+/// `GET url` with extra request `headers` (`Authorization: Bearer ...` for a registry;
+/// never shown in errors) and `timeout` for the whole exchange.
+pub async fn get_with(
+    url: &Url,
+    headers: &[(&str, String)],
+    timeout: Duration,
+) -> Result<Response> {
+    exchange("GET", url, headers, None, None, timeout).await
 }
 
 /// `POST url` with `body` of type `content_type` and `timeout` for the whole exchange.
@@ -45,13 +67,34 @@ pub async fn post(
     tls: Option<&Tls>,
     timeout: Duration,
 ) -> Result<Response> {
-    exchange("POST", url, Some((content_type, body)), tls, timeout).await
+    exchange("POST", url, &[], Some((content_type, body)), tls, timeout).await
+}
+
+/// [`post`] with extra request `headers` (an API key header; never shown in errors).
+pub async fn post_with(
+    url: &Url,
+    content_type: &str,
+    body: &[u8],
+    tls: Option<&Tls>,
+    headers: &[(&str, String)],
+    timeout: Duration,
+) -> Result<Response> {
+    exchange(
+        "POST",
+        url,
+        headers,
+        Some((content_type, body)),
+        tls,
+        timeout,
+    )
+    .await
 }
 
 /// One request over a fresh connection, `Connection: close`, the answer read to the end.
 async fn exchange(
     method: &'static str,
     url: &Url,
+    headers: &[(&str, String)],
     body: Option<(&str, &[u8])>,
     tls: Option<&Tls>,
     timeout: Duration,
@@ -78,6 +121,9 @@ async fn exchange(
     );
     if let Some(credential) = url.basic_auth() {
         request.push_str(&format!("Authorization: {credential}\r\n"));
+    }
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
     }
     if let Some((content_type, body)) = body {
         request.push_str(&format!(
@@ -141,11 +187,12 @@ fn parse_response(raw: &[u8]) -> std::result::Result<Response, String> {
         .and_then(|s| s.split_whitespace().nth(1))
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| format!("not an HTTP status line: {status_line:?}"))?;
-    let chunked = lines.any(|l| {
-        l.split_once(':').is_some_and(|(name, value)| {
-            name.trim().eq_ignore_ascii_case("transfer-encoding")
-                && value.to_ascii_lowercase().contains("chunked")
-        })
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    let chunked = headers.iter().any(|(name, value)| {
+        name == "transfer-encoding" && value.to_ascii_lowercase().contains("chunked")
     });
     let body = if chunked {
         dechunk(body)?
@@ -155,6 +202,7 @@ fn parse_response(raw: &[u8]) -> std::result::Result<Response, String> {
     Ok(Response {
         status,
         body: String::from_utf8_lossy(&body).into_owned(),
+        headers,
     })
 }
 
@@ -191,7 +239,8 @@ mod tests {
             parse_response(plain).unwrap(),
             Response {
                 status: 200,
-                body: "ok".into()
+                body: "ok".into(),
+                headers: vec![("content-length".into(), "2".into())],
             }
         );
         let chunked =
@@ -200,7 +249,8 @@ mod tests {
             parse_response(chunked).unwrap(),
             Response {
                 status: 503,
-                body: "abcdefg".into()
+                body: "abcdefg".into(),
+                headers: vec![("transfer-encoding".into(), "chunked".into())],
             }
         );
         assert!(parse_response(b"SSH-2.0-OpenSSH\r\n\r\n").is_err());

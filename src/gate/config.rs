@@ -314,8 +314,12 @@ impl<'a> Fields<'a> {
 
     fn url(&mut self, key: &str) -> Result<Url> {
         let url = Url::new(self.string(key)?);
-        if !url.expose().starts_with("http://") {
-            return Err(self.error(key, "must be an http:// URL (https is not supported)"));
+        let text = url.expose();
+        if !text.starts_with("http://") && !text.starts_with("https://") {
+            return Err(self.error(
+                key,
+                "must be an http:// or https:// URL (https trusts the system's root certificates)",
+            ));
         }
         template::check(url.expose(), key)?;
         Ok(url)

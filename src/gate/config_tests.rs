@@ -83,8 +83,8 @@ fn errors_name_the_key() {
             "gates[0].timeout: must be longer than zero",
         ),
         (
-            json!({"type": "http", "url": "https://{ip}/"}),
-            "gates[0].url: must be an http:// URL",
+            json!({"type": "http", "url": "ftp://{ip}/"}),
+            "gates[0].url: must be an http:// or https:// URL",
         ),
         (
             json!({"type": "http", "url": "http://{addr}/"}),
@@ -154,4 +154,14 @@ fn no_data_accepts_pass_and_not_yet() {
         };
         assert_eq!(p.no_data, expected);
     }
+}
+
+#[test]
+fn gate_urls_may_be_https() {
+    let gates = json!([
+        {"type": "http", "url": "https://{ip}:8443/healthz"},
+        {"type": "prometheus", "url": "https://prometheus.example.com", "query": "up", "max": 1}
+    ]);
+    let parsed = GateConfig::parse_list(&gates);
+    assert!(parsed.is_ok(), "{parsed:?}");
 }

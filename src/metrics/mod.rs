@@ -79,6 +79,8 @@ pub struct ControllerState {
     pub engine: EngineSummary,
     /// Each project's privileges as the host policy judged them at the latest load.
     pub privileges: BTreeMap<String, crate::policy::Assessment>,
+    /// What registry watching last found, per watched service.
+    pub watches: BTreeMap<crate::model::ServiceRef, crate::watch::ServiceWatch>,
 }
 
 /// The controller, as seen from the metrics: implemented by the controller over its
@@ -118,6 +120,8 @@ struct Inner {
     rollout_step: Family<ServiceLabels, Gauge>,
     gate_evaluations: Family<GateLabels, Counter>,
     service_failures: Family<ServiceLabels, Counter>,
+    watch_last_check: Family<ServiceLabels, Gauge<f64, AtomicU64>>,
+    update_available: Family<ServiceLabels, Gauge>,
     projects: Mutex<BTreeMap<String, ProjectRecord>>,
     loaded_projects: Mutex<BTreeSet<String>>,
     desired_loaded: AtomicBool,
@@ -205,6 +209,18 @@ impl Telemetry {
             "Actions that failed during reconciles, by service (the reason is in the logs and /status).",
             service_failures.clone(),
         );
+        let watch_last_check = Family::default();
+        registry.register(
+            "composectl_watch_last_check_timestamp_seconds",
+            "When registry watching last asked the registry about the service's image (Unix time).",
+            watch_last_check.clone(),
+        );
+        let update_available = Family::default();
+        registry.register(
+            "composectl_update_available",
+            "1 while the registry has an image for the watched service that does not run yet.",
+            update_available.clone(),
+        );
         let sources = Arc::new(Sources::default());
         registry.register_collector(Box::new(Scrape(sources.clone())));
         Self {
@@ -220,6 +236,8 @@ impl Telemetry {
                 rollout_step,
                 gate_evaluations,
                 service_failures,
+                watch_last_check,
+                update_available,
                 projects: Mutex::new(BTreeMap::new()),
                 loaded_projects: Mutex::new(BTreeSet::new()),
                 desired_loaded: AtomicBool::new(false),
@@ -246,6 +264,23 @@ impl Telemetry {
         };
         let step = i64::try_from(step).unwrap_or(i64::MAX);
         self.inner.rollout_step.get_or_create(&labels).set(step);
+    }
+
+    /// Records a registry check of a watched service: when (ms since the epoch) and
+    /// whether an update is available.
+    pub fn record_watch(&self, project: &str, service: &str, checked_ms: i64, available: bool) {
+        let labels = ServiceLabels {
+            project: project.to_owned(),
+            service: service.to_owned(),
+        };
+        self.inner
+            .watch_last_check
+            .get_or_create(&labels)
+            .set(checked_ms as f64 / 1000.0);
+        self.inner
+            .update_available
+            .get_or_create(&labels)
+            .set(i64::from(available));
     }
 
     /// Counts one evaluation of a gate (`verdict`: `pass`, `fail`, `not_yet`).

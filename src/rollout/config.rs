@@ -14,6 +14,8 @@
 //!   gates: [...]         # gate configs, read by the gate module
 //!   progress_deadline: 10m  # a replica not ready this long after it was ordered onto a
 //!                        # revision counts as failed
+//!   watch: digest        # follow the registry: digest | semver | a map
+//!                        # ([`crate::watch::config`])
 //! ```
 //!
 //! The reference flow (update replica 1, watch it 60 s, then replicas 2 and 3 one at a
@@ -106,6 +108,22 @@ pub enum Error {
         value: String,
         /// The step before it, as written.
         previous: String,
+    },
+    /// A regular expression that does not compile (`x-rollout.watch.pattern`).
+    #[error("{key}: not a valid regular expression: {message}")]
+    Pattern {
+        /// The full key.
+        key: String,
+        /// What the regex parser said.
+        message: String,
+    },
+    /// A key that only a certain mode takes (`x-rollout.watch.pattern` with `mode: digest`).
+    #[error("{key}: only taken with mode: {mode}")]
+    NeedsMode {
+        /// The full key.
+        key: String,
+        /// The mode that takes it.
+        mode: &'static str,
     },
     /// A `max_failure_ratio` outside 0..=1.
     #[error("{key}: {value} is not a ratio between 0 and 1")]
@@ -224,6 +242,8 @@ pub struct RolloutConfig {
     pub canary: CanaryConfig,
     /// `x-rollout.gates`, for the gate module.
     pub gates: Vec<Value>,
+    /// `x-rollout.watch`: how the service follows its registry (`None`: it does not).
+    pub watch: Option<crate::watch::config::WatchConfig>,
     /// `x-rollout.progress_deadline`: how long a replica ordered onto a revision may take
     /// to become ready before it counts as failed (default 10m).
     pub progress_deadline: Duration,
@@ -285,12 +305,17 @@ impl RolloutConfig {
             &format!("{KEY}.progress_deadline"),
         )?
         .unwrap_or(DEFAULT_PROGRESS_DEADLINE);
+        let watch = ext
+            .get("watch")
+            .map(|v| crate::watch::config::parse(v, &format!("{KEY}.watch")))
+            .transpose()?;
         Ok(Self {
             strategy,
             update,
             rollback,
             canary,
             gates,
+            watch,
             progress_deadline,
         })
     }
@@ -303,6 +328,7 @@ const EXT_KEYS: &[&str] = &[
     "promotion",
     "gates",
     "progress_deadline",
+    "watch",
 ];
 
 fn wrong(key: &str, expected: &'static str) -> Error {

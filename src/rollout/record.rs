@@ -44,6 +44,10 @@ pub struct HistoryEntry {
     /// When a rollout of it last failed (seconds since the epoch), if one did.
     #[serde(default)]
     pub failed_at: Option<u64>,
+    /// The registry manifest digest its image was pulled by, when registry watching pulled
+    /// it ([`crate::watch`]): what runs stays traceable to what the registry served.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
 
 /// A service's revisions, oldest first, at most [`HISTORY_LIMIT`].
@@ -86,6 +90,7 @@ impl History {
             spec,
             recorded_at: now,
             failed_at: None,
+            digest: None,
         });
         while self.entries.len() > HISTORY_LIMIT {
             let Some(drop) = self.entries.iter().position(|e| !keep.contains(&e.number)) else {

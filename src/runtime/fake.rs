@@ -21,8 +21,8 @@ use futures_util::stream::{self, BoxStream, StreamExt};
 use tokio::sync::mpsc;
 
 use super::{
-    CallCounts, ContainerCreate, ContainerRuntime, Error, ManagedNetwork, ManagedVolume, Result,
-    RuntimeEvent,
+    CallCounts, ContainerCreate, ContainerRuntime, Error, ImageInfo, ManagedNetwork, ManagedVolume,
+    Result, RuntimeEvent,
 };
 use crate::clock::WallClock;
 use crate::model::labels;
@@ -97,6 +97,20 @@ impl FakeRuntime {
         self.engine()
             .registry
             .insert(normalize_image_ref(reference), id.to_owned());
+    }
+
+    /// The manifest digest the fake registry gives the image `id`
+    /// ([`ContainerRuntime::inspect_distribution`], and `RepoDigests` once pulled).
+    pub fn manifest_digest(id: &str) -> String {
+        format!("sha256:manifest-{}", id.trim_start_matches("sha256:"))
+    }
+
+    /// Takes `reference` out of the registry: a later `inspect_distribution` or
+    /// `pull_image` of it fails as not found.
+    pub fn remove_registry_image(&self, reference: &str) {
+        self.engine()
+            .registry
+            .remove(&normalize_image_ref(reference));
     }
 
     /// Health given at start to containers whose service has a healthcheck
@@ -318,9 +332,62 @@ impl ContainerRuntime for FakeRuntime {
                 operation: "pull_image",
                 what: format!("image {normalized} in the registry"),
             })?;
+        let digest = format!(
+            "{}@{}",
+            crate::model::observed::repository_of(&normalized),
+            Self::manifest_digest(&id)
+        );
+        engine
+            .repo_digests
+            .entry(id.clone())
+            .or_default()
+            .insert(digest);
         engine.images.insert(normalized, id);
         engine.emit_image("pull");
         Ok(())
+    }
+
+    async fn inspect_distribution(&self, reference: &str) -> Result<String> {
+        let mut engine = self.engine();
+        let call = Call::InspectDistribution {
+            reference: reference.to_owned(),
+        };
+        engine.record(Op::InspectDistribution, call)?;
+        let normalized = normalize_image_ref(reference);
+        engine
+            .registry
+            .get(&normalized)
+            .map(|id| Self::manifest_digest(id))
+            .ok_or(Error::NotFound {
+                operation: "inspect_distribution",
+                what: format!("image {normalized} in the registry"),
+            })
+    }
+
+    async fn inspect_image(&self, reference: &str) -> Result<Option<ImageInfo>> {
+        let mut engine = self.engine();
+        let call = Call::InspectImage {
+            reference: reference.to_owned(),
+        };
+        engine.record(Op::InspectImage, call)?;
+        let id = if reference.starts_with("sha256:") {
+            engine
+                .images
+                .values()
+                .chain(engine.built.keys())
+                .find(|id| *id == reference)
+                .cloned()
+        } else {
+            engine.images.get(&normalize_image_ref(reference)).cloned()
+        };
+        Ok(id.map(|id| ImageInfo {
+            repo_digests: engine
+                .repo_digests
+                .get(&id)
+                .map(|d| d.iter().cloned().collect())
+                .unwrap_or_default(),
+            id,
+        }))
     }
 
     async fn build_image(&self, request: &crate::runtime::ImageBuild) -> Result<String> {

@@ -142,6 +142,17 @@ pub struct BuiltImage {
     pub created: i64,
 }
 
+/// What the engine knows about one local image: its ID and the registry digests it was
+/// pulled by.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageInfo {
+    /// Image ID (`sha256:...`).
+    pub id: String,
+    /// `RepoDigests`: `repository@sha256:...`, one per registry manifest it was pulled by
+    /// (empty for an image built or loaded here).
+    pub repo_digests: Vec<String>,
+}
+
 /// Result alias for runtime operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -258,6 +269,17 @@ pub trait ContainerRuntime: Send + Sync + 'static {
         reference: &str,
         platform: Option<&str>,
     ) -> impl Future<Output = Result<()>> + Send;
+
+    /// The digest of the manifest `reference` names in its registry right now
+    /// (`sha256:...`), asked of the registry through the engine without pulling, with
+    /// credentials from the Docker config file when it has some.
+    fn inspect_distribution(&self, reference: &str) -> impl Future<Output = Result<String>> + Send;
+
+    /// The local image `reference` (a tag or an image ID) names; `None` when there is none.
+    fn inspect_image(
+        &self,
+        reference: &str,
+    ) -> impl Future<Output = Result<Option<ImageInfo>>> + Send;
 
     /// Points the tag `reference` (`repository:tag`) at `image` (an image ID or
     /// reference), moving it if it pointed elsewhere.

@@ -31,6 +31,11 @@ pub enum EventKind {
     ReconcileFailed,
     /// The project reconciles again.
     ReconcileRecovered,
+    /// Registry watching found a new image for the service (a digest or a newer tag);
+    /// its rollout follows the service's strategy.
+    UpdateAvailable,
+    /// The image registry watching found runs on every replica.
+    UpdateApplied,
 }
 
 /// How bad an event is: the formats map it to a colour, a priority, an emoji.
@@ -59,14 +64,17 @@ impl EventKind {
             Self::LoadRecovered => "load_recovered",
             Self::ReconcileFailed => "reconcile_failed",
             Self::ReconcileRecovered => "reconcile_recovered",
+            Self::UpdateAvailable => "update_available",
+            Self::UpdateApplied => "update_applied",
         }
     }
 
     /// How bad it is.
     pub fn severity(self) -> Severity {
         match self {
-            Self::Started => Severity::Info,
+            Self::Started | Self::UpdateAvailable => Severity::Info,
             Self::Promoted
+            | Self::UpdateApplied
             | Self::CrashRecovered
             | Self::LoadRecovered
             | Self::ReconcileRecovered => Severity::Good,
@@ -101,6 +109,8 @@ impl EventKind {
             Self::LoadRecovered => "loads again",
             Self::ReconcileFailed => "fails to reconcile",
             Self::ReconcileRecovered => "reconciles again",
+            Self::UpdateAvailable => "new image in the registry",
+            Self::UpdateApplied => "new image from the registry runs",
         }
     }
 }

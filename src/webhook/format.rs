@@ -11,7 +11,9 @@
 //!   POSTed to the server's root; the URL given is the topic's URL
 //!   (`https://ntfy.sh/TOPIC`), as ntfy documents it for publishing.
 //! - `gotify` (Gotify `POST /message`): `title`, `message`, `priority`; the application
-//!   token goes in the URL as `?token=...` (`/message` is appended to a URL that lacks it).
+//!   token, given in the URL as `?token=...`, is sent in the `X-Gotify-Key` header instead
+//!   of the query, so no proxy or server log keeps it (`/message` is appended to a URL
+//!   that lacks it).
 //!
 //! Every text passes through [`crate::redact`] before it is sent.
 
@@ -229,6 +231,41 @@ fn gotify(event: &Event) -> Value {
         "priority": gotify_priority(event),
         "extras": {"client::display": {"contentType": "text/plain"}}
     })
+}
+
+impl Format {
+    /// Moves a credential out of the URL into a header where the service takes one: for
+    /// Gotify, the `token` query parameter becomes `X-Gotify-Key`. Other formats: the URL
+    /// as it is, no header.
+    pub fn credential_header(self, url: &Url) -> (Url, Vec<(&'static str, String)>) {
+        if self != Self::Gotify {
+            return (url.clone(), Vec::new());
+        }
+        let text = url.expose();
+        let Some((path, query)) = text.split_once('?') else {
+            return (url.clone(), Vec::new());
+        };
+        let mut token = None;
+        let kept: Vec<&str> = query
+            .split('&')
+            .filter(|pair| match pair.strip_prefix("token=") {
+                Some(value) if token.is_none() => {
+                    token = Some(redact::percent_decode(value));
+                    false
+                }
+                _ => true,
+            })
+            .collect();
+        let Some(token) = token else {
+            return (url.clone(), Vec::new());
+        };
+        let bare = if kept.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}?{}", kept.join("&"))
+        };
+        (url.derive(bare), vec![("X-Gotify-Key", token)])
+    }
 }
 
 /// The `/message` endpoint of a Gotify URL (the path gets `/message` unless it ends so).

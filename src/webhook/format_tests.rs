@@ -162,3 +162,17 @@ fn json_is_the_event_itself() {
     let back: Event = serde_json::from_value(body).unwrap();
     assert_eq!(back, rolled_back());
 }
+
+#[test]
+fn only_gotify_moves_its_token_from_the_query_into_a_header() {
+    let url = Url::new("https://push.example.com/message?token=T%2B1&x=y");
+    let (bare, headers) = Format::Gotify.credential_header(&url);
+    assert_eq!(bare.expose(), "https://push.example.com/message?x=y");
+    assert_eq!(headers, vec![("X-Gotify-Key", "T+1".to_owned())]);
+    let plain = Url::new("https://push.example.com/message");
+    assert!(Format::Gotify.credential_header(&plain).1.is_empty());
+    let ntfy = Url::new("https://ntfy.sh/topic?token=T");
+    let (same, none) = Format::Ntfy.credential_header(&ntfy);
+    assert_eq!(same.expose(), ntfy.expose());
+    assert!(none.is_empty());
+}

@@ -393,3 +393,19 @@ async fn flush_waits_for_the_queue_and_gives_up_after_its_grace() {
     assert!(!hook.flush(Duration::from_millis(300)).await);
     assert!(started.elapsed() < Duration::from_secs(2));
 }
+
+#[tokio::test]
+async fn a_gotify_token_is_sent_in_the_x_gotify_key_header_not_in_the_url() {
+    let (url, mut received) = serve(vec!["200 OK"], None).await;
+    let hook = Webhook::new(&format!("gotify+{url}/gotify/?token=AbC.secret")).unwrap();
+    assert_eq!(hook.format(), Format::Gotify);
+    hook.deliver(&rolled_back()).await.unwrap();
+    let got = received.recv().await.unwrap();
+    assert_eq!(got.request_line(), "POST /gotify/message HTTP/1.1");
+    assert!(
+        got.head.lines().any(|l| l == "X-Gotify-Key: AbC.secret"),
+        "{}",
+        got.head
+    );
+    assert!(!got.request_line().contains("secret"));
+}

@@ -61,6 +61,24 @@ impl Registry {
         reference
     }
 
+    /// Pushes the local image `local_tag` as `name` (`repo:tag`) through the registry's
+    /// other name, `localhost:<port>`, and returns the `127.0.0.1:<port>` reference: a local
+    /// tag of that reference (one a daemon pulled) stays where it is, as on a host whose CI
+    /// pushes from elsewhere.
+    pub fn push_from_elsewhere(&self, local_tag: &str, name: &str) -> String {
+        let port = self.host.rsplit_once(':').expect("host:port").1;
+        let alias = format!("localhost:{port}/{name}");
+        docker(&["tag", local_tag, &alias]);
+        docker(&["push", &alias]);
+        docker(&["rmi", &alias]);
+        self.reference(name)
+    }
+
+    /// Tracks `reference` for removal on drop (a tag a daemon pulled).
+    pub fn forget_on_drop(&self, reference: &str) {
+        composectl::sync::lock(&self.pushed).push(reference.to_owned());
+    }
+
     /// The container ID of the registry.
     pub fn id(&self) -> &str {
         self.container.id()

@@ -96,6 +96,7 @@ fn a_rolling_update_without_steps_or_history_numbers_still_reads() {
         gates: Vec::new(),
         window_left_ms: None,
         elapsed_ms: None,
+        watch: None,
         updated: 2,
         ..canary()
     };
@@ -143,6 +144,7 @@ fn history_is_a_table_with_short_ids_and_utc_times() {
                 config_hash: "fedcba9876543210fedcba".into(),
                 recorded_at: 1_714_566_605,
                 failed_at: None,
+                digest: None,
                 current: true,
             },
             RevisionLine {
@@ -152,6 +154,7 @@ fn history_is_a_table_with_short_ids_and_utc_times() {
                 config_hash: "bbbbbbbbbbbbcccc".into(),
                 recorded_at: 1_714_570_000,
                 failed_at: Some(1_714_570_120),
+                digest: None,
                 current: false,
             },
         ],
@@ -202,6 +205,7 @@ fn timers_alone_are_not_a_change() {
     let ticked = [ServiceStatus {
         window_left_ms: Some(41_000),
         elapsed_ms: Some(79_000),
+        watch: None,
         ..canary()
     }];
     assert!(!changed(&before, &ticked));
@@ -249,5 +253,46 @@ fn failures_name_rolled_back_and_aborted_rollouts_only() {
             "shop/api rolled back: gate http failed: status 503".to_owned(),
             "shop/worker aborted: no reason recorded".to_owned(),
         ]
+    );
+}
+
+#[test]
+fn a_watched_service_shows_its_digest_last_check_and_update() {
+    let watch = crate::watch::ServiceWatch {
+        mode: "digest".into(),
+        image: "reg.example:5000/shop/web:live".into(),
+        local_digest: Some("sha256:aaa".into()),
+        last_check_ms: Some(1_714_570_000_000),
+        result: Some("pulled sha256:bbb; rolling out".into()),
+        update_available: Some("sha256:bbb".into()),
+        ..Default::default()
+    };
+    let shown = ServiceStatus {
+        watch: Some(watch.clone()),
+        ..canary()
+    };
+    let text = service(&shown, false);
+    assert!(
+        text.contains("  watch   digest reg.example:5000/shop/web:live (host has sha256:aaa)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  checked 2024-05-01T13:26:40Z: pulled sha256:bbb; rolling out\n"),
+        "{text}"
+    );
+    assert!(text.contains("  update  sha256:bbb\n"), "{text}");
+    let failed = crate::watch::ServiceWatch {
+        error: Some("registry reg.example:5000: cannot read ...".into()),
+        ..watch
+    };
+    let never = ServiceStatus {
+        phase: None,
+        watch: Some(failed),
+        ..canary()
+    };
+    let text = service(&never, false);
+    assert!(
+        text.contains("  checked 2024-05-01T13:26:40Z: failed: registry reg.example:5000"),
+        "{text}"
     );
 }

@@ -117,6 +117,9 @@ pub struct Rollouts {
     intents: Intents,
     warned: Mutex<BTreeSet<ServiceRef>>,
     webhook: Option<Webhook>,
+    /// Registry digests of images registry watching pulled, by image ID: recorded in the
+    /// history entry of the revision that runs it.
+    digests: Mutex<BTreeMap<String, String>>,
 }
 
 /// The project spec with only `service` in it: what a revision records.
@@ -174,7 +177,20 @@ impl Rollouts {
             intents: Intents::default(),
             warned: Mutex::new(BTreeSet::new()),
             webhook,
+            digests: Mutex::default(),
         }
+    }
+
+    /// Notes that the image `image_id` was pulled by the registry digest `digest`
+    /// (registry watching): the history entry of the revision running it records the digest
+    /// at the service's next pass.
+    pub fn note_digest(&self, image_id: &str, digest: &str) {
+        crate::sync::lock(&self.digests).insert(image_id.to_owned(), digest.to_owned());
+    }
+
+    /// The digest noted for `image_id`, if one.
+    fn noted_digest(&self, image_id: &str) -> Option<String> {
+        crate::sync::lock(&self.digests).get(image_id).cloned()
     }
 
     /// The record of `service` (a snapshot).

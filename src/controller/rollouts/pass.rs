@@ -94,6 +94,12 @@ impl Rollouts {
         let one = one_service(ctx.spec, ctx.service);
         let image = &ctx.service.image;
         let number = history.record(target.clone(), image, one, ctx.now_ms / 1000, &keep);
+        if let Some(digest) = self.noted_digest(&target.image_id)
+            && let Some(entry) = history.entries.iter_mut().find(|e| e.number == number)
+            && entry.digest.is_none()
+        {
+            entry.digest = Some(digest);
+        }
         if history != before {
             self.records.save_history(&ctx.sref, &history)?;
         }

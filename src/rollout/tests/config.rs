@@ -187,3 +187,71 @@ fn bad_update_config_values_name_the_key() {
         )
     );
 }
+
+#[test]
+fn watch_short_form_is_the_mode_with_a_five_minute_interval() {
+    use crate::watch::config::Mode;
+    let config = read(3, None, json!({"watch": "digest"})).unwrap();
+    let watch = config.watch.expect("watched");
+    assert_eq!(watch.mode, Mode::Digest);
+    assert_eq!(watch.interval, Duration::from_secs(300));
+    assert!(watch.pattern.is_none() && !watch.prereleases);
+    assert_eq!(read(3, None, json!({})).unwrap().watch, None);
+}
+
+#[test]
+fn watch_long_form_reads_every_setting() {
+    use crate::watch::config::Mode;
+    let ext = json!({"watch": {"mode": "semver", "interval": "90s",
+                               "pattern": "^1\\.\\d+\\.\\d+$", "prereleases": true}});
+    let watch = read(3, None, ext).unwrap().watch.expect("watched");
+    assert_eq!(watch.mode, Mode::Semver);
+    assert_eq!(watch.interval, Duration::from_secs(90));
+    assert_eq!(
+        watch.pattern.as_ref().map(regex::Regex::as_str),
+        Some("^1\\.\\d+\\.\\d+$")
+    );
+    assert!(watch.prereleases);
+}
+
+#[test]
+fn bad_watch_values_name_the_key() {
+    let cases = [
+        (
+            json!({"watch": "tags"}),
+            r#"x-rollout.watch: "tags" is not one of digest, semver"#,
+        ),
+        (
+            json!({"watch": {"mode": "digest", "intervl": "1m"}}),
+            "x-rollout.watch.intervl: unknown key",
+        ),
+        (
+            json!({"watch": {"interval": "1m"}}),
+            "x-rollout.watch.mode: expected digest or semver (it is required)",
+        ),
+        (
+            json!({"watch": {"mode": "digest", "interval": "500ms"}}),
+            "x-rollout.watch.interval: expected a duration of at least 1s, such as 5m",
+        ),
+        (
+            json!({"watch": {"mode": "semver", "pattern": "(1"}}),
+            "x-rollout.watch.pattern: not a valid regular expression",
+        ),
+        (
+            json!({"watch": {"mode": "digest", "pattern": "^1"}}),
+            "x-rollout.watch.pattern: only taken with mode: semver",
+        ),
+        (
+            json!({"watch": {"mode": "semver", "prereleases": "yes"}}),
+            "x-rollout.watch.prereleases: expected true or false",
+        ),
+        (
+            json!({"watch": 5}),
+            "x-rollout.watch: expected digest, semver or a map",
+        ),
+    ];
+    for (ext, expected) in cases {
+        let err = read(3, None, ext.clone()).expect_err("refused");
+        assert!(err.starts_with(expected), "{ext}: {err}");
+    }
+}

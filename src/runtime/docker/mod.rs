@@ -30,6 +30,7 @@ pub mod auth;
 mod build;
 mod convert;
 mod create;
+mod distribution;
 mod events;
 mod network;
 mod ops;

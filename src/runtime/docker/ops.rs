@@ -215,6 +215,14 @@ impl ContainerRuntime for DockerRuntime {
         result
     }
 
+    async fn inspect_distribution(&self, reference: &str) -> Result<String> {
+        self.distribution_digest(reference).await
+    }
+
+    async fn inspect_image(&self, reference: &str) -> Result<Option<crate::runtime::ImageInfo>> {
+        self.image_info(reference).await
+    }
+
     async fn build_image(&self, request: &crate::runtime::ImageBuild) -> Result<String> {
         self.build(request).await
     }

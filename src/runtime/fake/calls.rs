@@ -14,6 +14,10 @@ pub enum Op {
     PullImage,
     /// `tag_image`.
     TagImage,
+    /// `inspect_distribution`.
+    InspectDistribution,
+    /// `inspect_image`.
+    InspectImage,
     /// `build_image`.
     BuildImage,
     /// `list_built_images`.
@@ -53,6 +57,8 @@ impl Op {
             Self::ListImages => "list_images",
             Self::PullImage => "pull_image",
             Self::TagImage => "tag_image",
+            Self::InspectDistribution => "inspect_distribution",
+            Self::InspectImage => "inspect_image",
             Self::BuildImage => "build_image",
             Self::ListBuiltImages => "list_built_images",
             Self::RemoveImage => "remove_image",
@@ -104,6 +110,16 @@ pub enum Call {
     ListImages,
     /// `pull_image(reference)`.
     Pull {
+        /// The reference as given.
+        reference: String,
+    },
+    /// `inspect_distribution(reference)`.
+    InspectDistribution {
+        /// The reference as given.
+        reference: String,
+    },
+    /// `inspect_image(reference)`.
+    InspectImage {
         /// The reference as given.
         reference: String,
     },

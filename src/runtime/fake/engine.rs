@@ -33,6 +33,8 @@ pub(super) struct Engine {
     pub(super) containers: BTreeMap<String, FakeContainer>,
     pub(super) images: BTreeMap<String, String>,
     pub(super) registry: BTreeMap<String, String>,
+    /// The `RepoDigests` of each image pulled, by image ID.
+    pub(super) repo_digests: BTreeMap<String, std::collections::BTreeSet<String>>,
     /// Images built, by ID, with their labels.
     pub(super) built: BTreeMap<String, BTreeMap<String, String>>,
     /// Networks by Docker name, with their labels.
@@ -63,6 +65,7 @@ impl Default for Engine {
             containers: BTreeMap::new(),
             images: BTreeMap::new(),
             registry: BTreeMap::new(),
+            repo_digests: BTreeMap::new(),
             built: BTreeMap::new(),
             networks: builtin,
             volumes: BTreeMap::new(),
