@@ -262,6 +262,19 @@ pub fn has_rollout(service: &ServiceSpec) -> bool {
 /// with the key (`x-rollout.steps[1]: ...`, `x-rollout.gates[0].url: ...`).
 pub fn check(service: &ServiceSpec) -> std::result::Result<(), String> {
     let config = RolloutConfig::from_service(service).map_err(|e| e.to_string())?;
+    if config.watch.is_some() {
+        use crate::model::resources::PullPolicy;
+        if service.build.is_some() {
+            return Err(format!(
+                "{KEY}.watch: the service's image is built from `build:`, not pulled from a registry; remove `watch` (a changed context is built and rolled out anyway) or remove `build:`"
+            ));
+        }
+        if matches!(service.pull_policy, PullPolicy::Never | PullPolicy::Build) {
+            return Err(format!(
+                "{KEY}.watch: `pull_policy` never pulls the service's image, so a registry update could not reach the host; remove `watch` or set pull_policy to missing"
+            ));
+        }
+    }
     crate::gate::GateConfig::parse_list(&Value::Array(config.gates))
         .map(|_| ())
         .map_err(|e| format!("{KEY}.{e}"))

@@ -212,3 +212,26 @@ fn a_built_service_takes_pull_policy_build_missing_or_never_and_refuses_a_pullin
         assert!(text.contains("remove `build:`"), "{text}");
     }
 }
+
+#[test]
+fn registry_watching_is_refused_for_a_built_or_never_pulled_image() {
+    let d = Desired::new();
+    d.write(
+        "shop/compose.yaml",
+        &one_service("    build: ./app\n    x-rollout:\n      watch: digest\n"),
+    )
+    .write("shop/app/Dockerfile", "FROM scratch\n")
+    .write(
+        "blog/compose.yaml",
+        &one_service(
+            "    image: blog:1\n    pull_policy: never\n    x-rollout:\n      watch: digest\n",
+        ),
+    );
+    let report = d.load();
+    let built = err_text(&report, "shop");
+    assert!(built.contains("services.web.x-rollout.watch"), "{built}");
+    assert!(built.contains("built from `build:`"), "{built}");
+    let never = err_text(&report, "blog");
+    assert!(never.contains("services.web.x-rollout.watch"), "{never}");
+    assert!(never.contains("pull_policy"), "{never}");
+}
