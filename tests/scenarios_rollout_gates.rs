@@ -220,10 +220,7 @@ fn replicas(project: &TestProject) -> BTreeMap<u32, Replica> {
         .into_iter()
         .filter(|c| c.label("com.docker.compose.service") == Some(SERVICE))
         .filter_map(|c| {
-            let number = c
-                .label("com.docker.compose.container-number")?
-                .parse()
-                .ok()?;
+            let number = c.number()?;
             let replica = Replica {
                 id: c.id,
                 image: c.image,
@@ -332,10 +329,7 @@ impl Timeline {
                         .into_iter()
                         .filter(|c| c.state == "running")
                         .filter_map(|c| {
-                            let n: u32 = c
-                                .label("com.docker.compose.container-number")?
-                                .parse()
-                                .ok()?;
+                            let n = c.number()?;
                             Some((
                                 n,
                                 Replica {

@@ -138,17 +138,20 @@ impl Scenario {
             .running()
             .into_iter()
             .filter(|c| c.label("com.docker.compose.service") == Some(SERVICE))
-            .filter_map(|c| {
-                let n = c
-                    .label("com.docker.compose.container-number")?
-                    .parse()
-                    .ok()?;
-                Some((n, (c.id, c.image_id, c.health)))
-            })
+            .filter_map(|c| Some((c.number()?, (c.id, c.image_id, c.health))))
             .collect()
     }
 
     /// Waits until 3 replicas run `image_id`, healthy.
+    /// The image reference each running container was created with.
+    fn running_images(&self) -> Vec<String> {
+        self.project
+            .running()
+            .into_iter()
+            .map(|c| c.image)
+            .collect()
+    }
+
     fn wait_for(&self, what: &str, timeout: Duration, image_id: &str) {
         let mut seen = BTreeMap::new();
         let ok = wait_until(timeout, Duration::from_millis(250), || {
@@ -380,12 +383,7 @@ fn semver_moves_1_2_3_to_1_2_4_ignoring_1_1_9_and_2_0_0_rc1() {
     let v1 = image_id(&demo_image("v1"));
     // Nothing newer that the rules allow: several checks later, 1.2.3 still runs.
     std::thread::sleep(Duration::from_secs(4));
-    let images: Vec<String> = scenario
-        .project
-        .running()
-        .into_iter()
-        .map(|c| c.image)
-        .collect();
+    let images = scenario.running_images();
     assert!(
         images.iter().all(|i| i.ends_with(":1.2.3")),
         "1.1.9 is older and 2.0.0-rc1 a pre-release: {images:?}\n{}",
@@ -397,12 +395,7 @@ fn semver_moves_1_2_3_to_1_2_4_ignoring_1_1_9_and_2_0_0_rc1() {
     let v2 = image_id(&demo_image("v2"));
     scenario.wait_for("3 replicas healthy on 1.2.4", Duration::from_secs(90), &v2);
     scenario.wait_phase("complete", Duration::from_secs(30));
-    let images: Vec<String> = scenario
-        .project
-        .running()
-        .into_iter()
-        .map(|c| c.image)
-        .collect();
+    let images = scenario.running_images();
     assert!(
         images.iter().all(|i| i.ends_with(":1.2.4")),
         "every replica runs the 1.2.4 tag: {images:?}"

@@ -53,6 +53,13 @@ impl ContainerInfo {
     pub fn label(&self, key: &str) -> Option<&str> {
         self.labels.get(key).map(String::as_str)
     }
+
+    /// Its replica number (`com.docker.compose.container-number`), if it has one.
+    pub fn number(&self) -> Option<u32> {
+        self.label("com.docker.compose.container-number")?
+            .parse()
+            .ok()
+    }
 }
 
 impl TestProject {
