@@ -3,7 +3,9 @@
 //! the directory), so a controller killed at any moment leaves either the old or the new
 //! file, never a torn one.
 //!
-//! Layout: `<state-dir>/<instance>/<project>/<service>/{rollout.json,history.json}`, plus
+//! Layout: `<state-dir>/<instance>/<project>/<service>/{rollout.json,history.json}` (and,
+//! where they apply, `build.json`: a failed build not tried again; `built.json`: what the
+//! service's image was built from; `watch.json`: a registry-watching override), plus
 //! the control socket at `<state-dir>/<instance>/control.sock`, the instance's
 //! [`Ownership`] record at `<state-dir>/<instance>/ownership.json`, and each project's
 //! approved privileges ([`crate::policy::Record`]) at
@@ -45,6 +47,7 @@ const WATCH: &str = "watch.json";
 const PRIVILEGES: &str = "privileges.json";
 const FILES: &str = "files";
 const BUILD: &str = "build.json";
+const BUILT: &str = "built.json";
 
 /// Which desired directory an instance serves, and the projects it loaded from there: the
 /// only projects it ever prunes.
@@ -179,6 +182,25 @@ impl StateDir {
             };
         };
         self.write_json(&dir, BUILD, &failed.scrubbed())
+    }
+
+    /// What the image of `project`/`service` composectl built last was built from, if kept.
+    pub fn load_built_manifest(
+        &self,
+        project: &str,
+        service: &str,
+    ) -> Result<Option<crate::controller::builds::BuiltManifest>> {
+        self.read_json(&self.service_dir(project, service), BUILT)
+    }
+
+    /// Keeps what the image of `project`/`service` was built from.
+    pub fn save_built_manifest(
+        &self,
+        project: &str,
+        service: &str,
+        manifest: &crate::controller::builds::BuiltManifest,
+    ) -> Result<()> {
+        self.write_json(&self.service_dir(project, service), BUILT, manifest)
     }
 
     /// The registry-watching override of `project`/`service` ([`crate::watch`]), if one.

@@ -13,7 +13,7 @@ use super::{Error, INJECTED_DOCKERFILE, Limits, Result, hash};
 use crate::model::spec::BuildSpec;
 
 /// What an entry of the context is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum EntryKind {
     /// A regular file: its size and the SHA-256 of its content (hex).
     File {
@@ -32,7 +32,7 @@ pub enum EntryKind {
 }
 
 /// One entry sent to the engine.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
     /// Slash-separated path relative to the context.
     pub path: String,

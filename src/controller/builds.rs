@@ -1,8 +1,9 @@
 //! What the controller remembers of its image builds, per service: the inputs whose build
 //! failed (not built again until they change or `composectl rollout rebuild`; kept in the
 //! state directory, so a restart does not retry them either), and the context entries the
-//! service's current image was built from (for the files `plan` names as changed; in
-//! memory: after a restart they are known again once the image and the inputs agree).
+//! service's current image was built from (for the files `plan` names as changed; kept in
+//! the state directory too, for contexts of at most [`MAX_KEPT_ENTRIES`] entries, so the
+//! one-shot `plan` and a restarted daemon name them).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -54,12 +55,28 @@ impl FailedBuild {
     }
 }
 
+/// Entries of a context whose manifest is kept in the state directory, at most (a larger
+/// context's changes are named "build inputs changed" after a restart).
+pub const MAX_KEPT_ENTRIES: usize = 20_000;
+
+/// What an image was built from: its build hash and the context's entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuiltManifest {
+    /// The build hash.
+    pub hash: String,
+    /// The entries sent.
+    pub entries: Vec<Entry>,
+}
+
 /// Each service's failed build and the entries its image was built from.
 #[derive(Debug)]
 pub struct Builds {
     state: StateDir,
     failed: BTreeMap<(String, String), FailedBuild>,
     built_from: BTreeMap<(String, String), Arc<Vec<Entry>>>,
+    /// The hash whose manifest is in the state directory (or was looked for there), by
+    /// service.
+    kept: BTreeMap<(String, String), String>,
     /// Services whose record was read from the state directory already.
     read: std::collections::BTreeSet<(String, String)>,
     /// Projects whose unused built images are looked for at their next converged
@@ -76,6 +93,7 @@ impl Builds {
             state,
             failed: BTreeMap::new(),
             built_from: BTreeMap::new(),
+            kept: BTreeMap::new(),
             read: Default::default(),
             prune_due: Default::default(),
             seen: Default::default(),
@@ -122,11 +140,63 @@ impl Builds {
             if self.failed.get(&key).is_some_and(|f| f.hash != inputs.hash) {
                 self.forget_failure(&key);
             }
-            let current = observed.image_id(&service.image);
-            if current.is_some() && observed.built.get(&inputs.hash).map(String::as_str) == current
-            {
-                self.built_from.insert(key, inputs.entries.clone());
+            let Some(current) = observed.image_id(&service.image) else {
+                continue;
+            };
+            if observed.built.get(&inputs.hash).map(String::as_str) == Some(current) {
+                self.built_from.insert(key.clone(), inputs.entries.clone());
+                self.keep_manifest(&key, &inputs.hash, &inputs.entries);
+            } else if !self.built_from.contains_key(&key) {
+                self.recall_manifest(&key, observed, current);
             }
+        }
+    }
+
+    /// Writes the manifest of the inputs the service's image carries, once per hash.
+    fn keep_manifest(&mut self, key: &(String, String), hash: &str, entries: &[Entry]) {
+        if self.kept.get(key).map(String::as_str) == Some(hash) || entries.len() > MAX_KEPT_ENTRIES
+        {
+            return;
+        }
+        let manifest = BuiltManifest {
+            hash: hash.to_owned(),
+            entries: entries.to_vec(),
+        };
+        match self.state.save_built_manifest(&key.0, &key.1, &manifest) {
+            Ok(()) => {
+                self.kept.insert(key.clone(), hash.to_owned());
+            }
+            Err(e) => {
+                warn!(service = %key.1, error = %e, "cannot keep what the image was built from; plan names no changed files after a restart")
+            }
+        }
+    }
+
+    /// Takes the kept manifest as what the service's image was built from, when the image
+    /// (`current`) carries its hash; looked for once per service.
+    fn recall_manifest(&mut self, key: &(String, String), observed: &ObservedState, current: &str) {
+        if self.kept.contains_key(key) {
+            return;
+        }
+        let manifest = match self.state.load_built_manifest(&key.0, &key.1) {
+            Ok(manifest) => manifest,
+            Err(e) => {
+                warn!(service = %key.1, error = %e, "cannot read what the image was built from");
+                None
+            }
+        };
+        self.kept.insert(
+            key.clone(),
+            manifest
+                .as_ref()
+                .map(|m| m.hash.clone())
+                .unwrap_or_default(),
+        );
+        if let Some(manifest) =
+            manifest.filter(|m| observed.built.get(&m.hash).map(String::as_str) == Some(current))
+        {
+            self.built_from
+                .insert(key.clone(), Arc::new(manifest.entries));
         }
     }
 
@@ -195,6 +265,7 @@ impl Builds {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::build::EntryKind;
     use crate::model::spec::{BuildInputs, BuildSpec, ServiceSpec};
 
     fn spec(hash: &str) -> ProjectSpec {
@@ -269,5 +340,46 @@ mod tests {
         observed.built.insert("h1".into(), "sha256:a".into());
         builds.refresh(&spec("h1"), &observed);
         assert!(builds.built_from("shop").contains_key("web"));
+    }
+
+    #[test]
+    fn what_the_image_was_built_from_is_kept_for_a_restart_that_finds_new_inputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::new(dir.path(), "default");
+        let file = |digest: &str| Entry {
+            path: "page.html".into(),
+            kind: EntryKind::File {
+                size: 1,
+                digest: digest.into(),
+            },
+            mode: 0o644,
+        };
+        let with = |hash: &str, digest: &str| {
+            let mut spec = spec(hash);
+            let build = spec
+                .services
+                .get_mut("web")
+                .unwrap()
+                .build
+                .as_mut()
+                .unwrap();
+            build.inputs.as_mut().unwrap().entries = Arc::new(vec![file(digest)]);
+            spec
+        };
+        let mut observed = ObservedState::default();
+        observed
+            .images
+            .insert("shop-web:latest".into(), "sha256:a".into());
+        observed.built.insert("h1".into(), "sha256:a".into());
+        Builds::new(state.clone()).refresh(&with("h1", "d1"), &observed);
+
+        // A new process (the one-shot plan, a restarted daemon) over changed inputs.
+        let mut restarted = Builds::new(state);
+        restarted.refresh(&with("h2", "d2"), &observed);
+        assert_eq!(
+            restarted.built_from("shop")["web"].as_slice(),
+            [file("d1")],
+            "the entries the running image was built from"
+        );
     }
 }
