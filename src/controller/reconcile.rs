@@ -289,7 +289,10 @@ pub(super) fn refresh_builds<R>(
     let mut builds = sync::lock(&shared.builds);
     {
         let view = sync::lock(&shared.view);
-        if let Wanted::Spec(spec) = view.wanted(project) {
+        // Only a project that builds needs the observed images (a snapshot is a copy).
+        if let Wanted::Spec(spec) = view.wanted(project)
+            && spec.services.values().any(|s| s.build.is_some())
+        {
             builds.refresh(spec, &shared.store.snapshot());
         }
     }
