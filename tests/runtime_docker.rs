@@ -245,11 +245,18 @@ async fn events_report_managed_lifecycle_and_nothing_of_unmanaged_containers() {
                 id: from,
                 action,
                 project: p,
+                exit,
             } = event
             {
                 assert_ne!(from, other_id, "no event of an unmanaged container");
                 if from == id {
                     assert_eq!(p.as_deref(), Some(project.as_str()));
+                    if action == "die" {
+                        // Removed by force: killed, and the event says so.
+                        let exit = exit.expect("a die reports its exit");
+                        assert_eq!(exit.code, 137, "{exit:?}");
+                        assert!(exit.at_ms > 1_600_000_000_000, "{exit:?}");
+                    }
                     actions.push(action.clone());
                     if action == "destroy" {
                         return;

@@ -521,10 +521,10 @@ fn a_deleted_project_directory_is_pruned_after_the_grace_and_a_restored_one_is_n
     let names = replica_names(&project, "web", &[1]);
     let text = good("v1").replace("replicas: 2", "replicas: 1");
     project.write_compose(&text);
-    project.write(
-        "keep/compose.yaml",
-        &good("v1").replace("replicas: 2", "replicas: 1"),
-    );
+    // A second project beside it (named and cleaned up as its own test project), so the
+    // desired directory is never empty.
+    let keep = TestProject::new("sc-rmdir-keep");
+    project.write(&format!("{}/compose.yaml", keep.name()), &text);
     let (daemon, _addr) = start(&project, &["--removal-grace", "3s"]);
     let before = wait_for_running(&project, &names);
     let dir = project.path(project.name());

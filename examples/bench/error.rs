@@ -28,9 +28,9 @@ pub enum Error {
     /// The engine could not be reached or answered with an error.
     #[error("docker: {0}")]
     Docker(#[from] composectl::runtime::Error),
-    /// The engine's event stream failed.
-    #[error("docker events: {0}")]
-    Events(#[from] bollard::errors::Error),
+    /// A direct Engine API call (the event stream, the raw reference) failed.
+    #[error("Engine API: {0}")]
+    Api(#[from] bollard::errors::Error),
     /// composectl's controller failed.
     #[error("controller: {0}")]
     Controller(#[from] composectl::controller::Error),

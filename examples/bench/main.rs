@@ -21,6 +21,7 @@ mod matrix;
 mod matrix_rows;
 mod memory;
 mod proxy;
+mod raw;
 mod report;
 mod request;
 mod stack;

@@ -134,13 +134,16 @@ pub struct Outcome {
     pub ours: Result<Run, String>,
     /// docker-compose's figures.
     pub theirs: Result<Run, String>,
+    /// The raw Engine API's figures (the engine's floor, [`crate::raw`]).
+    pub raw: Result<Run, String>,
     /// composectl's steady pass and idle memory, in the cells that read them.
     pub at_size: Option<Result<AtSize, String>>,
 }
 
 /// Runs one cell: composectl converges and recreates (and, where asked, the steady pass
 /// and the idle memory are read on the converged project), its project is removed, then
-/// docker-compose does the same. Removes everything the cell created before returning.
+/// docker-compose does the same, then the raw Engine API reference. Removes everything
+/// the cell created before returning.
 pub async fn run(cell: &Cell, proxy: &Proxy, passes: usize, idle: Duration) -> Outcome {
     let stack = &cell.stack;
     let label = format!("{} x {}", cell.size, cell.image.name());
@@ -150,8 +153,15 @@ pub async fn run(cell: &Cell, proxy: &Proxy, passes: usize, idle: Duration) -> O
     remove_project(&stack.ours).await;
     eprintln!("bench: {label}: docker-compose up -d");
     let theirs = theirs(cell, proxy).await;
+    remove_project(&stack.theirs).await;
+    eprintln!("bench: {label}: raw Engine API");
+    let raw = raw(cell, proxy).await;
     stack.cleanup().await;
-    for (tool, run) in [("composectl", &ours), ("docker-compose", &theirs)] {
+    for (tool, run) in [
+        ("composectl", &ours),
+        ("docker-compose", &theirs),
+        ("raw Engine API", &raw),
+    ] {
         match run {
             Ok(r) => eprintln!(
                 "bench: {label}: {tool} converge {:.1} s, recreate {:.1} s",
@@ -166,6 +176,7 @@ pub async fn run(cell: &Cell, proxy: &Proxy, passes: usize, idle: Duration) -> O
         image: cell.image,
         ours: ours.map_err(|e| e.to_string()),
         theirs: theirs.map_err(|e| e.to_string()),
+        raw: raw.map_err(|e| e.to_string()),
         at_size: at_size.map(|r| r.map_err(|e: Error| e.to_string())),
     }
 }
@@ -245,6 +256,26 @@ async fn theirs(cell: &Cell, proxy: &Proxy) -> Result<Run> {
         recreate,
         recreate_writes,
     })
+}
+
+/// The raw Engine API reference (bounded by [`STEP_TIMEOUT`] as a whole); fails unless
+/// every container of its project runs afterwards.
+async fn raw(cell: &Cell, proxy: &Proxy) -> Result<Run> {
+    let what = "raw Engine API (converge, recreate)";
+    let run = tokio::time::timeout(STEP_TIMEOUT, crate::raw::run(cell, proxy))
+        .await
+        .map_err(|_| Error::Timeout {
+            what: what.to_owned(),
+            after: STEP_TIMEOUT,
+        })??;
+    let up = running(&cell.stack.raw).await?;
+    if up != cell.size {
+        return Err(Error::State(format!(
+            "after {what}: {up} of {} containers run",
+            cell.size
+        )));
+    }
+    Ok(run)
 }
 
 /// Runs `cmd` (bounded by [`STEP_TIMEOUT`]): its wall time and write requests; fails

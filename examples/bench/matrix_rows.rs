@@ -1,5 +1,6 @@
 //! The table rows of issue 12's cells: converge and recreate against docker-compose
-//! (figures 5 and 6, target 0.5x), composectl's steady pass and idle memory at each size
+//! (figures 5 and 6, target 0.5x) and against the raw Engine API (the engine's floor, no
+//! target), composectl's steady pass and idle memory at each size
 //! (figure 7), and how each figure grows from the smallest size to the largest (figure 8,
 //! linear or better: at most the ratio of the sizes), plus the details lines.
 
@@ -45,6 +46,15 @@ pub fn rows(outcomes: &[Outcome]) -> Vec<Row> {
                     Row::text(&figure, &cell(ours), &cell(theirs), "<= 0.50x", "NO")
                 }
             });
+            if let (Ok(ours), Ok(raw)) = (&o.ours, &o.raw) {
+                rows.push(Row::new(
+                    &format!("{figure} vs raw API"),
+                    pick(ours),
+                    Some(pick(raw)),
+                    None,
+                    Unit::Secs,
+                ));
+            }
         }
     }
     for o in outcomes {
@@ -204,12 +214,27 @@ pub fn details(outcomes: &[Outcome], mem_available_kib: Option<u64>) -> String {
             Err(e) => format!("failed: {e}"),
         };
         out.push_str(&format!(
-            "{} x {}: composectl {}; docker-compose {}\n",
+            "{} x {}: composectl {}; docker-compose {}; raw Engine API {}\n",
             o.size,
             o.image.name(),
             run(&o.ours),
-            run(&o.theirs)
+            run(&o.theirs),
+            run(&o.raw)
         ));
+        if let (Ok(raw), Ok(theirs)) = (&o.raw, &o.theirs) {
+            let of =
+                |a: std::time::Duration, b: std::time::Duration| a.as_secs_f64() / b.as_secs_f64();
+            out.push_str(&format!(
+                "{} x {}: raw Engine API / docker-compose: converge {:.2}x, recreate {:.2}x \
+                 (the engine's own time for the same calls, {} at once, with no tool around \
+                 them)\n",
+                o.size,
+                o.image.name(),
+                of(raw.converge, theirs.converge),
+                of(raw.recreate, theirs.recreate),
+                crate::raw::PARALLELISM
+            ));
+        }
         if let Some(Err(e)) = &o.at_size {
             out.push_str(&format!(
                 "{} x {}: steady pass / idle memory failed: {e}\n",

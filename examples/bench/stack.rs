@@ -18,6 +18,8 @@ pub const SERVICES: usize = 10;
 pub const REPLICAS: usize = 3;
 /// The image every service runs.
 pub const IMAGE: &str = "composectl-demo:v1";
+/// docker-compose 1.29's default `COMPOSE_PARALLEL_LIMIT`.
+pub const COMPOSE_PARALLEL_DEFAULT: usize = 64;
 
 /// What a stack runs: `services` services of `REPLICAS` replicas each, all of `image`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +54,8 @@ pub struct Stack {
     pub ours: String,
     /// docker-compose's project.
     pub theirs: String,
+    /// The raw Engine API reference's project (figures 5-6, `crate::raw`).
+    pub raw: String,
     /// composectl's instance (`--instance`): it sees and touches only its own objects.
     pub instance: String,
     /// The `composectl` binary.
@@ -73,6 +77,7 @@ impl Stack {
             root,
             ours: format!("{tag}c"),
             theirs: format!("{tag}d"),
+            raw: format!("{tag}r"),
             instance: tag.to_owned(),
             composectl,
             shape,
@@ -126,11 +131,19 @@ impl Stack {
         format!("{}_{}_{number}", self.theirs, service_name(service))
     }
 
-    /// `docker-compose -p <theirs> -f <file> <args>` through `docker_host`.
+    /// `docker-compose -p <theirs> -f <file> <args>` through `docker_host`, with
+    /// `COMPOSE_PARALLEL_LIMIT` at the number of services + 64: docker-compose 1.29 holds
+    /// one permit per service while that service's containers wait for theirs, so at its
+    /// default (64) a stack of 64 services or more deadlocks (docker/compose#5864); above
+    /// the services it keeps its default 64 for the containers.
     pub fn compose_command(&self, docker_host: &str, args: &[&str]) -> Command {
         let file = self.their_file();
         let mut cmd = Command::new("docker-compose");
         cmd.env("DOCKER_HOST", docker_host)
+            .env(
+                "COMPOSE_PARALLEL_LIMIT",
+                (self.shape.services + COMPOSE_PARALLEL_DEFAULT).to_string(),
+            )
             .args(["-p", &self.theirs, "-f"])
             .arg(file)
             .args(args);
@@ -149,11 +162,12 @@ impl Stack {
         cmd
     }
 
-    /// Removes every container and network of both projects (volumes: none are used)
-    /// and the stack's scratch directory.
+    /// Removes every container and network of the stack's projects (volumes: none are
+    /// used) and the stack's scratch directory.
     pub async fn cleanup(&self) {
         remove_project(&self.ours).await;
         remove_project(&self.theirs).await;
+        remove_project(&self.raw).await;
         let _ = std::fs::remove_dir_all(&self.root);
     }
 

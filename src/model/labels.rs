@@ -49,6 +49,11 @@ pub const IMAGE: &str = "io.composectl.image";
 /// replica when one of them is replaced, as compose does.
 pub const REFERENCES: &str = "io.composectl.references";
 
+/// `io.composectl.restart`: the container's engine restart policy (`no`, `always`,
+/// `unless-stopped`, `on-failure`), so a `die` event alone says whether the engine will
+/// start it again ([`crate::observed`] records the exit at once when it will not).
+pub const RESTART: &str = "io.composectl.restart";
+
 /// `io.composectl.build-hash`: on an image composectl built, the hash of its build inputs
 /// ([`crate::build`]); an image carrying the current hash needs no build.
 pub const BUILD_HASH: &str = "io.composectl.build-hash";
@@ -93,9 +98,21 @@ pub fn container_labels(
             hash::encode_fields(&hash::field_hashes(project, service)),
         ),
         (IMAGE, service.image.clone()),
+        (RESTART, restart_label(service.restart).to_owned()),
     ];
     labels.extend(own.into_iter().map(|(k, v)| (k.to_owned(), v)));
     labels
+}
+
+/// The [`RESTART`] label's value of `policy`.
+pub fn restart_label(policy: crate::model::spec::RestartPolicy) -> &'static str {
+    use crate::model::spec::RestartPolicy as P;
+    match policy {
+        P::No => "no",
+        P::Always => "always",
+        P::UnlessStopped => "unless-stopped",
+        P::OnFailure { .. } => "on-failure",
+    }
 }
 
 /// Labels of a network or volume composectl creates for `project` under compose key `key`.

@@ -32,7 +32,8 @@ use tracing::{debug, info, warn};
 
 use super::relist::refresh_resources;
 use super::{Change, Error, Result, Store, relist};
-use crate::runtime::{self, ContainerRuntime, RuntimeEvent};
+use crate::model::{ContainerState, ObservedContainer, labels};
+use crate::runtime::{self, ContainerRuntime, Exit, RuntimeEvent};
 
 /// First delay before reconnecting.
 const MIN_DELAY: Duration = Duration::from_millis(100);
@@ -211,7 +212,13 @@ impl<R: ContainerRuntime> Reflector<R> {
                 id,
                 action,
                 project,
-            } => self.refresh_container(&id, &action, project).await?,
+                exit,
+            } => {
+                if let Some(change) = exit.and_then(|exit| self.record_exit(&id, exit)) {
+                    self.send(change);
+                }
+                self.refresh_container(&id, &action, project).await?
+            }
             RuntimeEvent::Image { .. } => {
                 let images = self.runtime.list_images().await.map_err(Error::Refresh)?;
                 self.store.set_images(images);
@@ -230,6 +237,19 @@ impl<R: ContainerRuntime> Reflector<R> {
             self.send(change);
         }
         Ok(())
+    }
+
+    /// Records the exit a `die` event reports on a running container the engine will not
+    /// start again (restart policy `no`), before the inspect: the engine tears the
+    /// container down before it answers one, and the heal need not wait for that (its
+    /// `start` queues behind the teardown in the engine instead). The inspect after it
+    /// completes the record (OOM flag, health).
+    fn record_exit(&self, id: &str, exit: Exit) -> Option<Change> {
+        let exited = exited(&self.store.container(id)?, exit)?;
+        let project = exited.project.clone();
+        self.store
+            .upsert(exited)
+            .then_some(Change::Project(project))
     }
 
     /// Removes (on `destroy`) or re-reads one container; returns what changed (`None`
@@ -284,4 +304,21 @@ impl<R: ContainerRuntime> Reflector<R> {
         // A closed channel means the controller is shutting down; nothing to tell.
         let _ = self.changes.send(change);
     }
+}
+
+/// `known` after the exit a `die` event reports, when the event alone tells the state:
+/// `known` runs and its restart policy is `no` (another policy may be restarting it).
+fn exited(known: &ObservedContainer, exit: Exit) -> Option<ObservedContainer> {
+    let never_restarted = known.labels.get(labels::RESTART).map(String::as_str) == Some("no");
+    if known.state != ContainerState::Running || !never_restarted {
+        return None;
+    }
+    Some(ObservedContainer {
+        state: ContainerState::Exited,
+        exit_code: Some(exit.code),
+        finished_at: Some(exit.at_ms),
+        health: None,
+        ip: None,
+        ..known.clone()
+    })
 }

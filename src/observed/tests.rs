@@ -103,6 +103,51 @@ async fn a_killed_container_is_reflected_as_exited_for_its_project() {
     assert_eq!((c.state, c.exit_code), (ContainerState::Exited, Some(137)));
 }
 
+/// A replica of `shop` whose restart policy is `policy`, in the fake, and a reflector
+/// over it that has listed it; the inspect after the next event fails.
+async fn killed_while_inspects_fail(
+    policy: crate::model::spec::RestartPolicy,
+) -> (FakeRuntime, Harness, String) {
+    let fake = FakeRuntime::new();
+    let mut web = ServiceSpec::new("web", "nginx");
+    web.restart = policy;
+    let id = fake.add_managed(&project("shop"), &web, 1);
+    let mut h = start(&fake);
+    assert_eq!(h.next_change().await, Change::All);
+    fake.fail_next(
+        crate::runtime::fake::Op::InspectContainer,
+        crate::runtime::Error::Unavailable {
+            operation: "inspect_container",
+            message: "tearing down".into(),
+        },
+    );
+    fake.kill(&id, 137);
+    (fake, h, id)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_die_is_recorded_from_the_event_before_the_inspect_answers() {
+    let (_fake, mut h, id) =
+        killed_while_inspects_fail(crate::model::spec::RestartPolicy::No).await;
+
+    // The exit is in the store and its project told, though the inspect failed.
+    assert_eq!(h.next_change().await, Change::Project("shop".into()));
+    let c = h.store.container(&id).unwrap();
+    assert_eq!((c.state, c.exit_code), (ContainerState::Exited, Some(137)));
+    assert!(c.finished_at.is_some(), "the event's time is the exit's");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_die_of_a_container_the_engine_may_restart_waits_for_the_inspect() {
+    let (_fake, mut h, id) =
+        killed_while_inspects_fail(crate::model::spec::RestartPolicy::Always).await;
+
+    // No state from the event: the failed inspect ends the stream, the relist reads it.
+    assert_eq!(h.next_change().await, Change::All);
+    let c = h.store.container(&id).unwrap();
+    assert_eq!(c.state, ContainerState::Exited, "read by the relist");
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_container_removed_by_hand_leaves_the_store() {
     let fake = FakeRuntime::new();
@@ -360,9 +405,10 @@ async fn an_engine_restart_is_an_outage_from_the_lost_stream_to_the_next_relist(
     assert!(!h.up.get());
     assert_eq!(
         h.store.container(&id).map(|c| c.state),
-        Some(ContainerState::Running),
-        "the die of the engine's shutdown could not be inspected"
+        Some(ContainerState::Exited),
+        "the die of the engine's shutdown is recorded from its event (its inspect failed)"
     );
+    assert_eq!(h.next_change().await, Change::Project("shop".into()));
     tokio::time::sleep(Duration::from_secs(3)).await;
     fake.clear_calls();
     fake.engine_up(&[]);

@@ -198,6 +198,15 @@ pub struct ManagedVolume {
     pub labels: BTreeMap<String, String>,
 }
 
+/// What a `die` event says of the run that ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exit {
+    /// The process's exit code (`exitCode`).
+    pub code: i64,
+    /// When the engine logged the exit, milliseconds since the epoch.
+    pub at_ms: i64,
+}
+
 /// One engine event that may change the observed state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RuntimeEvent {
@@ -210,6 +219,8 @@ pub enum RuntimeEvent {
         action: String,
         /// The container's project label.
         project: Option<String>,
+        /// On a `die` event: the exit code and when the engine saw it.
+        exit: Option<Exit>,
     },
     /// An image was pulled, tagged, untagged or deleted.
     Image {

@@ -8,7 +8,7 @@ use bollard::models::{EventMessage, EventMessageTypeEnum};
 
 use super::convert::is_managed;
 use crate::model::labels;
-use crate::runtime::RuntimeEvent;
+use crate::runtime::{Exit, RuntimeEvent};
 
 /// Image actions that change which tags point where.
 const IMAGE_ACTIONS: [&str; 6] = ["pull", "tag", "untag", "delete", "load", "import"];
@@ -19,8 +19,10 @@ const RESOURCE_ACTIONS: [&str; 2] = ["create", "destroy"];
 
 /// Container actions that never change what the observed store holds. `exec_*` matters
 /// most: every health check runs an exec, so keeping them would wake the controller at
-/// every interval of every container.
-const IGNORED_CONTAINER_ACTIONS: [&str; 8] = [
+/// every interval of every container. `kill` only sends a signal: the exit it may cause
+/// comes as its own `die` (an inspect on `kill` would queue the `die` behind it while the
+/// engine tears the container down).
+const IGNORED_CONTAINER_ACTIONS: [&str; 9] = [
     "exec_create",
     "exec_start",
     "exec_die",
@@ -29,6 +31,7 @@ const IGNORED_CONTAINER_ACTIONS: [&str; 8] = [
     "detach",
     "resize",
     "top",
+    "kill",
 ];
 
 /// The filters the event stream is opened with.
@@ -50,6 +53,7 @@ pub(crate) fn since_now(margin: std::time::Duration) -> String {
 /// The runtime event for `message`, or `None` when composectl does not care.
 pub(crate) fn map_event(message: EventMessage, instance: &str) -> Option<RuntimeEvent> {
     let action = message.action?;
+    let time_nano = message.time_nano;
     let actor = message.actor.unwrap_or_default();
     match message.typ? {
         EventMessageTypeEnum::CONTAINER => {
@@ -60,10 +64,14 @@ pub(crate) fn map_event(message: EventMessage, instance: &str) -> Option<Runtime
             {
                 return None;
             }
+            let exit = (base_action == "die")
+                .then(|| exit(&attributes, time_nano))
+                .flatten();
             Some(RuntimeEvent::Container {
                 id: actor.id.unwrap_or_default(),
                 action,
                 project: attributes.get(labels::PROJECT).cloned(),
+                exit,
             })
         }
         EventMessageTypeEnum::IMAGE if IMAGE_ACTIONS.contains(&action.as_str()) => {
@@ -83,6 +91,14 @@ pub(crate) fn map_event(message: EventMessage, instance: &str) -> Option<Runtime
         }
         _ => None,
     }
+}
+
+/// The exit a `die` event reports: its `exitCode` attribute and its time.
+fn exit(attributes: &HashMap<String, String>, time_nano: Option<i64>) -> Option<Exit> {
+    Some(Exit {
+        code: attributes.get("exitCode")?.parse().ok()?,
+        at_ms: time_nano? / 1_000_000,
+    })
 }
 
 #[cfg(test)]
@@ -139,6 +155,7 @@ mod tests {
                     id: "c1".into(),
                     action: action.into(),
                     project: Some("shop".into()),
+                    exit: None,
                 }),
                 "{action}"
             );
@@ -146,14 +163,45 @@ mod tests {
     }
 
     #[test]
+    fn a_die_event_carries_its_exit_code_and_time() {
+        let mut attrs = MANAGED.to_vec();
+        attrs.push(("exitCode", "137"));
+        let mut message = event(EventMessageTypeEnum::CONTAINER, "die", &attrs);
+        message.time_nano = Some(1_700_000_000_123_456_789);
+        let Some(RuntimeEvent::Container { exit, .. }) = map_event(message.clone(), "default")
+        else {
+            panic!("a managed die is kept");
+        };
+        assert_eq!(
+            exit,
+            Some(Exit {
+                code: 137,
+                at_ms: 1_700_000_000_123
+            })
+        );
+        // Only a die reports an exit; a die without a code or a time reports none.
+        message.action = Some("stop".into());
+        let Some(RuntimeEvent::Container { exit, .. }) = map_event(message, "default") else {
+            panic!("a managed stop is kept");
+        };
+        assert_eq!(exit, None);
+        let untimed = event(EventMessageTypeEnum::CONTAINER, "die", &attrs);
+        let Some(RuntimeEvent::Container { exit, .. }) = map_event(untimed, "default") else {
+            panic!("a managed die is kept");
+        };
+        assert_eq!(exit, None);
+    }
+
+    #[test]
     fn unmanaged_and_noisy_container_events_are_dropped() {
-        let cases: [(&str, &[(&str, &str)]); 6] = [
+        let cases: [(&str, &[(&str, &str)]); 7] = [
             ("start", &[]),
             ("start", &OTHER_INSTANCE),
             ("die", &[(labels::MANAGED, "false")]),
             ("start", &[(labels::PROJECT, "shop")]),
             ("exec_start: /app healthcheck", &MANAGED),
             ("exec_die", &MANAGED),
+            ("kill", &MANAGED),
         ];
         for (action, attrs) in cases {
             let got = map_event(

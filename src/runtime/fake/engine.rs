@@ -126,10 +126,16 @@ impl Engine {
         if !c.managed {
             return;
         }
+        // A die reports the exit the engine recorded (none for a forced removal).
+        let exit = match (action, c.observed.exit_code, c.observed.finished_at) {
+            ("die", Some(code), Some(at_ms)) => Some(crate::runtime::Exit { code, at_ms }),
+            _ => None,
+        };
         let event = RuntimeEvent::Container {
             id: id.to_owned(),
             action: action.to_owned(),
             project: Some(c.observed.project.clone()),
+            exit,
         };
         self.emit(event);
     }
