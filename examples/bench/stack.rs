@@ -19,7 +19,7 @@ pub const REPLICAS: usize = 3;
 /// The image every service runs.
 pub const IMAGE: &str = "composectl-demo:v1";
 /// docker-compose 1.29's default `COMPOSE_PARALLEL_LIMIT`.
-pub const COMPOSE_PARALLEL_DEFAULT: usize = 64;
+const COMPOSE_PARALLEL_DEFAULT: usize = 64;
 
 /// What a stack runs: `services` services of `REPLICAS` replicas each, all of `image`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -283,6 +283,17 @@ impl Telemetry {
             .set(i64::from(available));
     }
 
+    /// Forgets the watch gauges of a service no longer watched (its project gone, its
+    /// `x-rollout.watch` removed), so no stale series stays behind.
+    pub fn forget_watch(&self, project: &str, service: &str) {
+        let labels = ServiceLabels {
+            project: project.to_owned(),
+            service: service.to_owned(),
+        };
+        self.inner.watch_last_check.remove(&labels);
+        self.inner.update_available.remove(&labels);
+    }
+
     /// Counts one evaluation of a gate (`verdict`: `pass`, `fail`, `not_yet`).
     pub fn record_gate(&self, project: &str, service: &str, gate: &str, verdict: &str) {
         let labels = GateLabels {

@@ -16,8 +16,12 @@ use crate::runtime::docker::auth;
 /// How long one request to the registry may take.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The most tags read from one page (`n`): a repository with more is read in part.
+/// The most tags asked for in one page (`n`); the registry's `Link` header leads to the
+/// next page.
 pub const PAGE: u32 = 1000;
+
+/// The most pages read (100 000 tags at [`PAGE`]): a repository with more is read in part.
+pub const MAX_PAGES: usize = 100;
 
 /// Why the tag list could not be read; every variant names the registry.
 #[derive(Debug, thiserror::Error)]
@@ -105,11 +109,17 @@ pub fn locate(reference: &str) -> Location {
     }
 }
 
-/// Every tag of `reference`'s repository (the first [`PAGE`] the registry lists).
+/// Every tag of `reference`'s repository, page after page ([`PAGE`] tags each, at most
+/// [`MAX_PAGES`] pages).
 pub async fn tags(reference: &str) -> Result<Vec<String>> {
+    tags_paged(reference, PAGE).await
+}
+
+/// [`tags`], asking for `page` tags at a time.
+pub async fn tags_paged(reference: &str, page: u32) -> Result<Vec<String>> {
     let at = locate(reference);
     let url = Url::new(format!(
-        "{}/v2/{}/tags/list?n={PAGE}",
+        "{}/v2/{}/tags/list?n={page}",
         at.base, at.repository
     ));
     let credentials = auth::credentials_for(reference).map_err(|e| Error::Credentials {
@@ -121,7 +131,8 @@ pub async fn tags(reference: &str) -> Result<Vec<String>> {
         let pass = c.password.as_deref()?;
         Some(format!("{}:{}", percent_encode(user), percent_encode(pass)))
     });
-    let mut answer = get(&at, &url, &[]).await?;
+    let mut headers = Vec::new();
+    let mut answer = get(&at, &url, &headers).await?;
     if answer.status == 401 {
         let challenge = answer.header("www-authenticate").unwrap_or_default();
         let authorization = match parse_challenge(challenge) {
@@ -135,9 +146,23 @@ pub async fn tags(reference: &str) -> Result<Vec<String>> {
             None => None,
         };
         if let Some(authorization) = authorization {
-            answer = get(&at, &url, &[("Authorization", authorization)]).await?;
+            headers.push(("Authorization", authorization));
+            answer = get(&at, &url, &headers).await?;
         }
     }
+    let mut tags = Vec::new();
+    for _ in 0..MAX_PAGES {
+        tags.extend(page_tags(&at, &answer)?);
+        let Some(next) = answer.header("link").and_then(|l| next_page(l, &at.base)) else {
+            break;
+        };
+        answer = get(&at, &Url::new(next), &headers).await?;
+    }
+    Ok(tags)
+}
+
+/// The tags of one tag list answer, or the error its status says.
+fn page_tags(at: &Location, answer: &Response) -> Result<Vec<String>> {
     if answer.status != 200 {
         let hint = match answer.status {
             401 | 403 => "; log in on this host (docker login) for this registry",
@@ -145,16 +170,36 @@ pub async fn tags(reference: &str) -> Result<Vec<String>> {
             _ => "",
         };
         return Err(Error::Status {
-            registry: at.registry,
-            repository: at.repository,
+            registry: at.registry.clone(),
+            repository: at.repository.clone(),
             status: answer.status,
             hint,
         });
     }
     parse_tags(&answer.body).map_err(|message| Error::Invalid {
-        registry: at.registry,
-        repository: at.repository,
+        registry: at.registry.clone(),
+        repository: at.repository.clone(),
         message,
+    })
+}
+
+/// The next page's URL from a `Link: <...>; rel="next"` header (RFC 8288), made absolute
+/// against `base` when the registry gives a path, as the distribution spec's registries do.
+/// Only a link on `base` itself is followed: a registry cannot send composectl's
+/// credentials elsewhere.
+fn next_page(link: &str, base: &str) -> Option<String> {
+    link.split(',').find_map(|part| {
+        let (target, params) = part.trim().split_once(';')?;
+        let is_next = params.split(';').any(|p| {
+            let p = p.trim().replace(' ', "");
+            p == "rel=\"next\"" || p == "rel=next"
+        });
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        match is_next {
+            true if target.starts_with('/') => Some(format!("{base}{target}")),
+            true if target.starts_with(&format!("{base}/")) => Some(target.to_owned()),
+            _ => None,
+        }
     })
 }
 
@@ -315,6 +360,91 @@ mod tests {
             Some(Challenge::Basic)
         );
         assert_eq!(parse_challenge("Negotiate"), None);
+    }
+
+    #[test]
+    fn the_next_page_is_the_link_with_rel_next_on_the_same_registry() {
+        let base = "https://ghcr.io";
+        let cases = [
+            (
+                r#"</v2/acme/app/tags/list?last=1.9&n=1000>; rel="next""#,
+                Some("https://ghcr.io/v2/acme/app/tags/list?last=1.9&n=1000"),
+            ),
+            (
+                r#"<https://ghcr.io/v2/acme/app/tags/list?last=2>; rel=next"#,
+                Some("https://ghcr.io/v2/acme/app/tags/list?last=2"),
+            ),
+            (
+                r#"</v2/a/tags/list?last=0>; rel="prev", </v2/a/tags/list?last=9>; rel="next""#,
+                Some("https://ghcr.io/v2/a/tags/list?last=9"),
+            ),
+            (r#"</v2/a/tags/list?last=0>; rel="prev""#, None),
+            // Another host never gets the registry's credentials.
+            (r#"<https://evil.example/v2/a/tags/list>; rel="next""#, None),
+            (r#"<https://ghcr.io.evil.example/x>; rel="next""#, None),
+            ("garbage", None),
+        ];
+        for (link, want) in cases {
+            assert_eq!(next_page(link, base).as_deref(), want, "{link}");
+        }
+    }
+
+    /// A registry on loopback that lists `tags` `n` at a time, as the distribution spec
+    /// pages (`last`, `n`, a `Link` to the next page), one request per connection.
+    async fn paging_registry(tags: &'static [&'static str]) -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut raw = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !raw.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let n = stream.read(&mut buf).await.unwrap();
+                    assert!(n > 0, "the request ended before its head did");
+                    raw.extend_from_slice(&buf[..n]);
+                }
+                let head = String::from_utf8(raw).unwrap();
+                let target = head.split(' ').nth(1).unwrap().to_owned();
+                let query = target.split_once('?').map_or("", |(_, q)| q);
+                let param = |key: &str| {
+                    query
+                        .split('&')
+                        .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+                        .map(str::to_owned)
+                };
+                let n: usize = param("n").unwrap().parse().unwrap();
+                let from = param("last")
+                    .map_or(0, |last| tags.iter().position(|t| *t == last).unwrap() + 1);
+                let page = &tags[from..(from + n).min(tags.len())];
+                let body = serde_json::json!({"name": "shop/web", "tags": page}).to_string();
+                let link = match page.last() {
+                    Some(last) if from + n < tags.len() => format!(
+                        "Link: </v2/shop/web/tags/list?last={last}&n={n}>; rel=\"next\"\r\n"
+                    ),
+                    _ => String::new(),
+                };
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{link}\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                stream.write_all(answer.as_bytes()).await.unwrap();
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn a_tag_list_longer_than_a_page_is_read_to_its_end() {
+        const TAGS: &[&str] = &["1.0.0", "1.0.1", "1.1.0", "2.0.0", "latest"];
+        let port = paging_registry(TAGS).await;
+        let reference = format!("127.0.0.1:{port}/shop/web:1.0.0");
+
+        let listed = tags_paged(&reference, 2).await.unwrap();
+        assert_eq!(listed, TAGS, "three pages of at most two tags");
+        let listed = tags_paged(&reference, 5).await.unwrap();
+        assert_eq!(listed, TAGS, "one page");
     }
 
     #[test]

@@ -263,6 +263,11 @@ impl<R: ContainerRuntime, H: Host> Watcher<R, H> {
                 );
             }
         }
+        if let Some(telemetry) = &self.telemetry {
+            for gone in self.entries.keys().filter(|s| !seen.contains(*s)) {
+                telemetry.forget_watch(&gone.project, &gone.service);
+            }
+        }
         self.entries.retain(|s, _| seen.contains(s));
         self.watches.retain(|s| seen.contains(s));
     }

@@ -115,6 +115,30 @@ async fn check_now(watcher: &mut Watcher<FakeRuntime, TestHost>) {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_service_no_longer_watched_loses_its_gauges() {
+    let f = fixture().await;
+    let telemetry = crate::metrics::Telemetry::new();
+    let mut watcher = f.watcher.with_telemetry(telemetry.clone());
+    check_now(&mut watcher).await;
+    let series = r#"composectl_update_available{project="shop",service="web"}"#;
+    assert!(
+        telemetry.encode().contains(series),
+        "{}",
+        telemetry.encode()
+    );
+
+    f.host.inner().services.clear();
+    watcher.refresh(Instant::now());
+
+    let text = telemetry.encode();
+    assert!(!text.contains(series), "{text}");
+    assert!(
+        !text.contains(r#"composectl_watch_last_check_timestamp_seconds{project="shop""#),
+        "{text}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn an_unchanged_tag_is_checked_without_pulling() {
     let mut f = fixture().await;
     check_now(&mut f.watcher).await;
