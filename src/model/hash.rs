@@ -19,10 +19,19 @@ use super::spec::{ProjectSpec, ServiceSpec};
 const FIELD_HASH_LEN: usize = 8;
 
 pub(super) fn digest(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&Sha256::digest(bytes))
+}
+
+/// Lowercase hex of `bytes` (the planner hashes every field of every service at each
+/// pass: a table, not a `format!` per byte).
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 /// [`field`] of `value`, `None` when it is unset (null, `false`, empty, or a structure of
@@ -43,7 +52,7 @@ fn is_unset(json: &serde_json::Value) -> bool {
 
 pub(super) fn field<T: Serialize>(value: &T) -> String {
     let json = serde_json::to_vec(value).expect("spec types serialize to JSON");
-    digest(&json)[..FIELD_HASH_LEN].to_owned()
+    hex(&Sha256::digest(&json)[..FIELD_HASH_LEN / 2])
 }
 
 /// A short hash of each container-level field of `service`, by field name.
@@ -223,6 +232,16 @@ mod tests {
         };
         project.services.insert(service.name.clone(), service);
         project
+    }
+
+    #[test]
+    fn hashes_are_sha256_in_lowercase_hex_as_the_labels_of_running_containers_carry() {
+        // Containers already running carry these labels: the encoding must never change.
+        assert_eq!(
+            digest(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(field(&"web"), "bde14896");
     }
 
     #[test]

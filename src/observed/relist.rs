@@ -38,10 +38,14 @@ pub async fn refresh_resources<R: ContainerRuntime>(runtime: &R, store: &Store) 
     Ok(store.set_resources(networks, volumes))
 }
 
-/// Containers (inspected where the list lacks their finish time) and images.
+/// Containers (inspected where the list lacks their finish time) and images, both lists
+/// asked for at once.
 async fn list_containers<R: ContainerRuntime>(runtime: &R) -> Result<ObservedState> {
-    let listed = runtime.list_containers().await.map_err(Error::Relist)?;
-    let images = runtime.list_images().await.map_err(Error::Relist)?;
+    let (listed, images) = tokio::join!(runtime.list_containers(), runtime.list_images());
+    let (listed, images) = (
+        listed.map_err(Error::Relist)?,
+        images.map_err(Error::Relist)?,
+    );
     let mut containers = BTreeMap::new();
     for container in listed {
         let container = if needs_inspect(&container) {

@@ -41,6 +41,8 @@ pub(super) struct Input<'a> {
     pub spec: &'a ProjectSpec,
     /// The service judged.
     pub service: &'a ServiceSpec,
+    /// Its config hash ([`hash::config_hash`]), once for all of its replicas.
+    pub config_hash: &'a str,
     /// The host.
     pub observed: &'a ObservedState,
     /// Crash backoff.
@@ -165,15 +167,21 @@ fn backoff(ctx: &PlanContext, service: &str, number: u32) -> Option<Duration> {
 fn judge(input: &Input<'_>, c: &ObservedContainer) -> Option<Verdict> {
     let pin = input.ctx.pins.get(&(input.service.name.clone(), c.number));
     let pinned_service = pin.and_then(|p| p.spec.services.get(&input.service.name));
-    let (spec, service, image_id) = match (pin, pinned_service) {
-        (Some(pin), Some(service)) => (&pin.spec, service, Some(pin.image_id.as_str())),
+    let (spec, service, image_id, config_hash) = match (pin, pinned_service) {
+        (Some(pin), Some(service)) => (
+            &pin.spec,
+            service,
+            Some(pin.image_id.as_str()),
+            std::borrow::Cow::Owned(hash::config_hash(&pin.spec, service)),
+        ),
         _ => (
             input.spec,
             input.service,
             input.observed.image_id(&input.service.image),
+            std::borrow::Cow::Borrowed(input.config_hash),
         ),
     };
-    if let Some(fields) = drift(spec, service, c) {
+    if let Some(fields) = drift(spec, service, &config_hash, c) {
         return Some(Verdict {
             reason: Reason::ConfigDrift { fields },
             own_failure: false,
@@ -269,10 +277,16 @@ fn engine_restarts(policy: RestartPolicy, code: Option<i64>) -> bool {
     }
 }
 
-/// The fields that differ when the config hash differs (`unknown` when they cannot be
-/// named); `None` when the container matches the desired config.
-fn drift(spec: &ProjectSpec, service: &ServiceSpec, c: &ObservedContainer) -> Option<Vec<String>> {
-    if hash::config_hash(spec, service) == c.config_hash {
+/// The fields that differ when the config hash (`config_hash`, `service`'s) differs
+/// (`unknown` when they cannot be named); `None` when the container matches the desired
+/// config.
+fn drift(
+    spec: &ProjectSpec,
+    service: &ServiceSpec,
+    config_hash: &str,
+    c: &ObservedContainer,
+) -> Option<Vec<String>> {
+    if config_hash == c.config_hash {
         return None;
     }
     let fields = c

@@ -220,9 +220,11 @@ fn plan_project(
     for name in &order {
         let service = &spec.services[*name];
         let kept = layout.kept(name);
+        let config_hash = crate::model::hash::config_hash(spec, service);
         let input = judge::Input {
             spec,
             service,
+            config_hash: &config_hash,
             observed,
             ctx,
             is_job: jobs.contains(name),
