@@ -228,6 +228,20 @@ fn dechunk(mut body: &[u8]) -> std::result::Result<Vec<u8>, String> {
     }
 }
 
+/// Reads an HTTP request's head (up to the blank line) from `stream`, for the tests' small
+/// servers; panics when the request ends first.
+#[cfg(test)]
+pub(crate) async fn read_head(stream: &mut (impl AsyncRead + Unpin)) -> String {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !raw.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "the request ended before its head did");
+        raw.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8(raw).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,18 +311,12 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let task = tokio::spawn(async move {
             let (mut stream, _) = listener.accept().await.unwrap();
-            let mut raw = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !raw.windows(4).any(|w| w == b"\r\n\r\n") {
-                let n = stream.read(&mut buf).await.unwrap();
-                assert!(n > 0, "the request ended before its head did");
-                raw.extend_from_slice(&buf[..n]);
-            }
+            let head = read_head(&mut stream).await;
             stream
                 .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
                 .await
                 .unwrap();
-            String::from_utf8(raw).unwrap()
+            head
         });
         (port, task)
     }

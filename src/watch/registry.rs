@@ -392,19 +392,12 @@ mod tests {
     /// A registry on loopback that lists `tags` `n` at a time, as the distribution spec
     /// pages (`last`, `n`, a `Link` to the next page), one request per connection.
     async fn paging_registry(tags: &'static [&'static str]) -> u16 {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio::io::AsyncWriteExt;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         tokio::spawn(async move {
             while let Ok((mut stream, _)) = listener.accept().await {
-                let mut raw = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !raw.windows(4).any(|w| w == b"\r\n\r\n") {
-                    let n = stream.read(&mut buf).await.unwrap();
-                    assert!(n > 0, "the request ended before its head did");
-                    raw.extend_from_slice(&buf[..n]);
-                }
-                let head = String::from_utf8(raw).unwrap();
+                let head = client::read_head(&mut stream).await;
                 let target = head.split(' ').nth(1).unwrap().to_owned();
                 let query = target.split_once('?').map_or("", |(_, q)| q);
                 let param = |key: &str| {
