@@ -92,6 +92,8 @@ pub mod state;
 pub mod status;
 pub mod sync;
 pub mod systemd;
+#[cfg(test)]
+mod testing;
 pub mod timefmt;
 pub mod watch;
 pub mod webhook;

@@ -88,6 +88,26 @@ fn a_huge_value_is_remembered_by_its_first_bytes_and_the_bytes_in_all_are_bounde
 }
 
 #[test]
+fn the_matcher_builds_cheaply_even_over_a_long_run_of_one_character() {
+    // A padded or placeholder value at the size bound, among a load's worth of others.
+    // The DFA aho-corasick picks for up to 100 patterns took 26 s of a debug build over
+    // such a set (following failure links along the run), blocking every log line.
+    let redactor = Redactor::new();
+    redactor.remember(&"v".repeat(MAX_VALUE_BYTES));
+    for i in 1..REBUILD_AFTER {
+        redactor.remember(&format!("short-value-{i:04}"));
+    }
+    let cpu = crate::testing::thread_cpu_time();
+    let line = format!("{} short-value-0007", "v".repeat(MAX_VALUE_BYTES));
+    assert_eq!(redactor.scrub(&line), format!("{MASK} {MASK}"));
+    let cpu = crate::testing::thread_cpu_time() - cpu;
+    assert!(
+        cpu < std::time::Duration::from_secs(2),
+        "building the matcher took {cpu:?} of CPU time"
+    );
+}
+
+#[test]
 fn values_remembered_after_the_matcher_was_built_are_found_too() {
     let redactor = Redactor::new();
     for i in 0..REBUILD_AFTER {

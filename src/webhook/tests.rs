@@ -289,7 +289,12 @@ impl Captured {
             .with_ansi(false)
             .with_writer(move || writer.clone())
             .finish();
-        tracing::subscriber::set_default(subscriber)
+        let guard = tracing::subscriber::set_default(subscriber);
+        // A log line first reached on another thread while this subscriber was being set
+        // up may have cached "no subscriber wants it" (tracing registers call sites
+        // racily against new scoped subscribers): ask every call site again.
+        tracing::callsite::rebuild_interest_cache();
+        guard
     }
 
     fn text(&self) -> String {
@@ -319,12 +324,15 @@ async fn a_queued_event_is_retried_until_the_receiver_takes_it_and_logs_keep_the
         started.elapsed() < Duration::from_millis(50),
         "notify returns at once"
     );
-    for _ in 0..3 {
-        let got = tokio::time::timeout(Duration::from_secs(10), received.recv())
-            .await
-            .expect("the receiver is tried again")
-            .unwrap();
-        assert_eq!(got.json()["event"], "rolled_back");
+    for attempt in 1..=3 {
+        let Ok(got) = tokio::time::timeout(Duration::from_secs(10), received.recv()).await else {
+            panic!(
+                "attempt {attempt} never reached the receiver; {:?}; logs:\n{}",
+                hook.stats(),
+                logs.text()
+            );
+        };
+        assert_eq!(got.unwrap().json()["event"], "rolled_back");
     }
     while hook.stats().delivered == 0 {
         assert!(

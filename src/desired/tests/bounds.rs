@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::desired::{Limits, load_dir_with};
+use crate::testing::thread_cpu_time;
 
 const IMAGE: &str = "    image: nginx\n";
 
@@ -29,18 +30,6 @@ fn load_within(desired: &Desired, limit: Duration) -> LoadReport {
     assert!(cpu < limit, "loading took {cpu:?} of CPU time");
     assert!(wall < limit * 20, "loading took {wall:?} (blocked?)");
     report
-}
-
-/// The CPU time this thread has used.
-fn thread_cpu_time() -> Duration {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `now` is a valid timespec for the call to write.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
 }
 
 #[test]
