@@ -1,5 +1,8 @@
 //! One pass over a build context: the entries `.dockerignore` lets through, each file read
 //! once, hashed and (when an archive is asked for) written into the tar the engine gets.
+//! Without an archive, a file unchanged since the previous pass is not read again: its
+//! digest comes from [`super::digests`]; files are hashed as they stream in, so memory does
+//! not grow with their size.
 
 use std::fs::{self, File, Metadata};
 use std::io::{self, Read};
@@ -8,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::digests::{self, Digests, Stamp};
 use super::ignore::{self, Matcher, ParentMatches};
 use super::{Error, INJECTED_DOCKERFILE, Limits, Result, hash};
 use crate::model::spec::BuildSpec;
@@ -59,16 +63,22 @@ pub struct Context {
 }
 
 impl Context {
-    /// Reads the context of `spec` and computes its hash, without an archive.
+    /// Reads the context of `spec` and computes its hash, without an archive; files
+    /// unchanged since the process last read them are not read again.
     pub fn read(spec: &BuildSpec, limits: &Limits) -> Result<Self> {
-        scan(spec, limits, None)
+        Self::read_with(spec, limits, Digests::global())
+    }
+
+    /// [`Context::read`] with the digests of earlier reads kept in `digests`.
+    pub fn read_with(spec: &BuildSpec, limits: &Limits, digests: &Digests) -> Result<Self> {
+        scan(spec, limits, None, digests)
     }
 
     /// Reads the context of `spec` and writes its tar: the archive and the hash come from
     /// the same read of every file.
     pub fn archive(spec: &BuildSpec, limits: &Limits) -> Result<(Self, Vec<u8>)> {
         let mut builder = tar::Builder::new(Vec::new());
-        let context = scan(spec, limits, Some(&mut builder))?;
+        let context = scan(spec, limits, Some(&mut builder), Digests::global())?;
         let bytes = builder.into_inner().map_err(|source| Error::Archive {
             context: context.dir.clone(),
             path: String::new(),
@@ -85,12 +95,14 @@ struct Walk<'a> {
     entries: Vec<Entry>,
     bytes: u64,
     tar: Option<&'a mut tar::Builder<Vec<u8>>>,
+    digests: digests::Scan<'a>,
 }
 
 fn scan(
     spec: &BuildSpec,
     limits: &Limits,
     tar: Option<&mut tar::Builder<Vec<u8>>>,
+    digests: &Digests,
 ) -> Result<Context> {
     let dir = spec.context.as_path();
     let (dockerfile, injected) = dockerfile(spec, limits)?;
@@ -114,11 +126,13 @@ fn scan(
         entries: Vec::new(),
         bytes: 0,
         tar,
+        digests: digests.scan(dir),
     };
     walk.directory(dir, "", None)?;
     if let Some(text) = &injected {
         walk.inject(INJECTED_DOCKERFILE, text)?;
     }
+    walk.digests.finish();
     let hash = hash::build_hash(spec, &dockerfile, injected.as_deref(), &walk.entries);
     Ok(Context {
         dir: dir.to_path_buf(),
@@ -287,14 +301,9 @@ impl Walk<'_> {
             }
             EntryKind::Symlink { target }
         } else if file_type.is_file() {
-            let content = self.content(abs, path)?;
             header.set_entry_type(tar::EntryType::Regular);
-            header.set_size(content.len() as u64);
-            self.append(&mut header, path, &content[..])?;
-            EntryKind::File {
-                size: content.len() as u64,
-                digest: hex(&Sha256::digest(&content)),
-            }
+            let (size, digest) = self.file(abs, path, meta, &mut header)?;
+            EntryKind::File { size, digest }
         } else {
             return Err(Error::Special {
                 context: self.dir.to_path_buf(),
@@ -309,13 +318,56 @@ impl Walk<'_> {
         Ok(())
     }
 
-    fn content(&mut self, abs: &Path, path: &str) -> Result<Vec<u8>> {
+    /// The size and digest of the regular file `abs` (`path` in the context), appended to
+    /// the archive when one is written. Without an archive, the digest of an unchanged file
+    /// is the one its previous read computed.
+    fn file(
+        &mut self,
+        abs: &Path,
+        path: &str,
+        meta: &Metadata,
+        header: &mut tar::Header,
+    ) -> Result<(u64, String)> {
+        let before = Stamp::of(meta);
+        if self.tar.is_none()
+            && let Some(digest) = self.digests.known(path, &before)
+        {
+            self.add_bytes(before.size())?;
+            return Ok((before.size(), digest));
+        }
+        let file = open_nofollow(abs).map_err(self.read_error(path))?;
         let left = self.limits.max_bytes.saturating_sub(self.bytes);
+        let mut reader = (&file).take(left + 1);
+        let mut hasher = Sha256::new();
         let mut content = Vec::new();
-        open_nofollow(abs)
-            .and_then(|f| f.take(left + 1).read_to_end(&mut content))
-            .map_err(self.read_error(path))?;
-        self.bytes += content.len() as u64;
+        let mut size = 0u64;
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            let n = match reader.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.read_error(path)(e)),
+            };
+            hasher.update(&chunk[..n]);
+            if self.tar.is_some() {
+                content.extend_from_slice(&chunk[..n]);
+            }
+            size += n as u64;
+        }
+        self.add_bytes(size)?;
+        let digest = hex(&hasher.finalize());
+        let after = file.metadata().map_err(self.read_error(path))?;
+        self.digests
+            .read(path, before, Stamp::of(&after), size, &digest);
+        header.set_size(size);
+        self.append(header, path, &content[..])?;
+        Ok((size, digest))
+    }
+
+    /// Counts `size` more bytes of content; an error past the context's bound.
+    fn add_bytes(&mut self, size: u64) -> Result<()> {
+        self.bytes += size;
         if self.bytes > self.limits.max_bytes {
             return Err(Error::TooLarge {
                 context: self.dir.to_path_buf(),
@@ -323,7 +375,7 @@ impl Walk<'_> {
                 limit: self.limits.max_bytes,
             });
         }
-        Ok(content)
+        Ok(())
     }
 
     fn inject(&mut self, name: &str, text: &str) -> Result<()> {

@@ -15,6 +15,10 @@
 //! It leaves out what does not: modification times, owners, the context's place on disk,
 //! extra `tags`. So an unchanged checkout never rebuilds, after a restart of composectl too.
 //!
+//! A read without an archive (every load reads every context) reuses the digests of files
+//! unchanged since the previous read ([`digests`]), so an unchanged context costs a walk
+//! and a stat per file, not a read of its every byte.
+//!
 //! [`decide`] holds the pure decisions over builds: which files changed, and which built
 //! images may be removed.
 //!
@@ -23,6 +27,7 @@
 
 pub mod context;
 pub mod decide;
+pub mod digests;
 pub mod hash;
 pub mod ignore;
 

@@ -310,3 +310,102 @@ fn the_hash_does_not_depend_on_where_the_context_lies() {
     };
     assert_eq!(hash_of(&at(one.path())), hash_of(&at(two.path())));
 }
+
+/// A clock an hour ahead: every file written by the test has settled by it.
+fn hour_ahead() -> std::time::SystemTime {
+    crate::clock::system_time() + std::time::Duration::from_secs(3600)
+}
+
+fn read_with(dir: &Path, digests: &digests::Digests) -> Context {
+    Context::read_with(&spec(dir), &Limits::default(), digests).unwrap()
+}
+
+#[test]
+fn an_unchanged_context_is_not_read_again() {
+    let dir = sample();
+    let digests = digests::Digests::new(hour_ahead);
+    let first = read_with(dir.path(), &digests);
+    assert_eq!(digests.reused(), 0);
+    let second = read_with(dir.path(), &digests);
+    let files = first
+        .entries
+        .iter()
+        .filter(|e| matches!(e.kind, EntryKind::File { .. }))
+        .count();
+    assert_eq!(files, 6);
+    assert_eq!(digests.reused(), files as u64, "every file's digest reused");
+    assert_eq!(second, first);
+    // The archive path reads every byte it sends, whatever is known.
+    let (archived, _) = Context::archive(&spec(dir.path()), &Limits::default()).unwrap();
+    assert_eq!(archived.hash, first.hash);
+}
+
+#[test]
+fn a_file_edited_in_place_is_read_again_even_with_its_size_and_mtime_put_back() {
+    let dir = sample();
+    let digests = digests::Digests::new(hour_ahead);
+    let before = read_with(dir.path(), &digests);
+    let path = dir.path().join("src/app.py");
+    let mtime = fs::metadata(&path).unwrap().modified().unwrap();
+    fs::write(&path, "print('ho')\n").unwrap();
+    fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    let after = read_with(dir.path(), &digests);
+    assert_ne!(after.hash, before.hash, "the change time moved: read again");
+    assert_eq!(after.hash, hash_of(&spec(dir.path())));
+    assert_eq!(digests.reused(), 5, "the other files were not read");
+}
+
+#[test]
+fn a_file_replaced_as_git_does_is_read_again() {
+    let dir = sample();
+    let digests = digests::Digests::new(hour_ahead);
+    let before = read_with(dir.path(), &digests);
+    // git writes a new file and renames it over the old one: a new inode.
+    let path = dir.path().join("src/app.py");
+    let mtime = fs::metadata(&path).unwrap().modified().unwrap();
+    let new = dir.path().join("src/.app.py.lock");
+    fs::write(&new, "print('ho')\n").unwrap();
+    fs::File::options()
+        .write(true)
+        .open(&new)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    fs::rename(&new, &path).unwrap();
+    let after = read_with(dir.path(), &digests);
+    assert_ne!(after.hash, before.hash);
+    assert_eq!(after.hash, hash_of(&spec(dir.path())));
+}
+
+#[test]
+fn a_file_that_changed_just_before_the_read_is_not_trusted_later() {
+    // By the wall clock, the sample's files changed a moment ago: a write in the same
+    // clock tick after the read would leave their stamps as they are.
+    let dir = sample();
+    let digests = digests::Digests::new(crate::clock::system_time);
+    read_with(dir.path(), &digests);
+    read_with(dir.path(), &digests);
+    assert_eq!(digests.reused(), 0);
+}
+
+#[test]
+fn the_digests_of_the_least_recently_read_contexts_are_forgotten() {
+    let digests = digests::Digests::new(hour_ahead);
+    let dirs: Vec<_> = (0..=digests::MAX_CONTEXTS)
+        .map(|_| {
+            let dir = tempfile::tempdir().unwrap();
+            write(dir.path(), "Dockerfile", "FROM scratch\n");
+            read_with(dir.path(), &digests);
+            dir
+        })
+        .collect();
+    read_with(dirs[digests::MAX_CONTEXTS].path(), &digests);
+    assert_eq!(digests.reused(), 1, "the latest context is known");
+    read_with(dirs[0].path(), &digests);
+    assert_eq!(digests.reused(), 1, "the first one was forgotten");
+}
