@@ -429,6 +429,7 @@ impl<R: ContainerRuntime> Executor<R> {
                 reference,
                 image_id,
                 service,
+                ..
             } => self.tag(action, reference, image_id, service).await,
             Action::EnsureNetwork { key } => self.ensure_network(project, action, key).await,
             Action::RecreateNetwork { key, detach, .. } => {

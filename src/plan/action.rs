@@ -95,6 +95,16 @@ pub struct Pin {
     pub run_image: String,
 }
 
+/// Why the plan points a tag at an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TagPurpose {
+    /// The `:previous` tag of a rollout: what it rolls back to.
+    Rollback,
+    /// The service's image name, at an image built before from the current inputs.
+    Built,
+}
+
 /// A container the plan refers to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ContainerRef {
@@ -112,15 +122,18 @@ pub enum Action {
         /// The reference as the service writes it.
         image: String,
     },
-    /// Point the tag `reference` at the local image `image_id` (a rollout's
-    /// `<repository>:previous`, which the replicas it holds back are created from).
+    /// Point the tag `reference` at the local image `image_id`: a rollout's
+    /// `<repository>:previous` (which the replicas it holds back are created from), or a
+    /// service's image name at an image built before from its current inputs.
     TagImage {
         /// The tag (`shop/web:previous`).
         reference: String,
         /// The image it must point at (`sha256:...`).
         image_id: String,
-        /// The service whose rollout needs it.
+        /// The service that needs it.
         service: String,
+        /// Why.
+        purpose: TagPurpose,
     },
     /// Build the image of `service` from its `build:` context and tag it with the
     /// service's image name: the next plan rolls the new image out through the service's

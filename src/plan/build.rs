@@ -20,7 +20,7 @@ use crate::model::observed::normalize_image_ref;
 use crate::model::resources::PullPolicy;
 use crate::model::spec::{ProjectSpec, ServiceSpec};
 
-use super::{Action, BuildReason, Note, PlanContext};
+use super::{Action, BuildReason, Note, PlanContext, TagPurpose};
 
 /// Changed paths `plan` names before "and N more".
 pub const SHOWN_PATHS: usize = 3;
@@ -64,6 +64,7 @@ fn build_of(s: &ServiceSpec, observed: &ObservedState, ctx: &PlanContext) -> Opt
             reference: s.image.clone(),
             image_id: id.clone(),
             service: s.name.clone(),
+            purpose: TagPurpose::Built,
         });
     }
     if ctx.failed_builds.get(&s.name) == Some(hash) {

@@ -11,7 +11,7 @@ use crate::model::spec::{BuildInputs, BuildSpec, ProjectSpec};
 
 use super::fixtures::{ObservedExt, ProjectExt, observed, project, svc};
 use super::graph::graph;
-use super::{Action, BuildReason, PlanContext, plan, render};
+use super::{Action, BuildReason, PlanContext, TagPurpose, plan, render};
 
 fn file(path: &str, digest: &str) -> Entry {
     Entry {
@@ -89,6 +89,7 @@ fn an_image_carrying_the_hash_is_not_built_again_and_one_elsewhere_is_tagged_bac
             reference: "shop-web".into(),
             image_id: "sha256:a".into(),
             service: "web".into(),
+            purpose: TagPurpose::Built,
         }]
     );
 }

@@ -4,7 +4,7 @@ use crate::model::spec::{DependsOn, ProjectSpec};
 
 use super::fixtures::{ProjectExt, ServiceExt, plan_of, project, svc};
 use super::graph::{graph, service_of};
-use super::{Action, ContainerRef, Reason};
+use super::{Action, ContainerRef, Reason, TagPurpose};
 
 fn create(service: &str, number: u32) -> Action {
     Action::Create {
@@ -196,6 +196,7 @@ fn a_rollouts_tag_comes_before_the_creates_of_its_service_only() {
                 reference: "web:previous".to_owned(),
                 image_id: "sha256:1".to_owned(),
                 service: "web".to_owned(),
+                purpose: TagPurpose::Rollback,
             },
             create("api", 1),
             create("web", 1),

@@ -79,7 +79,9 @@ mod render_tests;
 #[cfg(test)]
 mod tests;
 
-pub use action::{Action, BuildReason, ContainerRef, Deferred, Note, Pin, Pins, Plan, Reason};
+pub use action::{
+    Action, BuildReason, ContainerRef, Deferred, Note, Pin, Pins, Plan, Reason, TagPurpose,
+};
 pub use hold::Held;
 pub use render::{Summary, render, render_many};
 pub use slots::{TEMPORARY_INFIX, is_temporary_name, kept_replicas};

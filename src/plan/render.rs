@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::model::spec::DependsOn;
 
-use super::{Action, Deferred, Held, Plan};
+use super::{Action, Deferred, Held, Plan, TagPurpose};
 
 /// Counts of what a plan (or several) changes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -261,11 +261,11 @@ fn action_line(project: &str, action: &Action) -> (&'static str, String, String)
             reference,
             image_id,
             service,
+            purpose,
         } => {
-            let what = if reference.ends_with(":previous") {
-                format!("what {service}'s rollout rolls back to")
-            } else {
-                "built before from the current inputs; no build".to_owned()
+            let what = match purpose {
+                TagPurpose::Rollback => format!("what {service}'s rollout rolls back to"),
+                TagPurpose::Built => "built before from the current inputs; no build".to_owned(),
             };
             (
                 ">",

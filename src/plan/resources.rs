@@ -10,7 +10,7 @@ use crate::model::observed::normalize_image_ref;
 use crate::model::resources::PullPolicy;
 use crate::model::spec::{MountKind, ProjectSpec, ServiceSpec};
 
-use super::Action;
+use super::{Action, TagPurpose};
 
 /// One pull per image (by normalized reference), in service order: first for the `busy`
 /// services (those with creates or replaces; a service with `build:` is built, never
@@ -75,6 +75,7 @@ pub(super) fn tags(
             reference: reference.clone(),
             image_id: image_id.clone(),
             service: service.clone(),
+            purpose: TagPurpose::Rollback,
         })
         .collect()
 }
