@@ -62,13 +62,39 @@ pub enum Change {
     All,
 }
 
+/// The store's state, locked for writing: reads go to the shared state, the first write
+/// through it copies the state if a snapshot still shares it (copy on write).
+struct StateMut<'a>(RwLockWriteGuard<'a, Arc<ObservedState>>);
+
+impl StateMut<'_> {
+    /// Puts `state` in place of the current one (nothing copied).
+    fn replace(&mut self, state: ObservedState) {
+        *self.0 = Arc::new(state);
+    }
+}
+
+impl std::ops::Deref for StateMut<'_> {
+    type Target = ObservedState;
+
+    fn deref(&self) -> &ObservedState {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for StateMut<'_> {
+    fn deref_mut(&mut self) -> &mut ObservedState {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
 /// How many single-container writes the store remembers for [`Store::replace_listed`]; a
 /// relist takes milliseconds, far fewer writes than this happen meanwhile.
 const TOUCHED_KEPT: usize = 4096;
 
 #[derive(Debug)]
 struct Shared {
-    state: RwLock<ObservedState>,
+    /// Shared with the snapshots handed out; a write copies it only while one is held.
+    state: RwLock<Arc<ObservedState>>,
     ready: AtomicBool,
     version: watch::Sender<u64>,
     /// Container ID -> store version of its last upsert or remove.
@@ -105,7 +131,7 @@ impl Store {
         let (version, _) = watch::channel(0);
         Self {
             shared: Arc::new(Shared {
-                state: RwLock::new(ObservedState::default()),
+                state: RwLock::new(Arc::new(ObservedState::default())),
                 ready: AtomicBool::new(false),
                 version,
                 touched: Mutex::new(BTreeMap::new()),
@@ -188,12 +214,12 @@ impl Store {
         ended
     }
 
-    fn read(&self) -> RwLockReadGuard<'_, ObservedState> {
+    fn read(&self) -> RwLockReadGuard<'_, Arc<ObservedState>> {
         sync::read(&self.shared.state)
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, ObservedState> {
-        sync::write(&self.shared.state)
+    fn write(&self) -> StateMut<'_> {
+        StateMut(sync::write(&self.shared.state))
     }
 
     fn bump(&self) {
@@ -217,9 +243,10 @@ impl Store {
         }
     }
 
-    /// A consistent copy of the whole state.
-    pub fn snapshot(&self) -> ObservedState {
-        self.read().clone()
+    /// A consistent view of the whole state, as of now: later changes do not show in it.
+    /// Cheap: it shares the store's state until the next write, which then copies it.
+    pub fn snapshot(&self) -> Arc<ObservedState> {
+        Arc::clone(&self.read())
     }
 
     /// One container by ID, if the store holds it.
@@ -373,10 +400,10 @@ impl Store {
             }
         }
         if keep_resources {
-            state.networks = std::mem::take(&mut current.networks);
-            state.volumes = std::mem::take(&mut current.volumes);
+            state.networks = current.networks.clone();
+            state.volumes = current.volumes.clone();
         }
-        *current = state;
+        current.replace(state);
         drop(current);
         self.shared.ready.store(true, Ordering::Release);
         self.bump();

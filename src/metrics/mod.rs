@@ -52,7 +52,7 @@ pub type ApiStatsFn = Box<dyn Fn() -> ApiStats + Send + Sync>;
 #[derive(Debug, Clone, Default)]
 pub struct ControllerState {
     /// The observed store's content.
-    pub observed: ObservedState,
+    pub observed: std::sync::Arc<ObservedState>,
     /// True once the store holds a full list of the engine.
     pub store_ready: bool,
     /// Last-known-good spec of every project that loaded.

@@ -385,7 +385,9 @@ pub(crate) fn sample_state() -> ControllerState {
         container("shop", "web", 2, ContainerState::Exited),
         container("shop", "db", 1, ContainerState::Running),
     ] {
-        state.observed.containers.insert(c.id.clone(), c);
+        std::sync::Arc::make_mut(&mut state.observed)
+            .containers
+            .insert(c.id.clone(), c);
     }
     state.crash_delays = vec![
         (("shop".into(), "web".into(), 1), Duration::from_secs(10)),

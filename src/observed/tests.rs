@@ -338,6 +338,37 @@ fn listed(containers: &[ObservedContainer]) -> ObservedState {
 }
 
 #[test]
+fn a_snapshot_is_shared_until_a_write_and_never_shows_later_writes() {
+    let store = Store::new();
+    store.replace(listed(&[container("a", ContainerState::Running)]));
+    let first = store.snapshot();
+    assert!(
+        Arc::ptr_eq(&first, &store.snapshot()),
+        "no write between them: one state, not a copy per snapshot"
+    );
+    assert!(
+        !store.upsert(container("a", ContainerState::Running)),
+        "nothing changed"
+    );
+    assert!(
+        Arc::ptr_eq(&first, &store.snapshot()),
+        "a no-op write copies nothing"
+    );
+    store.upsert(container("a", ContainerState::Exited));
+    store.upsert(container("b", ContainerState::Running));
+    store.remove("a");
+    assert_eq!(first.containers["a"].state, ContainerState::Running);
+    assert_eq!(
+        first.containers.len(),
+        1,
+        "the snapshot stays as it was taken"
+    );
+    let now = store.snapshot();
+    assert!(!now.containers.contains_key("a"));
+    assert_eq!(now.containers["b"].state, ContainerState::Running);
+}
+
+#[test]
 fn a_list_read_before_a_create_does_not_drop_the_created_container() {
     let store = Store::new();
     store.replace(listed(&[container("a", ContainerState::Running)]));

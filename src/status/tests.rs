@@ -57,7 +57,9 @@ fn state() -> ControllerState {
         container("shop", "old", 1, ContainerState::Running),
         container("gone", "app", 1, ContainerState::Running),
     ] {
-        state.observed.containers.insert(c.id.clone() + &c.name, c);
+        std::sync::Arc::make_mut(&mut state.observed)
+            .containers
+            .insert(c.id.clone() + &c.name, c);
     }
     state.crash_delays = vec![(("shop".into(), "web".into(), 1), Duration::from_secs(20))];
     state
