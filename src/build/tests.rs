@@ -316,6 +316,15 @@ fn hour_ahead() -> std::time::SystemTime {
     crate::clock::system_time() + std::time::Duration::from_secs(3600)
 }
 
+/// Writes `text` to `path` with the modification time `like` has (a same-size edit that
+/// puts the time back).
+fn write_as_of(path: &Path, text: &str, like: &Path) {
+    let mtime = fs::metadata(like).unwrap().modified().unwrap();
+    fs::write(path, text).unwrap();
+    let file = fs::File::options().write(true).open(path).unwrap();
+    file.set_modified(mtime).unwrap();
+}
+
 fn read_with(dir: &Path, digests: &digests::Digests) -> Context {
     Context::read_with(&spec(dir), &Limits::default(), digests).unwrap()
 }
@@ -346,14 +355,7 @@ fn a_file_edited_in_place_is_read_again_even_with_its_size_and_mtime_put_back() 
     let digests = digests::Digests::new(hour_ahead);
     let before = read_with(dir.path(), &digests);
     let path = dir.path().join("src/app.py");
-    let mtime = fs::metadata(&path).unwrap().modified().unwrap();
-    fs::write(&path, "print('ho')\n").unwrap();
-    fs::File::options()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_modified(mtime)
-        .unwrap();
+    write_as_of(&path, "print('ho')\n", &path);
     let after = read_with(dir.path(), &digests);
     assert_ne!(after.hash, before.hash, "the change time moved: read again");
     assert_eq!(after.hash, hash_of(&spec(dir.path())));
@@ -367,15 +369,8 @@ fn a_file_replaced_as_git_does_is_read_again() {
     let before = read_with(dir.path(), &digests);
     // git writes a new file and renames it over the old one: a new inode.
     let path = dir.path().join("src/app.py");
-    let mtime = fs::metadata(&path).unwrap().modified().unwrap();
     let new = dir.path().join("src/.app.py.lock");
-    fs::write(&new, "print('ho')\n").unwrap();
-    fs::File::options()
-        .write(true)
-        .open(&new)
-        .unwrap()
-        .set_modified(mtime)
-        .unwrap();
+    write_as_of(&new, "print('ho')\n", &path);
     fs::rename(&new, &path).unwrap();
     let after = read_with(dir.path(), &digests);
     assert_ne!(after.hash, before.hash);
