@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use super::digests::{self, Digests, Stamp};
 use super::ignore::{self, Matcher, ParentMatches};
 use super::{Error, INJECTED_DOCKERFILE, Limits, Result, hash};
+use crate::model::hash::hex;
 use crate::model::spec::BuildSpec;
 
 /// What an entry of the context is.
@@ -85,6 +86,26 @@ impl Context {
             source,
         })?;
         Ok((context, bytes))
+    }
+}
+
+/// Where a file's bytes stream to: the hash, and the archive's copy when one is written.
+struct Hashing {
+    hasher: Sha256,
+    content: Option<Vec<u8>>,
+}
+
+impl io::Write for Hashing {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.hasher.update(buf);
+        if let Some(content) = &mut self.content {
+            content.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -337,26 +358,15 @@ impl Walk<'_> {
         }
         let file = open_nofollow(abs).map_err(self.read_error(path))?;
         let left = self.limits.max_bytes.saturating_sub(self.bytes);
-        let mut reader = (&file).take(left + 1);
-        let mut hasher = Sha256::new();
-        let mut content = Vec::new();
-        let mut size = 0u64;
-        let mut chunk = vec![0u8; 64 * 1024];
-        loop {
-            let n = match reader.read(&mut chunk) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(self.read_error(path)(e)),
-            };
-            hasher.update(&chunk[..n]);
-            if self.tar.is_some() {
-                content.extend_from_slice(&chunk[..n]);
-            }
-            size += n as u64;
-        }
+        let mut sink = Hashing {
+            hasher: Sha256::new(),
+            content: self.tar.is_some().then(Vec::new),
+        };
+        let size =
+            io::copy(&mut (&file).take(left + 1), &mut sink).map_err(self.read_error(path))?;
         self.add_bytes(size)?;
-        let digest = hex(&hasher.finalize());
+        let digest = hex(&sink.hasher.finalize());
+        let content = sink.content.unwrap_or_default();
         let after = file.metadata().map_err(self.read_error(path))?;
         self.digests
             .read(path, before, Stamp::of(&after), size, &digest);
@@ -403,9 +413,4 @@ impl Walk<'_> {
             source,
         }
     }
-}
-
-/// Lower-case hex of `bytes`.
-pub(super) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -78,12 +78,12 @@ struct Known {
     digest: String,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Table {
     /// Relative path -> the digest of the version last read.
     files: HashMap<String, Known>,
     /// When it was stored, by the injected clock (for eviction).
-    stored: Option<SystemTime>,
+    stored: SystemTime,
 }
 
 /// The digests kept between reads of build contexts.
@@ -185,7 +185,7 @@ impl Scan<'_> {
             self.dir,
             Table {
                 files: self.seen,
-                stored: Some((self.digests.now)()),
+                stored: (self.digests.now)(),
             },
         );
     }

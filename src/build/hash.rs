@@ -3,7 +3,8 @@
 
 use sha2::{Digest, Sha256};
 
-use super::context::{Entry, EntryKind, hex};
+use super::context::{Entry, EntryKind};
+use crate::model::hash::hex;
 use crate::model::spec::BuildSpec;
 
 /// Version of the hash's layout: changing what is hashed changes this, so images built by

@@ -15,7 +15,6 @@
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use sha2::{Digest, Sha256};
 
 /// Whether a file is a secret or a config.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -74,7 +73,7 @@ impl Serialize for Content {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match std::str::from_utf8(&self.0) {
             Ok(text) => Stored::Text(text.to_owned()),
-            Err(_) => Stored::Hex(self.0.iter().map(|b| format!("{b:02x}")).collect()),
+            Err(_) => Stored::Hex(super::hash::hex(&self.0)),
         }
         .serialize(serializer)
     }
@@ -102,10 +101,7 @@ impl<'de> Deserialize<'de> for Content {
 impl Content {
     /// The sha256 of the bytes, in hex.
     pub fn digest(&self) -> String {
-        Sha256::digest(&self.0)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        super::hash::digest(&self.0)
     }
 }
 

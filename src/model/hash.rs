@@ -18,13 +18,15 @@ use super::spec::{ProjectSpec, ServiceSpec};
 /// Hex digits kept of each field hash.
 const FIELD_HASH_LEN: usize = 8;
 
-pub(super) fn digest(bytes: &[u8]) -> String {
+/// The SHA-256 of `bytes`, lowercase hex.
+pub fn digest(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
-/// Lowercase hex of `bytes` (the planner hashes every field of every service at each
-/// pass: a table, not a `format!` per byte).
-fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex of `bytes`, the crate's one hex encoder (the planner hashes every field of
+/// every service at each pass, a context read every file: a table, not a `format!` per
+/// byte).
+pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {

@@ -101,11 +101,7 @@ pub fn security_grant(opt: &str) -> Option<Grant> {
     match (name, value) {
         ("no-new-privileges", _) | ("seccomp", "builtin") => None,
         ("seccomp", profile) if profile.starts_with('{') => {
-            let digest: String = Sha256::digest(profile.as_bytes())
-                .iter()
-                .take(8)
-                .map(|b| format!("{b:02x}"))
-                .collect();
+            let digest = crate::model::hash::hex(&Sha256::digest(profile.as_bytes())[..8]);
             Some(Grant::SecurityOpt(format!("seccomp=sha256:{digest}")))
         }
         (name, value) => Some(Grant::SecurityOpt(format!("{name}={value}"))),
